@@ -1,0 +1,185 @@
+"""BOLD readers (through nibabel): 4-D NIfTI, repetition time, sample checks.
+
+The image is opened lazily: ``img.dataobj`` is an array proxy and volumes are read
+one at a time when needed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..progress import check_cancel, report
+from .errors import InputError
+
+BOLD_EXTENSIONS = (".nii", ".nii.gz")
+
+# Header and sidecar TRs closer than this are the same TR written with rounding.
+_TR_TOLERANCE_S = 1e-3
+
+
+def read_bold(path):
+    """Open a 4-D NIfTI BOLD image without loading its voxels.
+
+    Parameters
+    ----------
+    path : str | Path
+        ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    img : nibabel.Nifti1Image
+        Shape ``(nx, ny, nz, n_volumes)``; data stay on disk (array proxy).
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, unsupported or not 4-D (with at least 2 volumes).
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.name.lower().endswith(BOLD_EXTENSIONS):
+        raise InputError(path, "unsupported BOLD format (accepted: 4-D NIfTI .nii or .nii.gz)")
+    if not path.exists():
+        raise InputError(path, "BOLD file not found")
+    if not path.is_file():
+        raise InputError(path, "is a folder, expected a BOLD NIfTI file")
+    try:
+        img = nib.load(str(path))
+    except Exception as err:  # nibabel raises many types for corrupt files
+        raise InputError(path, f"cannot read NIfTI file ({type(err).__name__}: {err})") from err
+    shape = img.shape
+    if len(shape) == 5 and shape[3] == 1:
+        raise InputError(path, f"{len(shape)}-D image {shape}, expected 4-D BOLD (x, y, z, time)")
+    if len(shape) != 4:
+        raise InputError(path, f"{len(shape)}-D image, expected 4-D BOLD (x, y, z, time)")
+    if shape[3] < 2:
+        raise InputError(path, f"4-D image with {shape[3]} volume, expected a BOLD time series")
+    return img
+
+
+def header_tr(img) -> Optional[float]:
+    """Repetition time in seconds from the NIfTI header, or None when not set.
+
+    Uses the 4th pixdim and the header's time unit (s, ms or us).
+    """
+    try:
+        zooms = img.header.get_zooms()
+    except Exception:
+        return None
+    if len(zooms) < 4:
+        return None
+    tr = float(zooms[3])
+    if not np.isfinite(tr) or tr <= 0:
+        return None
+    try:
+        unit = img.header.get_xyzt_units()[1]
+    except Exception:
+        unit = "sec"
+    if unit == "msec":
+        tr /= 1e3
+    elif unit == "usec":
+        tr /= 1e6
+    return tr
+
+
+def read_json(path) -> dict:
+    """Read a JSON sidecar; :class:`InputError` naming the file when it is not valid JSON."""
+    path = Path(path)
+    try:
+        with open(path, "r", encoding="utf-8-sig") as f:
+            data = json.load(f)
+    except FileNotFoundError as err:
+        raise InputError(path, "sidecar file not found") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(path, f"cannot read JSON sidecar ({err})") from err
+    if not isinstance(data, dict):
+        raise InputError(path, "JSON sidecar must hold an object")
+    return data
+
+
+def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None, user_tr: Optional[float] = None):
+    """Decide the repetition time from the user, the sidecar and the header.
+
+    Order: the user's TR, then the sidecar's ``RepetitionTime``, then the header.
+    A disagreement between sidecar and header is reported (the sidecar wins, as
+    BIDS says).
+
+    Parameters
+    ----------
+    img : nibabel.Nifti1Image
+    bold_path : Path
+        Named in messages.
+    sidecar : dict | None
+        Merged ``*_bold.json`` content.
+    sidecar_path : Path | None
+        Named in messages.
+    user_tr : float | None
+        TR given explicitly (single-file opening).
+
+    Returns
+    -------
+    tr : float
+    warnings : list of str
+
+    Raises
+    ------
+    InputError
+        No TR anywhere, or a TR that is not a positive number.
+    """
+    warns: list = []
+    h_tr = header_tr(img)
+    s_tr = None
+    if sidecar is not None and "RepetitionTime" in sidecar:
+        raw_tr = sidecar["RepetitionTime"]
+        try:
+            s_tr = float(raw_tr)
+        except (TypeError, ValueError):
+            raise InputError(sidecar_path, f"RepetitionTime {raw_tr!r} is not a number")
+        if not np.isfinite(s_tr) or s_tr <= 0:
+            raise InputError(sidecar_path, f"RepetitionTime {raw_tr!r} must be a positive number of seconds")
+    if user_tr is not None:
+        tr = float(user_tr)
+        if not np.isfinite(tr) or tr <= 0:
+            raise InputError(bold_path, f"TR {user_tr!r} must be a positive number of seconds")
+        other = s_tr if s_tr is not None else h_tr
+        if other is not None and abs(other - tr) > _TR_TOLERANCE_S:
+            src = "sidecar" if s_tr is not None else "header"
+            warns.append(f"{bold_path}: TR {tr:g} s given by the user differs from the {src} TR {other:g} s; using {tr:g} s")
+        return tr, warns
+    if s_tr is not None:
+        if h_tr is not None and abs(h_tr - s_tr) > _TR_TOLERANCE_S:
+            warns.append(
+                f"{bold_path}: TR inconsistent between NIfTI header ({h_tr:g} s) and sidecar "
+                f"{Path(sidecar_path).name if sidecar_path else 'JSON'} ({s_tr:g} s); using the sidecar's {s_tr:g} s"
+            )
+        return s_tr, warns
+    if h_tr is not None:
+        if sidecar is not None:
+            warns.append(f"{bold_path}: no RepetitionTime in the sidecar; using the NIfTI header TR {h_tr:g} s")
+        return h_tr, warns
+    raise InputError(bold_path, "TR missing: no RepetitionTime in a *_bold.json sidecar and none in the NIfTI header (give it with --tr)")
+
+
+def check_finite_bold(img, path, progress=None, cancel=None) -> None:
+    """Read the BOLD image volume by volume and fail on NaN or Inf voxels.
+
+    Raises
+    ------
+    InputError
+        Naming the first volume with non-finite values and how many voxels.
+    """
+    n = img.shape[3]
+    proxy = img.dataobj
+    for v in range(n):
+        check_cancel(cancel)
+        vol = np.asanyarray(proxy[..., v])
+        if vol.dtype.kind == "f":
+            bad = ~np.isfinite(vol)
+            if bad.any():
+                raise InputError(path, f"BOLD data contain NaN/Inf values ({int(bad.sum())} voxels in volume {v})")
+        report(progress, (v + 1) / n, "checking BOLD volumes")

@@ -1,0 +1,338 @@
+"""Results bundle: the folder that ``analyze`` writes and the views read.
+
+A bundle is a plain folder (see ``docs/architecture.md`` for every file and key)::
+
+    config.toml      analysis settings
+    manifest.json    format, versions, input checksums, timings, file checksums
+    metrics.json     accuracies and epoch curves
+    dataset.json     what was analysed
+    <stem>.npz       arrays (saliency, windows, graphs, transfer, fusion, ...)
+    weights/<name>.pt  model state_dicts
+
+Nothing in a bundle is a pickle: arrays are saved with ``allow_pickle=False``
+(strings as fixed-width unicode) and weights are loaded with
+``torch.load(..., weights_only=True)``. Writes are atomic: the bundle is
+written to a temporary sibling folder and renamed into place, so a crash
+never leaves a half-written bundle under the final name.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+
+from eegfmri_viewer import __version__
+
+FORMAT = "eegfmri_viewer.results"
+FORMAT_VERSION = 1
+_JSON_FILES = ("metrics", "dataset")
+
+
+class BundleError(ValueError):
+    """A results folder is missing, incomplete, corrupted or of another format.
+
+    The message names the folder or file and the problem.
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = Path(path)
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass
+class ResultsBundle:
+    """Everything an analysis produced, in memory.
+
+    Parameters
+    ----------
+    config : dict
+        Analysis settings (the content of ``config.toml``).
+    metrics : dict
+        Accuracies and epoch curves (``metrics.json``).
+    dataset : dict
+        Description of the analysed recordings (``dataset.json``).
+    arrays : dict of str to dict of str to ndarray
+        ``arrays[stem][key]`` is the array ``key`` of ``stem.npz``.
+    weights : dict of str to dict
+        Model ``state_dict`` per name (written to ``weights/<name>.pt``).
+    manifest : dict
+        Extra manifest entries (input checksums, timings); the format
+        fields and file checksums are added on save.
+    path : Path or None
+        Folder the bundle was loaded from or saved to.
+    """
+
+    config: Dict[str, Any] = field(default_factory=dict)
+    metrics: Dict[str, Any] = field(default_factory=dict)
+    dataset: Dict[str, Any] = field(default_factory=dict)
+    arrays: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
+    weights: Dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    manifest: Dict[str, Any] = field(default_factory=dict)
+    path: Optional[Path] = None
+
+    def has(self, stem: str, key: Optional[str] = None) -> bool:
+        """Whether ``stem.npz`` (and, if given, its array ``key``) is present."""
+        if stem not in self.arrays:
+            return False
+        return key is None or key in self.arrays[stem]
+
+    def get(self, stem: str, key: str, default: Any = None) -> Any:
+        """Array ``key`` of ``stem.npz``, or ``default`` when absent."""
+        return self.arrays.get(stem, {}).get(key, default)
+
+    @property
+    def classes(self) -> list:
+        """Class (brain state) names, in label order."""
+        return [str(c) for c in self.get("saliency", "classes", np.array([], dtype=str))]
+
+    @property
+    def bands(self) -> list:
+        """EEG band names, in array order."""
+        return [str(b) for b in self.get("saliency", "bands", np.array([], dtype=str))]
+
+    @property
+    def has_eeg(self) -> bool:
+        """Whether the bundle holds EEG results (False for fMRI-only runs)."""
+        return self.has("saliency", "eeg_cam")
+
+    @property
+    def has_phase2(self) -> bool:
+        """Whether phase 2 (GAT, cross-view attention, fusion) ran."""
+        return self.has("fusion")
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name of what was analysed."""
+        return str(self.dataset.get("label") or (self.path.name if self.path else "results"))
+
+
+def _as_savable(key: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        # Object arrays would need pickling; strings are stored fixed-width.
+        if not all(isinstance(v, (str, np.str_)) for v in arr.flat):
+            raise TypeError(f"array {key!r} has objects that are not strings")
+        arr = arr.astype(str)
+    return arr
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions() -> Dict[str, str]:
+    versions = {"python": sys.version.split()[0], "numpy": np.__version__}
+    # Only report libraries that are already loaded: importing torch or mne
+    # here just to read a version string would slow every save.
+    for name in ("scipy", "torch", "torch_geometric", "mne", "nilearn", "nibabel", "sklearn"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    return versions
+
+
+def _write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    import tomli_w
+
+    with open(path, "wb") as fh:
+        tomli_w.dump(_toml_clean(data), fh)
+
+
+def _toml_clean(value: Any) -> Any:
+    # TOML has no null and no numpy types.
+    if isinstance(value, Mapping):
+        return {str(k): _toml_clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_clean(v) for v in value if v is not None]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _read_toml(path: Path) -> Dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, default=_json_default, allow_nan=True)
+        fh.write("\n")
+
+
+def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
+    """Write ``bundle`` to the folder ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination folder.
+    bundle : ResultsBundle
+        What to write.
+    force : bool
+        Replace an existing folder at ``path``. Without it an existing
+        folder is an error and is left untouched.
+
+    Returns
+    -------
+    path : Path
+        The folder written; ``bundle.path`` is set to it as well.
+    """
+    path = Path(path).resolve()
+    if path.exists() and not force:
+        raise BundleError(path, "already exists; choose another folder or use --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        _write_toml(tmp / "config.toml", bundle.config)
+        for name in _JSON_FILES:
+            _write_json(tmp / f"{name}.json", getattr(bundle, name))
+        for stem, arrays in bundle.arrays.items():
+            savable = {key: _as_savable(key, value) for key, value in arrays.items()}
+            np.savez_compressed(tmp / f"{stem}.npz", **savable)
+        if bundle.weights:
+            import torch
+
+            (tmp / "weights").mkdir()
+            for name, state in bundle.weights.items():
+                torch.save(dict(state), tmp / "weights" / f"{name}.pt")
+        files = {
+            p.relative_to(tmp).as_posix(): _sha256(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        }
+        manifest = dict(bundle.manifest)
+        manifest.update(
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            app_version=__version__,
+            created=manifest.get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            versions={**_versions(), **manifest.get("versions", {})},
+            files=files,
+        )
+        _write_json(tmp / "manifest.json", manifest)
+        bundle.manifest = manifest
+        if path.exists():
+            # Rename the old bundle aside first so that a failure in between
+            # never leaves the user with neither version.
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            old.rmdir()
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    bundle.path = path
+    return path
+
+
+def load_bundle(path, verify: bool = True, load_weights: bool = False) -> ResultsBundle:
+    """Read a results bundle written by :func:`save_bundle`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The bundle folder.
+    verify : bool
+        Check every file against the SHA-256 sums in ``manifest.json``.
+    load_weights : bool
+        Also load the model state_dicts (imports torch).
+
+    Returns
+    -------
+    bundle : ResultsBundle
+
+    Raises
+    ------
+    BundleError
+        When the folder is not a bundle, a file is missing or its checksum
+        does not match, naming the file.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(path, "is not a folder (a results bundle is a folder written by 'eegfmri-viewer analyze')")
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise BundleError(path, "has no manifest.json; it is not a results bundle")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(manifest_path, f"cannot be read as JSON ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise BundleError(manifest_path, f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(
+            manifest_path,
+            f"format version {manifest.get('format_version')} is newer than this app reads ({FORMAT_VERSION}); update eegfmri_viewer",
+        )
+    files = manifest.get("files", {})
+    for rel, digest in files.items():
+        file_path = path / rel
+        if not file_path.is_file():
+            raise BundleError(file_path, "is listed in manifest.json but missing")
+        if verify and _sha256(file_path) != digest:
+            raise BundleError(file_path, "checksum does not match manifest.json (the file was changed or is corrupted)")
+    try:
+        config = _read_toml(path / "config.toml") if (path / "config.toml").is_file() else {}
+    except ValueError as exc:
+        raise BundleError(path / "config.toml", f"is not valid TOML ({exc})") from exc
+    bundle = ResultsBundle(config=config, manifest=manifest, path=path)
+    for name in _JSON_FILES:
+        json_path = path / f"{name}.json"
+        if json_path.is_file():
+            try:
+                setattr(bundle, name, json.loads(json_path.read_text(encoding="utf-8")))
+            except ValueError as exc:
+                raise BundleError(json_path, f"cannot be read as JSON ({exc})") from exc
+    for npz_path in sorted(path.glob("*.npz")):
+        try:
+            with np.load(npz_path, allow_pickle=False) as data:
+                bundle.arrays[npz_path.stem] = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as exc:
+            raise BundleError(npz_path, f"cannot be read ({exc})") from exc
+    if load_weights:
+        bundle.weights = load_weights_from(path)
+    return bundle
+
+
+def load_weights_from(path) -> Dict[str, Dict[str, Any]]:
+    """Load every ``weights/<name>.pt`` state_dict of a bundle (no pickles)."""
+    import torch
+
+    weights = {}
+    for pt in sorted((Path(path) / "weights").glob("*.pt")):
+        weights[pt.stem] = torch.load(pt, map_location="cpu", weights_only=True)
+    return weights

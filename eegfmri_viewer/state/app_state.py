@@ -1,0 +1,160 @@
+"""The application's single source of truth for linked views."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from eegfmri_viewer.state.selection import Selection
+
+
+class AppState(QObject):
+    """Current dataset, results, comparison, selection and run status.
+
+    Views read the properties and call the setters; every setter emits its
+    signal(s) only when the stored value really changes, so views can redraw
+    on signals without feedback loops.
+
+    Signals
+    -------
+    datasetChanged(object)
+        New :class:`~eegfmri_viewer.io.recording.Recording` or ``None``.
+    resultsChanged(object)
+        New ``ResultsBundle`` or ``None``.
+    compareChanged(object)
+        New comparison result or ``None``.
+    selectionChanged(object)
+        The new :class:`Selection`, after any field changed.
+    nodeChanged(str, int)
+        Node kind (``""`` for none) and index (``-1`` for none).
+    classChanged(int), bandChanged(str), sessionChanged(str), timeChanged(float)
+        One field of the selection changed (session ``""`` means none).
+    runStatusChanged(str)
+        ``"idle"``, ``"running: ..."``, ``"failed: ..."`` or ``"cancelled"``.
+    """
+
+    datasetChanged = Signal(object)
+    resultsChanged = Signal(object)
+    compareChanged = Signal(object)
+    selectionChanged = Signal(object)
+    nodeChanged = Signal(str, int)
+    classChanged = Signal(int)
+    bandChanged = Signal(str)
+    sessionChanged = Signal(str)
+    timeChanged = Signal(float)
+    runStatusChanged = Signal(str)
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self._dataset: Any = None
+        self._results: Any = None
+        self._compare: Any = None
+        self._selection = Selection()
+        self._run_status = "idle"
+
+    # -- read-only properties -------------------------------------------------
+    @property
+    def dataset(self) -> Any:
+        """The loaded Recording, or ``None``."""
+        return self._dataset
+
+    @property
+    def results(self) -> Any:
+        """The loaded ResultsBundle, or ``None``."""
+        return self._results
+
+    @property
+    def compare(self) -> Any:
+        """The current before/after comparison result, or ``None``."""
+        return self._compare
+
+    @property
+    def selection(self) -> Selection:
+        """The current :class:`Selection` (immutable)."""
+        return self._selection
+
+    @property
+    def run_status(self) -> str:
+        """Status of the background analysis."""
+        return self._run_status
+
+    # -- setters ----------------------------------------------------------------
+    # Large objects are compared by identity: equality on arrays is ambiguous and
+    # loading the same file again is a real change the views must see.
+    def set_dataset(self, dataset: Any) -> None:
+        """Replace the current recording (``None`` to clear)."""
+        if dataset is not self._dataset:
+            self._dataset = dataset
+            self.datasetChanged.emit(dataset)
+
+    def set_results(self, results: Any) -> None:
+        """Replace the current results bundle (``None`` to clear)."""
+        if results is not self._results:
+            self._results = results
+            self.resultsChanged.emit(results)
+
+    def set_compare(self, compare: Any) -> None:
+        """Replace the current comparison result (``None`` to clear)."""
+        if compare is not self._compare:
+            self._compare = compare
+            self.compareChanged.emit(compare)
+
+    def select_node(self, kind: Optional[str], index: Optional[int]) -> None:
+        """Select node ``index`` of ``kind`` ("roi"/"electrode"); ``None``/``-1`` clears."""
+        if kind in (None, "") or index is None or index < 0:
+            kind, index = None, None
+        else:
+            index = int(index)
+        if self._replace(node_kind=kind, node_index=index):
+            self.nodeChanged.emit(kind or "", -1 if index is None else index)
+            self.selectionChanged.emit(self._selection)
+
+    def set_class(self, index: int) -> None:
+        """Select the class with index ``index``."""
+        index = int(index)
+        if index < 0:
+            raise ValueError(f"class index must be >= 0, got {index}")
+        if self._replace(class_index=index):
+            self.classChanged.emit(index)
+            self.selectionChanged.emit(self._selection)
+
+    def set_band(self, name: str) -> None:
+        """Select the EEG band called ``name``."""
+        name = str(name)
+        if self._replace(band=name):
+            self.bandChanged.emit(name)
+            self.selectionChanged.emit(self._selection)
+
+    def set_session(self, session: Optional[str]) -> None:
+        """Select a session label (``None`` or ``""`` for none)."""
+        session = session or None
+        if self._replace(session=session):
+            self.sessionChanged.emit(session or "")
+            self.selectionChanged.emit(self._selection)
+
+    def set_time(self, t: float) -> None:
+        """Move the time cursor to ``t`` seconds (BOLD clock)."""
+        t = float(t)
+        if not math.isfinite(t):
+            raise ValueError(f"time must be finite, got {t}")
+        if self._replace(time_s=t):
+            self.timeChanged.emit(t)
+            self.selectionChanged.emit(self._selection)
+
+    def set_run_status(self, status: str) -> None:
+        """Set the analysis run status text."""
+        status = str(status)
+        if status != self._run_status:
+            self._run_status = status
+            self.runStatusChanged.emit(status)
+
+    def _replace(self, **changes: Any) -> bool:
+        """Store a new selection with ``changes``; return whether anything changed."""
+        new = dataclasses.replace(self._selection, **changes)
+        if new == self._selection:
+            return False
+        self._selection = new
+        return True
