@@ -21,10 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -32,21 +29,19 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from eegfmri_viewer import __version__
+from eegfmri_viewer.atomic_write import atomic_folder
+from eegfmri_viewer.io.errors import InputError
 
 FORMAT = "eegfmri_viewer.results"
 FORMAT_VERSION = 1
 _JSON_FILES = ("metrics", "dataset")
 
 
-class BundleError(ValueError):
+class BundleError(InputError):
     """A results folder is missing, incomplete, corrupted or of another format.
 
     The message names the folder or file and the problem.
     """
-
-    def __init__(self, path, problem: str):
-        self.path = Path(path)
-        super().__init__(f"{path}: {problem}")
 
 
 @dataclass
@@ -211,9 +206,7 @@ def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
     path = Path(path).resolve()
     if path.exists() and not force:
         raise BundleError(path, "already exists; choose another folder or use --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
+    with atomic_folder(path, force=force) as tmp:
         _write_toml(tmp / "config.toml", bundle.config)
         for name in _JSON_FILES:
             _write_json(tmp / f"{name}.json", getattr(bundle, name))
@@ -242,19 +235,6 @@ def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
         )
         _write_json(tmp / "manifest.json", manifest)
         bundle.manifest = manifest
-        if path.exists():
-            # Rename the old bundle aside first so that a failure in between
-            # never leaves the user with neither version.
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            old.rmdir()
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     bundle.path = path
     return path
 

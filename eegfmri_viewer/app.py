@@ -1,0 +1,624 @@
+"""Main window: docks of views around one shared :class:`AppState`.
+
+View modules are imported only after the window is shown (one per event-loop
+turn, or when a closed dock is first opened), so the window appears before
+heavy libraries such as pyvista load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import logging.handlers
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from eegfmri_viewer import __version__
+from eegfmri_viewer.state import AppState
+from eegfmri_viewer.views.error_dialog import error_dialog, short_message
+from eegfmri_viewer.workers import FunctionWorker, WorkerFailure, WorkerPool
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "eegfmri_viewer"
+APPLICATION = "eegfmri_viewer"
+DESCRIPTION = (
+    "Explore simultaneous EEG-fMRI with graph neural networks: class activation maps "
+    "on fMRI ROIs and EEG electrodes, graph attention, cross-view fusion and "
+    "EEG-fMRI coupling, shown in linked views."
+)
+LICENSE = "BSD-3-Clause"
+# Bump when docks are renamed or removed, so an old saved layout is ignored.
+LAYOUT_VERSION = 1
+
+# (dock title, "module:ClassName", dock area). View helpers append their views.
+VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
+    ("Log", "eegfmri_viewer.views.log_view:LogView", Qt.DockWidgetArea.BottomDockWidgetArea),
+]
+
+
+# --------------------------------------------------------------------------- paths
+def config_dir() -> Optional[Path]:
+    """Settings folder from ``EEGFMRI_VIEWER_CONFIG_DIR`` (tests), else None (Qt's default)."""
+    value = os.environ.get("EEGFMRI_VIEWER_CONFIG_DIR")
+    return Path(value) if value else None
+
+
+def data_dir() -> Path:
+    """User data folder: ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_log_dir``."""
+    value = os.environ.get("EEGFMRI_VIEWER_DATA_DIR")
+    if value:
+        return Path(value)
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APPLICATION))
+
+
+def log_file_path() -> Path:
+    """The log file uncaught exceptions are written to."""
+    return data_dir() / "eegfmri_viewer.log"
+
+
+def make_settings() -> QSettings:
+    """The application's QSettings (an INI file under ``config_dir()`` if set)."""
+    folder = config_dir()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return QSettings(str(folder / "eegfmri_viewer.ini"), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def setup_logging(level: int = logging.INFO) -> Path:
+    """Send log records of level ``level`` and above to the log file (once per process).
+
+    Returns
+    -------
+    path : Path
+        The log file.
+    """
+    from eegfmri_viewer.views.log_view import install_recent_records
+
+    path = log_file_path()
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > level:
+        root.setLevel(level)
+    install_recent_records(root)
+    for handler in root.handlers:
+        if getattr(handler, "_eegfmri_viewer_file", None) == str(path):
+            return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        log.warning("cannot write the log file %s: %s", path, exc)
+        return path
+    handler._eegfmri_viewer_file = str(path)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return path
+
+
+# --------------------------------------------------------------------------- screenshots
+def grab_from_screen(widget: QWidget) -> QImage:
+    """Grab ``widget``'s area from the screen (captures OpenGL/VTK output under X11).
+
+    ``QWidget.grab`` renders widgets through Qt's painter, which leaves native
+    OpenGL windows (VTK render windows) black; the X server's copy has them.
+    """
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    top_left = widget.mapToGlobal(QPoint(0, 0)) - screen.geometry().topLeft()
+    return screen.grabWindow(0, top_left.x(), top_left.y(), widget.width(), widget.height()).toImage()
+
+
+# --------------------------------------------------------------------------- docks
+class ViewDock(QDockWidget):
+    """A dock whose view is imported and built on demand.
+
+    Parameters
+    ----------
+    title : str
+    spec : str
+        ``"package.module:ClassName"``; the class is built as ``Class(state, parent)``.
+    state : AppState
+    """
+
+    def __init__(self, title: str, spec: str, state: AppState, parent: Optional[QWidget] = None):
+        super().__init__(title, parent)
+        self.spec = spec
+        self.state = state
+        self.view: Optional[QWidget] = None
+        self.error: Optional[str] = None
+        self.setObjectName("dock:" + spec)
+        self.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        pending = QLabel(f"Loading {title}...", self)
+        pending.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWidget(pending)
+        self.visibilityChanged.connect(self._on_visibility)
+
+    @property
+    def built(self) -> bool:
+        """True once the view (or its error message) replaced the loading label."""
+        return self.view is not None or self.error is not None
+
+    def ensure_built(self) -> Optional[QWidget]:
+        """Import and build the view if not done yet; returns it (None if it failed)."""
+        if self.built:
+            return self.view
+        module_name, _, class_name = self.spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            view = cls(self.state, self)
+        except Exception as exc:  # noqa: BLE001 - a broken view must not stop the app
+            self.error = short_message(exc)
+            log.exception("the %s view (%s) could not be loaded", self.windowTitle(), self.spec)
+            label = QLabel(f"The {self.windowTitle()} view could not be loaded:\n{self.error}\nSee the Log for details.")
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.setWidget(label)
+            return None
+        self.view = view
+        self.setWidget(view)
+        return view
+
+    @Slot(bool)
+    def _on_visibility(self, visible: bool) -> None:
+        if visible and not self.built:
+            # after the current event, so the dock shows before a slow import
+            QTimer.singleShot(0, self.ensure_built)
+
+
+# --------------------------------------------------------------------------- error routing
+class _ExceptionRelay(QObject):
+    """Carries exceptions from any thread to the GUI thread."""
+
+    raised = Signal(object, str, str)  # exception, traceback, context
+
+
+# --------------------------------------------------------------------------- main window
+class MainWindow(QMainWindow):
+    """The application window.
+
+    Parameters
+    ----------
+    state : AppState, optional
+        Shared state; a new one by default.
+    settings : QSettings, optional
+        Where layout and geometry persist; :func:`make_settings` by default.
+    install_hooks : bool
+        Route uncaught exceptions (``sys.excepthook``, ``threading.excepthook``)
+        to error dialogs while the window lives.
+
+    Attributes
+    ----------
+    state : AppState
+    pool : WorkerPool
+        Every background worker; stopped when the window closes.
+    docks : dict[str, ViewDock]
+        By title.
+    """
+
+    #: Emitted with (exception, traceback) whenever an error dialog is shown.
+    errorShown = Signal(object, str)
+
+    def __init__(
+        self,
+        state: Optional[AppState] = None,
+        settings: Optional[QSettings] = None,
+        install_hooks: bool = True,
+        parent: Optional[QWidget] = None,
+    ):
+        super().__init__(parent)
+        self.state = state if state is not None else AppState(self)
+        self.settings = settings if settings is not None else make_settings()
+        self.pool = WorkerPool(self)
+        self.docks: dict[str, ViewDock] = {}
+        self.error_dialogs: list[QMessageBox] = []
+        self.openers: list[Callable[[Path], bool]] = []
+        self._about_box: Optional[QMessageBox] = None
+        self._previous_hooks: Optional[tuple] = None
+        self.log_path = setup_logging()
+
+        self.setWindowTitle(f"EEG-fMRI Viewer {__version__}")
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        self._relay = _ExceptionRelay(self)
+        self._relay.raised.connect(self.show_exception)
+        self.pool.failed.connect(self._on_worker_failed)
+
+        self._build_menus()
+        self._build_status_bar()
+        self._build_docks()
+        self._default_layout = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+        if install_hooks:
+            self.install_exception_hooks()
+        self.state.runStatusChanged.connect(self._status_label_text)
+        log.info("%s %s started; log file %s", APPLICATION, __version__, self.log_path)
+
+    # -- construction ------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self._file_menu = bar.addMenu("&File")
+        self._file_separator = self._file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        quit_action.triggered.connect(self.close)
+        self._file_menu.addAction(quit_action)
+        self.quit_action = quit_action
+
+        self._view_menu = bar.addMenu("&View")
+        self._view_docks_anchor = self._view_menu.addSeparator()
+        reset = QAction("&Reset Layout", self)
+        reset.triggered.connect(self.reset_layout)
+        self._view_menu.addAction(reset)
+        self.reset_layout_action = reset
+
+        help_menu = bar.addMenu("&Help")
+        about = QAction(f"&About {APPLICATION}", self)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        self._help_menu = help_menu
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self._run_label = QLabel("idle", self)
+        self._progress = QProgressBar(self)
+        self._progress.setRange(0, 1000)
+        self._progress.setMaximumWidth(220)
+        self._progress.setVisible(False)
+        self._cancel_button = QPushButton("Cancel", self)
+        self._cancel_button.setVisible(False)
+        self._cancel_button.clicked.connect(self.cancel_workers)
+        status.addPermanentWidget(self._run_label)
+        status.addPermanentWidget(self._progress)
+        status.addPermanentWidget(self._cancel_button)
+        status.showMessage("Ready", 3000)
+
+    def _build_docks(self) -> None:
+        for title, spec, area in VIEW_DOCKS:
+            dock = ViewDock(title, spec, self.state, self)
+            self.addDockWidget(area, dock)
+            action = dock.toggleViewAction()
+            self._view_menu.insertAction(self._view_docks_anchor, action)
+            self.docks[title] = dock
+
+    # -- menus for other parts ----------------------------------------------------
+    @property
+    def file_menu(self) -> QMenu:
+        """The File menu (Quit stays last)."""
+        return self._file_menu
+
+    @property
+    def view_menu(self) -> QMenu:
+        """The View menu (one entry per dock, then Reset Layout)."""
+        return self._view_menu
+
+    @property
+    def help_menu(self) -> QMenu:
+        """The Help menu."""
+        return self._help_menu
+
+    def add_file_action(
+        self, text: str, slot: Callable[[], object], shortcut: Optional[QKeySequence | str] = None, tip: str = ""
+    ) -> QAction:
+        """Add an entry to the File menu above Quit; returns the QAction."""
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda checked=False: slot())
+        self._file_menu.insertAction(self._file_separator, action)
+        return action
+
+    def add_opener(self, opener: Callable[[Path], bool]) -> None:
+        """Register ``opener(path) -> bool`` for :meth:`open_path` (True: handled)."""
+        self.openers.append(opener)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open ``path`` with the first registered opener that accepts it.
+
+        Shows a dialog (InputError style) when the path does not exist or no
+        opener accepts it; returns whether it was handled.
+        """
+        path = Path(path)
+        if not path.exists():
+            self._show_input_problem(path, "no such file or folder")
+            return False
+        for opener in self.openers:
+            if opener(path):
+                return True
+        self._show_input_problem(path, "not a dataset, recording or results folder this application can open")
+        return False
+
+    def _show_input_problem(self, path: Path, problem: str) -> None:
+        from eegfmri_viewer.io.errors import InputError
+
+        exc = InputError(path, problem)
+        log.warning("%s", exc)
+        self.show_exception(exc, "", "open")
+
+    # -- docks and layout --------------------------------------------------------
+    def build_pending_views(self) -> None:
+        """Build the views of visible docks that are not built yet, one per event-loop turn."""
+        pending = [d for d in self.docks.values() if not d.built and d.isVisible()]
+        if pending:
+            pending[0].ensure_built()
+            if len(pending) > 1:
+                QTimer.singleShot(0, self.build_pending_views)
+
+    def views_settled(self) -> bool:
+        """True when every visible dock holds its built view (or its error)."""
+        return all(d.built for d in self.docks.values() if d.isVisible())
+
+    def restore_layout(self) -> bool:
+        """Restore geometry and dock layout from the settings; True if a layout was found."""
+        geometry = self.settings.value("window/geometry")
+        layout = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        if isinstance(layout, QByteArray) and not layout.isEmpty():
+            return bool(self.restoreState(layout, LAYOUT_VERSION))
+        return False
+
+    def save_layout(self) -> None:
+        """Write geometry and dock layout to the settings."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
+
+    @Slot()
+    def reset_layout(self) -> None:
+        """Put every dock back where it was at first start, all visible."""
+        self.restoreState(self._default_layout, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+
+    # -- background work ----------------------------------------------------------
+    def run_worker(self, worker: FunctionWorker, status: Optional[str] = None) -> FunctionWorker:
+        """Start ``worker`` in :attr:`pool`, with progress and Cancel in the status bar.
+
+        The state's run status follows it: ``"running: <status>"``, then
+        ``"idle"``, ``"failed: ..."`` or ``"cancelled"``.
+        """
+        label = status or worker.name
+        worker.started.connect(lambda: self.state.set_run_status(f"running: {label}"))
+        worker.progress.connect(self._on_worker_progress)
+        worker.finished.connect(lambda _result: self.state.set_run_status("idle"))
+        worker.failed.connect(lambda failure: self.state.set_run_status(f"failed: {short_message(failure.exception)}"))
+        worker.cancelled.connect(lambda: self.state.set_run_status("cancelled"))
+        worker.done.connect(self._update_busy)
+        self.pool.start(worker)
+        self._update_busy()
+        return worker
+
+    @Slot()
+    def cancel_workers(self) -> None:
+        """Ask every running worker to stop."""
+        for worker in self.pool.running():
+            worker.cancel()
+        self.statusBar().showMessage("Cancelling...", 3000)
+
+    @Slot(float, str)
+    def _on_worker_progress(self, fraction: float, message: str) -> None:
+        self._progress.setValue(int(round(fraction * 1000)))
+        self._progress.setFormat(f"{message} %p%" if message else "%p%")
+
+    @Slot()
+    def _update_busy(self) -> None:
+        busy = bool(self.pool.running())
+        self._progress.setVisible(busy)
+        self._cancel_button.setVisible(busy)
+        if not busy:
+            self._progress.reset()
+
+    @Slot(str)
+    def _status_label_text(self, status: str) -> None:
+        self._run_label.setText(status)
+
+    # -- errors ------------------------------------------------------------------
+    def install_exception_hooks(self) -> None:
+        """Show uncaught exceptions of any thread in a dialog instead of dying."""
+        if self._previous_hooks is None:
+            self._previous_hooks = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self._excepthook
+        threading.excepthook = self._thread_excepthook
+
+    def uninstall_exception_hooks(self) -> None:
+        """Give back the hooks that were there before :meth:`install_exception_hooks`."""
+        if self._previous_hooks is not None:
+            sys.excepthook, threading.excepthook = self._previous_hooks
+            self._previous_hooks = None
+
+    def _excepthook(self, exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("uncaught exception:\n%s", text)
+        self._relay.raised.emit(exc, text, "")
+
+    def _thread_excepthook(self, args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        name = args.thread.name if args.thread is not None else "thread"
+        log.error("uncaught exception in %s:\n%s", name, text)
+        self._relay.raised.emit(args.exc_value, text, name)
+
+    @Slot(object)
+    def _on_worker_failed(self, failure: WorkerFailure) -> None:
+        self.show_exception(failure.exception, failure.traceback, failure.worker_name)
+
+    @Slot(object, str, str)
+    def show_exception(self, exc: BaseException, traceback_text: str = "", context: str = "") -> Optional[QMessageBox]:
+        """Show the error dialog for ``exc`` (non-modal); an identical open one is reused."""
+        if QThread.currentThread() is not self.thread():
+            self._relay.raised.emit(exc, traceback_text, context)
+            return None
+        box = error_dialog(exc, traceback_text, self, context, str(self.log_path))
+        for other in self.error_dialogs:
+            # a paint handler that raises on every repaint must not stack dialogs
+            if other.text() == box.text() and other.windowTitle() == box.windowTitle():
+                box.deleteLater()
+                return other
+        self.error_dialogs.append(box)
+        box.finished.connect(lambda _r, b=box: self.error_dialogs.remove(b) if b in self.error_dialogs else None)
+        box.open()
+        self.errorShown.emit(exc, traceback_text)
+        return box
+
+    # -- help --------------------------------------------------------------------
+    @Slot()
+    def show_about(self) -> QMessageBox:
+        """Show Help > About (non-modal)."""
+        from PySide6 import __version__ as pyside_version
+
+        if self._about_box is None:
+            box = QMessageBox(self)
+            box.setWindowTitle(f"About {APPLICATION}")
+            box.setIcon(QMessageBox.Icon.Information)
+            box.setTextFormat(Qt.TextFormat.RichText)
+            box.setText(
+                f"<b>EEG-fMRI Viewer</b> ({APPLICATION}) version {__version__}<br><br>{DESCRIPTION}<br><br>"
+                f"Licence: {LICENSE}<br>Python {sys.version.split()[0]}, PySide6 {pyside_version}<br>"
+                f"Log file: {self.log_path}"
+            )
+            self._about_box = box
+        self._about_box.open()
+        return self._about_box
+
+    # -- Qt events ------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        QTimer.singleShot(0, self.build_pending_views)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self.pool.running():
+            self.statusBar().showMessage("Stopping background work...")
+            QCoreApplication.processEvents()
+            if not self.pool.stop_all(timeout_s=5.0):
+                log.warning("some background work did not stop; it ends with the application")
+        self.save_layout()
+        self.uninstall_exception_hooks()
+        super().closeEvent(event)
+
+    # -- screenshots ------------------------------------------------------------------
+    def grab_image(self) -> QImage:
+        """The window as an image, with GL views composited in.
+
+        A view overrides how it is captured with ``grab_image() -> QImage``, or
+        sets ``grab_from_screen = True`` to be copied from the screen
+        (:func:`grab_from_screen`; needed for VTK render windows).
+        """
+        image = self.grab().toImage()
+        painter = QPainter(image)
+        try:
+            scale = image.devicePixelRatio()
+            for dock in self.docks.values():
+                view = dock.view
+                if view is None or not view.isVisible():
+                    continue
+                if callable(getattr(view, "grab_image", None)):
+                    part = view.grab_image()
+                elif getattr(view, "grab_from_screen", False):
+                    part = grab_from_screen(view)
+                else:
+                    continue
+                if part is None or part.isNull():
+                    continue
+                origin = view.mapTo(self, QPoint(0, 0))
+                target = part.scaled(int(view.width() * scale), int(view.height() * scale))
+                target.setDevicePixelRatio(scale)
+                painter.drawImage(origin, target)
+        finally:
+            painter.end()
+        return image
+
+
+def save_screenshot_when_settled(
+    window: MainWindow,
+    path: str | Path,
+    on_done: Callable[[bool], None],
+    timeout_s: float = 120.0,
+    poll_ms: int = 100,
+    render_delay_ms: int = 400,
+) -> None:
+    """Save ``window`` as a PNG once its views are built and no worker runs.
+
+    "Settled" must hold on two consecutive polls (a finished worker often
+    triggers more view updates); then the event loop gets ``render_delay_ms``
+    for GL views to draw. After ``timeout_s`` the window is saved as it is.
+
+    Parameters
+    ----------
+    window : MainWindow
+    path : str or Path
+        PNG file to write (parent folders are created).
+    on_done : callable
+        Called with True when the file was written, False otherwise.
+    """
+    import time
+
+    path = Path(path)
+    deadline = time.monotonic() + timeout_s
+    streak = {"n": 0}
+
+    def save() -> None:
+        QApplication.processEvents()
+        image = window.grab_image()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ok = bool(image.save(str(path), "PNG"))
+        except OSError as exc:
+            log.error("cannot write the screenshot %s: %s", path, exc)
+            ok = False
+        if ok:
+            log.info("screenshot written to %s (%dx%d)", path, image.width(), image.height())
+        else:
+            log.error("could not write the screenshot %s", path)
+        on_done(ok)
+
+    def poll() -> None:
+        settled = window.isVisible() and window.views_settled() and not window.pool.running()
+        streak["n"] = streak["n"] + 1 if settled else 0
+        if streak["n"] >= 2:
+            QTimer.singleShot(render_delay_ms, save)
+        elif time.monotonic() > deadline:
+            log.warning("the window did not settle within %.0f s; saving it as it is", timeout_s)
+            save()
+        else:
+            QTimer.singleShot(poll_ms, poll)
+
+    QTimer.singleShot(poll_ms, poll)

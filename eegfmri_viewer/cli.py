@@ -1,0 +1,163 @@
+"""Command line: ``eegfmri-viewer`` starts the GUI; subcommands run the core.
+
+Qt is imported only when the GUI starts, and a subcommand's module only when
+that subcommand is used, so ``eegfmri-viewer info ...`` works without a display
+and the GUI starts without loading torch or MNE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Optional, Sequence
+
+from eegfmri_viewer import __version__
+
+log = logging.getLogger(__name__)
+
+# (subcommand, module). Each module defines HELP: str, add_arguments(parser) and
+# run(args) -> int. A module that does not exist (yet) is left out.
+COMMANDS: list[tuple[str, str]] = [
+    ("info", "eegfmri_viewer.io.command_info"),
+    ("demo-data", "eegfmri_viewer.demo.command"),
+    ("analyze", "eegfmri_viewer.pipeline.command_analyze"),
+    ("compare", "eegfmri_viewer.comparison.command"),
+    ("report", "eegfmri_viewer.report.command"),
+]
+
+SCREENSHOT_TIMEOUT_S = 120.0
+
+
+def _import_command(module_name: str) -> Optional[ModuleType]:
+    """Import a subcommand module; None if that module (or its package) does not exist.
+
+    Any other ImportError (a missing dependency inside the module) propagates.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+def _wanted_command(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand named in ``argv`` (first positional argument), if any."""
+    names = {name for name, _ in COMMANDS}
+    for arg in argv:
+        if arg == "--":
+            return None
+        if arg.startswith("-"):
+            continue
+        return arg if arg in names else None
+    return None
+
+
+def build_parser(load: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; subcommand modules named in ``load`` (or "all") are imported."""
+    parser = argparse.ArgumentParser(
+        prog="eegfmri-viewer",
+        description="Explore simultaneous EEG-fMRI with graph neural networks. "
+        "Without a subcommand, starts the viewer.",
+    )
+    parser.add_argument("--version", action="version", version=f"eegfmri-viewer {__version__}")
+    parser.add_argument("--screenshot", metavar="PNG", type=Path,
+                        help="render the main window to PNG once it has settled, then exit")
+    parser.add_argument("--open", metavar="PATH", type=Path, dest="open_path",
+                        help="open a dataset, recording or results folder at start")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS:
+        if "all" not in load and name not in load:
+            continue
+        module = _import_command(module_name)
+        if module is None:
+            continue
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``eegfmri-viewer``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _wanted_command(argv)
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    if command is not None:
+        load: Sequence[str] = (command,)
+    elif wants_help:
+        load = ("all",)
+    else:
+        load = ()
+    parser = build_parser(load)
+    if command is not None and _import_command(dict(COMMANDS)[command]) is None:
+        parser.error(f"the '{command}' command is not available in this installation")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "_run", None) is not None:
+        return _run_command(args)
+    return run_gui(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    try:
+        from eegfmri_viewer.io.errors import InputError
+    except ImportError:  # pragma: no cover - io is part of the package
+        InputError = ValueError  # noqa: N806
+    try:
+        return int(args._run(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Start the Qt application and the main window; returns the exit status."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    from eegfmri_viewer import app as app_module
+
+    QCoreApplication.setOrganizationName(app_module.ORGANIZATION)
+    QCoreApplication.setApplicationName(app_module.APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    qapp = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "eegfmri-viewer"])
+    app_module.setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+
+    window = app_module.MainWindow()
+    window.show()
+    if args.open_path is not None:
+        window.open_path(args.open_path)
+
+    outcome = {"rc": 0}
+    if args.screenshot is not None:
+        def done(ok: bool) -> None:
+            outcome["rc"] = 0 if ok else 1
+            window.close()
+            qapp.quit()
+
+        app_module.save_screenshot_when_settled(window, args.screenshot, done, timeout_s=SCREENSHOT_TIMEOUT_S)
+
+    rc = qapp.exec()
+    rc = rc or outcome["rc"]
+    from eegfmri_viewer.workers.pool import unfinished_workers
+
+    if unfinished_workers():
+        # Work that ignores its cancel flag must not keep the process alive,
+        # and its QThread must not be destroyed while running (Qt aborts then).
+        log.warning("exiting with %d background task(s) still running", len(unfinished_workers()))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc

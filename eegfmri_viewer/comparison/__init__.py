@@ -1,0 +1,1 @@
+"""Before / after comparison of sessions: differences, permutation tests, FDR."""

@@ -1,0 +1,46 @@
+"""``eegfmri-viewer compare``: compare two sessions or two results bundles."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "compare two results bundles (before / after) with permutation tests"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_a", help="results bundle of session A (before)")
+    parser.add_argument("results_b", nargs="?", help="results bundle of session B (after); omit with --sessions")
+    parser.add_argument("--sessions", nargs=2, metavar=("A", "B"),
+                        help="compare two sessions inside one bundle analysed over both sessions")
+    parser.add_argument("--out", required=True, help="output folder (compare.npz, compare.json)")
+    parser.add_argument("--permutations", type=int, default=10000, help="permutations per test (default 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    parser.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from eegfmri_viewer.comparison.compare import compare_bundles, save_compare, top_changes
+    from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.results import load_bundle
+
+    if (args.results_b is None) == (args.sessions is None):
+        print("eegfmri-viewer compare: give either RESULTS_B or --sessions A B", file=sys.stderr)
+        return 2
+    try:
+        a = load_bundle(args.results_a)
+        b = load_bundle(args.results_b) if args.results_b else None
+        session_a, session_b = args.sessions or (None, None)
+        result = compare_bundles(a, b, session_a, session_b, n_permutations=args.permutations, seed=args.seed)
+        out = save_compare(result, args.out, force=args.force)
+    except InputError as exc:
+        print(f"eegfmri-viewer compare: {exc}", file=sys.stderr)
+        return 2
+    print(f"comparison written to {out}")
+    print(f"{result.meta['a']}  ->  {result.meta['b']}  ({args.permutations} permutations, FDR q < 0.05)")
+    for i, name in enumerate(result.arrays["classes"]):
+        sig = int(result.significant("fmri_cam")[i].sum())
+        best = top_changes(result, i, n=1)[0]
+        print(f"  {name}: {sig} ROI(s) changed significantly; largest change {best['name']} "
+              f"({best['diff']:+.2f}, q = {best['q']:.3g})")
+    return 0

@@ -1,0 +1,354 @@
+"""Before / after comparison of two sessions (or two results bundles).
+
+What is compared, per class:
+
+* fMRI CAM per ROI, and the ROI-level EEG CAM per band (``eeg_roi_cam``):
+  window-level saliency of session B minus session A, with a permutation
+  test over windows and Benjamini-Hochberg q-values per class (and band).
+  Each window's CAM is z-scored across ROIs first ("relative saliency"), so
+  that two bundles trained separately, whose CAM scales are arbitrary, are
+  compared on which regions stand out rather than on the scale of their
+  models.
+* EEG-fMRI coupling per band and ROI: B − A on the ROIs present in both
+  (phase-2 node sets can differ); tested over recordings when the bundles
+  hold per-recording coupling (``coupling_recordings``), otherwise reported
+  as a difference without a p-value.
+* Fusion weights ω: global and per ROI, B − A.
+
+Sessions come either from two bundles, or from one bundle whose
+``windows.npz`` holds a ``session`` key (both sessions analysed with the same
+model, which makes the CAM of the two sessions directly comparable).
+
+Output arrays (``compare.npz``; n_cls classes, n_b bands, n_rois atlas ROIs):
+
+==========================  ============================  =====================================
+key                         shape                         meaning
+==========================  ============================  =====================================
+classes, bands, views       (n_cls,), (n_b,), (6,)        labels
+roi_names, roi_coords       (n_rois,), (n_rois, 3)        atlas ROIs (MNI mm)
+fmri_cam_a, fmri_cam_b      (n_cls, n_rois)               mean relative CAM per session
+fmri_cam_diff               (n_cls, n_rois)               B − A
+fmri_cam_p, fmri_cam_q      (n_cls, n_rois)               permutation p, FDR q (per class)
+eeg_roi_cam_a/_b/_diff      (n_b, n_cls, n_rois)          same for EEG bands on ROIs
+eeg_roi_cam_p, _q           (n_b, n_cls, n_rois)          FDR per band and class
+coupling_a/_b/_diff         (n_b, n_rois)                 NaN where a ROI is not in both
+coupling_p, coupling_q      (n_b, n_rois)                 present only with per-recording data
+fusion_global_a/_b/_diff    (6,)                          ω per view
+fusion_a/_b/_diff           (n_rois, 6)                   per ROI, NaN where absent
+n_windows_a, n_windows_b    (n_cls,)                      windows per class
+n_permutations, seed        ()                            test settings
+==========================  ============================  =====================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from eegfmri_viewer.atomic_write import atomic_folder
+from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
+from eegfmri_viewer.results import ResultsBundle, load_bundle
+
+
+class CompareError(InputError):
+    """Two results cannot be compared; the message says which part differs."""
+
+
+@dataclass
+class SessionData:
+    """One side of a comparison, extracted from a bundle.
+
+    Attributes
+    ----------
+    label : str
+        Human-readable name (bundle label and session).
+    labels : ndarray, shape (n_windows,)
+        Class index of each window.
+    fmri_cam : ndarray, shape (n_windows, n_rois)
+        Relative (z-scored) fMRI CAM of each window for its own class.
+    eeg_roi_cam : ndarray, shape (n_windows, n_bands, n_rois) or None
+        Relative EEG CAM on ROIs per band.
+    coupling : ndarray, shape (n_bands, n_rois) or None
+        Coupling on atlas ROIs (NaN outside the phase-2 node set).
+    coupling_recordings : ndarray, shape (n_recordings, n_bands, n_rois) or None
+    fusion_global : ndarray, shape (6,) or None
+    fusion : ndarray, shape (n_rois, 6) or None
+    """
+
+    label: str
+    labels: np.ndarray
+    fmri_cam: np.ndarray
+    eeg_roi_cam: Optional[np.ndarray] = None
+    coupling: Optional[np.ndarray] = None
+    coupling_recordings: Optional[np.ndarray] = None
+    fusion_global: Optional[np.ndarray] = None
+    fusion: Optional[np.ndarray] = None
+
+
+@dataclass
+class CompareResult:
+    """Arrays of ``compare.npz`` plus the description in ``compare.json``."""
+
+    arrays: Dict[str, np.ndarray] = field(default_factory=dict)
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    def significant(self, key: str = "fmri_cam", q_threshold: float = 0.05) -> np.ndarray:
+        """Boolean mask of ``key_q < q_threshold`` (False where q is NaN)."""
+        q = self.arrays[f"{key}_q"]
+        return np.nan_to_num(q, nan=1.0) < q_threshold
+
+
+def _zscore_rows(x: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return (x - mean) / np.where(std > 0, std, 1.0)
+
+
+def _on_atlas(values: np.ndarray, node_index: np.ndarray, n_rois: int) -> np.ndarray:
+    """Scatter node-axis values (last-but-one or last axis) onto the atlas ROIs."""
+    out = np.full(values.shape[:-1] + (n_rois,), np.nan)
+    out[..., node_index] = values
+    return out
+
+
+def session_data(bundle: ResultsBundle, session: Optional[str] = None) -> SessionData:
+    """Extract what the comparison needs from ``bundle`` (optionally one session).
+
+    Parameters
+    ----------
+    bundle : ResultsBundle
+    session : str or None
+        Keep only the windows of this session (needs ``windows.npz`` key
+        ``session``).
+    """
+    where = bundle.path or bundle.label
+    if not bundle.has("windows", "fmri_cam"):
+        raise CompareError(where, "has no per-window saliency (windows.npz: fmri_cam); re-run the analysis with this version")
+    windows = bundle.arrays["windows"]
+    keep = np.ones(len(windows["labels"]), dtype=bool)
+    label = bundle.label
+    if session is not None:
+        if "session" not in windows:
+            raise CompareError(where, "does not record sessions per window; compare two bundles instead")
+        sessions = windows["session"].astype(str)
+        keep = sessions == str(session)
+        if not keep.any():
+            raise CompareError(where, f"has no windows of session {session!r} (sessions: {sorted(set(sessions))})")
+        label = f"{label} ses-{session}"
+    n_rois = bundle.get("saliency", "roi_coords").shape[0]
+    data = SessionData(
+        label=label,
+        labels=windows["labels"][keep].astype(int),
+        fmri_cam=_zscore_rows(windows["fmri_cam"][keep].astype(float)),
+    )
+    if "eeg_roi_cam" in windows:
+        data.eeg_roi_cam = _zscore_rows(windows["eeg_roi_cam"][keep].astype(float))
+    if bundle.has("coupling") and session is None:
+        cp = bundle.arrays["coupling"]
+        node_index = cp["node_index"].astype(int)
+        data.coupling = _on_atlas(cp["coupling"], node_index, n_rois)
+        if "coupling_recordings" in cp:
+            data.coupling_recordings = _on_atlas(cp["coupling_recordings"], node_index, n_rois)
+    if bundle.has("fusion") and session is None:
+        fu = bundle.arrays["fusion"]
+        data.fusion_global = fu["fusion_weights_global"].astype(float)
+        data.fusion = np.moveaxis(_on_atlas(fu["fusion_weights"].T, fu["node_index"].astype(int), n_rois), 0, -1)
+    return data
+
+
+def check_compatible(a: ResultsBundle, b: ResultsBundle) -> None:
+    """Raise :class:`CompareError` naming the part in which two bundles differ."""
+    name_a, name_b = a.path or a.label, b.path or b.label
+    sa, sb = a.arrays.get("saliency", {}), b.arrays.get("saliency", {})
+    if str(sa.get("atlas", "")) != str(sb.get("atlas", "")):
+        raise CompareError(name_b, f"uses atlas {sb.get('atlas')!s}, but {name_a} uses {sa.get('atlas')!s}; both must use the same atlas")
+    if sa["roi_coords"].shape != sb["roi_coords"].shape or not np.allclose(sa["roi_coords"], sb["roi_coords"]):
+        raise CompareError(name_b, f"has a different ROI set ({len(sb['roi_coords'])} ROIs) than {name_a} ({len(sa['roi_coords'])} ROIs)")
+    if a.classes != b.classes:
+        raise CompareError(name_b, f"has classes {b.classes}, but {name_a} has {a.classes}; both must have the same classes")
+    if a.has_eeg and b.has_eeg and a.bands != b.bands:
+        raise CompareError(name_b, f"has bands {b.bands}, but {name_a} has {a.bands}; both must have the same bands")
+
+
+def _cam_test(a_cam, a_labels, b_cam, b_labels, n_classes, n_permutations, seed, cancel):
+    """Per-class permutation test; the class axis is inserted after the leading axes."""
+    shape = (n_classes,) + a_cam.shape[1:]
+    mean_a, mean_b, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    counts = np.zeros((2, n_classes), dtype=int)
+    for c in range(n_classes):
+        xa, xb = a_cam[a_labels == c], b_cam[b_labels == c]
+        counts[:, c] = len(xa), len(xb)
+        if len(xa) == 0 or len(xb) == 0:
+            continue
+        mean_a[c], mean_b[c] = xa.mean(0), xb.mean(0)
+        _, p[c] = permutation_test(xa, xb, n_permutations, seed=seed + c, cancel=cancel)
+    return mean_a, mean_b, p, counts
+
+
+def compare_sessions(
+    a: SessionData,
+    b: SessionData,
+    classes,
+    bands=(),
+    n_permutations: int = 10000,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelFlag] = None,
+) -> CompareResult:
+    """Compare two sessions: differences, permutation p-values and FDR q-values.
+
+    Parameters
+    ----------
+    a, b : SessionData
+        Before (A) and after (B).
+    classes : sequence of str
+        Class names, in label order.
+    bands : sequence of str
+        EEG band names, in array order.
+    n_permutations : int
+        Permutations per test family.
+    seed : int
+        Seed of the permutations.
+
+    Returns
+    -------
+    result : CompareResult
+    """
+    n_cls = len(classes)
+    arrays: Dict[str, np.ndarray] = {
+        "classes": np.asarray(classes, dtype=str),
+        "bands": np.asarray(bands, dtype=str),
+        "n_permutations": np.array(n_permutations),
+        "seed": np.array(seed),
+    }
+    report(progress, 0.05, "fMRI saliency")
+    mean_a, mean_b, p, counts = _cam_test(a.fmri_cam, a.labels, b.fmri_cam, b.labels, n_cls, n_permutations, seed, cancel)
+    arrays.update(
+        fmri_cam_a=mean_a, fmri_cam_b=mean_b, fmri_cam_diff=mean_b - mean_a, fmri_cam_p=p,
+        fmri_cam_q=fdr_bh(p, axis=-1), n_windows_a=counts[0], n_windows_b=counts[1],
+    )
+    if a.eeg_roi_cam is not None and b.eeg_roi_cam is not None:
+        report(progress, 0.4, "EEG saliency on ROIs")
+        mean_a, mean_b, p, _ = _cam_test(a.eeg_roi_cam, a.labels, b.eeg_roi_cam, b.labels, n_cls, n_permutations, seed + 100, cancel)
+        # (n_cls, n_bands, n_rois) -> (n_bands, n_cls, n_rois), as in the bundle.
+        mean_a, mean_b, p = (np.swapaxes(x, 0, 1) for x in (mean_a, mean_b, p))
+        arrays.update(
+            eeg_roi_cam_a=mean_a, eeg_roi_cam_b=mean_b, eeg_roi_cam_diff=mean_b - mean_a,
+            eeg_roi_cam_p=p, eeg_roi_cam_q=fdr_bh(p, axis=-1),
+        )
+    check_cancel(cancel)
+    if a.coupling is not None and b.coupling is not None:
+        report(progress, 0.8, "coupling")
+        arrays.update(coupling_a=a.coupling, coupling_b=b.coupling, coupling_diff=b.coupling - a.coupling)
+        if a.coupling_recordings is not None and b.coupling_recordings is not None:
+            _, p = permutation_test(a.coupling_recordings, b.coupling_recordings, n_permutations, seed=seed + 200, cancel=cancel)
+            arrays.update(coupling_p=p, coupling_q=fdr_bh(p, axis=-1))
+    if a.fusion_global is not None and b.fusion_global is not None:
+        arrays.update(
+            views=np.array(["beta", "delta", "gamma", "theta", "alpha", "fmri"]),
+            fusion_global_a=a.fusion_global, fusion_global_b=b.fusion_global,
+            fusion_global_diff=b.fusion_global - a.fusion_global,
+            fusion_a=a.fusion, fusion_b=b.fusion, fusion_diff=b.fusion - a.fusion,
+        )
+    report(progress, 1.0, "done")
+    meta = {
+        "a": a.label,
+        "b": b.label,
+        "unit": "windows",
+        "cam_normalisation": "z-score across ROIs per window",
+        "n_permutations": n_permutations,
+        "seed": seed,
+        "fdr": "Benjamini-Hochberg per class (and band) over ROIs",
+        "coupling_tested": "coupling_p" in arrays,
+    }
+    return CompareResult(arrays=arrays, meta=meta)
+
+
+def compare_bundles(
+    a: ResultsBundle,
+    b: Optional[ResultsBundle] = None,
+    session_a: Optional[str] = None,
+    session_b: Optional[str] = None,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelFlag] = None,
+) -> CompareResult:
+    """Compare two bundles, or two sessions of one bundle (``b`` None).
+
+    The ROI names and coordinates of ``a`` are added to the result.
+    """
+    if b is None:
+        if session_a is None or session_b is None:
+            raise CompareError(a.path or a.label, "comparing within one bundle needs two session labels")
+        b_bundle = a
+    else:
+        b_bundle = b
+        check_compatible(a, b)
+    side_a = session_data(a, session_a)
+    side_b = session_data(b_bundle, session_b)
+    result = compare_sessions(side_a, side_b, a.classes, a.bands if a.has_eeg else (), n_permutations, seed, progress, cancel)
+    result.arrays["roi_names"] = a.get("saliency", "roi_names")
+    result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
+    result.meta.update(bundle_a=str(a.path) if a.path else None, bundle_b=str(b_bundle.path) if b_bundle.path else None)
+    return result
+
+
+def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str = "fmri_cam") -> list:
+    """The ``n`` ROIs with the largest absolute change for one class.
+
+    Returns
+    -------
+    rows : list of dict
+        ``roi`` (atlas index), ``name``, ``diff``, ``p``, ``q``, ``coords``;
+        sorted by decreasing ``|diff|``.
+    """
+    diff = result.arrays[f"{key}_diff"][class_index]
+    order = np.argsort(-np.nan_to_num(np.abs(diff), nan=-1.0))[:n]
+    names = result.arrays.get("roi_names")
+    coords = result.arrays.get("roi_coords")
+    return [
+        {
+            "roi": int(i),
+            "name": str(names[i]) if names is not None else str(i),
+            "diff": float(diff[i]),
+            "p": float(result.arrays[f"{key}_p"][class_index, i]),
+            "q": float(result.arrays[f"{key}_q"][class_index, i]),
+            "coords": [float(v) for v in coords[i]] if coords is not None else None,
+        }
+        for i in order
+    ]
+
+
+def save_compare(result: CompareResult, out_dir, force: bool = False) -> Path:
+    """Write ``compare.npz`` and ``compare.json`` to the folder ``out_dir`` atomically."""
+    with atomic_folder(out_dir, force=force) as tmp:
+        np.savez_compressed(tmp / "compare.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
+        summary = dict(result.meta)
+        summary["top_changes"] = {
+            str(c): top_changes(result, i, n=10) for i, c in enumerate(result.arrays["classes"])
+        }
+        (tmp / "compare.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    return Path(out_dir).resolve()
+
+
+def load_compare(path) -> CompareResult:
+    """Read a folder written by :func:`save_compare` (no pickles)."""
+    path = Path(path)
+    npz, meta = path / "compare.npz", path / "compare.json"
+    if not npz.is_file():
+        raise InputError(path, "has no compare.npz; it is not a comparison written by 'eegfmri-viewer compare'")
+    with np.load(npz, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return CompareResult(arrays=arrays, meta=json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {})
+
+
+def compare_paths(path_a, path_b, **kwargs) -> CompareResult:
+    """Load two bundle folders and compare them (see :func:`compare_bundles`)."""
+    return compare_bundles(load_bundle(path_a), load_bundle(path_b), **kwargs)

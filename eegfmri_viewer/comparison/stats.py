@@ -1,0 +1,117 @@
+"""Permutation tests and false-discovery-rate control for session comparisons.
+
+The comparison asks, per feature (ROI, band × ROI, ...), whether the mean of
+session B differs from the mean of session A by more than relabelling the
+observations at random would produce. Observations are the analysis windows
+(or subjects / recordings at group level). The test is two-sided on the
+difference of means; the p-value counts the observed labelling among the
+permutations, ``p = (1 + #{|d_perm| >= |d_obs|}) / (1 + n_permutations)``
+(Phipson & Smyth 2010), so it is never zero. q-values follow Benjamini and
+Hochberg (1995) within each family (one class, or one class and band).
+
+Caveat, stated in the report too: windows of one block are correlated, so a
+window-level test is optimistic compared with a block- or subject-level one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from eegfmri_viewer.progress import CancelFlag, check_cancel
+
+# Permutations are evaluated in batches so memory stays bounded
+# (batch × n_observations label matrix).
+_BATCH = 2000
+
+
+def permutation_test(
+    a: np.ndarray,
+    b: np.ndarray,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    cancel: Optional[CancelFlag] = None,
+) -> tuple:
+    """Two-sided permutation test of ``mean(b) - mean(a)`` per feature.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n_a, ...)
+        Observations of session A (first axis: windows, subjects, ...).
+    b : ndarray, shape (n_b, ...)
+        Observations of session B; the trailing shape must match ``a``.
+    n_permutations : int
+        Number of random relabellings.
+    seed : int
+        Seed of the random generator (the same seed gives the same p-values).
+    cancel : callable or None
+        Cancel flag, checked between batches.
+
+    Returns
+    -------
+    diff : ndarray, shape (...)
+        ``mean(b) - mean(a)``.
+    p : ndarray, shape (...)
+        Two-sided permutation p-values in ``(0, 1]``. NaN where a feature is
+        NaN in any observation.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"feature shapes differ: {a.shape[1:]} vs {b.shape[1:]}")
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("each session needs at least one observation")
+    feat_shape = a.shape[1:]
+    x = np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)])
+    invalid = ~np.isfinite(x).all(axis=0)
+    x = np.where(np.isfinite(x), x, 0.0)
+    n_a, n = len(a), len(x)
+    # diff = w @ x with w = +1/n_b on B rows and -1/n_a on A rows.
+    w_obs = np.where(np.arange(n) >= n_a, 1.0 / len(b), -1.0 / n_a)
+    observed = w_obs @ x
+    rng = np.random.default_rng(seed)
+    exceed = np.zeros_like(observed)
+    done = 0
+    while done < n_permutations:
+        check_cancel(cancel)
+        m = min(_BATCH, n_permutations - done)
+        keys = rng.random((m, n))
+        weights = w_obs[np.argsort(keys, axis=1)]
+        exceed += (np.abs(weights @ x) >= np.abs(observed) - 1e-12).sum(axis=0)
+        done += m
+    p = (1.0 + exceed) / (1.0 + n_permutations)
+    observed[invalid] = np.nan
+    p[invalid] = np.nan
+    return observed.reshape(feat_shape), p.reshape(feat_shape)
+
+
+def fdr_bh(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Benjamini-Hochberg q-values along ``axis``.
+
+    Parameters
+    ----------
+    p : ndarray
+        p-values; NaN entries are left out of the family and stay NaN.
+    axis : int
+        Axis that holds one family of tests.
+
+    Returns
+    -------
+    q : ndarray, same shape as ``p``
+        Adjusted p-values (monotone, at most 1).
+    """
+    p = np.moveaxis(np.asarray(p, dtype=float), axis, -1)
+    q = np.full_like(p, np.nan)
+    flat_p = p.reshape(-1, p.shape[-1])
+    flat_q = q.reshape(-1, p.shape[-1])
+    for row_p, row_q in zip(flat_p, flat_q):
+        valid = np.flatnonzero(np.isfinite(row_p))
+        if valid.size == 0:
+            continue
+        order = valid[np.argsort(row_p[valid])]
+        m = valid.size
+        ranked = row_p[order] * m / np.arange(1, m + 1)
+        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+        row_q[order] = np.minimum(ranked, 1.0)
+    return np.moveaxis(q, -1, axis)

@@ -1,0 +1,367 @@
+"""Analysis settings: the schema of ``config.toml`` (see ``docs/config.md``).
+
+:class:`AnalysisConfig` nests one dataclass per TOML table::
+
+    [preprocessing]  EEG rate, reference, bands, atlas, windows, HRF delay
+    [graph]          k-NN graphs and the EEG -> ROI transfer matrix
+    [phase1]         Chebyshev GCNN and CAM saliency
+    [training]       phase-1 optimisation, splits, level, seed
+    [phase2]         GAT, cross-view attention and fusion (Phase2Config)
+    [coupling]       lagged EEG-power / BOLD coupling (CouplingConfig)
+
+:meth:`AnalysisConfig.from_toml` rejects unknown keys and wrong types with an
+:class:`~eegfmri_viewer.io.errors.InputError` naming the file and the key, so a
+typo never silently falls back to a default. Every table and key may be
+omitted; omitted keys keep their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.pipeline.phase2_config import CouplingConfig, Phase2Config
+
+DEFAULT_BANDS = [["delta", 1.0, 4.0], ["theta", 4.0, 8.0], ["alpha", 8.0, 13.0], ["beta", 13.0, 30.0],
+                 ["gamma", 30.0, 45.0]]
+
+
+@dataclass
+class PreprocessingConfig:
+    """``[preprocessing]``: from raw recordings to labelled windows.
+
+    Attributes
+    ----------
+    eeg_sfreq : float
+        Working EEG rate in Hz after early decimation.
+    reference : str
+        ``"average"`` (default), ``"none"`` or a channel name.
+    bands : list of [name, low Hz, high Hz]
+        EEG frequency bands.
+    atlas : str
+        ``"power2011"`` (default), ``"dosenbach2010"``, ``"seitzman2018"`` or the
+        path of a label-atlas NIfTI in MNI space.
+    radius_mm : float
+        Sphere radius of coordinate atlases.
+    confounds : bool
+        Regress out the confounds table when the dataset has one.
+    correct_artifacts : bool
+        Gradient and pulse artefact correction when loading EEG recorded in
+        the scanner.
+    window_s : float
+        Window length in seconds (EEG and the BOLD window alike).
+    step_s : float
+        Step between window onsets within a block; 0 means ``window_s``
+        (non-overlapping).
+    hrf_delay_s : float
+        Haemodynamic delay: the BOLD window is shifted this much after the EEG
+        window.
+    """
+
+    eeg_sfreq: float = 250.0
+    reference: str = "average"
+    bands: list = field(default_factory=lambda: [list(b) for b in DEFAULT_BANDS])
+    atlas: str = "power2011"
+    radius_mm: float = 5.0
+    confounds: bool = True
+    correct_artifacts: bool = True
+    window_s: float = 10.0
+    step_s: float = 0.0
+    hrf_delay_s: float = 5.0
+
+    def problems(self) -> list:
+        out = []
+        if self.eeg_sfreq <= 0:
+            out.append(f"eeg_sfreq: must be > 0, got {self.eeg_sfreq}")
+        if self.radius_mm <= 0:
+            out.append(f"radius_mm: must be > 0, got {self.radius_mm}")
+        if self.window_s <= 0:
+            out.append(f"window_s: must be > 0, got {self.window_s}")
+        if self.step_s < 0:
+            out.append(f"step_s: must be >= 0, got {self.step_s}")
+        if self.hrf_delay_s < 0:
+            out.append(f"hrf_delay_s: must be >= 0, got {self.hrf_delay_s}")
+        for band in self.bands:
+            if (not isinstance(band, (list, tuple)) or len(band) != 3 or not isinstance(band[0], str)
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band[1:])):
+                out.append(f"bands: every band is [name, low Hz, high Hz], got {band!r}")
+            elif not 0 < band[1] < band[2]:
+                out.append(f"bands: band {band[0]!r} needs 0 < low < high, got {band[1]}..{band[2]}")
+        if not self.bands:
+            out.append("bands: at least one band is needed")
+        return out
+
+
+@dataclass
+class GraphConfig:
+    """``[graph]``: graph construction and the EEG -> ROI transfer.
+
+    Attributes
+    ----------
+    kind : str
+        ``"functional"`` (k-NN on the correlation over training windows,
+        default) or ``"spatial"`` (k-NN on node positions).
+    k : int
+        Neighbours per node.
+    transfer : str
+        ``"mne"`` (forward model and minimum-norm inverse, default) or
+        ``"distance"`` (fast distance weighting).
+    """
+
+    kind: str = "functional"
+    k: int = 8
+    transfer: str = "mne"
+
+    def problems(self) -> list:
+        out = []
+        if self.kind not in ("functional", "spatial"):
+            out.append(f"kind: must be 'functional' or 'spatial', got {self.kind!r}")
+        if self.k < 1:
+            out.append(f"k: must be at least 1, got {self.k}")
+        if self.transfer not in ("mne", "distance"):
+            out.append(f"transfer: must be 'mne' or 'distance', got {self.transfer!r}")
+        return out
+
+
+@dataclass
+class Phase1Config:
+    """``[phase1]``: spectral GCNN and CAM saliency.
+
+    Attributes
+    ----------
+    eeg_kernel_s : float
+        Temporal kernel of the EEG models in seconds (0.1 s = 25 samples at 250 Hz).
+    fmri_kernel_s : float
+        Temporal kernel of the fMRI model in seconds (6 s = 3 TRs at TR 2 s).
+    n_filters : int
+        Temporal filters.
+    n_segments : int
+        Time segments kept per filter after pooling.
+    hidden : list of int
+        Output channels of the Chebyshev layers (the last is the CAM feature size).
+    K : int
+        Chebyshev polynomial terms per layer (K = 3: T0, T1, T2).
+    dropout : float
+        Dropout before each graph layer.
+    salient_top_n : int
+        Nodes each subject votes for per class, and salient nodes kept per class.
+    eeg : bool
+        Train the EEG models when the data hold EEG (False: fMRI only).
+    """
+
+    eeg_kernel_s: float = 0.1
+    fmri_kernel_s: float = 6.0
+    n_filters: int = 8
+    n_segments: int = 4
+    hidden: list = field(default_factory=lambda: [32, 32])
+    K: int = 3
+    dropout: float = 0.25
+    salient_top_n: int = 10
+    eeg: bool = True
+
+    def problems(self) -> list:
+        out = []
+        for key in ("eeg_kernel_s", "fmri_kernel_s"):
+            if getattr(self, key) <= 0:
+                out.append(f"{key}: must be > 0, got {getattr(self, key)}")
+        for key in ("n_filters", "n_segments", "K", "salient_top_n"):
+            if getattr(self, key) < 1:
+                out.append(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden):
+            out.append(f"hidden: must be a non-empty list of positive integers, got {self.hidden!r}")
+        if not 0 <= self.dropout < 1:
+            out.append(f"dropout: must lie in [0, 1), got {self.dropout}")
+        return out
+
+
+@dataclass
+class TrainingConfig:
+    """``[training]``: phase-1 optimisation and evaluation.
+
+    Attributes
+    ----------
+    level : str
+        ``"group"`` (one model on all subjects, default) or ``"individual"``
+        (one model per subject).
+    epochs : int
+        Maximum epochs per model.
+    batch_size : int
+        Windows per step.
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam L2 penalty.
+    patience : int
+        Early stopping patience in epochs (0: never stop early).
+    class_weights : bool
+        Weight the loss by inverse class frequency.
+    val_fraction, test_fraction : float
+        Share of blocks per class (and subject) held out for validation and test.
+    seed : int
+        Seed of the split, the initialisation and the batch order.
+    """
+
+    level: str = "group"
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 15
+    class_weights: bool = True
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    def problems(self) -> list:
+        out = []
+        if self.level not in ("group", "individual"):
+            out.append(f"level: must be 'group' or 'individual', got {self.level!r}")
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                out.append(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if self.patience < 0:
+            out.append(f"patience: must be >= 0, got {self.patience}")
+        if self.lr <= 0:
+            out.append(f"lr: must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            out.append(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        for key in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, key) < 1:
+                out.append(f"{key}: must lie in [0, 1), got {getattr(self, key)}")
+        if self.val_fraction + self.test_fraction >= 1:
+            out.append("val_fraction + test_fraction: must be below 1 to leave training blocks")
+        return out
+
+
+@dataclass
+class AnalysisConfig:
+    """All analysis settings; one attribute per TOML table."""
+
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    phase1: Phase1Config = field(default_factory=Phase1Config)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    phase2: Phase2Config = field(default_factory=Phase2Config)
+    coupling: CouplingConfig = field(default_factory=CouplingConfig)
+
+    @classmethod
+    def tables(cls) -> dict:
+        """``{table name: dataclass}`` in file order."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (what ``config.toml`` holds)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: Optional[str] = None) -> "AnalysisConfig":
+        """Build and validate a config from nested mappings.
+
+        Parameters
+        ----------
+        data : mapping
+            ``{table: {key: value}}``; missing tables and keys keep defaults.
+        source : str, optional
+            File the data came from, named in errors.
+
+        Raises
+        ------
+        InputError
+            Unknown table or key, wrong type, or a value out of range; the
+            message names ``source`` and ``[table] key``.
+        """
+        where = source or "configuration"
+        tables = cls.tables()
+        parts = {}
+        for name, value in data.items():
+            if name not in tables:
+                raise InputError(where, f"unknown table or key [{name}]; known tables: "
+                                        f"{', '.join('[' + t + ']' for t in tables)}")
+            if not isinstance(value, Mapping):
+                raise InputError(where, f"[{name}] must be a table of settings, got {type(value).__name__}")
+        for name, klass in tables.items():
+            parts[name] = _build_table(klass, name, data.get(name, {}), where)
+        return cls(**parts)
+
+    @classmethod
+    def from_toml(cls, path) -> "AnalysisConfig":
+        """Read and validate a ``config.toml``.
+
+        Raises
+        ------
+        InputError
+            File missing or not TOML, unknown key, wrong type, value out of range.
+        """
+        path = Path(path)
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise InputError(path, "configuration file not found") from None
+        except OSError as exc:
+            raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(path, f"is not valid TOML ({exc})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def to_toml(self, path=None) -> str:
+        """TOML text of the settings; also written to ``path`` when given."""
+        import tomli_w
+
+        text = tomli_w.dumps(self.to_dict())
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def with_overrides(self, **tables) -> "AnalysisConfig":
+        """Copy with some keys changed, e.g. ``with_overrides(training={"epochs": 5})``; validated."""
+        data = self.to_dict()
+        for name, values in tables.items():
+            data.setdefault(name, {}).update(values)
+        return AnalysisConfig.from_dict(data)
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is list or origin is list:
+        return isinstance(value, list)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, "a list" if hint is list or typing.get_origin(hint) is list else str(hint))
+
+
+def _build_table(klass, table: str, values: Mapping[str, Any], where: str):
+    hints = typing.get_type_hints(klass)
+    names = [f.name for f in dataclasses.fields(klass)]
+    for key, value in values.items():
+        if key not in names:
+            raise InputError(where, f"unknown key '{key}' in [{table}]; known keys: {', '.join(names)}")
+        if not _type_ok(value, hints[key]):
+            raise InputError(where, f"[{table}] {key} must be {_type_name(hints[key])}, got {value!r}")
+    kwargs = {k: (float(v) if hints[k] is float else v) for k, v in values.items()}
+    obj = klass(**kwargs)
+    problems = obj.problems() if hasattr(obj, "problems") else []
+    if problems:
+        raise InputError(where, f"[{table}] " + f"; [{table}] ".join(problems))
+    return obj

@@ -1,0 +1,240 @@
+"""EEG-fMRI coupling (DESIGN.md step 10).
+
+Two measures per ROI and EEG band:
+
+* embedding coupling: ``cos(e_band[i], e_fmri[i])`` between the final phase-2
+  embeddings (eq. 22) of the same ROI, and its mean over ROIs per band (the global
+  coupling index);
+* lagged coupling: Pearson correlation between the EEG band power at the ROI,
+  convolved with the canonical SPM haemodynamic response, and the ROI's BOLD, for
+  BOLD shifted by -10 s ... +10 s in TR steps; the lag of the largest |r|; and a
+  block-permutation p-value for that peak.
+
+See ``docs/method.md`` (section "EEG-fMRI coupling") for the choices.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from eegfmri_viewer.progress import check_cancel, report
+
+#: SPM canonical HRF parameters (spm_hrf.m): delay of response, delay of undershoot,
+#: dispersion of response, dispersion of undershoot, response/undershoot ratio,
+#: onset, kernel length (all in seconds except the ratio).
+SPM_HRF_PARAMS = dict(delay=6.0, undershoot=16.0, dispersion=1.0, u_dispersion=1.0,
+                      ratio=6.0, onset=0.0, length=32.0)
+
+
+def canonical_hrf(tr: float, length_s: float = SPM_HRF_PARAMS["length"]) -> np.ndarray:
+    """SPM canonical double-gamma HRF sampled at the TR, normalised to unit sum.
+
+    ``h(t) = Gamma(t; 6, 1) - Gamma(t; 16, 1) / 6`` for ``t = 0, TR, 2 TR, ... <= 32 s``
+    (shape 6 and 16, scale 1 s: SPM's defaults), as ``spm_hrf.m`` samples it.
+
+    Parameters
+    ----------
+    tr : float
+        Repetition time in seconds.
+    length_s : float
+        Kernel length in seconds.
+
+    Returns
+    -------
+    ndarray, shape (n_taps,)
+    """
+    from scipy.stats import gamma
+
+    p = SPM_HRF_PARAMS
+    t = np.arange(0.0, length_s + 1e-9, tr) - p["onset"]
+    h = (gamma.pdf(t, p["delay"] / p["dispersion"], scale=p["dispersion"])
+         - gamma.pdf(t, p["undershoot"] / p["u_dispersion"], scale=p["u_dispersion"]) / p["ratio"])
+    return h / h.sum()
+
+
+def hrf_convolve(power: np.ndarray, tr: float) -> np.ndarray:
+    """Convolve band-power time courses with the canonical HRF (causal, same length).
+
+    Parameters
+    ----------
+    power : ndarray, shape (..., n_volumes)
+        EEG band power sampled at the TR. Its mean is removed first so that the
+        start of the series (which has no past) does not ramp up.
+
+    Returns
+    -------
+    ndarray, shape (..., n_volumes)
+        ``y[t] = sum_k h[k] x[t - k]``.
+    """
+    from scipy.signal import lfilter
+
+    x = np.asarray(power, dtype=np.float64)
+    x = x - x.mean(axis=-1, keepdims=True)
+    return lfilter(canonical_hrf(tr), [1.0], x, axis=-1)
+
+
+def lag_steps(tr: float, min_lag_s: float, max_lag_s: float) -> np.ndarray:
+    """Lags in volumes covering ``[min_lag_s, max_lag_s]`` in TR steps.
+
+    Returns
+    -------
+    ndarray, shape (n_lags,), int
+    """
+    lo = math.ceil(min_lag_s / tr - 1e-9)
+    hi = math.floor(max_lag_s / tr + 1e-9)
+    return np.arange(lo, hi + 1)
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    sd = x.std(axis=-1, keepdims=True)
+    return (x - x.mean(axis=-1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+
+
+def lagged_correlation(eeg: Sequence[np.ndarray], bold: Sequence[np.ndarray],
+                       lags: np.ndarray) -> np.ndarray:
+    """Pearson correlation between EEG regressors and BOLD shifted by each lag.
+
+    ``r(L) = corr(x[t], y[t + L])``: a positive lag means that BOLD follows the EEG.
+    Recordings are z-scored separately and their overlapping samples pooled.
+
+    Parameters
+    ----------
+    eeg : sequence of ndarray, each shape (n_bands, n_nodes, n_volumes_r)
+        HRF-convolved band power per recording.
+    bold : sequence of ndarray, each shape (n_nodes, n_volumes_r)
+        BOLD per recording.
+    lags : ndarray, shape (n_lags,), int
+        Lags in volumes.
+
+    Returns
+    -------
+    ndarray, shape (n_bands, n_nodes, n_lags)
+        0 where a series is constant or no samples overlap.
+    """
+    n_bands, n_nodes = eeg[0].shape[:2]
+    out = np.zeros((n_bands, n_nodes, len(lags)))
+    for li, lag in enumerate(lags):
+        sx = np.zeros((n_bands, n_nodes)); sy = np.zeros((1, n_nodes))
+        sxx = np.zeros((n_bands, n_nodes)); syy = np.zeros((1, n_nodes))
+        sxy = np.zeros((n_bands, n_nodes)); n = 0
+        for x, y in zip(eeg, bold):
+            t = x.shape[-1]
+            if abs(lag) >= t - 1:
+                continue
+            xs = x[..., : t - lag] if lag >= 0 else x[..., -lag:]
+            ys = (y[..., lag:] if lag >= 0 else y[..., : t + lag])[None]
+            sx += xs.sum(-1); sy += ys.sum(-1)
+            sxx += (xs * xs).sum(-1); syy += (ys * ys).sum(-1)
+            sxy += (xs * ys).sum(-1); n += xs.shape[-1]
+        if n < 3:
+            continue
+        cov = sxy - sx * sy / n
+        var = (sxx - sx ** 2 / n) * (syy - sy ** 2 / n)
+        out[..., li] = np.where(var > 1e-12, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+    return out
+
+
+def _block_permute(y: np.ndarray, block: int, rng: np.random.Generator) -> np.ndarray:
+    n = y.shape[-1]
+    starts = np.arange(0, n, block)
+    order = rng.permutation(len(starts))
+    idx = np.concatenate([np.arange(starts[o], min(starts[o] + block, n)) for o in order])
+    return y[..., idx]
+
+
+def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
+                    min_lag_s: float = -10.0, max_lag_s: float = 10.0, n_permutations: int = 200,
+                    block_s: float = 32.0, seed: int = 0, progress=None, cancel=None) -> dict:
+    """Lag curves, peak lags and block-permutation p-values for every band and ROI.
+
+    The EEG band power is convolved with the canonical HRF (:func:`hrf_convolve`),
+    then correlated with BOLD over the lags (:func:`lagged_correlation`). The peak is
+    the lag of the largest |r|. The p-value tests that peak against a null that keeps
+    the autocorrelation of BOLD: each recording's BOLD is cut into consecutive blocks
+    of ``block_s`` seconds (>= the 32 s span of the HRF), the blocks are shuffled (the
+    same order for all ROIs), and the maximum |r| over all lags is recomputed, so the
+    search over lags is accounted for. ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
+
+    Parameters
+    ----------
+    eeg_power : sequence of ndarray, each shape (n_bands, n_nodes, n_volumes_r)
+        EEG band power at the ROIs, sampled at the TR, per recording.
+    bold : sequence of ndarray, each shape (n_nodes, n_volumes_r)
+        ROI BOLD per recording.
+    tr : float
+        Repetition time in seconds.
+    min_lag_s, max_lag_s : float
+        Lag range in seconds.
+    n_permutations : int
+        Number of block permutations; 0 gives NaN p-values.
+    block_s : float
+        Block length in seconds.
+    seed : int
+        Seed of the permutations.
+    progress, cancel
+        See :mod:`eegfmri_viewer.progress`.
+
+    Returns
+    -------
+    dict
+        ``lags_s (n_lags,)``, ``lagged_corr (n_bands, n_nodes, n_lags)``,
+        ``peak_lag_s (n_bands, n_nodes)``, ``p_value (n_bands, n_nodes)``,
+        ``n_permutations ()``.
+    """
+    if len(eeg_power) == 0 or len(eeg_power) != len(bold):
+        raise ValueError(f"need one BOLD array per EEG power array, got {len(eeg_power)} and {len(bold)}")
+    for r, (x, y) in enumerate(zip(eeg_power, bold)):
+        if x.ndim != 3 or y.ndim != 2 or x.shape[1:] != y.shape:
+            raise ValueError(f"recording {r}: EEG power {x.shape} and BOLD {y.shape} do not match "
+                             "(expected (n_bands, n_nodes, n_volumes) and (n_nodes, n_volumes))")
+    lags = lag_steps(tr, min_lag_s, max_lag_s)
+    x = [_zscore(hrf_convolve(p, tr)) for p in eeg_power]
+    y = [_zscore(np.asarray(b, dtype=np.float64)) for b in bold]
+    corr = lagged_correlation(x, y, lags)
+    peak = np.abs(corr).argmax(axis=-1)
+    peak_lag_s = lags[peak] * tr
+    observed = np.abs(corr).max(axis=-1)
+    p_value = np.full(observed.shape, np.nan)
+    if n_permutations > 0:
+        rng = np.random.default_rng(seed)
+        block = max(1, int(round(block_s / tr)))
+        exceed = np.zeros(observed.shape)
+        for i in range(n_permutations):
+            check_cancel(cancel)
+            y_perm = [_block_permute(b, block, rng) for b in y]
+            null = np.abs(lagged_correlation(x, y_perm, lags)).max(axis=-1)
+            exceed += null >= observed - 1e-12
+            if i % 10 == 0:
+                report(progress, i / n_permutations, f"coupling permutations {i}/{n_permutations}")
+        p_value = (1.0 + exceed) / (1.0 + n_permutations)
+    report(progress, 1.0, "coupling done")
+    return dict(lags_s=(lags * tr).astype(np.float64), lagged_corr=corr.astype(np.float32),
+                peak_lag_s=peak_lag_s.astype(np.float64), p_value=p_value,
+                n_permutations=np.asarray(int(n_permutations)))
+
+
+def embedding_coupling(band_embeddings: np.ndarray, fmri_embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarity between each band's and the fMRI embedding of the same ROI.
+
+    Parameters
+    ----------
+    band_embeddings : ndarray, shape (n_bands, n_nodes, d)
+        Final phase-2 embeddings (eq. 22) of the EEG band views.
+    fmri_embedding : ndarray, shape (n_nodes, d)
+        Final embedding of the fMRI view.
+
+    Returns
+    -------
+    coupling : ndarray, shape (n_bands, n_nodes)
+        ``cos(e_band[i], e_fmri[i])`` (0 for a zero vector).
+    coupling_global : ndarray, shape (n_bands,)
+        Mean of ``coupling`` over the ROIs.
+    """
+    a = np.asarray(band_embeddings, dtype=np.float64)
+    b = np.asarray(fmri_embedding, dtype=np.float64)[None]
+    den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    cos = np.where(den > 0, (a * b).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
+    return cos.astype(np.float32), cos.mean(axis=-1).astype(np.float32)

@@ -1,0 +1,212 @@
+"""Phase 1 of ``analyze`` for one modality: graph, Chebyshev GCNN, training, CAM.
+
+One call handles fMRI (nodes = ROIs) or one EEG band (nodes = electrodes). At
+group level one model is trained on the windows of all subjects; at
+individual level one model per subject, each on that subject's windows and
+its own graph, and every window's CAM and features come from its subject's
+model. The graph is built from the training windows only, so the test
+windows never shape it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from numpy import ndarray
+
+from eegfmri_viewer.progress import check_cancel, report
+
+
+@dataclass
+class Phase1Result:
+    """What one modality's phase 1 produced.
+
+    Attributes
+    ----------
+    cam : ndarray, shape (n_windows, n_classes, n_nodes)
+        CAM of every window for every class.
+    features : ndarray, shape (n_windows, n_nodes, F)
+        Last graph layer of every window (input of phase 2).
+    metrics : dict
+        ``test_acc``, ``test_balanced_acc``, ``train_acc``, ``val_acc``,
+        ``chance``, ``epochs``, ``best_epoch``, ``history``, ``n_test`` and,
+        per subject, ``subjects``.
+    state_dicts : dict of str to dict
+        Trained weights (one entry at group level, one per subject at individual level).
+    graph : Graph
+        Graph of all training windows (what the bundle's ``graphs.npz`` shows).
+    """
+
+    cam: ndarray
+    features: ndarray
+    metrics: dict
+    state_dicts: dict = field(default_factory=dict)
+    graph: object = None
+
+
+def build_graph(x_train: ndarray, kind: str, k: int, coords: Optional[ndarray] = None):
+    """k-NN graph over nodes from training windows (functional) or positions (spatial).
+
+    Parameters
+    ----------
+    x_train : ndarray, shape (n_train, n_nodes, n_times)
+    kind : "functional" | "spatial"
+    k : int
+        Clipped to ``n_nodes - 1``.
+    coords : ndarray, shape (n_nodes, 3), optional
+        Needed for ``"spatial"``.
+
+    Returns
+    -------
+    graph : Graph
+    """
+    from eegfmri_viewer.graphs import functional_knn_graph, spatial_knn_graph
+
+    n_nodes = x_train.shape[1]
+    k = int(max(1, min(k, n_nodes - 1)))
+    if kind == "spatial":
+        return spatial_knn_graph(coords, k=k)
+    series = np.transpose(x_train, (1, 0, 2)).reshape(n_nodes, -1)
+    return functional_knn_graph(series, k=k)
+
+
+def _make_model(x: ndarray, n_classes: int, sfreq: float, kernel_s: float, graph, phase1, train_idx):
+    from eegfmri_viewer.models.cheb_gcnn import SpectralGCNN
+
+    model = SpectralGCNN(x.shape[2], n_classes, sfreq, graph.edge_index, graph.edge_weight, graph.lambda_max,
+                         kernel_s=kernel_s, n_filters=phase1.n_filters, n_segments=phase1.n_segments,
+                         hidden=tuple(phase1.hidden), K=phase1.K, dropout=phase1.dropout)
+    scale = float(np.std(x[train_idx])) if len(train_idx) else 1.0
+    model.temporal.input_scale.fill_(scale if scale > 0 and np.isfinite(scale) else 1.0)
+    return model
+
+
+def _outputs(model, x: ndarray, batch: int = 64):
+    import torch
+
+    feats, cams = [], []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            f = model.node_features(torch.as_tensor(x[start:start + batch], dtype=torch.get_default_dtype()))
+            feats.append(f.numpy())
+            cams.append(model.cam_from_features(f).numpy())
+    return np.concatenate(cams).astype(np.float32), np.concatenate(feats).astype(np.float32)
+
+
+def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray, n_classes: int, sfreq: float,
+                 kernel_s: float, config, stage: str, level: str = "group", coords: Optional[ndarray] = None,
+                 progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None) -> Phase1Result:
+    """Train the phase-1 model(s) of one modality and read out CAM and features.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_windows, n_nodes, n_times)
+        Node time series of every window.
+    labels : ndarray, shape (n_windows,)
+    split : ndarray, shape (n_windows,)
+        ``"train"`` / ``"val"`` / ``"test"``.
+    subjects : ndarray, shape (n_windows,) str
+    n_classes : int
+    sfreq : float
+        Sampling rate of the series (``1 / TR`` for fMRI).
+    kernel_s : float
+        Temporal kernel in seconds.
+    config : AnalysisConfig
+        Uses ``phase1``, ``graph`` and ``training``.
+    stage : str
+        Name in progress messages and ``on_epoch`` records (``"fmri"``, ``"eeg_alpha"``).
+    level : "group" | "individual"
+    coords : ndarray, shape (n_nodes, 3), optional
+        Node positions for spatial graphs.
+    progress, cancel, on_epoch
+        ``on_epoch(dict(stage, epoch, loss, train_acc, val_acc, ...))`` after
+        every epoch (``subject`` added at individual level).
+
+    Returns
+    -------
+    result : Phase1Result
+    """
+    from eegfmri_viewer.training.loop import (ClassifierTraining, TrainSettings, accuracy,
+                                              balanced_accuracy, seeded)
+
+    t = config.training
+    settings = TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
+                             patience=t.patience, class_weights=t.class_weights, seed=t.seed)
+    subjects = np.asarray(subjects).astype(str)
+    split = np.asarray(split)
+    labels = np.asarray(labels, dtype=int)
+    groups = [("group", np.arange(len(labels)))] if level == "group" else \
+        [(s, np.flatnonzero(subjects == s)) for s in sorted(set(subjects.tolist()))]
+    all_train = np.flatnonzero(split == "train")
+    with seeded(t.seed):
+        group_graph = build_graph(x[all_train], config.graph.kind, config.graph.k, coords)
+    n_win, n_nodes = x.shape[0], x.shape[1]
+    cam = np.zeros((n_win, n_classes, n_nodes), dtype=np.float32)
+    features = None
+    pred = np.full(n_win, -1)
+    state_dicts, histories, per_model = {}, [], {}
+    for gi, (name, idx) in enumerate(groups):
+        check_cancel(cancel)
+        sub_split = split[idx]
+        train_local = np.flatnonzero(sub_split == "train")
+        if train_local.size == 0:
+            continue
+        with seeded(t.seed) as _:
+            graph = group_graph if level == "group" else build_graph(x[idx][train_local], config.graph.kind,
+                                                                     config.graph.k, coords)
+            model = _make_model(x[idx], n_classes, sfreq, kernel_s, graph, config.phase1, train_local)
+            run = ClassifierTraining(model, x[idx], labels[idx], sub_split, n_classes, settings)
+            for record in run.epochs(cancel=cancel):
+                frac = (gi + record["epoch"] / max(1, settings.epochs)) / len(groups)
+                report(progress, frac, f"{stage}: epoch {record['epoch']} loss {record['loss']:.3f}")
+                entry = {"stage": stage, **{k: record[k] for k in ("epoch", "loss", "train_acc", "val_acc", "val_loss")}}
+                if level != "group":
+                    entry["subject"] = name
+                histories.append(entry)
+                if on_epoch is not None:
+                    on_epoch(dict(entry))
+        c, f = _outputs(model, x[idx])
+        cam[idx] = c
+        if features is None:
+            features = np.zeros((n_win, n_nodes, f.shape[2]), dtype=np.float32)
+        features[idx] = f
+        test_local = np.flatnonzero(sub_split == "test")
+        if test_local.size:
+            pred[idx[test_local]] = run.predict("test")
+        evaluation = {s: run.evaluate(s) for s in ("train", "val", "test")}
+        per_model[name] = {"test_acc": evaluation["test"]["acc"],
+                           "test_balanced_acc": evaluation["test"]["balanced_acc"],
+                           "train_acc": evaluation["train"]["acc"], "val_acc": evaluation["val"]["acc"],
+                           "epochs": len(run.history), "best_epoch": run.best_epoch}
+        state_dicts[f"{stage}" if level == "group" else f"{stage}_sub-{name}"] = {
+            k: v.detach().clone() for k, v in model.state_dict().items()}
+    if features is None:
+        raise ValueError(f"{stage}: no training windows")
+    test = np.flatnonzero((split == "test") & (pred >= 0))
+    train_acc = [m["train_acc"] for m in per_model.values()]
+    val_acc = [m["val_acc"] for m in per_model.values() if np.isfinite(m["val_acc"])]
+    metrics = {
+        "test_acc": accuracy(labels[test], pred[test]),
+        "test_balanced_acc": balanced_accuracy(labels[test], pred[test]),
+        "train_acc": float(np.mean(train_acc)),
+        "val_acc": float(np.mean(val_acc)) if val_acc else float("nan"),
+        "chance": 1.0 / n_classes,
+        "n_test": int(test.size),
+        "level": level,
+        "epochs": int(max(m["epochs"] for m in per_model.values())),
+        "best_epoch": int(max(m["best_epoch"] for m in per_model.values())),
+        "history": [{k: v for k, v in h.items() if k != "stage"} for h in histories],
+    }
+    if level == "group":
+        for s in sorted(set(subjects.tolist())):
+            sel = test[subjects[test] == s]
+            per_model.setdefault("by_subject", {})[s] = {
+                "test_acc": accuracy(labels[sel], pred[sel]),
+                "test_balanced_acc": balanced_accuracy(labels[sel], pred[sel]), "n_test": int(sel.size)}
+        metrics["subjects"] = per_model.pop("by_subject")
+    else:
+        metrics["subjects"] = per_model
+    return Phase1Result(cam=cam, features=features, metrics=metrics, state_dicts=state_dicts, graph=group_graph)

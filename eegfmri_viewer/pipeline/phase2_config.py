@@ -1,0 +1,121 @@
+"""Settings of phase 2 (GAT, cross-view attention, fusion) and of the EEG-fMRI coupling.
+
+These dataclasses are the ``[phase2]`` and ``[coupling]`` tables of the analysis
+configuration (``AnalysisConfig`` nests them). Defaults follow DESIGN.md steps 6-10;
+``docs/method.md`` explains each choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Phase2Config:
+    """Phase 2: per-view GAT, cross-view attention and multi-view fusion.
+
+    Attributes
+    ----------
+    enabled : bool
+        Run phase 2 when the data hold EEG and fMRI.
+    hidden_dim : int
+        Channels per head of the first GAT layer (its output is ``hidden_dim * heads``).
+    out_dim : int
+        Embedding size d of every view (second GAT layer, heads averaged).
+    heads : int
+        Attention heads of each GAT layer.
+    cross_heads : int
+        Heads of the cross-view attention; must divide ``out_dim``.
+    n_layers : int
+        GAT layers per view (the paper uses 2).
+    k : int
+        Neighbours per node in each view graph (k-NN on C_v); clipped to n_nodes - 1.
+    rho : float
+        Share of the cross-view representation in eq. 20, 0 <= rho <= 1.
+    epochs : int
+        Maximum training epochs.
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam weight decay (L2).
+    batch_size : int
+        Windows per optimisation step.
+    patience : int
+        Early stopping: epochs without a lower validation loss before stopping.
+    seed : int
+        Seed of torch and numpy for initialisation and batch order.
+    n_salient : int
+        Size of the phase-2 node set: the salient fMRI ROIs (ranked by the phase-1
+        CAM, union over classes) that ``analyze`` passes on as ``node_index``.
+    """
+
+    enabled: bool = True
+    hidden_dim: int = 16
+    out_dim: int = 16
+    heads: int = 4
+    cross_heads: int = 4
+    n_layers: int = 2
+    k: int = 8
+    rho: float = 0.8
+    epochs: int = 80
+    lr: float = 5e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    patience: int = 15
+    seed: int = 0
+    n_salient: int = 32
+
+    def problems(self) -> list[str]:
+        """Return the settings that are out of range, as ``"key: why"`` sentences."""
+        out = []
+        for key in ("hidden_dim", "out_dim", "heads", "cross_heads", "n_layers", "k",
+                    "epochs", "batch_size", "n_salient"):
+            if int(getattr(self, key)) < 1:
+                out.append(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if self.patience < 0:
+            out.append(f"patience: must be >= 0, got {self.patience}")
+        if not 0.0 <= self.rho <= 1.0:
+            out.append(f"rho: must lie in [0, 1], got {self.rho}")
+        if self.lr <= 0:
+            out.append(f"lr: must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            out.append(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.cross_heads >= 1 and self.out_dim % self.cross_heads:
+            out.append(f"cross_heads: must divide out_dim ({self.out_dim}), got {self.cross_heads}")
+        return out
+
+
+@dataclass
+class CouplingConfig:
+    """Lagged EEG-power / BOLD coupling (DESIGN.md step 10).
+
+    Attributes
+    ----------
+    min_lag_s, max_lag_s : float
+        Range of BOLD shifts relative to the HRF-convolved EEG power, in seconds;
+        lags are taken in steps of one TR. Positive lag: BOLD follows EEG.
+    n_permutations : int
+        Block permutations for the p-value (0 skips the test; p-values are then NaN).
+    block_s : float
+        Length of the BOLD blocks that are shuffled, in seconds. It should be at
+        least the span of the HRF (32 s) so that within-block autocorrelation is kept.
+    seed : int
+        Seed of the permutation draw.
+    """
+
+    min_lag_s: float = -10.0
+    max_lag_s: float = 10.0
+    n_permutations: int = 200
+    block_s: float = 32.0
+    seed: int = 0
+
+    def problems(self) -> list[str]:
+        """Return the settings that are out of range, as ``"key: why"`` sentences."""
+        out = []
+        if self.min_lag_s > self.max_lag_s:
+            out.append(f"min_lag_s: must be <= max_lag_s ({self.max_lag_s}), got {self.min_lag_s}")
+        if self.n_permutations < 0:
+            out.append(f"n_permutations: must be >= 0, got {self.n_permutations}")
+        if self.block_s <= 0:
+            out.append(f"block_s: must be > 0, got {self.block_s}")
+        return out

@@ -1,0 +1,199 @@
+"""Samples for the models: windows labelled by the events.
+
+Rules (BOLD clock, seconds from the onset of volume 0):
+
+* Each event ``e`` (onset ``o``, duration ``d``) is tiled by windows
+  ``[t, t + window_s)`` with ``t = o, o + step_s, ...``; a window belongs to
+  the event's class only when the event covers it entirely
+  (``t + window_s <= o + d``). Windows of one event share ``blocks = e``, so
+  a split by blocks never puts windows of one block on both sides.
+* fMRI: the window's volumes are shifted by the haemodynamic delay: volume
+  indices ``round((t + hrf_delay_s) / tr) + 0 .. n_fmri_times - 1`` with
+  ``n_fmri_times = max(1, round(window_s / tr))``.
+* EEG: not shifted (the EEG is the neural signal); the BOLD-clock start ``t``
+  is mapped to the EEG clock with ``recording.alignment`` (volume markers or
+  start offset) and ``round(window_s * sfreq)`` samples are taken from there.
+  Without an alignment the two clocks are taken as equal.
+* A window that does not fit inside the data (either modality) is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from numpy import ndarray
+
+from ..io.errors import InputError
+
+
+@dataclass
+class Windows:
+    """Labelled samples of one or more recordings.
+
+    Attributes
+    ----------
+    eeg : ndarray, shape (n_windows, n_bands, n_channels, n_eeg_times), float32
+        Band signals; shape ``(n_windows, 0, 0, 0)`` without EEG.
+    fmri : ndarray, shape (n_windows, n_rois, n_fmri_times), float32
+        ROI BOLD, shifted by ``hrf_delay_s``; ``(n_windows, 0, 0)`` without BOLD.
+    labels : ndarray, shape (n_windows,), int
+        Index into ``class_names``.
+    blocks : ndarray, shape (n_windows,), int
+        Event (block) index; unique across the recordings of a concatenation.
+    onsets_s : ndarray, shape (n_windows,)
+        BOLD-clock onset of each window.
+    class_names : list of str
+    subject : ndarray, shape (n_windows,), str
+    """
+
+    eeg: ndarray
+    fmri: ndarray
+    labels: ndarray
+    blocks: ndarray
+    onsets_s: ndarray
+    class_names: list
+    subject: ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.labels))
+
+    def counts(self) -> dict:
+        """Windows per class name."""
+        return {c: int(np.sum(self.labels == i)) for i, c in enumerate(self.class_names)}
+
+
+def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[float] = None,
+                 hrf_delay_s: float = 5.0, step_s: Optional[float] = None,
+                 class_names: Optional[Sequence[str]] = None) -> Windows:
+    """Cut a recording into event-labelled EEG and fMRI windows.
+
+    Parameters
+    ----------
+    recording : Recording
+        Provides ``events`` (BOLD clock), ``alignment``, ``tr`` and ``subject``.
+    eeg_bands : EEGBands | None
+        From :func:`~eegfmri_viewer.preprocessing.eeg.preprocess_eeg`.
+    roi_series : ROISeries | None
+        From :func:`~eegfmri_viewer.preprocessing.fmri.parcellate`.
+    window_s : float | None
+        Window length; default three TRs (6 s when the TR is unknown).
+    hrf_delay_s : float
+        Haemodynamic delay applied to the BOLD windows (default 5 s).
+    step_s : float | None
+        Hop between window starts inside an event; default ``window_s``
+        (non-overlapping windows).
+    class_names : sequence of str | None
+        Classes to keep, in this order (e.g. shared by all subjects of a group
+        analysis); events of other types are skipped. Default: the sorted
+        trial types of the recording.
+
+    Returns
+    -------
+    windows : Windows
+
+    Raises
+    ------
+    InputError
+        No events, no data stream, or no window fits.
+    """
+    events = recording.events
+    src = recording.label or "recording"
+    if events is None or len(events.onset) == 0:
+        raise InputError(src, "no events: windows cannot be labelled")
+    if eeg_bands is None and roi_series is None:
+        raise InputError(src, "neither EEG nor BOLD to cut into windows")
+    tr = roi_series.tr if roi_series is not None else recording.tr
+    if window_s is None:
+        window_s = 3.0 * tr if tr else 6.0
+    window_s = float(window_s)
+    step_s = window_s if step_s is None else float(step_s)
+    if not window_s > 0 or not step_s > 0:
+        raise InputError(src, f"window ({window_s} s) and step ({step_s} s) must be > 0")
+
+    types = np.asarray(events.trial_type, dtype=str)
+    if class_names is None:
+        class_names = sorted(set(types.tolist()))
+    class_names = [str(c) for c in class_names]
+    cls_index = {c: i for i, c in enumerate(class_names)}
+
+    n_fmri = max(1, int(round(window_s / tr))) if roi_series is not None else 0
+    if eeg_bands is not None:
+        n_eeg = int(round(window_s * eeg_bands.sfreq))
+        align = recording.alignment
+    rows = []
+    for e, (onset, dur, tt) in enumerate(zip(np.asarray(events.onset, float),
+                                             np.asarray(events.duration, float), types)):
+        if tt not in cls_index:
+            continue
+        t = onset
+        while t + window_s <= onset + dur + 1e-9:
+            v0 = s0 = None
+            ok = True
+            if roi_series is not None:
+                v0 = int(round((t + hrf_delay_s) / tr))
+                ok &= v0 >= 0 and v0 + n_fmri <= roi_series.n_volumes
+            if eeg_bands is not None:
+                t_eeg = float(align.volume_to_eeg_time(t / align.tr)) if align is not None else t
+                s0 = int(round((t_eeg - eeg_bands.times[0]) * eeg_bands.sfreq))
+                ok &= s0 >= 0 and s0 + n_eeg <= eeg_bands.band_signal.shape[-1]
+            if ok:
+                rows.append((t, cls_index[tt], e, v0, s0))
+            t += step_s
+    if not rows:
+        raise InputError(src, f"no {window_s:g} s window fits inside both the events and the data")
+
+    n = len(rows)
+    if roi_series is not None:
+        fmri = np.stack([roi_series.data[r[3]:r[3] + n_fmri].T for r in rows]).astype(np.float32)
+    else:
+        fmri = np.zeros((n, 0, 0), dtype=np.float32)
+    if eeg_bands is not None:
+        eeg = np.stack([eeg_bands.band_signal[:, :, r[4]:r[4] + n_eeg] for r in rows]).astype(np.float32)
+    else:
+        eeg = np.zeros((n, 0, 0, 0), dtype=np.float32)
+    return Windows(
+        eeg=eeg,
+        fmri=fmri,
+        labels=np.array([r[1] for r in rows], dtype=int),
+        blocks=np.array([r[2] for r in rows], dtype=int),
+        onsets_s=np.array([r[0] for r in rows], dtype=float),
+        class_names=class_names,
+        subject=np.array([str(recording.subject)] * n),
+    )
+
+
+def concatenate_windows(parts: Sequence[Windows]) -> Windows:
+    """Stack the windows of several recordings (same classes, shapes).
+
+    Block indices are offset so that they stay unique across recordings.
+
+    Parameters
+    ----------
+    parts : sequence of Windows
+
+    Returns
+    -------
+    windows : Windows
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("no windows to concatenate")
+    names = parts[0].class_names
+    for p in parts[1:]:
+        if p.class_names != names:
+            raise ValueError(f"class names differ: {names} vs {p.class_names}")
+    blocks, offset = [], 0
+    for p in parts:
+        blocks.append(p.blocks + offset)
+        offset += int(p.blocks.max()) + 1 if len(p) else 0
+    return Windows(
+        eeg=np.concatenate([p.eeg for p in parts]),
+        fmri=np.concatenate([p.fmri for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        blocks=np.concatenate(blocks),
+        onsets_s=np.concatenate([p.onsets_s for p in parts]),
+        class_names=list(names),
+        subject=np.concatenate([p.subject for p in parts]),
+    )

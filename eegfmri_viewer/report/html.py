@@ -1,0 +1,317 @@
+"""Self-contained HTML report of an analysis (and optionally a comparison).
+
+One file, images embedded as base64 PNG data URIs and the style inline, so it
+opens anywhere without a network and can be filed as it is. The report says
+what was analysed, with which settings, how well the models classified
+(against chance), where the saliency is (cortex images, electrode graph, a
+table of the top ROIs with MNI coordinates), how the views were fused, how
+EEG and fMRI couple, and, with a comparison, what changed significantly.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+from eegfmri_viewer import __version__
+from eegfmri_viewer.atomic_write import atomic_write_bytes
+from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
+from eegfmri_viewer.report import figures
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.4}
+h1{border-bottom:2px solid #446;padding-bottom:.2em}h2{color:#335;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#eef}img{max-width:100%;border:1px solid #ddd;margin:.3em 0}.warn{background:#fff4d6;border-left:4px solid #e0a000;padding:.4em .8em}
+.grid{display:flex;flex-wrap:wrap;gap:.8em}.grid figure{margin:0;flex:1 1 300px}figcaption{font-size:.85em;color:#555}
+pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.8em}.sig{font-weight:bold;color:#a00}
+"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(x, digits=3) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    if isinstance(x, (float, np.floating)):
+        return f"{x:.{digits}g}"
+    return html.escape(str(x))
+
+
+def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
+    """The ``n`` ROIs with the highest group fMRI CAM for a class.
+
+    Returns
+    -------
+    rows : list of dict
+        ``roi``, ``name``, ``network``, ``cam``, ``coords`` (MNI mm).
+    """
+    cam = bundle.get("saliency", "fmri_cam")[class_index]
+    names = bundle.get("saliency", "roi_names")
+    networks = bundle.get("saliency", "roi_networks")
+    coords = bundle.get("saliency", "roi_coords")
+    order = np.argsort(-cam)[:n]
+    return [
+        {
+            "roi": int(i),
+            "name": str(names[i]),
+            "network": str(networks[i]) if networks is not None else "",
+            "cam": float(cam[i]),
+            "coords": [float(v) for v in coords[i]],
+        }
+        for i in order
+    ]
+
+
+def _accuracy_rows(metrics: dict) -> list:
+    rows = []
+    phase1 = metrics.get("phase1", {})
+    entries = []
+    if "fmri" in phase1:
+        entries.append(("fMRI (ROIs)", phase1["fmri"]))
+    for band, entry in phase1.get("eeg", {}).items():
+        entries.append((f"EEG {band} (electrodes)", entry))
+    for name, e in entries:
+        rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
+                     _fmt(e.get("chance")), _fmt(e.get("epochs"))])
+    return rows
+
+
+def build_report(
+    bundle,
+    comparison=None,
+    bundle_b=None,
+    cortex_images: Optional[Dict[str, bytes]] = None,
+    render_cortex: bool = True,
+    q_threshold: float = 0.05,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelFlag] = None,
+) -> str:
+    """Build the report's HTML text.
+
+    Parameters
+    ----------
+    bundle : ResultsBundle
+        The analysis to report.
+    comparison : CompareResult or None
+        Adds a "What changed" section.
+    bundle_b : ResultsBundle or None
+        Session B of the comparison (for its fusion weights).
+    cortex_images : dict of str to bytes or None
+        Pre-rendered PNG images keyed ``"class:<name>"`` and ``"diff:<name>"``
+        (the GUI renders them on its own thread). When None and
+        ``render_cortex`` is True they are rendered off-screen here.
+    q_threshold : float
+        FDR threshold for "significant" in the comparison.
+
+    Returns
+    -------
+    text : str
+        A complete HTML document.
+    """
+    parts = []
+    add = parts.append
+    classes, bands = bundle.classes, bundle.bands
+    dataset, metrics = bundle.dataset, bundle.metrics
+    report(progress, 0.0, "report: summary")
+    add(f"<h1>eegfmri_viewer report: {html.escape(bundle.label)}</h1>")
+    add(f"<p>Generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by eegfmri_viewer {__version__} from "
+        f"<code>{html.escape(str(bundle.path or ''))}</code>.</p>")
+
+    add("<h2>Dataset</h2>")
+    recs = dataset.get("recordings", [])
+    if recs:
+        add(_table(["subject", "session", "task", "run", "TR (s)", "space", "EEG", "BOLD"],
+                   [[_fmt(r.get("subject")), _fmt(r.get("session")), _fmt(r.get("task")), _fmt(r.get("run")),
+                     _fmt(r.get("tr")), _fmt(r.get("space")), _fmt(Path(r["eeg_path"]).name if r.get("eeg_path") else "–"),
+                     _fmt(Path(r["bold_path"]).name if r.get("bold_path") else "–")] for r in recs]))
+    counts = dataset.get("n_windows_per_class", {})
+    if counts:
+        add("<p>Windows per class: " + ", ".join(f"{html.escape(str(k))}: {v}" for k, v in counts.items()) + "</p>")
+    warnings = list(dataset.get("warnings", [])) + [w for r in recs for w in r.get("warnings", [])]
+    for w in dict.fromkeys(warnings):
+        add(f'<p class="warn">{html.escape(str(w))}</p>')
+    modalities = dataset.get("modalities", ["eeg", "fmri"] if bundle.has_eeg else ["fmri"])
+    add(f"<p>Modalities: {html.escape(', '.join(modalities))}. Classes: {html.escape(', '.join(classes))}."
+        + (f" EEG bands: {html.escape(', '.join(bands))}." if bundle.has_eeg else "") + "</p>")
+
+    add("<h2>Settings</h2>")
+    import tomli_w
+
+    add("<pre>" + html.escape(tomli_w.dumps(_plain(bundle.config))) + "</pre>")
+
+    add("<h2>Classification (phase 1, held-out test windows)</h2>")
+    rows = _accuracy_rows(metrics)
+    if rows:
+        add(_table(["model", "test accuracy", "balanced accuracy", "chance", "epochs"], rows))
+    curves = figures.training_curves(metrics)
+    if curves:
+        add(_img(curves, "training curves"))
+    check_cancel(cancel)
+
+    add("<h2>Saliency on the cortex (fMRI CAM per class)</h2>")
+    if cortex_images is None and render_cortex:
+        from eegfmri_viewer.report.cortex_images import render_class_images
+
+        cortex_images = render_class_images(bundle, comparison=comparison, progress=sub_progress(progress, 0.1, 0.7), cancel=cancel)
+    cortex_images = cortex_images or {}
+    add('<div class="grid">')
+    for name in classes:
+        png = cortex_images.get(f"class:{name}")
+        if png:
+            add(f"<figure>{_img(png, f'CAM {name}')}<figcaption>{html.escape(name)}: fMRI CAM, lateral (top) and medial (bottom) views</figcaption></figure>")
+    add("</div>")
+    report(progress, 0.75, "report: tables")
+
+    add("<h2>Most salient regions</h2>")
+    for c, name in enumerate(classes):
+        top = top_salient_rois(bundle, c, n=10)
+        add(f"<h3>{html.escape(name)}</h3>")
+        add(_table(["rank", "ROI", "network", "CAM", "MNI x, y, z (mm)"],
+                   [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]),
+                     ", ".join(f"{v:.0f}" for v in r["coords"])] for i, r in enumerate(top)]))
+
+    if bundle.has_eeg:
+        add("<h2>Electrode graph</h2><p>Electrodes coloured by the CAM of each class in the band where the EEG "
+            "model classified best; edges: strongest GAT attention (mean over heads, last layer) when phase 2 ran, "
+            "else the functional k-NN graph.</p>")
+        best_band = _best_band(metrics, bands)
+        b = bands.index(best_band)
+        edge_index = edge_weight = None
+        if bundle.has("gat_attention", f"eeg_{best_band}_attention"):
+            edge_index = bundle.get("gat_attention", f"eeg_{best_band}_edge_index")
+            edge_weight = bundle.get("gat_attention", f"eeg_{best_band}_attention")[-1].mean(0)
+        elif bundle.has("graphs", "eeg_edge_index"):
+            edge_index, edge_weight = bundle.get("graphs", "eeg_edge_index"), bundle.get("graphs", "eeg_edge_weight")
+        add('<div class="grid">')
+        for c, name in enumerate(classes):
+            png = figures.electrode_graph(bundle.get("saliency", "ch_pos_2d"), bundle.get("saliency", "electrodes"),
+                                          bundle.get("saliency", "eeg_cam")[b, c], edge_index, edge_weight,
+                                          title=f"{name}: {best_band} band CAM")
+            add(f"<figure>{_img(png, f'electrodes {name}')}</figure>")
+        add("</div>")
+    check_cancel(cancel)
+
+    add("<h2>Multi-view fusion</h2>")
+    if bundle.has_phase2:
+        fu = bundle.arrays["fusion"]
+        wb = bundle_b.get("fusion", "fusion_weights_global") if bundle_b is not None and bundle_b.has_phase2 else None
+        add(_img(figures.fusion_weights([str(v) for v in fu["views"]], fu["fusion_weights_global"], wb), "fusion weights"))
+        add(_table([str(v) for v in fu["views"]], [[_fmt(float(w)) for w in fu["fusion_weights_global"]]]))
+    else:
+        add("<p>Phase 2 did not run for this analysis (it needs EEG and fMRI), so there are no fusion weights.</p>")
+
+    add("<h2>EEG-fMRI coupling</h2>")
+    if bundle.has("coupling"):
+        add(_coupling_section(bundle))
+    else:
+        add("<p>No coupling results (phase 2 did not run).</p>")
+
+    if comparison is not None:
+        report(progress, 0.85, "report: comparison")
+        add(_comparison_section(comparison, cortex_images, q_threshold))
+    report(progress, 1.0, "report done")
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>eegfmri_viewer report: {html.escape(bundle.label)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value if v is not None]
+    return value
+
+
+def _best_band(metrics: dict, bands) -> str:
+    eeg = metrics.get("phase1", {}).get("eeg", {})
+    scored = [(eeg[b].get("test_balanced_acc", eeg[b].get("test_acc", 0)) or 0, b) for b in bands if b in eeg]
+    return max(scored)[1] if scored else ("alpha" if "alpha" in bands else bands[0])
+
+
+def _coupling_section(bundle) -> str:
+    cp = bundle.arrays["coupling"]
+    names = bundle.get("saliency", "roi_names")
+    node_index = cp["node_index"].astype(int)
+    bands = [str(b) for b in cp["bands"]]
+    out = [_img(figures.coupling_heatmap(bands, [str(names[i]) for i in node_index], cp["coupling"]), "coupling heatmap")]
+    if "coupling_global" in cp:
+        out.append("<p>Global coupling index per band: " + ", ".join(
+            f"{html.escape(b)} {_fmt(float(v))}" for b, v in zip(bands, cp["coupling_global"])) + "</p>")
+    rows = []
+    if "lagged_corr" in cp:
+        peak = np.abs(cp["lagged_corr"]).max(-1)
+        order = np.dstack(np.unravel_index(np.argsort(-peak, axis=None), peak.shape))[0][:10]
+        for b, n in order:
+            p = cp["p_value"][b, n] if "p_value" in cp else np.nan
+            rows.append([html.escape(bands[b]), _fmt(str(names[node_index[n]])), _fmt(float(peak[b, n])),
+                         _fmt(float(cp["peak_lag_s"][b, n])), _fmt(float(p))])
+        out.append("<p>Strongest lagged correlations between HRF-convolved EEG band power (on the ROI) and BOLD:</p>")
+        out.append(_table(["band", "ROI", "|r| at peak", "peak lag (s)", "permutation p"], rows))
+    return "\n".join(out)
+
+
+def _comparison_section(result, cortex_images, q_threshold) -> str:
+    from eegfmri_viewer.comparison.compare import top_changes
+
+    a = result.arrays
+    meta = result.meta
+    out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>",
+           f"<p>Difference B − A of relative (z-scored per window) fMRI CAM per class; two-sided permutation test over "
+           f"{html.escape(str(meta.get('unit', 'windows')))} with {int(a['n_permutations'])} permutations; "
+           f"Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>",
+           '<p class="warn">Windows of one block are not independent, so window-level p-values are optimistic; '
+           "confirm changes across sessions of several subjects.</p>"]
+    out.append('<div class="grid">')
+    for name in a["classes"]:
+        png = (cortex_images or {}).get(f"diff:{name}")
+        if png:
+            out.append(f"<figure>{_img(png, f'change {name}')}<figcaption>{html.escape(str(name))}: B − A "
+                       f"(only q &lt; {q_threshold} coloured)</figcaption></figure>")
+    out.append("</div>")
+    for i, name in enumerate(a["classes"]):
+        sig = np.nan_to_num(a["fmri_cam_q"][i], nan=1.0) < q_threshold
+        out.append(f"<h3>{html.escape(str(name))}: {int(sig.sum())} significant ROI(s)</h3>")
+        rows = []
+        for r in top_changes(result, i, n=10):
+            cls = ' class="sig"' if r["q"] < q_threshold else ""
+            rows.append([f"<span{cls}>{_fmt(r['name'])}</span>", _fmt(r["diff"]), _fmt(r["p"]), _fmt(r["q"]),
+                         ", ".join(f"{v:.0f}" for v in r["coords"]) if r["coords"] else "–"])
+        out.append(_table(["ROI", "B − A", "p", "q (FDR)", "MNI x, y, z (mm)"], rows))
+    if "fusion_global_diff" in a:
+        out.append(_table(["view"] + [str(v) for v in a["views"]],
+                          [["A"] + [_fmt(float(x)) for x in a["fusion_global_a"]],
+                           ["B"] + [_fmt(float(x)) for x in a["fusion_global_b"]],
+                           ["B − A"] + [_fmt(float(x)) for x in a["fusion_global_diff"]]]))
+    if "coupling_diff" in a:
+        diff = a["coupling_diff"]
+        finite = np.isfinite(diff)
+        if finite.any():
+            b, r = np.unravel_index(np.nanargmax(np.abs(np.where(finite, diff, 0))), diff.shape)
+            out.append(f"<p>Largest coupling change: {html.escape(str(a['bands'][b]))} band at "
+                       f"{html.escape(str(a['roi_names'][r]))} ({_fmt(float(diff[b, r]))})"
+                       + ("" if "coupling_q" in a else " (not tested: per-recording coupling is not in the bundles)") + ".</p>")
+    return "\n".join(out)
+
+
+def write_report(path, text: str) -> Path:
+    """Write the HTML text to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,346 @@
+"""Cross-view attention and fusion weights.
+
+Left: the M×M cross-view attention (eqs. 17–20) as a heatmap, rows = the view
+that attends (query), columns = the view attended to (key); each row sums to
+one. It is shown for the selected ROI when that ROI is a phase-2 node, else
+averaged over all nodes; one head or the mean over heads. Right: the fusion
+weights ω_v (eqs. 21–22) as bars, global and for the selected node. Clicking a
+row, column or bar of an EEG band selects that band.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from eegfmri_viewer.views.bundle_needs import missing_message
+from eegfmri_viewer.views.view_colors import view_color
+
+MEAN_HEADS = "mean over heads"
+SCOPE_SELECTED = "selected node (else mean)"
+SCOPE_MEAN = "mean over nodes"
+
+
+def _style_axes(plot_item: pg.PlotItem) -> None:
+    for axis in ("left", "bottom"):
+        plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
+        plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
+
+
+class AttentionView(QWidget):
+    """Heatmap of cross-view attention and bars of the fusion weights.
+
+    Parameters
+    ----------
+    state : AppState
+        Reads ``results`` (fusion.npz) and the selected ROI; a click on a band's
+        row, column or bar selects that band.
+    parent : QWidget, optional
+    """
+
+    def __init__(self, state, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._state = state
+        self._views: List[str] = []
+        self._matrix = np.zeros((0, 0))
+        self._row: Optional[int] = None
+
+        self._message = QLabel()
+        self._message.setWordWrap(True)
+        self._message.setAlignment(Qt.AlignCenter)
+        self._scope = QComboBox()
+        self._scope.addItems([SCOPE_SELECTED, SCOPE_MEAN])
+        self._head = QComboBox()
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Nodes"))
+        controls.addWidget(self._scope)
+        controls.addWidget(QLabel("Head"))
+        controls.addWidget(self._head)
+        controls.addStretch(1)
+
+        self._heat = pg.PlotWidget(background="w")
+        self._heat.setMenuEnabled(False)
+        hp = self._heat.getPlotItem()
+        hp.hideButtons()
+        hp.setMouseEnabled(False, False)
+        hp.invertY(True)
+        hp.setAspectLocked(True)
+        _style_axes(hp)
+        hp.setLabel("left", "query view (attends)")
+        hp.setLabel("bottom", "key view (attended to)")
+        self._image = pg.ImageItem()
+        hp.addItem(self._image)
+        self._cmap = pg.colormap.get("viridis")
+        self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14)
+        self._colorbar.setImageItem(self._image, insert_in=hp)
+        self._cell_texts: List[pg.TextItem] = []
+        self._band_box = pg.PlotCurveItem(pen=pg.mkPen((230, 60, 40), width=3))
+        hp.addItem(self._band_box)
+
+        self._bars = pg.PlotWidget(background="w")
+        self._bars.setMenuEnabled(False)
+        bp = self._bars.getPlotItem()
+        bp.hideButtons()
+        bp.setMouseEnabled(False, False)
+        _style_axes(bp)
+        bp.setLabel("left", "fusion weight \u03c9")
+        self._bar_global = pg.BarGraphItem(x=[], height=[], width=0.38)
+        self._bar_node = pg.BarGraphItem(x=[], height=[], width=0.38)
+        bp.addItem(self._bar_global)
+        bp.addItem(self._bar_node)
+        bp.getAxis("left").enableAutoSIPrefix(False)
+
+        self._heat_title = QLabel()
+        self._heat_title.setWordWrap(True)
+        self._bars_title = QLabel()
+        self._bars_title.setWordWrap(True)
+        self._hover = QLabel(" ")
+        self._note = QLabel()
+        self._note.setWordWrap(True)
+        plots = QHBoxLayout()
+        for title, plot, stretch in ((self._heat_title, self._heat, 3), (self._bars_title, self._bars, 2)):
+            column = QVBoxLayout()
+            column.addWidget(title)
+            column.addWidget(plot, 1)
+            plots.addLayout(column, stretch)
+        content = QWidget()
+        box = QVBoxLayout(content)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(controls)
+        box.addLayout(plots, 1)
+        box.addWidget(self._hover)
+        box.addWidget(self._note)
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self._message)
+        self._stack.addWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self._stack)
+
+        self._scope.currentIndexChanged.connect(lambda _i: self.redraw())
+        self._head.currentIndexChanged.connect(lambda _i: self.redraw())
+        self._heat.scene().sigMouseMoved.connect(self._on_heat_moved)
+        self._heat.scene().sigMouseClicked.connect(self._on_heat_clicked)
+        self._bars.scene().sigMouseClicked.connect(self._on_bars_clicked)
+        state.resultsChanged.connect(lambda _r: self.reload())
+        state.nodeChanged.connect(lambda _k, _i: self.redraw())
+        state.bandChanged.connect(lambda _b: self._draw_band_box())
+        self.reload()
+
+    # -- public helpers (also used by tests) ----------------------------------
+    @property
+    def message(self) -> Optional[str]:
+        """The sentence shown instead of the plots, or ``None`` when they are shown."""
+        return self._message.text() if self._stack.currentIndex() == 0 else None
+
+    @property
+    def heatmap_widget(self) -> pg.PlotWidget:
+        """The plot holding the attention heatmap."""
+        return self._heat
+
+    @property
+    def bars_widget(self) -> pg.PlotWidget:
+        """The plot holding the fusion-weight bars."""
+        return self._bars
+
+    @property
+    def views(self) -> List[str]:
+        """View names along both heatmap axes and the bars."""
+        return list(self._views)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The attention matrix shown, shape (n_views, n_views), rows = query views."""
+        return self._matrix.copy()
+
+    @property
+    def node_row(self) -> Optional[int]:
+        """Row of fusion.npz's node axis shown, or ``None`` for the mean over nodes."""
+        return self._row
+
+    @property
+    def title(self) -> str:
+        """Title of the heatmap (says which node and head)."""
+        return self._heat_title.text()
+
+    def node_weights(self) -> Optional[np.ndarray]:
+        """Fusion weights ω of the node shown, shape (n_views,), or ``None`` for none."""
+        heights = self._bar_node.opts.get("height")
+        return None if heights is None or len(heights) == 0 else np.asarray(heights, dtype=float)
+
+    def value_text(self, row: int, col: int) -> str:
+        """Hover text of heatmap cell (``row`` = query view, ``col`` = key view)."""
+        return (f"{self._views[row]} attends to {self._views[col]}: {self._matrix[row, col]:.3f} "
+                f"(row sums to {self._matrix[row].sum():.2f})")
+
+    def cell_center(self, row: int, col: int) -> QPointF:
+        """Heatmap cell centre in plot coordinates (for tests and tooltips)."""
+        return QPointF(col + 0.5, row + 0.5)
+
+    # -- state -> view ------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read fusion.npz from ``state.results`` and redraw."""
+        results = self._state.results
+        text = missing_message(results, phase2=("fusion",))
+        if text is None and not results.has("fusion", "cross_view_attention"):
+            text = "fusion.npz has no cross_view_attention; re-run the analysis with phase 2 enabled."
+        if text is not None:
+            self._message.setText(text)
+            self._stack.setCurrentIndex(0)
+            self._matrix = np.zeros((0, 0))
+            return
+        self._stack.setCurrentIndex(1)
+        att = results.get("fusion", "cross_view_attention")
+        self._views = [str(v) for v in results.get("fusion", "views")]
+        n_heads = att.shape[1]
+        self._head.blockSignals(True)
+        self._head.clear()
+        self._head.addItems([MEAN_HEADS] + [f"head {h + 1}" for h in range(n_heads)])
+        self._head.blockSignals(False)
+        m = len(self._views)
+        ticks = [(k + 0.5, v) for k, v in enumerate(self._views)]
+        hp = self._heat.getPlotItem()
+        hp.getAxis("bottom").setTicks([ticks, []])
+        hp.getAxis("left").setTicks([ticks, []])
+        hp.setRange(xRange=(0, m), yRange=(0, m), padding=0.02)
+        for item in self._cell_texts:
+            hp.removeItem(item)
+        self._cell_texts = []
+        for r in range(m):
+            for c in range(m):
+                item = pg.TextItem("", anchor=(0.5, 0.5))
+                item.setPos(c + 0.5, r + 0.5)
+                hp.addItem(item)
+                self._cell_texts.append(item)
+        bp = self._bars.getPlotItem()
+        bp.getAxis("bottom").setTicks([[(k, v) for k, v in enumerate(self._views)], []])
+        gw = np.asarray(results.get("fusion", "fusion_weights_global", np.full(m, np.nan)), dtype=float)
+        self._bar_global.setOpts(x=np.arange(m) - 0.2, height=gw, width=0.38,
+                                 brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)
+        top = np.nanmax(np.concatenate([gw, np.asarray(results.get("fusion", "fusion_weights", gw[None]),
+                                                       dtype=float).ravel()]))
+        bp.setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
+        self.redraw()
+
+    def _node_row(self) -> Optional[int]:
+        sel = self._state.selection
+        if self._scope.currentText() != SCOPE_SELECTED or sel.node_kind != "roi":
+            return None
+        rows = np.flatnonzero(np.asarray(self._state.results.get("fusion", "node_index")) == sel.node_index)
+        return int(rows[0]) if len(rows) else None
+
+    def _roi_name(self, roi: int) -> str:
+        names = self._state.results.get("saliency", "roi_names")
+        return str(names[roi]) if names is not None and roi < len(names) else f"ROI {roi}"
+
+    def redraw(self) -> None:
+        """Redraw heatmap and bars for the current node, head and band."""
+        results = self._state.results
+        if results is None or self._stack.currentIndex() == 0:
+            return
+        att = np.asarray(results.get("fusion", "cross_view_attention"), dtype=float)
+        node_index = np.asarray(results.get("fusion", "node_index"))
+        self._row = self._node_row()
+        head = self._head.currentIndex()
+        per_node = att[:, head - 1] if head > 0 else att.mean(axis=1)
+        self._matrix = per_node[self._row] if self._row is not None else per_node.mean(axis=0)
+        self._image.setImage(self._matrix.T, autoLevels=False)
+        self._image.setRect(0, 0, len(self._views), len(self._views))
+        top = float(np.nanmax(self._matrix)) if self._matrix.size else 1.0
+        self._colorbar.setLevels((0.0, top if top > 0 else 1.0))
+        for k, item in enumerate(self._cell_texts):
+            r, c = divmod(k, len(self._views))
+            value = self._matrix[r, c]
+            item.setText(f"{value:.2f}")
+            # Light text on the dark end of viridis, dark text on the bright end.
+            item.setColor((255, 255, 255) if value < 0.55 * top else (0, 0, 0))
+        head_text = self._head.currentText()
+        if self._row is not None:
+            roi = int(node_index[self._row])
+            where = f"{self._roi_name(roi)} (ROI {roi})"
+        else:
+            where = f"mean over {att.shape[0]} nodes"
+        self._heat_title.setText(f"<b>Cross-view attention</b>: {where}, {head_text}")
+        weights = results.get("fusion", "fusion_weights")
+        m = len(self._views)
+        if self._row is not None and weights is not None:
+            colors = [view_color(v, k) for k, v in enumerate(self._views)]
+            self._bar_node.setOpts(x=np.arange(m) + 0.2, height=np.asarray(weights[self._row], dtype=float),
+                                   width=0.38, brushes=[pg.mkBrush(*c) for c in colors],
+                                   pens=[pg.mkPen((40, 40, 40))] * m)
+            bar_title = ("<b>Fusion weights \u03c9</b>: global (grey) and "
+                         f"{self._roi_name(int(node_index[self._row]))} (coloured)")
+        else:
+            self._bar_node.setOpts(x=[], height=[], width=0.38)
+            bar_title = "<b>Fusion weights \u03c9</b>: global (grey)"
+        self._bars_title.setText(bar_title)
+        sel = self._state.selection
+        if self._row is None and sel.node_kind == "roi" and self._scope.currentText() == SCOPE_SELECTED:
+            note = (f"{self._roi_name(sel.node_index)} is not a phase-2 node: showing the mean over nodes. ")
+        else:
+            note = ""
+        self._note.setText(note + "Rows sum to one (softmax over key views). Click a band's row, column or bar "
+                           "to select that band.")
+        self._draw_band_box()
+
+    def _draw_band_box(self) -> None:
+        if self._stack.currentIndex() == 0 or not self._views:
+            return
+        band = self._state.selection.band
+        if band in self._views:
+            k = self._views.index(band)
+            m = len(self._views)
+            # Frame the band's row and column: where it attends and where it is attended.
+            xs = [0, m, m, k + 1, k + 1, k, k, 0, 0]
+            ys = [k, k, k + 1, k + 1, m, m, k + 1, k + 1, k]
+            self._band_box.setData(xs, ys)
+        else:
+            self._band_box.setData([], [])
+
+    # -- hover and clicks -------------------------------------------------------------
+    def _cell_at(self, scene_pos) -> Optional[Tuple[int, int]]:
+        vb = self._heat.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        c, r = int(np.floor(p.x())), int(np.floor(p.y()))
+        m = len(self._views)
+        return (r, c) if 0 <= r < m and 0 <= c < m else None
+
+    def _on_heat_moved(self, scene_pos) -> None:
+        if self._stack.currentIndex() == 0:
+            return
+        cell = self._cell_at(scene_pos)
+        text = self.value_text(*cell) if cell is not None else " "
+        self._hover.setText(text)
+        self._heat.setToolTip(text if cell is not None else "")
+
+    def _select_view_band(self, k: int) -> None:
+        view = self._views[k]
+        if self._state.results is not None and view in self._state.results.bands:
+            self._state.set_band(view)
+
+    def _on_heat_clicked(self, ev) -> None:
+        if self._stack.currentIndex() == 0:
+            return
+        cell = self._cell_at(ev.scenePos())
+        if cell is None:
+            return
+        r, c = cell
+        # A band's cell with another view: the EEG band of the pair is meant.
+        k = c if self._views[r] not in self._state.results.bands else r
+        self._select_view_band(k)
+
+    def _on_bars_clicked(self, ev) -> None:
+        if self._stack.currentIndex() == 0:
+            return
+        vb = self._bars.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        k = int(round(vb.mapSceneToView(ev.scenePos()).x()))
+        if 0 <= k < len(self._views):
+            self._select_view_band(k)

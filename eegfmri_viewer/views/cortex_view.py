@@ -1,0 +1,653 @@
+"""3-D cortex: CAM saliency of the selected class on fsaverage5 (pyvistaqt).
+
+Both fsaverage5 hemispheres that nilearn ships are drawn as one mesh, pial or
+inflated, shaded by sulcal depth. The CAM of the selected class (fMRI, or the
+EEG CAM carried to the ROIs for the selected band) is mapped from the ROI
+centres to the vertices with the Gaussian distance weighting of
+:mod:`eegfmri_viewer.graphs.surface_mapping` (radius 12 mm, sigma 6 mm,
+computed once on the pial surface and reused for the inflated one). Vertices
+whose value is below the threshold (a fraction of the largest absolute CAM of
+the source) keep the sulcal grey. ROI centres are spheres coloured the same
+way; the selected ROI is a larger yellow sphere. Electrodes can be shown on the
+fsaverage scalp that MNE ships.
+
+Switching class, band or threshold only rewrites the colour arrays of the
+existing actors; switching pial/inflated rewrites their points. Actors are
+created only when a results bundle is loaded.
+
+Clicking (press and release without dragging) on the cortex selects the ROI
+nearest to the clicked vertex (on the pial surface); clicking an ROI sphere
+selects that ROI.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+NO_RESULTS_MESSAGE = "Open results (File ▸ Open results…) or run an analysis to see CAM saliency"
+FMRI_ONLY_MESSAGE = "fMRI-only results: the EEG source is disabled because this bundle has no EEG CAM."
+BACKGROUND = (255, 255, 255)
+COLORMAP = "RdBu_r"
+ROI_RADIUS_MM = 2.0
+SELECTED_RADIUS_MM = 4.5
+ELECTRODE_RADIUS_MM = 3.5
+# A press and release closer than this (pixels) is a click, not a rotation.
+CLICK_TOLERANCE_PX = 4
+
+
+def colormap_table(name: str = COLORMAP, n: int = 256) -> np.ndarray:
+    """RGB table of a matplotlib colour map, shape (n, 3), uint8."""
+    import matplotlib
+
+    rgba = matplotlib.colormaps[name](np.linspace(0.0, 1.0, n))
+    return np.round(rgba[:, :3] * 255).astype(np.uint8)
+
+
+def sulcal_grey(sulc) -> np.ndarray:
+    """Grey background from sulcal depth: gyri light, sulci dark.
+
+    Parameters
+    ----------
+    sulc : ndarray, shape (n_vertices,)
+
+    Returns
+    -------
+    rgb : ndarray, shape (n_vertices, 3), uint8
+    """
+    sulc = np.asarray(sulc, dtype=float)
+    scale = np.nanpercentile(np.abs(sulc), 95) or 1.0
+    level = 0.62 - 0.16 * np.tanh(np.nan_to_num(sulc) / scale)
+    return np.repeat(np.round(level * 255).astype(np.uint8)[:, None], 3, axis=1)
+
+
+def shade(values, grey, table, vmax: float, threshold: float, out=None) -> np.ndarray:
+    """Colour vertices by value over a grey background.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,)
+        Values (NaN: no value).
+    grey : ndarray, shape (n, 3), uint8
+        Background colour of each vertex.
+    table : ndarray, shape (n_colors, 3), uint8
+        Diverging colour map from -vmax to +vmax.
+    vmax : float
+        Half range of the colour map.
+    threshold : float
+        Fraction of ``vmax``; values with ``|v| < threshold * vmax`` keep the grey.
+    out : ndarray, shape (n, 3), uint8, optional
+        Written in place when given.
+
+    Returns
+    -------
+    rgb : ndarray, shape (n, 3), uint8
+    """
+    values = np.asarray(values, dtype=float)
+    if out is None:
+        out = np.empty_like(grey)
+    out[...] = grey
+    if not vmax > 0:
+        return out
+    with np.errstate(invalid="ignore"):
+        show = np.isfinite(values) & (np.abs(values) >= threshold * vmax)
+    v = values[show]
+    idx = np.clip(np.round((v / vmax + 1.0) / 2.0 * (len(table) - 1)), 0, len(table) - 1).astype(np.intp)
+    out[show] = table[idx]
+    return out
+
+
+def _faces_vtk(faces: np.ndarray) -> np.ndarray:
+    return np.hstack([np.full((len(faces), 1), 3, dtype=np.int64), faces]).ravel()
+
+
+class CortexView(QWidget):
+    """fsaverage5 cortex with CAM saliency, ROI spheres and electrodes.
+
+    Parameters
+    ----------
+    state : AppState
+        The shared state; the view follows its results, class, band and node
+        selection, and writes the class, band and ROI selection back.
+    parent : QWidget, optional
+    """
+
+    def __init__(self, state, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        import pyvista as pv
+        from pyvistaqt import QtInteractor
+
+        from eegfmri_viewer.graphs import surface_mapping
+
+        self._pv = pv
+        self._sm = surface_mapping
+        self.state = state
+        self.surfaces = surface_mapping.load_fsaverage5()
+        self._grey = sulcal_grey(self.surfaces.sulc)
+        self._table = colormap_table()
+        self.surface = "pial"
+        self.source = "fmri"
+        self._results = None
+        self._weights = None
+        self._roi_coords = None
+        self._roi_anchor = None
+        self._roi_names: list = []
+        self._roi_actor = None
+        self._roi_mesh = None
+        self._sphere_template = None
+        self._head_actor = None
+        self._electrode_actor = None
+        self._electrode_labels = None
+        self._press_pos = None
+        self._vmax = 0.0
+        self.last_values: Optional[np.ndarray] = None  # (n_vertices,) values shown
+
+        self._build_controls()
+        self.plotter = QtInteractor(self, auto_update=False)
+        self.plotter.set_background(BACKGROUND)
+        self.plotter.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self._controls)
+        layout.addWidget(self.message)
+        layout.addWidget(self.plotter, 1)
+
+        self._build_cortex()
+        self._build_scalar_bar()
+        self._build_selection_marker()
+        self._setup_picking()
+
+        state.resultsChanged.connect(self._on_results)
+        state.classChanged.connect(self._on_class)
+        state.bandChanged.connect(self._on_band)
+        state.nodeChanged.connect(self._on_node)
+        self._on_results(state.results)
+        self._reset_camera()
+
+    # -- construction -------------------------------------------------------------
+    def _build_controls(self) -> None:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 2)
+        self.surface_combo = QComboBox()
+        self.surface_combo.addItems(["Pial", "Inflated"])
+        self.surface_combo.setToolTip("Cortical surface of fsaverage5")
+        self.source_combo = QComboBox()
+        self.source_combo.addItems(["fMRI CAM", "EEG CAM"])
+        self.source_combo.setToolTip("Which class activation map to show on the cortex")
+        self.band_combo = QComboBox()
+        self.band_combo.setToolTip("EEG band of the EEG CAM (carried from electrodes to ROIs)")
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("Class (brain state) whose CAM is shown")
+        self.threshold_slider = QSlider(Qt.Horizontal)
+        self.threshold_slider.setRange(0, 100)
+        self.threshold_slider.setValue(30)
+        self.threshold_slider.setToolTip("Hide |CAM| below this fraction of the largest |CAM|")
+        self.threshold_label = QLabel()
+        self.rois_check = QCheckBox("ROIs")
+        self.rois_check.setChecked(True)
+        self.electrodes_check = QCheckBox("Electrodes")
+        for label, widget in (("Surface", self.surface_combo), ("Source", self.source_combo),
+                              ("Band", self.band_combo), ("Class", self.class_combo)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addWidget(QLabel("Threshold"))
+        row.addWidget(self.threshold_slider, 1)
+        row.addWidget(self.threshold_label)
+        row.addWidget(self.rois_check)
+        row.addWidget(self.electrodes_check)
+        self._controls = row
+        self.message = QLabel(NO_RESULTS_MESSAGE)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("padding: 2px 6px;")
+        self._update_threshold_label()
+
+        self.surface_combo.currentIndexChanged.connect(
+            lambda i: self.set_surface("inflated" if i == 1 else "pial"))
+        self.source_combo.currentIndexChanged.connect(
+            lambda i: self.set_source("eeg" if i == 1 else "fmri"))
+        self.band_combo.activated.connect(lambda i: self.state.set_band(self.band_combo.itemText(i)))
+        self.class_combo.activated.connect(lambda i: self.state.set_class(i))
+        self.threshold_slider.valueChanged.connect(self._on_threshold)
+        self.rois_check.toggled.connect(self._on_rois_toggled)
+        self.electrodes_check.toggled.connect(self.set_electrodes_visible)
+
+    def _build_cortex(self) -> None:
+        pv = self._pv
+        s = self.surfaces
+        mesh = pv.PolyData(s.pial.copy(), _faces_vtk(s.faces))
+        self._normals = {}
+        for name in ("pial", "inflated"):
+            tmp = pv.PolyData(s.coordinates(name), _faces_vtk(s.faces))
+            self._normals[name] = np.asarray(
+                tmp.compute_normals(cell_normals=False, split_vertices=False, consistent_normals=False)
+                .point_data["Normals"], dtype=np.float32)
+        mesh.point_data["Normals"] = self._normals["pial"].copy()
+        mesh.GetPointData().SetActiveNormals("Normals")
+        mesh.point_data["rgb"] = self._grey.copy()
+        self.cortex_actor = self.plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, name="cortex", show_scalar_bar=False, reset_camera=False)
+        self.cortex_actor.prop.interpolation = "gouraud"
+        # The mapper may hold a copy; colour updates must write to its input.
+        self.cortex_mesh = self.cortex_actor.mapper.dataset
+
+    def _build_scalar_bar(self) -> None:
+        from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
+
+        self._lut = self._pv.LookupTable()
+        self._lut.values = np.column_stack([self._table, np.full(len(self._table), 255, np.uint8)])
+        self._lut.scalar_range = (-1.0, 1.0)
+        bar = vtkScalarBarActor()
+        bar.SetLookupTable(self._lut)
+        bar.SetNumberOfLabels(5)
+        bar.SetOrientationToVertical()
+        bar.SetPosition(0.88, 0.1)
+        bar.SetWidth(0.08)
+        bar.SetHeight(0.8)
+        bar.SetLabelFormat("%.2g")
+        for prop in (bar.GetTitleTextProperty(), bar.GetLabelTextProperty()):
+            prop.SetColor(0.1, 0.1, 0.1)
+            prop.ShadowOff()
+            prop.ItalicOff()
+            prop.SetFontSize(12)
+        bar.UnconstrainedFontSizeOn()
+        bar.SetVisibility(False)
+        self.plotter.renderer.AddViewProp(bar)
+        self.scalar_bar = bar
+
+    def _build_selection_marker(self) -> None:
+        sphere = self._pv.Sphere(radius=SELECTED_RADIUS_MM, theta_resolution=16, phi_resolution=16)
+        self.selection_actor = self.plotter.add_mesh(
+            sphere, color=(1.0, 0.85, 0.0), name="selected_roi", reset_camera=False, pickable=False)
+        self.selection_actor.SetVisibility(False)
+        self.selection_text = self.plotter.add_text("", position="lower_left", font_size=10,
+                                                    color=(0.1, 0.1, 0.1), name="selected_roi_name")
+
+    def _setup_picking(self) -> None:
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+        self._picker = vtkCellPicker()
+        self._picker.SetTolerance(0.0005)
+        self._picker.PickFromListOn()
+        self._picker.AddPickList(self.cortex_actor)
+        iren = self.plotter.iren.interactor
+        iren.AddObserver("LeftButtonPressEvent", self._on_press)
+        iren.AddObserver("LeftButtonReleaseEvent", self._on_release)
+
+    def _reset_camera(self) -> None:
+        centre = self.surfaces.pial.mean(axis=0)
+        direction = np.array([-0.55, -0.65, 0.52])
+        self.plotter.camera_position = [tuple(centre + 420 * direction / np.linalg.norm(direction)),
+                                        tuple(centre), (0.0, 0.0, 1.0)]
+        self.plotter.reset_camera()
+        self.plotter.render()
+
+    # -- results ------------------------------------------------------------------
+    def _on_results(self, results) -> None:
+        self._results = results
+        self._weights = None
+        self._remove_roi_actor()
+        self._remove_electrodes()
+        has = results is not None and results.has("saliency", "fmri_cam") and results.has("saliency", "roi_coords")
+        for w in (self.source_combo, self.band_combo, self.class_combo, self.threshold_slider, self.rois_check):
+            w.setEnabled(has)
+        self.class_combo.clear()
+        self.band_combo.clear()
+        if not has:
+            self.message.setText(NO_RESULTS_MESSAGE if results is None else
+                                 "These results have no fMRI CAM (saliency.npz: fmri_cam, roi_coords); "
+                                 "run an analysis to see CAM saliency.")
+            self.message.setVisible(True)
+            self.electrodes_check.setEnabled(False)
+            self.selection_actor.SetVisibility(False)
+            self.selection_text.SetText(0, "")
+            self._show_values(None)
+            return
+        self._roi_coords = np.asarray(results.get("saliency", "roi_coords"), dtype=float)
+        self._roi_names = [str(n) for n in results.get("saliency", "roi_names", np.array([], dtype=str))]
+        self._weights = self._sm.roi_vertex_weights(self.surfaces.pial, self._roi_coords)
+        self._roi_anchor = self._sm.roi_anchor_vertices(self.surfaces.pial, self._roi_coords)
+        self.class_combo.addItems(results.classes)
+        has_eeg = results.has("saliency", "eeg_roi_cam") and len(results.bands) > 0
+        self.band_combo.addItems(results.bands if has_eeg else [])
+        item = self.source_combo.model().item(1)
+        item.setEnabled(has_eeg)
+        item.setToolTip("" if has_eeg else "This bundle has no EEG CAM (fMRI-only analysis)")
+        if not has_eeg and self.source == "eeg":
+            self.source_combo.setCurrentIndex(0)
+            self.source = "fmri"
+        self.band_combo.setEnabled(has_eeg and self.source == "eeg")
+        has_pos = results.has("saliency", "ch_pos")
+        self.electrodes_check.setEnabled(has_pos and self.surface == "pial")
+        self.electrodes_check.setToolTip("" if has_pos else "This bundle has no electrode positions (fMRI-only analysis)")
+        if not has_pos and self.electrodes_check.isChecked():
+            self.electrodes_check.setChecked(False)
+        self.message.setText(FMRI_ONLY_MESSAGE if not has_eeg else "")
+        self.message.setVisible(not has_eeg)
+        self._build_rois()
+        self._sync_combos()
+        self._refresh_scale()
+        self._refresh_colors()
+        self._on_node(self.state.selection.node_kind or "", self.state.selection.node_index
+                      if self.state.selection.node_index is not None else -1)
+        if self.electrodes_check.isChecked():
+            self.set_electrodes_visible(True)
+
+    def _sync_combos(self) -> None:
+        sel = self.state.selection
+        self.class_combo.setCurrentIndex(self.class_index())
+        bands = [self.band_combo.itemText(i) for i in range(self.band_combo.count())]
+        if sel.band in bands:
+            self.band_combo.setCurrentIndex(bands.index(sel.band))
+
+    def class_index(self) -> int:
+        """Class shown: the state's class, clipped to the bundle's classes."""
+        n = len(self._results.classes) if self._results is not None else 0
+        return min(self.state.selection.class_index, max(n - 1, 0))
+
+    def band_name(self) -> Optional[str]:
+        """Band shown for the EEG source: the state's band, else the bundle's first."""
+        bands = self._results.bands if self._results is not None else []
+        if not bands:
+            return None
+        band = self.state.selection.band
+        return band if band in bands else bands[0]
+
+    def _source_cam(self) -> Optional[np.ndarray]:
+        """CAM of the current source for all classes, shape (n_classes, n_rois)."""
+        r = self._results
+        if r is None or self._weights is None:
+            return None
+        if self.source == "eeg" and r.has("saliency", "eeg_roi_cam"):
+            band = self.band_name()
+            return np.asarray(r.get("saliency", "eeg_roi_cam")[r.bands.index(band)], dtype=float)
+        return np.asarray(r.get("saliency", "fmri_cam"), dtype=float)
+
+    def roi_values(self) -> Optional[np.ndarray]:
+        """CAM of the shown class and source at each ROI, shape (n_rois,)."""
+        cam = self._source_cam()
+        return None if cam is None else cam[self.class_index()]
+
+    def _refresh_scale(self) -> None:
+        cam = self._source_cam()
+        self._vmax = float(np.nanmax(np.abs(cam))) if cam is not None and np.isfinite(cam).any() else 0.0
+        vmax = self._vmax if self._vmax > 0 else 1.0
+        self._lut.scalar_range = (-vmax, vmax)
+        # The bar shows the thresholded band in grey, as on the surface.
+        table = self._table.copy()
+        centre = (np.arange(len(table)) + 0.5) / len(table) * 2 - 1
+        table[np.abs(centre) < self.threshold()] = (150, 150, 150)
+        self._lut.values = np.column_stack([table, np.full(len(table), 255, np.uint8)])
+        title = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
+        self.scalar_bar.SetTitle(title)
+        self.scalar_bar.SetVisibility(self._results is not None and self._weights is not None)
+
+    def threshold(self) -> float:
+        """Threshold as a fraction of the largest |CAM| of the source."""
+        return self.threshold_slider.value() / 100.0
+
+    def _update_threshold_label(self) -> None:
+        self.threshold_label.setText(f"{self.threshold_slider.value():d} %")
+
+    # -- colours (in place) -------------------------------------------------------
+    def _refresh_colors(self, render: bool = True) -> None:
+        values = self.roi_values()
+        self._show_values(values, render=render)
+
+    def _show_values(self, roi_values, render: bool = True) -> None:
+        rgb = self.cortex_mesh.point_data["rgb"]
+        if roi_values is None:
+            rgb[...] = self._grey
+            self.last_values = None
+            self.scalar_bar.SetVisibility(False)
+        else:
+            self.last_values = self._weights.map(roi_values)
+            shade(self.last_values, self._grey, self._table, self._vmax, self.threshold(), out=rgb)
+            if self._roi_mesh is not None:
+                n = self._roi_mesh.n_points // len(roi_values)
+                roi_grey = np.full((len(roi_values), 3), 200, np.uint8)
+                roi_rgb = shade(roi_values, roi_grey, self._table, self._vmax, self.threshold())
+                self._roi_mesh.point_data["rgb"][...] = np.repeat(roi_rgb, n, axis=0)
+                self._roi_mesh.GetPointData().GetArray("rgb").Modified()
+        self.cortex_mesh.GetPointData().GetArray("rgb").Modified()
+        if render:
+            self.plotter.render()
+
+    # -- ROI spheres ----------------------------------------------------------------
+    def _roi_centres(self) -> np.ndarray:
+        """Where each ROI sphere is drawn on the current surface, shape (n_rois, 3)."""
+        if self.surface == "pial":
+            return np.nan_to_num(self._roi_coords)
+        # On the inflated surface an ROI sits at its nearest pial vertex's
+        # inflated position; deep ROIs (no vertex within the radius) are hidden.
+        centres = np.zeros_like(self._roi_coords)
+        ok = self._roi_anchor >= 0
+        centres[ok] = self.surfaces.inflated[self._roi_anchor[ok]]
+        return centres
+
+    def _roi_visible(self) -> np.ndarray:
+        ok = np.all(np.isfinite(self._roi_coords), axis=1)
+        return ok if self.surface == "pial" else ok & (self._roi_anchor >= 0)
+
+    def _roi_points(self) -> np.ndarray:
+        centres = self._roi_centres()
+        scale = self._roi_visible().astype(float)[:, None, None]
+        pts = self._sphere_template.points[None, :, :] * scale + centres[:, None, :]
+        return pts.reshape(-1, 3)
+
+    def _build_rois(self) -> None:
+        pv = self._pv
+        n = len(self._roi_coords)
+        self._sphere_template = pv.Sphere(radius=ROI_RADIUS_MM, theta_resolution=8, phi_resolution=8)
+        t_faces = np.asarray(self._sphere_template.regular_faces)
+        n_pts, n_cells = self._sphere_template.n_points, len(t_faces)
+        faces = (t_faces[None, :, :] + (np.arange(n) * n_pts)[:, None, None]).reshape(-1, 3)
+        mesh = pv.PolyData(self._roi_points(), _faces_vtk(faces))
+        mesh.point_data["rgb"] = np.full((n * n_pts, 3), 200, np.uint8)
+        self._roi_cells_per_sphere = n_cells
+        self._roi_actor = self.plotter.add_mesh(mesh, scalars="rgb", rgb=True, name="rois",
+                                                smooth_shading=False, reset_camera=False)
+        self._roi_mesh = self._roi_actor.mapper.dataset
+        self._roi_actor.SetVisibility(self.rois_check.isChecked())
+        self._picker.AddPickList(self._roi_actor)
+
+    def _remove_roi_actor(self) -> None:
+        if self._roi_actor is not None:
+            self._picker.DeletePickList(self._roi_actor)
+            self.plotter.remove_actor(self._roi_actor, render=False)
+        self._roi_actor = None
+        self._roi_mesh = None
+
+    def _on_rois_toggled(self, on: bool) -> None:
+        if self._roi_actor is not None:
+            self._roi_actor.SetVisibility(bool(on))
+            self.plotter.render()
+
+    # -- electrodes -----------------------------------------------------------------
+    def set_electrodes_visible(self, on: bool) -> None:
+        """Show the fsaverage scalp and the bundle's electrodes (pial surface only)."""
+        if self.electrodes_check.isChecked() != bool(on):
+            self.electrodes_check.setChecked(bool(on))
+            return
+        show = bool(on) and self.surface == "pial" and self._results is not None \
+            and self._results.has("saliency", "ch_pos")
+        if show and self._electrode_actor is None:
+            self._build_electrodes()
+        for actor in (self._head_actor, self._electrode_actor, self._electrode_labels):
+            if actor is not None:
+                actor.SetVisibility(show)
+        self.plotter.render()
+
+    def electrode_positions(self) -> np.ndarray:
+        """Drawn electrode positions (fsaverage MRI mm, on the scalp), shape (n_ch, 3)."""
+        return self._electrode_pos
+
+    def _build_electrodes(self) -> None:
+        pv = self._pv
+        from scipy.spatial import cKDTree
+
+        head_pts, head_faces = self._sm.fsaverage_head()
+        head = pv.PolyData(head_pts, _faces_vtk(head_faces))
+        self._head_actor = self.plotter.add_mesh(head, color=(0.93, 0.80, 0.70), opacity=0.18,
+                                                 name="head", reset_camera=False, pickable=False)
+        pos = self._sm.head_to_mri_mm(self._results.get("saliency", "ch_pos"))
+        ok = np.all(np.isfinite(pos), axis=1)
+        # Montage positions can sit a few mm off this scalp; draw them on it.
+        _, idx = cKDTree(head_pts).query(pos[ok])
+        drawn = np.full_like(pos, np.nan)
+        drawn[ok] = head_pts[idx]
+        self._electrode_pos = drawn
+        names = [str(n) for n in self._results.get("saliency", "electrodes", np.array([], dtype=str))]
+        cloud = pv.PolyData(drawn[ok])
+        spheres = cloud.glyph(geom=pv.Sphere(radius=ELECTRODE_RADIUS_MM, theta_resolution=10, phi_resolution=10),
+                              scale=False, orient=False)
+        self._electrode_actor = self.plotter.add_mesh(spheres, color=(0.15, 0.35, 0.75), name="electrodes",
+                                                      reset_camera=False, pickable=False)
+        if len(names) == len(pos):
+            self._electrode_labels = self.plotter.add_point_labels(
+                drawn[ok] * 1.06, [n for n, k in zip(names, ok) if k], font_size=10, point_size=1,
+                shape_opacity=0.0, show_points=False, name="electrode_labels", reset_camera=False,
+                text_color=(0.1, 0.1, 0.3))
+
+    def _remove_electrodes(self) -> None:
+        for actor in (self._head_actor, self._electrode_actor, self._electrode_labels):
+            if actor is not None:
+                self.plotter.remove_actor(actor, render=False)
+        self._head_actor = self._electrode_actor = self._electrode_labels = None
+        self._electrode_pos = None
+
+    # -- user controls ----------------------------------------------------------------
+    def set_surface(self, surface: str) -> None:
+        """Show the ``"pial"`` or ``"inflated"`` surface (points rewritten in place)."""
+        self.surfaces.coordinates(surface)  # validates the name
+        if surface == self.surface:
+            return
+        self.surface = surface
+        self.surface_combo.setCurrentIndex(1 if surface == "inflated" else 0)
+        self.cortex_mesh.points[...] = self.surfaces.coordinates(surface)
+        self.cortex_mesh.point_data["Normals"][...] = self._normals[surface]
+        self.cortex_mesh.GetPoints().Modified()
+        self.cortex_mesh.GetPointData().GetArray("Normals").Modified()
+        if self._roi_mesh is not None:
+            self._roi_mesh.points[...] = self._roi_points()
+            self._roi_mesh.GetPoints().Modified()
+        has_pos = self._results is not None and self._results.has("saliency", "ch_pos")
+        self.electrodes_check.setEnabled(has_pos and surface == "pial")
+        self.electrodes_check.setToolTip(
+            "Electrodes are drawn on the scalp, with the pial surface" if surface == "inflated" else "")
+        self.set_electrodes_visible(self.electrodes_check.isChecked())
+        self._on_node(self.state.selection.node_kind or "", self.state.selection.node_index
+                      if self.state.selection.node_index is not None else -1)
+        self.plotter.render()
+
+    def set_source(self, source: str) -> None:
+        """Show the ``"fmri"`` CAM or the ``"eeg"`` CAM of the selected band."""
+        if source not in ("fmri", "eeg"):
+            raise ValueError(f"source must be 'fmri' or 'eeg', got {source!r}")
+        if source == "eeg" and not (self._results is not None and self._results.has("saliency", "eeg_roi_cam")):
+            self.source_combo.setCurrentIndex(0)
+            return
+        self.source = source
+        self.source_combo.setCurrentIndex(1 if source == "eeg" else 0)
+        self.band_combo.setEnabled(source == "eeg")
+        self._refresh_scale()
+        self._refresh_colors()
+
+    def _on_threshold(self, _value: int) -> None:
+        self._update_threshold_label()
+        if self._weights is not None:
+            self._refresh_scale()
+            self._refresh_colors()
+
+    # -- state signals ----------------------------------------------------------------
+    def _on_class(self, index: int) -> None:
+        if self._weights is None:
+            return
+        self.class_combo.setCurrentIndex(self.class_index())
+        self._refresh_colors()
+
+    def _on_band(self, band: str) -> None:
+        if self._weights is None:
+            return
+        self._sync_combos()
+        if self.source == "eeg":
+            self._refresh_scale()
+            self._refresh_colors()
+
+    def _on_node(self, kind: str, index: int) -> None:
+        ok = (kind == "roi" and self._roi_coords is not None and 0 <= index < len(self._roi_coords)
+              and self._roi_visible()[index])
+        self.selection_actor.SetVisibility(bool(ok))
+        if ok:
+            self.selection_actor.SetPosition(*self._roi_centres()[index])
+            name = self._roi_names[index] if index < len(self._roi_names) else f"ROI {index}"
+            x, y, z = self._roi_coords[index]
+            self.selection_text.SetText(0, f"{name}  ({x:.0f}, {y:.0f}, {z:.0f}) mm")
+        else:
+            self.selection_text.SetText(0, "")
+        self.plotter.render()
+
+    # -- picking ----------------------------------------------------------------------
+    def _on_press(self, obj, _event) -> None:
+        self._press_pos = obj.GetEventPosition()
+
+    def _on_release(self, obj, _event) -> None:
+        pos = obj.GetEventPosition()
+        press, self._press_pos = self._press_pos, None
+        if press is None or abs(pos[0] - press[0]) > CLICK_TOLERANCE_PX or abs(pos[1] - press[1]) > CLICK_TOLERANCE_PX:
+            return
+        self.pick(pos[0], pos[1])
+
+    def pick(self, x: float, y: float) -> Optional[int]:
+        """Select the ROI under display position ``(x, y)`` (VTK pixels, origin bottom left).
+
+        Returns
+        -------
+        roi : int or None
+            The selected atlas ROI index, None when nothing was hit.
+        """
+        if self._roi_coords is None or self._results is None:
+            return None
+        if not self._picker.Pick(x, y, 0, self.plotter.renderer):
+            return None
+        actor = self._picker.GetActor()
+        if actor is self.cortex_actor:
+            vertex = self._picker.GetPointId()
+            if vertex < 0:
+                return None
+            roi = self._sm.nearest_roi(self.surfaces.pial[vertex], self._roi_coords)
+        elif self._roi_actor is not None and actor is self._roi_actor:
+            roi = int(self._picker.GetCellId()) // self._roi_cells_per_sphere
+        else:
+            return None
+        self.state.select_node("roi", roi)
+        return roi
+
+    def display_position(self, world) -> tuple:
+        """Display position (VTK pixels, origin bottom left) of a world point (mm)."""
+        ren = self.plotter.renderer
+        ren.SetWorldPoint(*np.asarray(world, dtype=float), 1.0)
+        ren.WorldToDisplay()
+        x, y, _ = ren.GetDisplayPoint()
+        return x, y
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.close_plotter()
+        super().closeEvent(event)
+
+    def close_plotter(self) -> None:
+        """Release the VTK render window (call before the widget is destroyed)."""
+        if getattr(self, "plotter", None) is not None and not getattr(self.plotter, "_closed", False):
+            self.plotter.close()

@@ -1,0 +1,192 @@
+"""Small results bundles with every documented file, for view and report tests.
+
+The arrays are synthetic but structured: for class ``c`` the fMRI CAM peaks at
+``PLANTED[c]`` (Power 2011 ROI indices, real coordinates), the EEG CAM of the
+alpha band peaks at the occipital electrodes for class 1, and attention and
+fusion weights are proper distributions (they sum to one). Tests can thus check
+that a view shows the planted structure. Real end-to-end bundles come from
+``analyze`` on the demo dataset (see ``tests/test_analyze.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eegfmri_viewer.results import ResultsBundle, save_bundle
+
+CLASSES = ["rest", "visual", "motor"]
+BANDS = [("delta", 1, 4), ("theta", 4, 8), ("alpha", 8, 13), ("beta", 13, 30), ("gamma", 30, 45)]
+VIEWS = ["beta", "delta", "gamma", "theta", "alpha", "fmri"]
+# Power 2011 indices: 0-based rows of nilearn's power_2011.csv.
+PLANTED = {0: [73, 84], 1: [0, 1, 142], 2: [12, 13]}
+OCCIPITAL = ["O1", "Oz", "O2"]
+CHANNELS = ["Fp1", "Fp2", "F3", "Fz", "F4", "C3", "Cz", "C4", "P3", "Pz", "P4", "O1", "Oz", "O2", "T7", "T8"]
+
+
+def _power_atlas():
+    from nilearn import datasets
+
+    rois = datasets.fetch_coords_power_2011().rois
+    coords = rois[["x", "y", "z"]].to_numpy(dtype=float)
+    names = np.array([f"Power {int(r)}" for r in rois["roi"]])
+    return coords, names
+
+
+def _channel_positions(names):
+    import mne
+
+    # MNE 1.13 renamed standard_1005 to colin27_1005 (same positions).
+    name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else "standard_1005"
+    montage = mne.channels.make_standard_montage(name)
+    pos = montage.get_positions()["ch_pos"]
+    xyz = np.array([pos[n] for n in names])
+    # Azimuthal equidistant projection, as MNE's topomap layout does.
+    r = np.linalg.norm(xyz, axis=1, keepdims=True)
+    unit = xyz / r
+    theta = np.arccos(np.clip(unit[:, 2], -1, 1))
+    phi = np.arctan2(unit[:, 1], unit[:, 0])
+    xy = np.column_stack([theta * np.cos(phi), theta * np.sin(phi)])
+    return xyz, xy
+
+
+def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_nodes: int = 12):
+    """Write a small bundle to ``path`` and return it loaded-equivalent.
+
+    Parameters
+    ----------
+    path : Path
+        Destination folder (must not exist).
+    phase2 : bool
+        Include gat_attention, fusion, embeddings and coupling.
+    eeg : bool
+        Include the EEG keys (False gives an fMRI-only bundle).
+    seed : int
+        Random seed of the background noise.
+    n_nodes : int
+        Number of phase-2 nodes (salient ROIs).
+    """
+    rng = np.random.default_rng(seed)
+    coords, roi_names = _power_atlas()
+    n_rois, n_cls = len(coords), len(CLASSES)
+    fmri_cam = rng.normal(0, 0.1, (n_cls, n_rois))
+    for c, rois in PLANTED.items():
+        fmri_cam[c, rois] += 3.0
+    salient_rois = np.unique(np.concatenate([np.argsort(-fmri_cam[c])[: n_nodes // n_cls + 1] for c in range(n_cls)]))[:n_nodes]
+    n_nodes = len(salient_rois)
+    saliency = {
+        "classes": np.array(CLASSES),
+        "roi_names": roi_names,
+        "roi_coords": coords,
+        "roi_networks": np.array([""] * n_rois),
+        "atlas": np.array("power2011"),
+        "bands": np.array([b[0] for b in BANDS]),
+        "band_limits": np.array([[lo, hi] for _, lo, hi in BANDS], dtype=float),
+        "subjects": np.array(["01", "02"]),
+        "fmri_cam": fmri_cam,
+        "fmri_cam_subjects": np.stack([fmri_cam + rng.normal(0, 0.05, fmri_cam.shape) for _ in range(2)]),
+        "salient_fmri": fmri_cam > 1.0,
+        "salient_rois": salient_rois,
+    }
+    n_win = 24
+    labels = np.arange(n_win) % n_cls
+    windows = {
+        "labels": labels,
+        "subject": np.array(["01", "02"] * (n_win // 2)),
+        "blocks": np.arange(n_win) // 2,
+        "onsets_s": np.arange(n_win) * 10.0,
+        "fmri_cam": fmri_cam[labels] + rng.normal(0, 0.2, (n_win, n_rois)),
+    }
+    arrays = {"saliency": saliency, "windows": windows}
+    rng_edges = rng.integers(0, n_rois, (2, 4 * n_rois))
+    arrays["graphs"] = {"fmri_edge_index": rng_edges, "fmri_edge_weight": rng.uniform(0.1, 1, rng_edges.shape[1])}
+    if eeg:
+        n_ch, n_b = len(CHANNELS), len(BANDS)
+        ch_pos, ch_pos_2d = _channel_positions(CHANNELS)
+        eeg_cam = rng.normal(0, 0.1, (n_b, n_cls, n_ch))
+        alpha = 2
+        for name in OCCIPITAL:
+            eeg_cam[alpha, 1, CHANNELS.index(name)] += 2.0
+        transfer = np.abs(rng.normal(0, 1, (n_rois, n_ch)))
+        transfer /= transfer.sum(axis=1, keepdims=True)
+        saliency.update(
+            electrodes=np.array(CHANNELS),
+            ch_pos=ch_pos,
+            ch_pos_2d=ch_pos_2d,
+            eeg_cam=eeg_cam,
+            eeg_cam_subjects=np.stack([eeg_cam, eeg_cam]),
+            eeg_roi_cam=np.einsum("rc,bkc->bkr", transfer, eeg_cam),
+            salient_eeg=eeg_cam > 1.0,
+        )
+        windows["eeg_roi_cam"] = saliency["eeg_roi_cam"][:, labels].transpose(1, 0, 2)
+        ii, jj = np.triu_indices(n_ch, 1)
+        keep = np.linalg.norm(ch_pos[ii] - ch_pos[jj], axis=1) < 0.07
+        ei = np.concatenate([np.stack([ii[keep], jj[keep]]), np.stack([jj[keep], ii[keep]])], axis=1)
+        arrays["graphs"].update(eeg_edge_index=ei, eeg_edge_weight=np.ones(ei.shape[1]))
+        arrays["transfer"] = {"matrix": transfer, "method": np.array("distance")}
+    if phase2 and eeg:
+        arrays.update(_phase2_arrays(rng, salient_rois, arrays["graphs"]["eeg_edge_index"]))
+    modalities = ["eeg", "fmri"] if eeg else ["fmri"]
+    bundle = ResultsBundle(
+        config={"preprocessing": {"atlas": "power2011"}, "phase1": {"epochs": 2}},
+        metrics={
+            "phase1": {
+                "fmri": {"test_acc": 0.9, "test_balanced_acc": 0.9, "chance": 1 / 3,
+                         "history": [{"epoch": e, "loss": 1.0 / (e + 1), "train_acc": 0.5, "val_acc": 0.5} for e in range(3)]},
+            },
+            **({"phase2": {"loss": [10.0, 5.0, 2.0]}} if phase2 and eeg else {}),
+        },
+        dataset={"label": "synthetic test bundle", "modalities": modalities, "recordings": []},
+        arrays=arrays,
+    )
+    save_bundle(path, bundle)
+    return bundle
+
+
+def _phase2_arrays(rng, salient_rois, eeg_edge_index):
+    n_nodes, n_views, heads, d = len(salient_rois), len(VIEWS), 2, 8
+    logits = rng.normal(0, 1, (n_nodes, heads, n_views, n_views))
+    att = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    scores = rng.normal(0, 1, (n_nodes, n_views))
+    scores[:, VIEWS.index("fmri")] += 1.5
+    w = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    gat = {"node_index": salient_rois}
+    src = np.repeat(np.arange(n_nodes), 3)
+    dst = (src + np.tile([1, 2, 3], n_nodes)) % n_nodes
+    ei = np.stack([src, dst])
+    for v in VIEWS:
+        a = rng.uniform(0.05, 1, (2, heads, ei.shape[1]))
+        gat[f"{v}_edge_index"] = ei
+        gat[f"{v}_attention"] = a
+    for b in ["delta", "theta", "alpha", "beta", "gamma"]:
+        gat[f"eeg_{b}_edge_index"] = eeg_edge_index
+        gat[f"eeg_{b}_attention"] = rng.uniform(0.05, 1, (2, heads, eeg_edge_index.shape[1]))
+    emb = {v: rng.normal(i, 1, (n_nodes, d)) for i, v in enumerate(VIEWS)}
+    emb["fused"] = np.einsum("nv,vnd->nd", w, np.stack([emb[v] for v in VIEWS]))
+    emb["node_index"] = salient_rois
+    n_b, lags = 5, np.arange(-10, 10.1, 2.0)
+    lagged = rng.normal(0, 0.1, (n_b, n_nodes, len(lags)))
+    lagged[2, 0] += np.exp(-((lags - 4.0) ** 2) / 8.0)
+    coupling = {
+        "bands": np.array(["delta", "theta", "alpha", "beta", "gamma"]),
+        "node_index": salient_rois,
+        "coupling": rng.uniform(-1, 1, (n_b, n_nodes)),
+        "coupling_global": rng.uniform(-1, 1, n_b),
+        "lags_s": lags,
+        "lagged_corr": lagged,
+        "peak_lag_s": lags[np.abs(lagged).argmax(-1)],
+        "p_value": rng.uniform(0, 1, (n_b, n_nodes)),
+        "n_permutations": np.array(200),
+    }
+    return {
+        "gat_attention": gat,
+        "fusion": {
+            "views": np.array(VIEWS),
+            "cross_view_attention": att,
+            "fusion_weights": w,
+            "fusion_weights_global": w.mean(0),
+            "rho": np.array(0.8),
+            "node_index": salient_rois,
+        },
+        "embeddings": emb,
+        "coupling": coupling,
+    }

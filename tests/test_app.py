@@ -1,0 +1,265 @@
+"""Main window, error handling and the command line."""
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox
+
+from eegfmri_viewer import __version__, app as app_module, cli
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.progress import check_cancel
+from eegfmri_viewer.workers import FunctionWorker
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _spin(progress=None, cancel=None):
+    while True:
+        check_cancel(cancel)
+        time.sleep(0.02)
+
+
+def _broken(progress=None, cancel=None):
+    raise ZeroDivisionError("bad divisor in phase 1")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def _open_window(qtbot, settings):
+    window = app_module.MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.views_settled, timeout=5000)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = _open_window(qtbot, settings)
+    yield win
+    for box in list(win.error_dialogs):
+        box.close()
+    win.close()
+    win.uninstall_exception_hooks()
+
+
+def _menu_titles(window):
+    return [a.text().replace("&", "") for a in window.menuBar().actions()]
+
+
+def test_window_opens_with_menus_status_bar_and_log_dock(window):
+    assert window.isVisible()
+    assert _menu_titles(window) == ["File", "View", "Help"]
+    assert window.statusBar().isVisible()
+    log_dock = window.docks["Log"]
+    assert log_dock.isVisible() and log_dock.view is not None
+    assert window.file_menu.actions()[-1] is window.quit_action
+    assert window.state.run_status == "idle"
+
+
+def test_add_file_action_goes_above_quit(window):
+    hits = []
+    action = window.add_file_action("Open &BIDS Dataset...", lambda: hits.append(1), "Ctrl+O")
+    actions = window.file_menu.actions()
+    assert actions.index(action) < actions.index(window.quit_action)
+    action.trigger()
+    assert hits == [1]
+
+
+def test_docks_close_and_come_back_from_view_menu(window, qtbot):
+    dock = window.docks["Log"]
+    dock.close()
+    qtbot.waitUntil(lambda: not dock.isVisible(), timeout=2000)
+    entry = [a for a in window.view_menu.actions() if a.text() == "Log"]
+    assert entry, "the View menu has no entry for the Log dock"
+    entry[0].trigger()
+    qtbot.waitUntil(dock.isVisible, timeout=2000)
+    features = dock.features()
+    assert features & QDockWidget.DockWidgetFeature.DockWidgetMovable
+    assert features & QDockWidget.DockWidgetFeature.DockWidgetClosable
+    dock.close()
+    window.reset_layout_action.trigger()
+    qtbot.waitUntil(dock.isVisible, timeout=2000)
+
+
+def test_layout_and_geometry_persist(qtbot, settings):
+    first = _open_window(qtbot, settings)
+    first.resize(900, 640)
+    first.docks["Log"].close()
+    qtbot.waitUntil(lambda: not first.docks["Log"].isVisible(), timeout=2000)
+    first.close()
+    assert settings.value("window/state") is not None
+
+    second = _open_window(qtbot, settings)
+    try:
+        assert not second.docks["Log"].isVisible()
+        assert (second.width(), second.height()) == (900, 640)
+    finally:
+        second.close()
+
+
+def test_view_that_fails_to_import_is_not_fatal(qtbot, settings, monkeypatch, caplog):
+    monkeypatch.setattr(app_module, "VIEW_DOCKS", app_module.VIEW_DOCKS + [
+        ("Broken", "eegfmri_viewer.views.no_such_view_module:Nothing", Qt.DockWidgetArea.RightDockWidgetArea)])
+    window = _open_window(qtbot, settings)
+    try:
+        broken = window.docks["Broken"]
+        assert broken.view is None and "no_such_view_module" in broken.error
+        assert isinstance(broken.widget(), QLabel) and "could not be loaded" in broken.widget().text()
+        assert window.docks["Log"].view is not None
+        assert any("Broken view" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    finally:
+        window.close()
+
+
+def test_log_dock_shows_logging_from_any_thread(window, qtbot):
+    view = window.docks["Log"].view
+    logging.getLogger("eegfmri_viewer.test").info("loaded 42 volumes")
+    worker_thread = threading.Thread(target=lambda: logging.getLogger("eegfmri_viewer.io").warning("from a thread"))
+    worker_thread.start()
+    worker_thread.join()
+    qtbot.waitUntil(lambda: any("from a thread" in line for line in view.lines()), timeout=2000)
+    assert any("loaded 42 volumes" in line for line in view.lines())
+    # startup records logged before the dock existed are shown too
+    assert any("started; log file" in line for line in view.lines())
+    logging.getLogger("eegfmri_viewer.test").debug("hidden debug line")
+    qtbot.wait(50)
+    assert not any("hidden debug line" in line for line in view.lines())
+
+
+def _single_dialog(window, qtbot):
+    qtbot.waitUntil(lambda: len(window.error_dialogs) == 1, timeout=3000)
+    box = window.error_dialogs[0]
+    assert box.isVisible()
+    return box
+
+
+def test_uncaught_exception_in_gui_thread_shows_dialog_and_app_survives(window, qtbot):
+    def bad_slot():
+        raise RuntimeError("slider out of range 99")
+
+    QTimer.singleShot(0, bad_slot)
+    box = _single_dialog(window, qtbot)
+    assert "slider out of range 99" in box.text()
+    assert "bad_slot" in box.detailedText()
+    assert box.icon() == QMessageBox.Icon.Critical
+    log_text = app_module.log_file_path().read_text(encoding="utf-8")
+    assert "slider out of range 99" in log_text and "Traceback" in log_text
+    box.close()
+    qtbot.waitUntil(lambda: not window.error_dialogs, timeout=2000)
+    # still alive and responsive
+    window.state.set_band("beta")
+    assert window.isVisible() and window.state.selection.band == "beta"
+
+
+def test_same_error_repeating_does_not_stack_dialogs(window, qtbot):
+    def bad():
+        raise ValueError("paint failed")
+
+    for _ in range(3):
+        QTimer.singleShot(0, bad)
+    qtbot.wait(200)
+    assert len(window.error_dialogs) == 1
+
+
+def test_worker_failure_shows_dialog_and_sets_run_status(window, qtbot):
+    worker = FunctionWorker(_broken)
+    with qtbot.waitSignal(worker.done, timeout=5000):
+        window.run_worker(worker, "phase 1")
+    box = _single_dialog(window, qtbot)
+    assert "bad divisor in phase 1" in box.text()
+    assert "_broken" in box.detailedText()
+    assert window.state.run_status.startswith("failed: ZeroDivisionError")
+    assert "bad divisor in phase 1" in app_module.log_file_path().read_text(encoding="utf-8")
+
+
+def test_input_error_dialog_has_no_traceback(window, qtbot):
+    def bad_file(progress=None, cancel=None):
+        raise InputError("/data/sub-01_bold.nii.gz", "3-D image, expected 4-D BOLD")
+
+    worker = FunctionWorker(bad_file)
+    with qtbot.waitSignal(worker.done, timeout=5000):
+        window.run_worker(worker)
+    box = _single_dialog(window, qtbot)
+    assert box.text() == "/data/sub-01_bold.nii.gz: 3-D image, expected 4-D BOLD"
+    assert box.detailedText() == ""
+    assert box.icon() == QMessageBox.Icon.Warning
+
+
+def test_open_missing_path_names_it(window, qtbot, tmp_path):
+    missing = tmp_path / "nope"
+    assert window.open_path(missing) is False
+    box = _single_dialog(window, qtbot)
+    assert str(missing) in box.text()
+
+
+def test_close_while_worker_runs_stops_it(qtbot, settings, qtlog):
+    window = _open_window(qtbot, settings)
+    worker = window.run_worker(FunctionWorker(_spin), "long analysis")
+    qtbot.waitUntil(worker.is_running, timeout=3000)
+    assert window._cancel_button.isVisible()
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not worker.is_running()
+    qtbot.waitSignal(worker.done, timeout=2000, raising=False)
+    assert not [r for r in qtlog.records if "QThread" in r.message]
+
+
+def test_about_box_names_version_and_licence(window):
+    box = window.show_about()
+    try:
+        assert __version__ in box.text() and "BSD-3-Clause" in box.text()
+    finally:
+        box.close()
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"eegfmri-viewer {__version__}"
+
+
+def test_missing_command_module_is_skipped_but_broken_one_is_not(tmp_path, monkeypatch):
+    assert cli._import_command("eegfmri_viewer.no_such_package.command") is None
+    assert cli._import_command("eegfmri_viewer.no_such_module") is None
+    (tmp_path / "needs_missing_dep.py").write_text("import a_dependency_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError):
+        cli._import_command("needs_missing_dep")
+
+
+def test_subcommand_table_drives_the_parser(tmp_path, monkeypatch, capsys):
+    (tmp_path / "hello_command.py").write_text(
+        "HELP = 'say hello'\n"
+        "def add_arguments(p):\n    p.add_argument('name')\n"
+        "def run(args):\n    print('hello', args.name)\n    return 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + [("hello", "hello_command")])
+    assert cli.main(["hello", "world"]) == 3
+    assert "hello world" in capsys.readouterr().out
+
+
+def test_screenshot_writes_a_real_png(tmp_path):
+    out = tmp_path / "shots" / "window.png"
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "eegfmri_viewer", "--screenshot", str(out)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert not image.isNull() and image.width() >= 400 and image.height() >= 300
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 5, "the screenshot is blank"

@@ -1,0 +1,102 @@
+"""Session comparison: statistics, planted change recovered, mismatches named."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bundle_factory import PLANTED, make_bundle
+from eegfmri_viewer.comparison.compare import (
+    CompareError,
+    compare_bundles,
+    load_compare,
+    save_compare,
+    top_changes,
+)
+from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test
+from eegfmri_viewer.results import load_bundle, save_bundle
+
+
+def test_permutation_test_detects_shift_and_not_noise():
+    rng = np.random.default_rng(1)
+    a = rng.normal(0, 1, (30, 50))
+    b = rng.normal(0, 1, (30, 50))
+    b[:, 7] += 2.0
+    diff, p = permutation_test(a, b, n_permutations=5000, seed=0)
+    assert np.argmax(np.abs(diff)) == 7
+    assert p[7] < 0.001
+    q = fdr_bh(p)
+    assert q[7] < 0.05
+    assert (q < 0.05).sum() == 1
+    # p-values are reproducible under a seed and never zero.
+    _, p2 = permutation_test(a, b, n_permutations=5000, seed=0)
+    np.testing.assert_array_equal(p, p2)
+    assert p.min() >= 1 / 5001
+
+
+def test_fdr_matches_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    p = np.random.default_rng(0).uniform(0, 1, (3, 40)) ** 3
+    np.testing.assert_allclose(fdr_bh(p, axis=-1), np.stack([scipy_stats.false_discovery_control(r) for r in p]))
+
+
+def _with_change(path, src, roi, cls, amount):
+    bundle = load_bundle(src)
+    win = bundle.arrays["windows"]
+    cam = win["fmri_cam"].copy()
+    cam[win["labels"] == cls, roi] += amount
+    win["fmri_cam"] = cam
+    bundle.dataset["label"] = "after"
+    save_bundle(path, bundle)
+    return load_bundle(path)
+
+
+def test_planted_change_is_top_and_significant(tmp_path):
+    make_bundle(tmp_path / "a", seed=0)
+    roi, cls = PLANTED[1][0], 1
+    after = _with_change(tmp_path / "b", tmp_path / "a", roi, cls, 2.0)
+    before = load_bundle(tmp_path / "a")
+    result = compare_bundles(before, after, n_permutations=20000)
+    top = top_changes(result, cls, n=1)[0]
+    assert top["roi"] == roi and top["diff"] > 0 and top["q"] < 0.05
+    # Other classes did not change.
+    assert not result.significant("fmri_cam")[[0, 2]].any()
+    out = save_compare(result, tmp_path / "cmp")
+    again = load_compare(out)
+    np.testing.assert_array_equal(again.arrays["fmri_cam_q"], result.arrays["fmri_cam_q"])
+    summary = json.loads((out / "compare.json").read_text())
+    assert summary["top_changes"]["visual"][0]["roi"] == roi
+
+
+def test_self_comparison_finds_nothing(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    result = compare_bundles(bundle, bundle, n_permutations=2000)
+    assert not result.significant("fmri_cam").any()
+    assert not result.significant("eeg_roi_cam").any()
+    np.testing.assert_allclose(np.nan_to_num(result.arrays["fusion_global_diff"]), 0)
+
+
+def test_mismatched_bundles_say_what_differs(tmp_path):
+    make_bundle(tmp_path / "a")
+    other = load_bundle(tmp_path / "a")
+    other.arrays["saliency"]["classes"] = np.array(["rest", "visual", "auditory"])
+    save_bundle(tmp_path / "b", other)
+    with pytest.raises(CompareError, match="classes"):
+        compare_bundles(load_bundle(tmp_path / "a"), load_bundle(tmp_path / "b"))
+    other.arrays["saliency"]["atlas"] = np.array("dosenbach2010")
+    save_bundle(tmp_path / "c", other)
+    with pytest.raises(CompareError, match="atlas"):
+        compare_bundles(load_bundle(tmp_path / "a"), load_bundle(tmp_path / "c"))
+
+
+def test_compare_command(tmp_path, capsys):
+    from eegfmri_viewer.cli import main
+
+    make_bundle(tmp_path / "a")
+    make_bundle(tmp_path / "b", seed=1)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp"), "--permutations", "500"]) == 0
+    assert (tmp_path / "cmp" / "compare.npz").is_file()
+    # The output is never overwritten silently.
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -1,0 +1,102 @@
+"""EEG-fMRI coupling: canonical HRF, lagged correlation, peak lag and block-permutation p-values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eegfmri_viewer.pipeline.coupling import (
+    canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling)
+
+TR = 2.0
+
+
+def _ar1(rng, shape, phi=0.8):
+    x = rng.normal(size=shape)
+    for t in range(1, shape[-1]):
+        x[..., t] += phi * x[..., t - 1]
+    return x
+
+
+def test_canonical_hrf_has_the_spm_shape():
+    h = canonical_hrf(0.1)
+    t = np.arange(len(h)) * 0.1
+    assert h.sum() == pytest.approx(1.0)
+    assert t[h.argmax()] == pytest.approx(5.0, abs=0.15)  # peak ~5 s for SPM's (6, 16, 1/6)
+    assert t[h.argmin()] == pytest.approx(15.0, abs=1.0)  # undershoot
+    assert h.min() < 0
+    assert len(canonical_hrf(TR)) == 17  # 0..32 s in 2 s steps
+
+
+def test_hrf_convolution_of_an_impulse_is_the_hrf():
+    x = np.zeros(40)
+    x[3] = 1.0
+    y = hrf_convolve(x, TR)
+    h = canonical_hrf(TR)
+    # the mean removed before convolving shifts every sample by -mean * cumulative kernel sum
+    expected = np.convolve(x - x.mean(), h)[:40]
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+    assert y.argmax() - 3 in (2, 3)  # the 5 s peak falls between the 4 s and 6 s samples
+
+
+def test_lag_steps_cover_minus_to_plus_ten_seconds():
+    np.testing.assert_array_equal(lag_steps(2.0, -10, 10), np.arange(-5, 6))
+    np.testing.assert_array_equal(lag_steps(3.0, -10, 10), np.arange(-3, 4))
+
+
+def test_lagged_correlation_matches_numpy_corrcoef():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1, 2, 50)), rng.normal(size=(2, 50))
+    lags = np.array([-3, 0, 2])
+    r = lagged_correlation([x], [y], lags)
+    for li, lag in enumerate(lags):
+        for node in range(2):
+            a = x[0, node, : 50 - lag] if lag >= 0 else x[0, node, -lag:]
+            b = y[node, lag:] if lag >= 0 else y[node, : 50 + lag]
+            assert r[0, node, li] == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-10)
+
+
+@pytest.mark.parametrize("lag", [2, -3, 0])
+def test_planted_lag_is_found_with_a_small_p_value(lag):
+    rng = np.random.default_rng(abs(lag) + 10)
+    n_vol, n_rec = 150, 2
+    power = [np.abs(_ar1(rng, (1, 3, n_vol))) for _ in range(n_rec)]
+    bold = []
+    for p in power:
+        x = hrf_convolve(p[0], TR)
+        y = np.roll(x, lag, axis=-1)  # y[t + lag] = x[t]
+        y = y / y.std() + 0.5 * rng.normal(size=y.shape)
+        bold.append(y)
+    out = lagged_coupling(power, bold, TR, n_permutations=100, seed=0)
+    np.testing.assert_array_equal(out["peak_lag_s"], lag * TR)
+    assert (out["p_value"] < 0.05).all()
+    assert (out["lagged_corr"][0, :, list(out["lags_s"]).index(lag * TR)] > 0.5).all()
+
+
+def test_unrelated_bold_gives_large_p_values():
+    rng = np.random.default_rng(3)
+    n_vol, n_nodes = 150, 30
+    power = [np.abs(_ar1(rng, (1, n_nodes, n_vol))) for _ in range(2)]
+    # independent BOLD with BOLD-like autocorrelation
+    bold = [hrf_convolve(_ar1(rng, (n_nodes, n_vol)), TR) + 0.2 * rng.normal(size=(n_nodes, n_vol))
+            for _ in range(2)]
+    out = lagged_coupling(power, bold, TR, n_permutations=100, seed=1)
+    p = out["p_value"][0]
+    assert np.mean(p < 0.05) <= 0.2
+    assert np.median(p) > 0.2
+
+
+def test_no_permutations_gives_nan_p_and_mismatch_is_refused():
+    rng = np.random.default_rng(0)
+    out = lagged_coupling([rng.random((2, 3, 40))], [rng.normal(size=(3, 40))], TR, n_permutations=0)
+    assert np.isnan(out["p_value"]).all() and out["p_value"].shape == (2, 3)
+    with pytest.raises(ValueError, match="do not match"):
+        lagged_coupling([rng.random((2, 3, 40))], [rng.normal(size=(4, 40))], TR)
+
+
+def test_embedding_coupling_is_a_per_roi_cosine():
+    band = np.array([[[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])
+    fmri = np.array([[2.0, 0.0], [-1.0, -1.0], [1.0, 0.0]])
+    c, g = embedding_coupling(band, fmri)
+    np.testing.assert_allclose(c, [[1.0, -1.0, 0.0]], atol=1e-6)
+    assert g[0] == pytest.approx(0.0)

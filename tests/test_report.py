@@ -1,0 +1,99 @@
+"""HTML report: self-contained, parsed, images decoded, comparison included."""
+
+import base64
+import io
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from bundle_factory import PLANTED, make_bundle
+from eegfmri_viewer.comparison.compare import compare_bundles
+from eegfmri_viewer.report.html import build_report, top_salient_rois, write_report
+from eegfmri_viewer.results import load_bundle, save_bundle
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.tables, self.text = [], [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag in ("link", "script") or (tag == "a" and attrs.get("href", "").startswith("http")):
+            self.links.append(attrs)
+        if tag == "table":
+            self.tables += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(text):
+    parser = _Collector()
+    parser.feed(text)
+    return parser
+
+
+def _decode(src):
+    from PIL import Image
+
+    assert src.startswith("data:image/png;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    img.load()
+    return np.asarray(img.convert("RGB"))
+
+
+@pytest.mark.gui
+def test_report_is_self_contained_with_real_images(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    out = write_report(tmp_path / "r.html", build_report(bundle))
+    parsed = _parse(out.read_text())
+    assert parsed.links == []  # nothing to fetch: opens without a network
+    # training curves + 3 cortex images + 3 electrode graphs + fusion + coupling
+    assert len(parsed.images) == 9
+    cortex = _decode(parsed.images[1])
+    assert cortex.shape[0] > 100
+    # The cortex image is not blank: grey brain and coloured saliency on white.
+    assert (cortex.std(axis=2) > 40).sum() > 20
+    assert (cortex.min(axis=2) < 200).sum() > 1000
+    text = " ".join(parsed.text)
+    for name in bundle.classes:
+        assert name in text
+    # The top-ROI table names the planted ROI with its MNI coordinates.
+    top = top_salient_rois(bundle, 1, n=3)
+    assert {r["roi"] for r in top} == set(PLANTED[1])
+    assert top[0]["name"] in text
+    assert f"{top[0]['coords'][0]:.0f}, {top[0]['coords'][1]:.0f}, {top[0]['coords'][2]:.0f}" in text
+
+
+@pytest.mark.gui
+def test_report_with_comparison_lists_significant_changes(tmp_path):
+    make_bundle(tmp_path / "a")
+    before = load_bundle(tmp_path / "a")
+    after = load_bundle(tmp_path / "a")
+    roi = PLANTED[2][0]
+    cam = after.arrays["windows"]["fmri_cam"]
+    cam[after.arrays["windows"]["labels"] == 2, roi] += 2.0
+    save_bundle(tmp_path / "b", after)
+    after = load_bundle(tmp_path / "b")
+    cmp = compare_bundles(before, after, n_permutations=20000)
+    text = build_report(before, comparison=cmp, bundle_b=after)
+    parsed = _parse(text)
+    assert "What changed" in text
+    assert 'class="sig"' in text
+    assert str(before.get("saliency", "roi_names")[roi]) in text
+    diff_img = _decode(parsed.images[-1])
+    # Only the significant ROI is coloured (red/blue), the rest is grey.
+    coloured = np.abs(diff_img[..., 0].astype(int) - diff_img[..., 2].astype(int)) > 60
+    assert 0 < coloured.sum() < 0.05 * coloured.size
+
+
+def test_report_of_fmri_only_bundle_says_phase2_missing(tmp_path):
+    make_bundle(tmp_path / "a", eeg=False)
+    text = build_report(load_bundle(tmp_path / "a"), render_cortex=False)
+    assert "Phase 2 did not run" in text
+    assert "Electrode graph" not in text
