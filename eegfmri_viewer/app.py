@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -52,6 +52,11 @@ LAYOUT_VERSION = 1
 # (dock title, "module:ClassName", dock area). View helpers append their views.
 VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Log", "eegfmri_viewer.views.log_view:LogView", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("Cortex 3-D", "eegfmri_viewer.views.cortex_view:CortexView", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("Electrode graph", "eegfmri_viewer.views.electrode_graph_view:ElectrodeGraphView", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("Embeddings", "eegfmri_viewer.views.embeddings_view:EmbeddingsView", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("Attention & fusion", "eegfmri_viewer.views.attention_view:AttentionView", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("Coupling", "eegfmri_viewer.views.coupling_view:CouplingView", Qt.DockWidgetArea.BottomDockWidgetArea),
 ]
 
 
@@ -63,7 +68,17 @@ def config_dir() -> Optional[Path]:
 
 
 def data_dir() -> Path:
-    """User data folder: ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_log_dir``."""
+    """User data folder (demo dataset): ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_data_dir``."""
+    value = os.environ.get("EEGFMRI_VIEWER_DATA_DIR")
+    if value:
+        return Path(value)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APPLICATION))
+
+
+def log_dir() -> Path:
+    """Log folder: ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_log_dir``."""
     value = os.environ.get("EEGFMRI_VIEWER_DATA_DIR")
     if value:
         return Path(value)
@@ -72,9 +87,21 @@ def data_dir() -> Path:
     return Path(platformdirs.user_log_dir(APPLICATION))
 
 
+def demo_dir() -> Path:
+    """Where the GUI keeps the generated demo dataset."""
+    return data_dir() / "demo"
+
+
 def log_file_path() -> Path:
     """The log file uncaught exceptions are written to."""
-    return data_dir() / "eegfmri_viewer.log"
+    return log_dir() / "eegfmri_viewer.log"
+
+
+def _ensure_demo(root: Path, small: bool = False, progress=None, cancel=None) -> Path:
+    # imported here, in the worker thread: the simulator pulls in MNE and nibabel
+    from eegfmri_viewer.demo import ensure_demo_dataset
+
+    return ensure_demo_dataset(root, small=small, progress=progress, cancel=cancel)
 
 
 def make_settings() -> QSettings:
@@ -142,11 +169,15 @@ class ViewDock(QDockWidget):
     """
 
     def __init__(self, title: str, spec: str, state: AppState, parent: Optional[QWidget] = None):
-        super().__init__(title, parent)
+        # a single "&" would be taken as a mnemonic marker in the title bar and the View menu
+        super().__init__(title.replace("&", "&&"), parent)
+        self.title = title
         self.spec = spec
         self.state = state
         self.view: Optional[QWidget] = None
         self.error: Optional[str] = None
+        # False until the main window's first frame is on screen (see MainWindow.showEvent)
+        self.build_when_shown = False
         self.setObjectName("dock:" + spec)
         self.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -173,8 +204,8 @@ class ViewDock(QDockWidget):
             view = cls(self.state, self)
         except Exception as exc:  # noqa: BLE001 - a broken view must not stop the app
             self.error = short_message(exc)
-            log.exception("the %s view (%s) could not be loaded", self.windowTitle(), self.spec)
-            label = QLabel(f"The {self.windowTitle()} view could not be loaded:\n{self.error}\nSee the Log for details.")
+            log.exception("the %s view (%s) could not be loaded", self.title, self.spec)
+            label = QLabel(f"The {self.title} view could not be loaded:\n{self.error}\nSee the Log for details.")
             label.setWordWrap(True)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.setWidget(label)
@@ -185,9 +216,31 @@ class ViewDock(QDockWidget):
 
     @Slot(bool)
     def _on_visibility(self, visible: bool) -> None:
-        if visible and not self.built:
+        if visible and self.build_when_shown and not self.built:
             # after the current event, so the dock shows before a slow import
             QTimer.singleShot(0, self.ensure_built)
+
+
+# Platforms that never send an expose event (offscreen) still get their views.
+FIRST_EXPOSE_FALLBACK_MS = 1000
+
+
+class _FirstExpose(QObject):
+    """Calls ``callback`` (on the next event-loop turn) when ``window`` is first exposed."""
+
+    def __init__(self, window, callback: Callable[[], None]):
+        super().__init__(window)
+        self._callback = callback
+        self._window = window
+        self.exposed = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Expose and self._window.isExposed() and not self.exposed:
+            self.exposed = True
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False
 
 
 # --------------------------------------------------------------------------- error routing
@@ -239,6 +292,7 @@ class MainWindow(QMainWindow):
         self.openers: list[Callable[[Path], bool]] = []
         self._about_box: Optional[QMessageBox] = None
         self._previous_hooks: Optional[tuple] = None
+        self._first_expose: Optional[_FirstExpose] = None
         self.log_path = setup_logging()
 
         self.setWindowTitle(f"EEG-fMRI Viewer {__version__}")
@@ -251,6 +305,7 @@ class MainWindow(QMainWindow):
         self._relay.raised.connect(self.show_exception)
         self.pool.failed.connect(self._on_worker_failed)
 
+        self.add_opener(self._open_results_bundle)
         self._build_menus()
         self._build_status_bar()
         self._build_docks()
@@ -281,6 +336,11 @@ class MainWindow(QMainWindow):
         self.reset_layout_action = reset
 
         help_menu = bar.addMenu("&Help")
+        demo = QAction("Open &Demo Dataset", self)
+        demo.setStatusTip("Simulated EEG-fMRI with a known ground truth (generated on first use)")
+        demo.triggered.connect(lambda checked=False: self.open_demo())
+        help_menu.addAction(demo)
+        self.demo_action = demo
         about = QAction(f"&About {APPLICATION}", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self.show_about)
@@ -359,6 +419,33 @@ class MainWindow(QMainWindow):
         self._show_input_problem(path, "not a dataset, recording or results folder this application can open")
         return False
 
+    def open_demo(self, root: Optional[Path] = None, small: bool = False) -> FunctionWorker:
+        """Generate the demo dataset (first time only) in a worker, then open it.
+
+        Parameters
+        ----------
+        root : Path, optional
+            Dataset folder; :func:`demo_dir` by default.
+        small : bool
+            The small preset (2 subjects, 1 session, 2 minutes).
+        """
+        root = Path(root) if root is not None else (demo_dir() / "small" if small else demo_dir())
+        worker = FunctionWorker(_ensure_demo, root, small=small, name="demo dataset")
+        worker.finished.connect(self.open_path)
+        return self.run_worker(worker, "preparing the demo dataset")
+
+    def _open_results_bundle(self, path: Path) -> bool:
+        """Opener for a results folder (it holds ``manifest.json``): loaded in a worker."""
+        if not (path.is_dir() and (path / "manifest.json").is_file()):
+            return False
+        from eegfmri_viewer.results import load_bundle
+
+        worker = FunctionWorker(load_bundle, path, name="load results", progress_kwarg=None, cancel_kwarg=None)
+        worker.finished.connect(self.state.set_results)
+        worker.finished.connect(lambda bundle: self.statusBar().showMessage(f"Opened results {path}", 5000))
+        self.run_worker(worker, f"opening {path.name}")
+        return True
+
     def _show_input_problem(self, path: Path, problem: str) -> None:
         from eegfmri_viewer.io.errors import InputError
 
@@ -369,6 +456,8 @@ class MainWindow(QMainWindow):
     # -- docks and layout --------------------------------------------------------
     def build_pending_views(self) -> None:
         """Build the views of visible docks that are not built yet, one per event-loop turn."""
+        for dock in self.docks.values():
+            dock.build_when_shown = True
         pending = [d for d in self.docks.values() if not d.built and d.isVisible()]
         if pending:
             pending[0].ensure_built()
@@ -522,7 +611,13 @@ class MainWindow(QMainWindow):
     # -- Qt events ------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        QTimer.singleShot(0, self.build_pending_views)
+        if self._first_expose is None and self.windowHandle() is not None:
+            # Views are built once the first frame is on screen: the window then
+            # paints before slow view imports, and the user sees it at once.
+            self._first_expose = _FirstExpose(self.windowHandle(), self.build_pending_views)
+            QTimer.singleShot(FIRST_EXPOSE_FALLBACK_MS, self.build_pending_views)
+        else:
+            QTimer.singleShot(0, self.build_pending_views)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if self.pool.running():

@@ -11,7 +11,9 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Optional, Sequence
@@ -70,6 +72,8 @@ def build_parser(load: Sequence[str] = ()) -> argparse.ArgumentParser:
                         help="render the main window to PNG once it has settled, then exit")
     parser.add_argument("--open", metavar="PATH", type=Path, dest="open_path",
                         help="open a dataset, recording or results folder at start")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the built-in demo dataset (generated on first use)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
@@ -138,6 +142,8 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     if args.open_path is not None:
         window.open_path(args.open_path)
+    if args.demo:
+        window.open_demo()
 
     outcome = {"rc": 0}
     if args.screenshot is not None:
@@ -148,10 +154,27 @@ def run_gui(args: argparse.Namespace) -> int:
 
         app_module.save_screenshot_when_settled(window, args.screenshot, done, timeout_s=SCREENSHOT_TIMEOUT_S)
 
+    qapp.aboutToQuit.connect(window.save_layout)
+    # Ctrl+C in the terminal closes the window the normal way; the timer lets the
+    # interpreter run its signal handler while Qt's loop waits for events.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    from PySide6.QtCore import QTimer
+
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
     rc = qapp.exec()
     rc = rc or outcome["rc"]
+    wake.stop()
     from eegfmri_viewer.workers.pool import unfinished_workers
 
+    # The loop can also end without closing the window (Ctrl+C, app.quit()).
+    deadline = time.monotonic() + 5.0
+    for worker in unfinished_workers():
+        worker.cancel()
+    for worker in unfinished_workers():
+        worker.wait(max(0.0, deadline - time.monotonic()))
     if unfinished_workers():
         # Work that ignores its cancel flag must not keep the process alive,
         # and its QThread must not be destroyed while running (Qt aborts then).

@@ -3,7 +3,9 @@
 * Core packages never import Qt, pyvistaqt, pyqtgraph, or the GUI layers
   (state, views, workers, app); only ``report`` may use pyvista (off-screen).
 * ``state`` uses only ``PySide6.QtCore``.
-* Views never import other views, workers, the app or the CLI.
+* Views never import other views, workers, the app or the CLI. A view is a
+  module ``views/*_view.py``; other modules in ``views/`` are shared helpers
+  (colours, dialogs, messages) that any view may use and that import no view.
 * Imports inside functions count too: a lazy Qt import in the core still
   breaks the command line on a machine without a display.
 """
@@ -24,8 +26,11 @@ CORE = ["io", "preprocessing", "graphs", "models", "training", "demo", "pipeline
         "report", "results", "progress"]
 GUI_LAYERS = [f"{PKG}.state", f"{PKG}.views", f"{PKG}.workers", f"{PKG}.app", f"{PKG}.cli"]
 QT_AND_PLOTTING = ["PySide6", "PyQt5", "PyQt6", "shiboken6", "pyvistaqt", "pyqtgraph"]
-# Modules in views/ that are shared helpers rather than views.
-VIEW_HELPERS = {f"{PKG}.views.error_dialog"}
+
+
+def is_view_module(module: str) -> bool:
+    """Views are ``eegfmri_viewer.views.*_view``; the rest of views/ are helpers."""
+    return module.startswith(f"{PKG}.views.") and module.rsplit(".", 1)[-1].endswith("_view")
 
 
 def _within(name: str, prefixes) -> bool:
@@ -80,12 +85,14 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
     """Rule breaks in ``source`` of dotted ``module``, as ``"module:line imports name"``."""
     bad = forbidden_for(module)
     out = []
-    is_view = module.startswith(f"{PKG}.views.") and module not in VIEW_HELPERS
+    in_views = module.startswith(f"{PKG}.views")
     for line, name in imported_names(source, module, is_package):
         if _within(name, bad):
             out.append(f"{module}:{line} imports {name}")
-        elif is_view and name.startswith(f"{PKG}.views.") and not _within(name, [module, *VIEW_HELPERS]):
-            out.append(f"{module}:{line} imports another view {name}")
+        elif in_views and not _within(name, [module]) and any(
+            is_view_module(".".join(name.split(".")[:i])) for i in range(3, len(name.split(".")) + 1)
+        ):
+            out.append(f"{module}:{line} imports the view {name}")
     return sorted(set(out))
 
 
@@ -117,9 +124,11 @@ def test_package_follows_the_import_rules():
         ("eegfmri_viewer.results", "from eegfmri_viewer.state import AppState"),
         ("eegfmri_viewer.demo.dataset", "import pyvista as pv"),
         ("eegfmri_viewer.state.app_state", "from PySide6.QtWidgets import QWidget"),
-        ("eegfmri_viewer.views.brain3d", "from eegfmri_viewer.views.topomap import Topomap"),
-        ("eegfmri_viewer.views.brain3d", "from .topomap import Topomap"),
-        ("eegfmri_viewer.views.curves", "from eegfmri_viewer.workers import FunctionWorker"),
+        ("eegfmri_viewer.views.brain_view", "from eegfmri_viewer.views.topomap_view import Topomap"),
+        ("eegfmri_viewer.views.brain_view", "from .topomap_view import Topomap"),
+        ("eegfmri_viewer.views.brain_view", "from eegfmri_viewer.views import topomap_view"),
+        ("eegfmri_viewer.views.curves_view", "from eegfmri_viewer.workers import FunctionWorker"),
+        ("eegfmri_viewer.views.view_colors", "from eegfmri_viewer.views.cortex_view import CortexView"),
     ],
 )
 def test_self_test_catches_violations(module, source):
@@ -132,7 +141,8 @@ def test_self_test_catches_violations(module, source):
         ("eegfmri_viewer.io.bids", "import numpy as np\nfrom .errors import InputError"),
         ("eegfmri_viewer.report.html", "def render():\n    import pyvista\n"),
         ("eegfmri_viewer.state.app_state", "from PySide6.QtCore import QObject, Signal"),
-        ("eegfmri_viewer.views.brain3d", "from eegfmri_viewer.views.error_dialog import error_dialog\n"
+        ("eegfmri_viewer.views.brain_view", "from eegfmri_viewer.views.error_dialog import error_dialog\n"
+                                            "from .view_colors import view_color\n"
                                          "from eegfmri_viewer.state import AppState\nimport pyvistaqt"),
         ("eegfmri_viewer.app", "from eegfmri_viewer.workers import FunctionWorker\nimport PySide6"),
     ],

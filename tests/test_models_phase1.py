@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegfmri_viewer.models.cheb_gcnn import SpectralGCNN, cheb_conv
+from eegfmri_viewer.models.cheb_gcnn import ChebGraphConv, SpectralGCNN, cheb_conv, scaled_laplacian
 from eegfmri_viewer.models.temporal_conv import TemporalConv, kernel_length
 
 
@@ -33,25 +33,43 @@ def chebyshev_poly(k, x):
 def test_chebyshev_filter_equals_dense_spectral_filter(K):
     W, edge_index, edge_weight, L, lam = random_graph()
     theta = np.random.default_rng(1).normal(size=K)
-    conv = cheb_conv(1, 1, K).double()
+    conv = ChebGraphConv(1, 1, K).double()
     with torch.no_grad():
         for k, lin in enumerate(conv.lins):
             lin.weight.fill_(theta[k])
-        conv.bias.zero_()
+    L_hat = scaled_laplacian(torch.tensor(edge_index), torch.tensor(edge_weight), len(W), lam)
+    np.testing.assert_allclose(L_hat.numpy(), 2 * L / lam - np.eye(len(W)), atol=1e-12)
     x = np.random.default_rng(2).normal(size=(W.shape[0], 1))
-    y = conv(torch.tensor(x), torch.tensor(edge_index), torch.tensor(edge_weight), lambda_max=lam).detach().numpy()
+    y = conv(torch.tensor(x)[None], L_hat)[0].detach().numpy()
     # eq. 5 with g from eq. 7 on the eigenvalues: y = U g(Lambda) U^T x
     evals, U = np.linalg.eigh(L)
     lam_n = 2 * evals / lam - 1
     g = sum(theta[k] * chebyshev_poly(k, lam_n) for k in range(K))
     expected = U @ np.diag(g) @ U.T @ x
     np.testing.assert_allclose(y, expected, atol=1e-5)
-    # and a K-term filter is (K-1)-hop localised: nothing leaks further
+    # a K-term filter is (K-1)-hop localised: nothing leaks further
     hops = np.linalg.matrix_power((W > 0).astype(int) + np.eye(len(W), dtype=int), K - 1) > 0
-    impulse = np.zeros((len(W), 1))
-    impulse[0] = 1.0
-    yi = conv(torch.tensor(impulse), torch.tensor(edge_index), torch.tensor(edge_weight), lambda_max=lam)
-    assert np.all(np.abs(yi.detach().numpy()[~hops[:, 0], 0]) < 1e-12)
+    impulse = np.zeros((1, len(W), 1))
+    impulse[0, 0] = 1.0
+    yi = conv(torch.tensor(impulse), L_hat)[0].detach().numpy()
+    assert np.all(np.abs(yi[~hops[:, 0], 0]) < 1e-12)
+    assert np.any(np.abs(yi[hops[:, 0], 0]) > 1e-6)
+
+
+def test_chebyshev_layer_matches_pyg_chebconv():
+    W, edge_index, edge_weight, L, lam = random_graph(n=15, seed=3)
+    torch.manual_seed(0)
+    ours = ChebGraphConv(4, 6, 3).double()
+    ref = cheb_conv(4, 6, 3).double()
+    with torch.no_grad():
+        for a, b in zip(ours.lins, ref.lins):
+            b.weight.copy_(a.weight)
+        ours.bias.normal_()
+        ref.bias.copy_(ours.bias)
+    x = torch.randn(3, 15, 4, dtype=torch.float64)
+    L_hat = scaled_laplacian(torch.tensor(edge_index), torch.tensor(edge_weight), 15, lam)
+    y_ref = torch.stack([ref(xb, torch.tensor(edge_index), torch.tensor(edge_weight), lambda_max=lam) for xb in x])
+    np.testing.assert_allclose(ours(x, L_hat).detach().numpy(), y_ref.detach().numpy(), atol=1e-10)
 
 
 def make_model(n_nodes=10, n_times=50, n_classes=3, seed=0, **kw):
@@ -120,7 +138,7 @@ def test_kernel_follows_sampling_rate():
     assert kernel_length(0.5, 6.0, 10) == 3          # fMRI, TR = 2 s: three volumes
     assert kernel_length(0.5, 6.0, 2) == 2           # never longer than the window
     layer = TemporalConv(n_times=2500, sfreq=250.0, kernel_s=0.1, n_filters=4, n_segments=3)
-    assert layer.conv.kernel_size == (25,)
+    assert layer.conv.kernel_size == (25,) and layer.conv.stride == (12,)
     assert layer(torch.randn(2, 5, 2500)).shape == (2, 5, 12)
 
 

@@ -14,12 +14,18 @@ N_WIN, N_NODES, F, N_CH = 30, 10, 6, 12
 
 
 def make_inputs(seed=0):
-    """Node features with a fixed low-rank structure per view plus window noise (non-negative, like ReLU maps)."""
+    """Non-negative node features (like ReLU maps): a static part per node, plus two node groups
+    whose feature pattern follows a latent activity that changes from window to window, plus noise."""
     rng = np.random.default_rng(seed)
+    activity = rng.normal(size=(N_WIN, 2))
 
     def view(n):
         base = np.abs(rng.normal(size=(n, F)))
-        return np.abs(base[None] + 0.3 * rng.normal(size=(N_WIN, n, F))).astype(np.float32)
+        groups = np.zeros((2, n))
+        groups[0, : n // 3], groups[1, n // 3: 2 * n // 3] = 1.0, 1.0
+        pattern = rng.normal(size=(2, F))
+        drive = np.einsum("wg,gn,gf->wnf", activity, groups, pattern)
+        return np.abs(base[None] + drive + 0.05 * rng.normal(size=(N_WIN, n, F))).astype(np.float32)
 
     split = np.array(["train"] * 18 + ["val"] * 6 + ["test"] * 6)
     return Phase2Inputs(
@@ -35,7 +41,7 @@ def make_inputs(seed=0):
     )
 
 
-CFG = Phase2Config(epochs=25, hidden_dim=4, out_dim=8, heads=2, cross_heads=2, k=3, patience=5, batch_size=8)
+CFG = Phase2Config(epochs=25, hidden_dim=4, out_dim=8, heads=2, cross_heads=2, k=3, patience=8, batch_size=8, lr=1e-2)
 CCFG = CouplingConfig(n_permutations=20)
 
 
@@ -154,3 +160,17 @@ def test_bad_inputs_and_settings_are_refused():
         run_phase2(make_inputs(0), Phase2Config(rho=1.5))
     with pytest.raises(ValueError, match="cross_heads"):
         run_phase2(make_inputs(0), Phase2Config(out_dim=10, cross_heads=4))
+
+
+def test_centring_removes_the_common_mode_and_the_node_means_of_training_windows():
+    from eegfmri_viewer.pipeline.phase2_stage import centre_features
+
+    x = make_inputs(0).fmri_features
+    train = np.arange(N_WIN) < 18
+    nodes = centre_features(x, "nodes")
+    np.testing.assert_allclose(nodes.mean(axis=1), 0.0, atol=1e-5)
+    both = centre_features(x, "nodes_windows", train)
+    np.testing.assert_allclose(both[train].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(both.mean(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_array_equal(centre_features(x, "none"), x)
+    assert not np.allclose(both[~train].mean(axis=0), 0.0, atol=1e-3)  # test windows do not set the mean

@@ -125,7 +125,8 @@ def test_early_stopping_restores_best_epoch():
         history = run.run()
     assert len(history) < 200
     assert len(history) - run.best_epoch == 3
-    best_val = min(h["val_loss"] for h in history)
+    best_val = history[run.best_epoch - 1]["val_loss"]
+    assert best_val <= min(h["val_loss"] for h in history) + 1e-6
     assert run.evaluate("val")["loss"] == pytest.approx(best_val, rel=1e-5)
 
 

@@ -169,3 +169,36 @@ def test_uncooperative_function_does_not_block_stop_all_forever(qtbot):
     with qtbot.waitSignal(worker.done, timeout=5000):
         pass
     assert worker not in unfinished_workers()
+
+
+@pytest.mark.gui
+def test_process_exit_after_stop_all_is_clean(tmp_path):
+    """The real exit path: QApplication quits with workers just stopped."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit_app.py"
+    script.write_text(
+        "import sys, time\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from eegfmri_viewer.progress import check_cancel\n"
+        "from eegfmri_viewer.workers import FunctionWorker, WorkerPool\n"
+        "def spin(progress=None, cancel=None):\n"
+        "    while True:\n"
+        "        check_cancel(cancel)\n"
+        "        time.sleep(0.02)\n"
+        "app = QApplication([])\n"
+        "pool = WorkerPool()\n"
+        "for _ in range(3):\n"
+        "    pool.start(FunctionWorker(spin))\n"
+        "def stop():\n"
+        "    print('stopped', pool.stop_all(2.0))\n"
+        "    app.quit()\n"
+        "QTimer.singleShot(200, stop)\n"
+        "sys.exit(app.exec())\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "stopped True" in out.stdout
+    assert "QThread" not in out.stderr

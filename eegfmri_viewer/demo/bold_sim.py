@@ -28,16 +28,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..progress import check_cancel
 from . import spec
 
 VOXEL_MM = 4
 THERMAL_PCT = 1.0
 THERMAL_AR = 0.3
-PHYS_PCT = 0.4
+PHYS_PCT = 0.2
+PHYS_AR = 0.5
 N_PHYS_PATTERNS = 4
-GLOBAL_PCT = 0.3
+GLOBAL_PCT = 0.2
 DRIFT_PCT = 1.5
-SPIKE_PCT = 3.0
+SPIKE_PCT = 1.5
 
 
 @dataclass
@@ -123,7 +125,7 @@ def ar1(rng: np.random.Generator, shape: tuple, phi: float) -> np.ndarray:
 
 
 def simulate_bold(grid: BoldGrid, centres_mm: np.ndarray, pct: np.ndarray, response: np.ndarray,
-                  rng: np.random.Generator) -> tuple:
+                  rng: np.random.Generator, cancel=None) -> tuple:
     """BOLD volumes of one run.
 
     Parameters
@@ -136,6 +138,8 @@ def simulate_bold(grid: BoldGrid, centres_mm: np.ndarray, pct: np.ndarray, respo
     response : ndarray, shape (n_volumes, n_planted)
         From :func:`design.bold_response`.
     rng : numpy.random.Generator
+    cancel : callable | None
+        Checked between the stages (see :mod:`eegfmri_viewer.progress`).
 
     Returns
     -------
@@ -146,10 +150,12 @@ def simulate_bold(grid: BoldGrid, centres_mm: np.ndarray, pct: np.ndarray, respo
     n_vol = response.shape[0]
     n_vox = len(grid.xyz)
     frac = response @ (region_weights(grid, centres_mm) * (pct[:, None] / 100.0))
-    frac += (THERMAL_PCT / 100.0) * ar1(rng, (n_vol, n_vox), THERMAL_AR).astype(np.float64)
+    check_cancel(cancel)
+    frac += (THERMAL_PCT / 100.0) * ar1(rng, (n_vol, n_vox), THERMAL_AR)
+    check_cancel(cancel)
     patterns = smooth_maps(grid, N_PHYS_PATTERNS, rng)
-    frac += (PHYS_PCT / 100.0) * ar1(rng, (n_vol, N_PHYS_PATTERNS), 0.8) @ patterns
-    frac += (GLOBAL_PCT / 100.0) * ar1(rng, (n_vol, 1), 0.8)
+    frac += (PHYS_PCT / 100.0) * ar1(rng, (n_vol, N_PHYS_PATTERNS), PHYS_AR) @ patterns
+    frac += (GLOBAL_PCT / 100.0) * ar1(rng, (n_vol, 1), PHYS_AR)
     u = np.linspace(-1.0, 1.0, n_vol)
     drift_maps = smooth_maps(grid, 2, rng, sigma_mm=60.0)
     frac += (DRIFT_PCT / 100.0) * (np.outer(u, drift_maps[0]) + 0.5 * np.outer(1.5 * u**2 - 0.5, drift_maps[1]))
@@ -161,6 +167,7 @@ def simulate_bold(grid: BoldGrid, centres_mm: np.ndarray, pct: np.ndarray, respo
         ramp = grid.xyz @ direction / 70.0
         frac[k] += (SPIKE_PCT / 100.0) * (ramp + 0.5 * rng.choice([-1.0, 1.0]))
         frac[k + 1] += 0.3 * (SPIKE_PCT / 100.0) * ramp
+    check_cancel(cancel)
     vox = np.round(grid.s0[None, :] * (1.0 + frac))
     data = np.zeros(grid.shape + (n_vol,), dtype=np.int16)
     data[grid.ijk[:, 0], grid.ijk[:, 1], grid.ijk[:, 2], :] = np.clip(vox, 1, 32767).astype(np.int16).T

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..progress import check_cancel
 from . import spec
 from .design import RunDesign
 from .sources import HeadModel
@@ -93,7 +94,8 @@ def envelope(t_neural: np.ndarray, drive: np.ndarray, times: np.ndarray, baselin
 
 
 def oscillator_sources(osc_head: HeadModel, design_times: np.ndarray, t_neural: np.ndarray, neural: np.ndarray,
-                       planted: list, sfreq: float, alpha_shift_hz: float, rng: np.random.Generator) -> np.ndarray:
+                       planted: list, sfreq: float, alpha_shift_hz: float, rng: np.random.Generator,
+                       cancel=None) -> np.ndarray:
     """Scalp signal of the planted rhythms (µV).
 
     Parameters
@@ -110,6 +112,7 @@ def oscillator_sources(osc_head: HeadModel, design_times: np.ndarray, t_neural: 
     alpha_shift_hz : float
         The subject's individual alpha frequency offset (applied to alpha rhythms).
     rng : numpy.random.Generator
+    cancel : callable | None
 
     Returns
     -------
@@ -118,6 +121,7 @@ def oscillator_sources(osc_head: HeadModel, design_times: np.ndarray, t_neural: 
     n_times = len(design_times)
     x = np.zeros((osc_head.gain.shape[0], n_times))
     for osc in spec.OSCILLATORS:
+        check_cancel(cancel)
         lo, hi = osc.freq_hz
         if osc.band == "alpha":
             lo, hi = lo + alpha_shift_hz, hi + alpha_shift_hz
@@ -207,7 +211,7 @@ def pulse_artifact(info, peaks: np.ndarray, sfreq: float, n_times: int, rng: np.
 
 def simulate_eeg(design: RunDesign, osc_head: HeadModel, mixing: np.ndarray, t_neural: np.ndarray,
                  neural: np.ndarray, planted: list, sfreq: float, alpha_shift_hz: float,
-                 rng: np.random.Generator, artifacts: bool = False) -> tuple:
+                 rng: np.random.Generator, artifacts: bool = False, cancel=None) -> tuple:
     """EEG samples of one run.
 
     Parameters
@@ -224,6 +228,8 @@ def simulate_eeg(design: RunDesign, osc_head: HeadModel, mixing: np.ndarray, t_n
     rng : numpy.random.Generator
     artifacts : bool
         Add the gradient and pulse artifacts and an ECG channel.
+    cancel : callable | None
+        Checked between the stages (see :mod:`eegfmri_viewer.progress`).
 
     Returns
     -------
@@ -235,13 +241,21 @@ def simulate_eeg(design: RunDesign, osc_head: HeadModel, mixing: np.ndarray, t_n
     """
     n_times = int(round(design.eeg_duration_s * sfreq))
     times = np.arange(n_times) / sfreq
-    x = oscillator_sources(osc_head, times, t_neural, neural, planted, sfreq, alpha_shift_hz, rng)
-    x += mixing @ pink_noise(rng, mixing.shape[1], n_times, sfreq)
+    x = oscillator_sources(osc_head, times, t_neural, neural, planted, sfreq, alpha_shift_hz, rng, cancel)
+    # Eight background series at a time, so that cancel is checked often.
+    z = np.empty((mixing.shape[1], n_times))
+    for start in range(0, mixing.shape[1], 8):
+        check_cancel(cancel)
+        z[start:start + 8] = pink_noise(rng, min(8, mixing.shape[1] - start), n_times, sfreq)
+    x += mixing @ z
+    del z
+    check_cancel(cancel)
     x += SENSOR_NOISE_UV * rng.standard_normal(x.shape)
     names = list(osc_head.info["ch_names"])
     types = ["EEG"] * len(names)
     ecg = None
     if artifacts:
+        check_cancel(cancel)
         x += gradient_artifact(design, x.shape[0], sfreq, n_times, rng)
         bcg, ecg = pulse_artifact(osc_head.info, r_peaks(n_times, sfreq, rng), sfreq, n_times, rng)
         x += bcg

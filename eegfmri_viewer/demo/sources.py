@@ -80,9 +80,11 @@ def mni_to_head(coords_mm: np.ndarray) -> np.ndarray:
     -------
     head_m : ndarray, shape (n, 3)
     """
+    from pathlib import Path
+
     import mne
 
-    head_mri = mne.transforms._get_trans("fsaverage", "head", "mri")[0]
+    head_mri = mne.read_trans(Path(mne.__file__).parent / "data" / "fsaverage" / "fsaverage-trans.fif")
     mri_head = mne.transforms.invert_transform(head_mri)
     return mne.transforms.apply_trans(mri_head, np.asarray(coords_mm, float) / 1000.0)
 

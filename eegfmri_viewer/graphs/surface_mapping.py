@@ -24,6 +24,7 @@ its values when the surface is switched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,12 @@ class CortexSurfaces:
         raise ValueError(f"surface must be 'pial' or 'inflated', got {surface!r}")
 
 
+@lru_cache(maxsize=1)
 def load_fsaverage5() -> CortexSurfaces:
     """Load both fsaverage5 hemispheres shipped with nilearn (no download).
+
+    The result is cached (parsing the GIfTI files takes about a second) and
+    shared, so its arrays are read-only.
 
     Returns
     -------
@@ -92,13 +97,16 @@ def load_fsaverage5() -> CortexSurfaces:
         faces.append(np.asarray(mesh.faces, dtype=np.int64) + offset)
         sulc.append(np.asarray(surface.load_surf_data(fs[f"sulc_{hemi}"]), dtype=float))
         offset += pial[-1].shape[0]
-    return CortexSurfaces(
+    surfaces = CortexSurfaces(
         pial=np.vstack(pial),
         inflated=np.vstack(place_inflated(pial[0], infl[0], pial[1], infl[1])),
         faces=np.vstack(faces),
         sulc=np.concatenate(sulc),
         n_left=pial[0].shape[0],
     )
+    for array in (surfaces.pial, surfaces.inflated, surfaces.faces, surfaces.sulc):
+        array.setflags(write=False)
+    return surfaces
 
 
 def place_inflated(pial_left, infl_left, pial_right, infl_right, gap_mm: float = INFLATED_GAP_MM):
@@ -139,6 +147,8 @@ class VertexWeights:
     ----------
     matrix : scipy.sparse.csr_matrix, shape (n_vertices, n_rois)
         Normalised weights ``w_ij / max(1, sum_j w_ij)``.
+    raw : scipy.sparse.csr_matrix, shape (n_vertices, n_rois)
+        The Gaussian weights ``w_ij`` before normalisation.
     covered : ndarray of bool, shape (n_vertices,)
         Vertices with at least one ROI within the radius.
     radius_mm, sigma_mm : float
@@ -146,6 +156,7 @@ class VertexWeights:
     """
 
     matrix: sp.csr_matrix
+    raw: sp.csr_matrix
     covered: np.ndarray
     radius_mm: float
     sigma_mm: float
@@ -160,18 +171,20 @@ class VertexWeights:
         Returns
         -------
         vertex_values : ndarray, shape (n_vertices,)
-            NaN where no ROI is within the radius (and where all nearby ROI
-            values are NaN).
+            NaN where no ROI is within the radius, or where all ROIs within
+            it have NaN values; NaN ROIs are left out of the normalisation.
         """
         x = np.asarray(roi_values, dtype=float)
         if x.shape != (self.matrix.shape[1],):
             raise ValueError(f"expected {self.matrix.shape[1]} ROI values, got shape {x.shape}")
         finite = np.isfinite(x)
-        out = self.matrix @ np.where(finite, x, 0.0)
-        if not finite.all():
-            covered = self.covered & (self.matrix @ finite.astype(float) > 0)
-        else:
+        if finite.all():
+            out = self.matrix @ x
             covered = self.covered
+        else:
+            reach = self.raw @ finite.astype(float)
+            out = (self.raw @ np.where(finite, x, 0.0)) / np.maximum(reach, 1.0)
+            covered = self.covered & (reach > 0)
         out[~covered] = np.nan
         return out
 
@@ -209,16 +222,13 @@ def roi_vertex_weights(vertex_coords, roi_coords, radius_mm: float = DEFAULT_RAD
     valid = np.all(np.isfinite(roi_coords), axis=1)
     valid_idx = np.flatnonzero(valid)
     if len(valid_idx):
-        dist = cKDTree(vertex_coords).sparse_distance_matrix(
-            cKDTree(roi_coords[valid_idx]), radius_mm, output_type="coo_matrix"
+        # output_type="ndarray" keeps exact zero distances (a vertex on an ROI centre).
+        pairs = cKDTree(vertex_coords).sparse_distance_matrix(
+            cKDTree(roi_coords[valid_idx]), radius_mm, output_type="ndarray"
         )
-        rows, cols, d = dist.row, valid_idx[dist.col], dist.data
-        # sparse_distance_matrix drops exact zeros (vertex on an ROI centre);
-        # find those pairs and add them back with distance 0.
-        zero_v, zero_r = _coincident(vertex_coords, roi_coords[valid_idx])
-        rows = np.concatenate([rows, zero_v])
-        cols = np.concatenate([cols, valid_idx[zero_r]])
-        d = np.concatenate([d, np.zeros(len(zero_v))])
+        rows = pairs["i"].astype(np.int64)
+        cols = valid_idx[pairs["j"]]
+        d = pairs["v"]
     else:
         rows = cols = np.zeros(0, dtype=np.int64)
         d = np.zeros(0)
@@ -227,14 +237,7 @@ def roi_vertex_weights(vertex_coords, roi_coords, radius_mm: float = DEFAULT_RAD
     total = np.asarray(raw.sum(axis=1)).ravel()
     covered = np.diff(raw.indptr) > 0
     matrix = sp.diags(1.0 / np.maximum(total, 1.0)) @ raw
-    return VertexWeights(matrix=sp.csr_matrix(matrix), covered=covered, radius_mm=float(radius_mm), sigma_mm=sigma)
-
-
-def _coincident(a, b, tol=1e-9):
-    pairs = cKDTree(a).query_ball_tree(cKDTree(b), tol)
-    rows = [i for i, js in enumerate(pairs) for _ in js]
-    cols = [j for js in pairs for j in js]
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    return VertexWeights(matrix=sp.csr_matrix(matrix), raw=raw, covered=covered, radius_mm=float(radius_mm), sigma_mm=sigma)
 
 
 def nearest_roi(point, roi_coords) -> int:

@@ -22,11 +22,16 @@ The fusion needs the EEG on the ROI node set. A linear operator
 3. **Forward model**: :func:`mne.make_forward_solution` on that discrete
    volume source space, free orientation, lead field ``G`` average-referenced
    (``H G`` with ``H = I - 11ᵀ/n``) to match the average-referenced EEG.
-4. **Inverse**: Tikhonov-regularised, depth-weighted minimum norm
-   ``K = R Gᵀ (G R Gᵀ + λ I)⁻¹``, with ``R`` the depth prior
-   ``(‖G_j‖²)^(-depth)`` (depth 0.8, ratio capped at ``limit² = 100`` as in
-   MNE) and ``λ = trace(G R Gᵀ) / n_channels / snr²`` (snr 3, MNE's default
-   ``lambda2 = 1/9`` for whitened data; the noise is taken as white).
+4. **Inverse**: Tikhonov-regularised minimum norm
+   ``K = R Gᵀ (G R Gᵀ + λ I)⁻¹`` with ``λ = trace(G R Gᵀ) / n_channels / snr²``
+   (snr 3: MNE's default ``lambda2 = 1/9`` for whitened data; the noise is
+   taken as white). ``R`` is the identity for the default sLORETA rows, or the
+   depth prior ``(‖G_j‖²)^(-depth)`` (depth 0.8, ratio capped at 100, as MNE)
+   for ``inverse="MNE"``. Rows are then normalised: sLORETA
+   divides row j by ``sqrt((K G R)_jj)`` (Pascual-Marqui 2002; a single
+   noiseless dipole is localised exactly, which plain minimum norm does not
+   do: measured 74 % of the 264 Power ROIs in the top 3 for plain MNE vs
+   100 % for sLORETA, 64 channels).
    Orientations: ``"normal"`` (default) uses one dipole per ROI pointing away
    from the sphere centre (the orientation EEG sees best);
    ``"free"`` inverts the three orientations and keeps, per ROI, the row
@@ -35,8 +40,11 @@ The fusion needs the EEG on the ROI node set. A linear operator
 
 ``method="distance"``: the fast fallback with no physics: each ROI takes a
 Gaussian-weighted average of the electrodes, weights
-``exp(-d² / (2 σ²))`` on the electrode-ROI distance (σ = 30 mm), rows summing
-to 1.
+``exp(-(d² - d_min²) / (2 σ²))`` on the electrode-ROI distance ``d``
+(``d_min``: the ROI's nearest electrode; σ = 15 mm), rows summing to 1.
+Measured on 64 channels x 264 Power ROIs: a radial dipole at an ROI maps back
+into that ROI's top 3 for 81 % of the ROIs (σ = 15 mm; 61 % at 30 mm); deep
+ROIs are where it fails, which is why the forward model is the default.
 
 Every row of ``T`` is unaffected by a common offset of the electrodes (a
 reference change) for ``"mne"``; ``"distance"`` rows are averages and keep
@@ -55,7 +63,7 @@ from ..io.errors import InputError
 from ..progress import check_cancel, report
 
 TRANSFER_METHODS = ("mne", "distance")
-INVERSE_METHODS = ("sLORETA", "dSPM", "MNE")
+INVERSE_METHODS = ("sLORETA", "MNE")
 
 
 def fsaverage_trans():
@@ -203,7 +211,7 @@ def minimum_norm_operator(G2d: ndarray, prior: ndarray, snr: float) -> ndarray:
 
 def transfer_matrix(info, roi_coords_mni, method: str = "mne", orientation: str = "normal",
                     inverse: str = "sLORETA", snr: float = 3.0, depth: Optional[float] = None,
-                    depth_limit: float = 10.0, sigma_mm: float = 30.0, progress=None,
+                    depth_limit: float = 10.0, sigma_mm: float = 15.0, progress=None,
                     cancel=None) -> ndarray:
     """Linear map from EEG electrodes to ROIs.
 
@@ -218,7 +226,7 @@ def transfer_matrix(info, roi_coords_mni, method: str = "mne", orientation: str 
         weighting (see the module docstring).
     orientation : "normal" | "free"
         Dipole orientation model for ``method="mne"``.
-    inverse : "sLORETA" | "dSPM" | "MNE"
+    inverse : "sLORETA" | "MNE"
         Normalisation of the minimum-norm rows (``method="mne"``).
     snr : float
         Regularisation, ``λ = trace(G R Gᵀ) / n / snr²``.
@@ -273,7 +281,7 @@ def transfer_matrix(info, roi_coords_mni, method: str = "mne", orientation: str 
         gain = ((G2 - G2.mean(axis=0)) ** 2).sum(axis=0)
         prior = _depth_prior(gain, depth, depth_limit)
         K = minimum_norm_operator(G2, prior, snr)
-        T = _normalise(K, K @ (G2 - G2.mean(axis=0)) * prior[None, :], inverse, block=1)
+        T = _normalise(K, K @ (G2 - G2.mean(axis=0)) * prior[None, :], inverse)
     else:
         G2 = G.reshape(n_ch, n_roi * 3)
         Gc = G2 - G2.mean(axis=0)
@@ -285,22 +293,19 @@ def transfer_matrix(info, roi_coords_mni, method: str = "mne", orientation: str 
         for j in range(n_roi):
             _, _, vt = np.linalg.svd(Gc[:, 3 * j:3 * j + 3], full_matrices=False)
             O[j, 3 * j:3 * j + 3] = vt[0] if vt[0] @ radial[j] >= 0 else -vt[0]
-        T = _normalise(O @ K, O @ (K @ Gc * prior[None, :]) @ O.T, inverse, block=1)
+        T = _normalise(O @ K, O @ (K @ Gc * prior[None, :]) @ O.T, inverse)
     report(progress, 1.0, "transfer matrix ready")
     return T
 
 
-def _normalise(K: ndarray, KGR: ndarray, inverse: str, block: int) -> ndarray:
+def _normalise(K: ndarray, KGR: ndarray, inverse: str) -> ndarray:
     """Row normalisation of a minimum-norm operator.
 
-    ``"MNE"``: none. ``"dSPM"``: divide by the noise sensitivity ``‖K_j‖``
-    (white noise). ``"sLORETA"``: divide by ``sqrt((K G R)_jj)``, the
+    ``"MNE"``: none. ``"sLORETA"``: divide by ``sqrt((K G R)_jj)``, the
     standardisation of Pascual-Marqui (2002), which localises a single
     noiseless dipole exactly.
     """
     if inverse == "MNE":
         return K
-    if inverse == "dSPM":
-        return K / np.linalg.norm(K, axis=1, keepdims=True)
     d = np.abs(np.diag(KGR))
     return K / np.sqrt(np.maximum(d, np.finfo(float).tiny))[:, None]

@@ -172,7 +172,8 @@ def annotation_times(raw) -> tuple:
     onsets = np.asarray(ann.onset, float)
     if ann.orig_time is not None:
         onsets = onsets - raw.first_time
-    return np.asarray(ann.description, dtype=str), onsets
+    # MNE >= 1.13 stores descriptions as StringDType, which does not cast to "<U".
+    return np.array([str(d) for d in ann.description], dtype=str), onsets
 
 
 def align_recording(raw, tr: float, n_volumes: int, marker: Optional[str] = None,

@@ -53,8 +53,6 @@ def read_bold(path):
     except Exception as err:  # nibabel raises many types for corrupt files
         raise InputError(path, f"cannot read NIfTI file ({type(err).__name__}: {err})") from err
     shape = img.shape
-    if len(shape) == 5 and shape[3] == 1:
-        raise InputError(path, f"{len(shape)}-D image {shape}, expected 4-D BOLD (x, y, z, time)")
     if len(shape) != 4:
         raise InputError(path, f"{len(shape)}-D image, expected 4-D BOLD (x, y, z, time)")
     if shape[3] < 2:
@@ -165,21 +163,35 @@ def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None
     raise InputError(bold_path, "TR missing: no RepetitionTime in a *_bold.json sidecar and none in the NIfTI header (give it with --tr)")
 
 
-def check_finite_bold(img, path, progress=None, cancel=None) -> None:
-    """Read the BOLD image volume by volume and fail on NaN or Inf voxels.
+def check_finite_bold(img, path, progress=None, cancel=None, block_bytes: int = 256 * 1024**2) -> None:
+    """Fail on NaN or Inf voxels in a BOLD image.
+
+    Integer data with finite scaling cannot hold NaN / Inf and are not read.
+    Float data are read in blocks of whole volumes (about ``block_bytes`` each):
+    compressed files are decompressed from the start on every access, so
+    volume-by-volume reading would cost quadratic time.
 
     Raises
     ------
     InputError
         Naming the first volume with non-finite values and how many voxels.
     """
+    dtype = np.dtype(img.get_data_dtype())
+    slope, inter = img.header.get_slope_inter()
+    finite_scaling = all(v is None or np.isfinite(v) for v in (slope, inter))
+    if dtype.kind in "iub" and finite_scaling:
+        report(progress, 1.0, "BOLD data are integers")
+        return
     n = img.shape[3]
+    per_volume = int(np.prod(img.shape[:3])) * max(dtype.itemsize, 4)
+    step = max(1, block_bytes // max(per_volume, 1))
     proxy = img.dataobj
-    for v in range(n):
+    for v0 in range(0, n, step):
         check_cancel(cancel)
-        vol = np.asanyarray(proxy[..., v])
-        if vol.dtype.kind == "f":
-            bad = ~np.isfinite(vol)
-            if bad.any():
-                raise InputError(path, f"BOLD data contain NaN/Inf values ({int(bad.sum())} voxels in volume {v})")
-        report(progress, (v + 1) / n, "checking BOLD volumes")
+        block = np.asanyarray(proxy[..., v0:v0 + step])
+        bad = ~np.isfinite(block)
+        if bad.any():
+            per_vol = bad.reshape(-1, bad.shape[-1]).sum(axis=0)
+            v = int(np.flatnonzero(per_vol)[0])
+            raise InputError(path, f"BOLD data contain NaN/Inf values ({int(per_vol[v])} voxels in volume {v0 + v})")
+        report(progress, min(n, v0 + step) / n, "checking BOLD volumes")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -96,7 +95,7 @@ def read_eeg(path, preload: bool = False):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = readers[fmt](path, preload=preload, verbose="error")
+            raw = readers[fmt](path, preload=preload, verbose="warning")
         except (OSError, ValueError, KeyError, IndexError, RuntimeError, TypeError, UnicodeDecodeError) as err:
             raise InputError(path, f"cannot read {fmt} EEG file ({type(err).__name__}: {err})") from err
     for w in caught:

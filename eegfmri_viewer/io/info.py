@@ -100,7 +100,7 @@ def dataset_info(path, bold=None, events=None, tr: Optional[float] = None, marke
     InputError
         Missing path, empty BIDS root, or a single-file opening that fails.
     """
-    from .bids import RunEntry, Skipped, discover, load_run
+    from .bids import Skipped, discover, load_run
     from .single import make_entry
 
     path = Path(path).expanduser()
@@ -168,7 +168,8 @@ def format_info(info: dict) -> str:
         if r["corrections"]:
             lines += [f"  corrected: {c}" for c in r["corrections"]]
         elif r["corrections_available"]:
-            lines.append(f"  artifact corrections on loading: {', '.join(r['corrections_available'])}")
+            what = {"gradient": "gradient (volume markers)", "pulse": "pulse (ECG channel)"}
+            lines.append("  correctable on loading: " + ", ".join(what[c] for c in r["corrections_available"]))
         lines += [f"  warning: {w}" for w in r["warnings"]]
     if info["skipped"]:
         lines.append("")

@@ -66,9 +66,10 @@ class TemporalConv(nn.Module):
     n_segments : int
         Time segments kept after pooling (clipped to the convolved length).
     stride : int or None
-        Convolution stride; ``None`` uses ``max(1, kernel // 5)``, which keeps
-        five outputs per kernel length (enough for an envelope) and makes EEG
-        windows of thousands of samples cheap on a CPU.
+        Convolution stride; ``None`` uses ``max(1, kernel // 2)``: successive
+        kernels overlap by half, so every sample is seen while the cost of
+        EEG windows of thousands of samples drops by ``stride`` (the pooled
+        envelope does not need every output sample).
 
     Shapes
     ------
@@ -80,7 +81,7 @@ class TemporalConv(nn.Module):
                  n_segments: int = 4, stride: int | None = None):
         super().__init__()
         self.kernel = kernel_length(sfreq, kernel_s, n_times)
-        self.stride = int(stride) if stride else max(1, self.kernel // 5)
+        self.stride = int(stride) if stride else max(1, self.kernel // 2)
         n_out = (int(n_times) - self.kernel) // self.stride + 1
         self.n_segments = int(max(1, min(n_segments, n_out)))
         self.n_filters = int(n_filters)

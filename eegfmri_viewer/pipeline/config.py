@@ -53,6 +53,10 @@ class PreprocessingConfig:
     correct_artifacts : bool
         Gradient and pulse artefact correction when loading EEG recorded in
         the scanner.
+    merge_gap_s : float
+        Consecutive events of one trial type closer than this (seconds from
+        the end of one to the onset of the next) form one block; per-stimulus
+        event lists become blocks that windows fit in. Negative: never merge.
     window_s : float
         Window length in seconds (EEG and the BOLD window alike).
     step_s : float
@@ -70,7 +74,8 @@ class PreprocessingConfig:
     radius_mm: float = 5.0
     confounds: bool = True
     correct_artifacts: bool = True
-    window_s: float = 10.0
+    merge_gap_s: float = 1.0
+    window_s: float = 6.0
     step_s: float = 0.0
     hrf_delay_s: float = 5.0
 
@@ -135,7 +140,11 @@ class Phase1Config:
     Attributes
     ----------
     eeg_kernel_s : float
-        Temporal kernel of the EEG models in seconds (0.1 s = 25 samples at 250 Hz).
+        Temporal kernel of the EEG models in seconds (0.1 s = 25 samples at
+        250 Hz); a band's kernel covers at least one cycle of its low edge.
+    eeg_subsample : bool
+        Feed each band's model every q-th sample, ``q = floor(sfreq / (2.5 hi))``
+        (lossless for a band-limited signal; much cheaper for slow bands).
     fmri_kernel_s : float
         Temporal kernel of the fMRI model in seconds (6 s = 3 TRs at TR 2 s).
     n_filters : int
@@ -148,6 +157,9 @@ class Phase1Config:
         Chebyshev polynomial terms per layer (K = 3: T0, T1, T2).
     dropout : float
         Dropout before each graph layer.
+    node_embedding : int
+        Size of the learned per-node vector given to the first graph layer
+        (0: none); lets the pooled model tell which regions are active.
     salient_top_n : int
         Nodes each subject votes for per class, and salient nodes kept per class.
     eeg : bool
@@ -155,12 +167,14 @@ class Phase1Config:
     """
 
     eeg_kernel_s: float = 0.1
+    eeg_subsample: bool = True
     fmri_kernel_s: float = 6.0
     n_filters: int = 8
     n_segments: int = 4
     hidden: list = field(default_factory=lambda: [32, 32])
     K: int = 3
     dropout: float = 0.25
+    node_embedding: int = 8
     salient_top_n: int = 10
     eeg: bool = True
 
@@ -169,6 +183,8 @@ class Phase1Config:
         for key in ("eeg_kernel_s", "fmri_kernel_s"):
             if getattr(self, key) <= 0:
                 out.append(f"{key}: must be > 0, got {getattr(self, key)}")
+        if self.node_embedding < 0:
+            out.append(f"node_embedding: must be >= 0, got {self.node_embedding}")
         for key in ("n_filters", "n_segments", "K", "salient_top_n"):
             if getattr(self, key) < 1:
                 out.append(f"{key}: must be at least 1, got {getattr(self, key)}")
@@ -204,21 +220,29 @@ class TrainingConfig:
         Share of blocks per class (and subject) held out for validation and test.
     seed : int
         Seed of the split, the initialisation and the batch order.
+    threads : int
+        Torch CPU threads while training (restored afterwards). 1 is the
+        fastest for these small models: extra threads spend more time
+        synchronising tiny operations than they save, dramatically so on a
+        machine that is busy with other work.
     """
 
     level: str = "group"
     epochs: int = 60
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     weight_decay: float = 1e-4
     patience: int = 15
     class_weights: bool = True
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     seed: int = 0
+    threads: int = 1
 
     def problems(self) -> list:
         out = []
+        if self.threads < 1:
+            out.append(f"threads: must be at least 1, got {self.threads}")
         if self.level not in ("group", "individual"):
             out.append(f"level: must be 'group' or 'individual', got {self.level!r}")
         for key in ("epochs", "batch_size"):

@@ -77,7 +77,8 @@ def _make_model(x: ndarray, n_classes: int, sfreq: float, kernel_s: float, graph
 
     model = SpectralGCNN(x.shape[2], n_classes, sfreq, graph.edge_index, graph.edge_weight, graph.lambda_max,
                          kernel_s=kernel_s, n_filters=phase1.n_filters, n_segments=phase1.n_segments,
-                         hidden=tuple(phase1.hidden), K=phase1.K, dropout=phase1.dropout)
+                         hidden=tuple(phase1.hidden), K=phase1.K, dropout=phase1.dropout,
+                         node_embedding=phase1.node_embedding, n_nodes=x.shape[1])
     scale = float(np.std(x[train_idx])) if len(train_idx) else 1.0
     model.temporal.input_scale.fill_(scale if scale > 0 and np.isfinite(scale) else 1.0)
     return model

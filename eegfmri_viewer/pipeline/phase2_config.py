@@ -30,6 +30,11 @@ class Phase2Config:
         GAT layers per view (the paper uses 2).
     k : int
         Neighbours per node in each view graph (k-NN on C_v); clipped to n_nodes - 1.
+    centring : str
+        Centring of the node features before the cosine of eq. 11 (C_v, the view
+        graphs and the targets of eq. 23): ``"nodes_windows"`` (remove the mean over
+        nodes in every window, then each node's mean over windows), ``"nodes"``
+        (only the former) or ``"none"`` (raw features, eq. 11 literally).
     rho : float
         Share of the cross-view representation in eq. 20, 0 <= rho <= 1.
     epochs : int
@@ -56,12 +61,13 @@ class Phase2Config:
     cross_heads: int = 4
     n_layers: int = 2
     k: int = 8
+    centring: str = "nodes_windows"
     rho: float = 0.8
-    epochs: int = 80
-    lr: float = 5e-3
+    epochs: int = 60
+    lr: float = 1e-2
     weight_decay: float = 1e-4
-    batch_size: int = 32
-    patience: int = 15
+    batch_size: int = 64
+    patience: int = 10
     seed: int = 0
     n_salient: int = 32
 
@@ -80,6 +86,8 @@ class Phase2Config:
             out.append(f"lr: must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             out.append(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.centring not in ("nodes_windows", "nodes", "none"):
+            out.append(f"centring: must be 'nodes_windows', 'nodes' or 'none', got {self.centring!r}")
         if self.cross_heads >= 1 and self.out_dim % self.cross_heads:
             out.append(f"cross_heads: must divide out_dim ({self.out_dim}), got {self.cross_heads}")
         return out

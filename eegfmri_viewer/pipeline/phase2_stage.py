@@ -113,6 +113,37 @@ def knn_edges_from_similarity(similarity: np.ndarray, k: int) -> np.ndarray:
     return np.stack([source, target]).astype(np.int64)
 
 
+def centre_features(features: np.ndarray, centring: str = "nodes_windows",
+                    train: Optional[np.ndarray] = None) -> np.ndarray:
+    """Centre the node features before the cosine of eq. 11.
+
+    Phase-1 node features are ReLU maps with a large positive part common to all
+    nodes and a static per-node offset; uncentred, every cosine is close to 1 and
+    the embeddings of all views collapse onto one direction (coupling ~1 everywhere).
+
+    Parameters
+    ----------
+    features : ndarray, shape (n_windows, n_nodes, F)
+    centring : {"nodes_windows", "nodes", "none"}
+        ``"nodes"`` removes, in every window, the mean over nodes; ``"nodes_windows"``
+        then also removes each node's mean over the windows, so C_v describes how the
+        nodes co-fluctuate from window to window; ``"none"`` keeps eq. 11 on the raw
+        features.
+
+    Returns
+    -------
+    ndarray, shape (n_windows, n_nodes, F), float32
+    """
+    x = np.asarray(features, dtype=np.float32)
+    if centring == "none":
+        return x.copy()
+    x = x - x.mean(axis=1, keepdims=True)
+    if centring == "nodes_windows":
+        ref = x if train is None else x[np.asarray(train, dtype=bool)]
+        x = x - ref.mean(axis=0, keepdims=True)
+    return x
+
+
 def _train_similarity(features: np.ndarray, train: np.ndarray) -> np.ndarray:
     """C_v over the training windows: cosine of each node's features concatenated over windows."""
     x = features[train].transpose(1, 0, 2).reshape(features.shape[1], -1).astype(np.float64)
@@ -167,12 +198,31 @@ def _check_inputs(inputs: Phase2Inputs) -> None:
 
 def run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
                on_epoch: Optional[Callable[[dict], None]] = None) -> Phase2Result:
+    """Train phase 2 and compute the coupling; see :func:`_run_phase2` for the details.
+
+    Torch runs on one thread during the call (restored afterwards): the phase-2 model
+    is many small graph operations, which gain nothing from intra-op threads and slow
+    down about tenfold when those threads compete for busy cores (measured on the demo).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_phase2(inputs, config, progress, cancel, on_epoch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
+                on_epoch: Optional[Callable[[dict], None]] = None) -> Phase2Result:
     """Train phase 2 and compute the coupling (DESIGN.md steps 6-10).
 
     Training samples are windows: for window w and view v the model reads the
-    node features X_v[w] on the view graph (fixed: k-NN on C_v of the training
-    windows) and reconstructs the window's own node correlations C_v[w] (eq. 11)
-    from the final embeddings (eq. 23). Adam on mini-batches of training windows;
+    node features X_v[w] (scaled by one scalar) on the view graph (fixed: k-NN on
+    C_v of the training windows) and reconstructs the window's own node
+    correlations C_v[w] (eq. 11, on features centred as ``config.centring`` says,
+    see :func:`centre_features`) from the final embeddings (eq. 23). Adam on mini-batches of training windows;
     the weights of the epoch with the lowest validation loss are kept (training
     loss when there are no validation windows). The arrays of the bundle are the
     means over all windows of the per-window outputs of that model; the mean of
@@ -227,10 +277,11 @@ def run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
     # Per view: graph on C_v of the training windows, scaled inputs, per-window targets C_v[w].
     graphs, feats, targets = [], [], []
     for v in views:
-        edges = knn_edges_from_similarity(_train_similarity(raw[v], train), cfg.k)
+        centred = centre_features(raw[v], cfg.centring, train)
+        edges = knn_edges_from_similarity(_train_similarity(centred, train), cfg.k)
         graphs.append(with_self_loops(torch.as_tensor(edges), n_nodes))
         feats.append(torch.as_tensor(_scale(raw[v], train)))
-        targets.append(cosine_similarity_matrix(torch.as_tensor(raw[v], dtype=torch.float32)))
+        targets.append(cosine_similarity_matrix(torch.as_tensor(centred)))
     targets = torch.stack(targets, dim=1)  # (n_win, M, n, n)
 
     model = Phase2Model([f.shape[-1] for f in feats], views, cfg.hidden_dim, cfg.out_dim, cfg.heads,
@@ -329,7 +380,7 @@ def run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
             x = np.asarray(inputs.eeg_electrode_features[bi])
             n_ch = x.shape[1]
             edges = with_self_loops(torch.as_tensor(
-                knn_edges_from_similarity(_train_similarity(x, train), cfg.k)), n_ch)
+                knn_edges_from_similarity(_train_similarity(centre_features(x, cfg.centring, train), train), cfg.k)), n_ch)
             xs = torch.as_tensor(_scale(x, train))
             acc = [0.0] * cfg.n_layers
             for start in range(0, n_win, 4 * cfg.batch_size):

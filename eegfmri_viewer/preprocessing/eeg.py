@@ -108,7 +108,7 @@ def decimation_factor(sfreq_in: float, sfreq: float, max_band_hz: float) -> int:
     return q
 
 
-def decimate_raw(raw, picks, q: int, start: int, stop: int, chunk_s: float = 30.0,
+def decimate_raw(raw, picks, q: int, start: int, stop: int, chunk_s: float = 10.0,
                  progress=None, cancel=None) -> ndarray:
     """Read ``raw[picks, start:stop]`` chunk by chunk and decimate it by ``q``.
 
@@ -203,7 +203,7 @@ def channel_positions(info) -> ndarray:
 def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
                    reference: Union[str, Sequence[str], None] = "average",
                    tmin: Optional[float] = None, tmax: Optional[float] = None,
-                   chunk_s: float = 30.0, progress=None, cancel=None) -> EEGBands:
+                   chunk_s: float = 10.0, progress=None, cancel=None) -> EEGBands:
     """Re-reference, decimate and band-filter EEG; compute band-power envelopes.
 
     Parameters

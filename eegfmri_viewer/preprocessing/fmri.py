@@ -107,7 +107,7 @@ def select_confounds(confounds, n_volumes: int, source: str = "confounds") -> tu
     return (X if X.shape[1] else None), names
 
 
-def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes: int = 64,
+def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes: Optional[int] = None,
                progress=None, cancel=None) -> ROISeries:
     """Extract cleaned ROI time series from a 4-D BOLD image.
 
@@ -123,8 +123,9 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
         Repetition time (s).
     confounds : pandas.DataFrame | ndarray, shape (n_volumes, n_columns) | None
         Nuisance regressors (see the module docstring for the selection).
-    block_volumes : int
-        Volumes read at a time.
+    block_volumes : int | None
+        Volumes read at a time; default as many as fit in about 256 MB of
+        float32 (each block costs one pass of the masker, so fewer is faster).
     progress, cancel : callables, optional
 
     Returns
@@ -150,16 +151,17 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
         raise InputError(source, f"repetition time must be > 0 s, got {tr}")
     conf, conf_names = select_confounds(confounds, n_vol, source=f"confounds of {source}")
 
-    masker = _make_masker(atlas)
+    if block_volumes is None:
+        block_volumes = max(8, int(256e6 // (4 * int(np.prod(shape[:3])))))
+    masker = present = None
     out = np.zeros((n_vol, atlas.n_rois), dtype=float)
-    present = None
     for v0 in range(0, n_vol, block_volumes):
         check_cancel(cancel)
         v1 = min(n_vol, v0 + block_volumes)
         block = np.asarray(bold_img.dataobj[..., v0:v1], dtype=np.float32)
         img = nib.Nifti1Image(block, bold_img.affine, bold_img.header)
-        if present is None:
-            present = _fit(masker, atlas, img, source)
+        if masker is None:
+            masker, present = _make_masker(atlas, img, source)
         out[v0:v1][:, present] = masker.transform(img)
         report(progress, 0.9 * v1 / n_vol, f"parcellating BOLD ({v1}/{n_vol} volumes)")
     check_cancel(cancel)
@@ -176,29 +178,62 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
                      confounds_used=conf_names, empty_rois=empty)
 
 
-def _make_masker(atlas: Atlas):
+def _inside_fov(coords: ndarray, img) -> ndarray:
+    """Indices of the world points whose nearest voxel lies inside the image."""
+    import nibabel as nib
+
+    ijk = nib.affines.apply_affine(np.linalg.inv(img.affine), coords)
+    dims = np.array(img.shape[:3])
+    return np.flatnonzero(np.all((ijk > -0.5) & (ijk < dims - 0.5), axis=1))
+
+
+def _sphere_support(coords: ndarray, radius: float, img):
+    """Mask of the voxels a sphere of ``radius`` around any seed can use.
+
+    nilearn's sphere masker scans its whole mask once per seed; restricting
+    the mask to the spheres (dilated by one voxel diagonal, so each seed's
+    nearest voxel stays in) gives the same signals many times faster.
+    """
+    import nibabel as nib
+    from scipy.spatial import cKDTree
+
+    shape = img.shape[:3]
+    ijk = np.indices(shape).reshape(3, -1).T
+    world = nib.affines.apply_affine(img.affine, ijk)
+    vox = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0)).max()
+    dist, _ = cKDTree(coords).query(world, distance_upper_bound=radius + np.sqrt(3) * vox)
+    mask = np.isfinite(dist).reshape(shape).astype(np.uint8)
+    return nib.Nifti1Image(mask, img.affine)
+
+
+def _make_masker(atlas: Atlas, img, source: str) -> tuple:
+    """Masker fitted on ``img`` and the atlas indices of its output columns."""
     from nilearn.maskers import NiftiLabelsMasker, NiftiSpheresMasker
 
     if atlas.is_label_atlas:
-        return NiftiLabelsMasker(labels_img=str(atlas.label_img), resampling_target="data",
-                                 strategy="mean", standardize=None)
-    return NiftiSpheresMasker(seeds=[tuple(c) for c in atlas.coords], radius=atlas.radius_mm,
-                              allow_overlap=True, standardize=None)
-
-
-def _fit(masker, atlas: Atlas, img, source: str) -> ndarray:
-    """Fit the masker on the first block; return the atlas indices it outputs."""
+        masker = NiftiLabelsMasker(labels_img=str(atlas.label_img), resampling_target="data",
+                                   strategy="mean", standardize=None, reports=False)
+        try:
+            masker.fit(img)
+        except ValueError as exc:
+            raise InputError(source, f"cannot place the labels of {atlas.name} in this image ({exc})") from None
+        # labels that vanish when resampled to the BOLD grid give no column
+        ids = getattr(masker, "region_ids_", None)
+        if isinstance(ids, dict):
+            kept = [int(v) for k, v in ids.items() if k != "background"]
+        else:
+            kept = [int(v) for v in np.unique(np.asarray(masker.labels_img_.dataobj)) if v != 0]
+        pos = {int(v): i for i, v in enumerate(atlas.label_values)}
+        return masker, np.array([pos[v] for v in kept if v in pos], dtype=int)
+    present = _inside_fov(atlas.coords, img)
+    if len(present) == 0:
+        raise InputError(source, f"no {atlas.name} ROI lies inside the image: is it in MNI space?")
+    seeds = atlas.coords[present]
+    masker = NiftiSpheresMasker(seeds=[tuple(c) for c in seeds], radius=atlas.radius_mm,
+                                allow_overlap=True, standardize=None, reports=False,
+                                mask_img=_sphere_support(seeds, atlas.radius_mm, img))
     try:
         masker.fit(img)
     except ValueError as exc:
         raise InputError(source, f"cannot place the {atlas.name} ROIs in this image ({exc})") from None
-    if not atlas.is_label_atlas:
-        return np.arange(atlas.n_rois)
-    # labels that vanish when resampled to the BOLD grid give no column
-    ids = getattr(masker, "region_ids_", None)
-    if isinstance(ids, dict):
-        kept = [int(v) for k, v in ids.items() if k != "background"]
-    else:
-        kept = [int(v) for v in np.unique(np.asarray(masker.labels_img_.dataobj)) if v != 0]
-    pos = {int(v): i for i, v in enumerate(atlas.label_values)}
-    return np.array([pos[v] for v in kept if v in pos], dtype=int)
+    return masker, present

@@ -29,6 +29,8 @@ def _style_axes(plot_item: pg.PlotItem) -> None:
     for axis in ("left", "bottom"):
         plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
         plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
+        # Correlations and weights read better as 0.2 than as 200 (x0.001).
+        plot_item.getAxis(axis).enableAutoSIPrefix(False)
 
 
 class AttentionView(QWidget):
@@ -92,7 +94,6 @@ class AttentionView(QWidget):
         self._bar_node = pg.BarGraphItem(x=[], height=[], width=0.38)
         bp.addItem(self._bar_global)
         bp.addItem(self._bar_node)
-        bp.getAxis("left").enableAutoSIPrefix(False)
 
         self._heat_title = QLabel()
         self._heat_title.setWordWrap(True)
@@ -151,6 +152,26 @@ class AttentionView(QWidget):
     def views(self) -> List[str]:
         """View names along both heatmap axes and the bars."""
         return list(self._views)
+
+    @property
+    def head_combo(self) -> QComboBox:
+        """Head selector; item 0 is the mean over heads."""
+        return self._head
+
+    @property
+    def scope_combo(self) -> QComboBox:
+        """Selected node (else mean) or mean over nodes."""
+        return self._scope
+
+    @property
+    def hover_text(self) -> str:
+        """Text of the heatmap cell under the mouse (blank when none)."""
+        return self._hover.text()
+
+    def band_frame(self) -> np.ndarray:
+        """Outline around the selected band's row and column, shape (n_points, 2); empty when none."""
+        x, y = self._band_box.getData()
+        return np.zeros((0, 2)) if x is None or len(x) == 0 else np.column_stack([x, y])
 
     @property
     def matrix(self) -> np.ndarray:

@@ -7,7 +7,8 @@ centres to the vertices with the Gaussian distance weighting of
 :mod:`eegfmri_viewer.graphs.surface_mapping` (radius 12 mm, sigma 6 mm,
 computed once on the pial surface and reused for the inflated one). Vertices
 whose value is below the threshold (a fraction of the largest absolute CAM of
-the source) keep the sulcal grey. ROI centres are spheres coloured the same
+the shown class and source; each class has its own colour range because CAMs
+of different classes are not on a common scale) keep the sulcal grey. ROI centres are spheres coloured the same
 way; the selected ROI is a larger yellow sphere. Electrodes can be shown on the
 fsaverage scalp that MNE ships.
 
@@ -25,14 +26,15 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSlider,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +46,16 @@ COLORMAP = "RdBu_r"
 ROI_RADIUS_MM = 2.0
 SELECTED_RADIUS_MM = 4.5
 ELECTRODE_RADIUS_MM = 3.5
+# Camera presets: direction from the brain's centre to the camera.
+CAMERA_VIEWS = {
+    "Oblique": (-0.55, -0.65, 0.52),
+    "Left": (-1.0, 0.0, 0.0),
+    "Right": (1.0, 0.0, 0.0),
+    "Top": (0.0, 0.0, 1.0),
+    "Bottom": (0.0, 0.0, -1.0),
+    "Back": (0.0, -1.0, 0.0),
+    "Front": (0.0, 1.0, 0.0),
+}
 # A press and release closer than this (pixels) is a click, not a rotation.
 CLICK_TOLERANCE_PX = 4
 
@@ -69,7 +81,7 @@ def sulcal_grey(sulc) -> np.ndarray:
     """
     sulc = np.asarray(sulc, dtype=float)
     scale = np.nanpercentile(np.abs(sulc), 95) or 1.0
-    level = 0.62 - 0.16 * np.tanh(np.nan_to_num(sulc) / scale)
+    level = 0.64 - 0.2 * np.tanh(2.0 * np.nan_to_num(sulc) / scale)
     return np.repeat(np.round(level * 255).astype(np.uint8)[:, None], 3, axis=1)
 
 
@@ -107,6 +119,22 @@ def shade(values, grey, table, vmax: float, threshold: float, out=None) -> np.nd
     idx = np.clip(np.round((v / vmax + 1.0) / 2.0 * (len(table) - 1)), 0, len(table) - 1).astype(np.intp)
     out[show] = table[idx]
     return out
+
+
+def _shape_problem(results) -> Optional[str]:
+    """What is inconsistent in the CAM arrays of ``results``, or None."""
+    coords = results.get("saliency", "roi_coords")
+    cam = results.get("saliency", "fmri_cam")
+    if coords.ndim != 2 or coords.shape[1] != 3:
+        return f"saliency.npz roi_coords has shape {coords.shape}, expected (n_rois, 3)"
+    n_rois, n_classes = coords.shape[0], len(results.classes)
+    if cam.shape != (n_classes, n_rois):
+        return f"saliency.npz fmri_cam has shape {cam.shape}, expected ({n_classes}, {n_rois}) (classes, ROIs)"
+    eeg = results.get("saliency", "eeg_roi_cam")
+    if eeg is not None and eeg.shape != (len(results.bands), n_classes, n_rois):
+        return (f"saliency.npz eeg_roi_cam has shape {eeg.shape}, expected "
+                f"({len(results.bands)}, {n_classes}, {n_rois}) (bands, classes, ROIs)")
+    return None
 
 
 def _faces_vtk(faces: np.ndarray) -> np.ndarray:
@@ -150,8 +178,13 @@ class CortexView(QWidget):
         self._head_actor = None
         self._electrode_actor = None
         self._electrode_labels = None
+        self._electrode_pos: Optional[np.ndarray] = None
         self._press_pos = None
         self._vmax = 0.0
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self._render_now)
         self.last_values: Optional[np.ndarray] = None  # (n_vertices,) values shown
 
         self._build_controls()
@@ -161,7 +194,7 @@ class CortexView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(self._controls)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.message)
         layout.addWidget(self.plotter, 1)
 
@@ -176,11 +209,35 @@ class CortexView(QWidget):
         state.nodeChanged.connect(self._on_node)
         self._on_results(state.results)
         self._reset_camera()
+        app = QApplication.instance()
+        if app is not None:
+            # Docked views are not closed with the main window; release the
+            # OpenGL context before Qt tears the window down.
+            app.aboutToQuit.connect(self.close_plotter)
+
+    def request_render(self) -> None:
+        """Render once when control returns to the event loop.
+
+        Several changes in one user action (results, class, selection) then
+        cost one frame; call ``self.plotter.render()`` to draw synchronously.
+        """
+        # A child timer, not QTimer.singleShot: it dies with the view, so no
+        # render can fire on a destroyed view or a closed render window.
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _render_now(self) -> None:
+        plotter = getattr(self, "plotter", None)
+        if plotter is not None and not getattr(plotter, "_closed", False):
+            plotter.render()
 
     # -- construction -------------------------------------------------------------
     def _build_controls(self) -> None:
-        row = QHBoxLayout()
-        row.setContentsMargins(4, 2, 4, 2)
+        # A tool bar, not a row layout: when the dock is narrow the controls
+        # that do not fit move into its overflow menu instead of forcing a
+        # minimum width on the whole window.
+        bar = QToolBar(self)
+        bar.setMovable(False)
         self.surface_combo = QComboBox()
         self.surface_combo.addItems(["Pial", "Inflated"])
         self.surface_combo.setToolTip("Cortical surface of fsaverage5")
@@ -194,21 +251,26 @@ class CortexView(QWidget):
         self.threshold_slider = QSlider(Qt.Horizontal)
         self.threshold_slider.setRange(0, 100)
         self.threshold_slider.setValue(30)
-        self.threshold_slider.setToolTip("Hide |CAM| below this fraction of the largest |CAM|")
+        self.threshold_slider.setToolTip("Hide |CAM| below this fraction of the class's largest |CAM|")
+        self.threshold_slider.setMinimumWidth(60)
+        self.threshold_slider.setMaximumWidth(160)
         self.threshold_label = QLabel()
+        self.camera_combo = QComboBox()
+        self.camera_combo.addItems(list(CAMERA_VIEWS))
+        self.camera_combo.setToolTip("Look at the brain from this side (drag to rotate)")
         self.rois_check = QCheckBox("ROIs")
         self.rois_check.setChecked(True)
         self.electrodes_check = QCheckBox("Electrodes")
-        for label, widget in (("Surface", self.surface_combo), ("Source", self.source_combo),
-                              ("Band", self.band_combo), ("Class", self.class_combo)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        row.addWidget(QLabel("Threshold"))
-        row.addWidget(self.threshold_slider, 1)
-        row.addWidget(self.threshold_label)
-        row.addWidget(self.rois_check)
-        row.addWidget(self.electrodes_check)
-        self._controls = row
+        for label, widget in (("View", self.camera_combo), ("Surface", self.surface_combo),
+                              ("Source", self.source_combo), ("Band", self.band_combo),
+                              ("Class", self.class_combo), ("Threshold", self.threshold_slider)):
+            bar.addWidget(QLabel(f" {label} "))
+            bar.addWidget(widget)
+        bar.addWidget(self.threshold_label)
+        bar.addSeparator()
+        bar.addWidget(self.rois_check)
+        bar.addWidget(self.electrodes_check)
+        self.toolbar = bar
         self.message = QLabel(NO_RESULTS_MESSAGE)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("padding: 2px 6px;")
@@ -220,6 +282,7 @@ class CortexView(QWidget):
             lambda i: self.set_source("eeg" if i == 1 else "fmri"))
         self.band_combo.activated.connect(lambda i: self.state.set_band(self.band_combo.itemText(i)))
         self.class_combo.activated.connect(lambda i: self.state.set_class(i))
+        self.camera_combo.activated.connect(lambda i: self.set_camera(self.camera_combo.itemText(i)))
         self.threshold_slider.valueChanged.connect(self._on_threshold)
         self.rois_check.toggled.connect(self._on_rois_toggled)
         self.electrodes_check.toggled.connect(self.set_electrodes_visible)
@@ -238,7 +301,7 @@ class CortexView(QWidget):
         mesh.GetPointData().SetActiveNormals("Normals")
         mesh.point_data["rgb"] = self._grey.copy()
         self.cortex_actor = self.plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, name="cortex", show_scalar_bar=False, reset_camera=False)
+            mesh, scalars="rgb", rgb=True, name="cortex", show_scalar_bar=False, reset_camera=False, render=False)
         self.cortex_actor.prop.interpolation = "gouraud"
         # The mapper may hold a copy; colour updates must write to its input.
         self.cortex_mesh = self.cortex_actor.mapper.dataset
@@ -253,9 +316,10 @@ class CortexView(QWidget):
         bar.SetLookupTable(self._lut)
         bar.SetNumberOfLabels(5)
         bar.SetOrientationToVertical()
-        bar.SetPosition(0.88, 0.1)
+        bar.SetPosition(0.88, 0.08)
         bar.SetWidth(0.08)
-        bar.SetHeight(0.8)
+        bar.SetHeight(0.75)
+        bar.SetVerticalTitleSeparation(10)
         bar.SetLabelFormat("%.2g")
         for prop in (bar.GetTitleTextProperty(), bar.GetLabelTextProperty()):
             prop.SetColor(0.1, 0.1, 0.1)
@@ -270,10 +334,11 @@ class CortexView(QWidget):
     def _build_selection_marker(self) -> None:
         sphere = self._pv.Sphere(radius=SELECTED_RADIUS_MM, theta_resolution=16, phi_resolution=16)
         self.selection_actor = self.plotter.add_mesh(
-            sphere, color=(1.0, 0.85, 0.0), name="selected_roi", reset_camera=False, pickable=False)
+            sphere, color=(1.0, 0.85, 0.0), name="selected_roi", reset_camera=False, pickable=False, render=False)
         self.selection_actor.SetVisibility(False)
         self.selection_text = self.plotter.add_text("", position="lower_left", font_size=10,
-                                                    color=(0.1, 0.1, 0.1), name="selected_roi_name")
+                                                    color=(0.1, 0.1, 0.1), name="selected_roi_name",
+                                                    render=False)
 
     def _setup_picking(self) -> None:
         from vtkmodules.vtkRenderingCore import vtkCellPicker
@@ -282,35 +347,51 @@ class CortexView(QWidget):
         self._picker.SetTolerance(0.0005)
         self._picker.PickFromListOn()
         self._picker.AddPickList(self.cortex_actor)
-        iren = self.plotter.iren.interactor
-        iren.AddObserver("LeftButtonPressEvent", self._on_press)
-        iren.AddObserver("LeftButtonReleaseEvent", self._on_release)
+        # A Qt event filter, not VTK observers: VTK's camera style grabs the
+        # mouse focus on press, so interactor observers never see the release.
+        self.plotter.installEventFilter(self)
 
     def _reset_camera(self) -> None:
-        centre = self.surfaces.pial.mean(axis=0)
-        direction = np.array([-0.55, -0.65, 0.52])
-        self.plotter.camera_position = [tuple(centre + 420 * direction / np.linalg.norm(direction)),
-                                        tuple(centre), (0.0, 0.0, 1.0)]
-        self.plotter.reset_camera()
-        self.plotter.render()
+        self.set_camera("Oblique")
+
+    def set_camera(self, view: str) -> None:
+        """Look at the whole cortex from one of :data:`CAMERA_VIEWS`."""
+        direction = np.asarray(CAMERA_VIEWS[view], dtype=float)
+        direction /= np.linalg.norm(direction)
+        centre = np.asarray(self.cortex_mesh.center)
+        up = (0.0, 1.0, 0.0) if abs(direction[2]) > 0.9 else (0.0, 0.0, 1.0)
+        self.plotter.camera_position = [tuple(centre + 420 * direction), tuple(centre), up]
+        self.plotter.reset_camera(bounds=self.cortex_mesh.bounds)
+        self.plotter.camera.zoom(1.3)
+        self.camera_combo.setCurrentText(view)
+        self.request_render()
 
     # -- results ------------------------------------------------------------------
     def _on_results(self, results) -> None:
         self._results = results
         self._weights = None
+        self._roi_coords = self._roi_anchor = None
+        self._roi_names = []
         self._remove_roi_actor()
         self._remove_electrodes()
         has = results is not None and results.has("saliency", "fmri_cam") and results.has("saliency", "roi_coords")
+        problem = _shape_problem(results) if has else None
+        has = has and problem is None
         for w in (self.source_combo, self.band_combo, self.class_combo, self.threshold_slider, self.rois_check):
             w.setEnabled(has)
         self.class_combo.clear()
         self.band_combo.clear()
         if not has:
-            self.message.setText(NO_RESULTS_MESSAGE if results is None else
-                                 "These results have no fMRI CAM (saliency.npz: fmri_cam, roi_coords); "
-                                 "run an analysis to see CAM saliency.")
+            if results is None:
+                text = NO_RESULTS_MESSAGE
+            elif problem is not None:
+                text = f"Cannot show these results on the cortex: {problem}."
+            else:
+                text = ("These results have no fMRI CAM (saliency.npz: fmri_cam, roi_coords); "
+                        "run an analysis to see CAM saliency.")
+            self.message.setText(text)
             self.message.setVisible(True)
-            self.electrodes_check.setEnabled(False)
+            self._update_electrodes_check()
             self.selection_actor.SetVisibility(False)
             self.selection_text.SetText(0, "")
             self._show_values(None)
@@ -329,16 +410,13 @@ class CortexView(QWidget):
             self.source_combo.setCurrentIndex(0)
             self.source = "fmri"
         self.band_combo.setEnabled(has_eeg and self.source == "eeg")
-        has_pos = results.has("saliency", "ch_pos")
-        self.electrodes_check.setEnabled(has_pos and self.surface == "pial")
-        self.electrodes_check.setToolTip("" if has_pos else "This bundle has no electrode positions (fMRI-only analysis)")
-        if not has_pos and self.electrodes_check.isChecked():
+        if not results.has("saliency", "ch_pos") and self.electrodes_check.isChecked():
             self.electrodes_check.setChecked(False)
+        self._update_electrodes_check()
         self.message.setText(FMRI_ONLY_MESSAGE if not has_eeg else "")
         self.message.setVisible(not has_eeg)
         self._build_rois()
         self._sync_combos()
-        self._refresh_scale()
         self._refresh_colors()
         self._on_node(self.state.selection.node_kind or "", self.state.selection.node_index
                       if self.state.selection.node_index is not None else -1)
@@ -381,7 +459,10 @@ class CortexView(QWidget):
         return None if cam is None else cam[self.class_index()]
 
     def _refresh_scale(self) -> None:
-        cam = self._source_cam()
+        # Each class (and band) is scaled to its own largest |CAM|: CAMs of
+        # different classes come from different output weights and are not on
+        # a common scale, so a shared range would hide the weaker classes.
+        cam = self.roi_values()
         self._vmax = float(np.nanmax(np.abs(cam))) if cam is not None and np.isfinite(cam).any() else 0.0
         vmax = self._vmax if self._vmax > 0 else 1.0
         self._lut.scalar_range = (-vmax, vmax)
@@ -395,18 +476,18 @@ class CortexView(QWidget):
         self.scalar_bar.SetVisibility(self._results is not None and self._weights is not None)
 
     def threshold(self) -> float:
-        """Threshold as a fraction of the largest |CAM| of the source."""
+        """Threshold as a fraction of the largest |CAM| of the shown class and source."""
         return self.threshold_slider.value() / 100.0
 
     def _update_threshold_label(self) -> None:
         self.threshold_label.setText(f"{self.threshold_slider.value():d} %")
 
     # -- colours (in place) -------------------------------------------------------
-    def _refresh_colors(self, render: bool = True) -> None:
-        values = self.roi_values()
-        self._show_values(values, render=render)
+    def _refresh_colors(self) -> None:
+        self._refresh_scale()
+        self._show_values(self.roi_values())
 
-    def _show_values(self, roi_values, render: bool = True) -> None:
+    def _show_values(self, roi_values) -> None:
         rgb = self.cortex_mesh.point_data["rgb"]
         if roi_values is None:
             rgb[...] = self._grey
@@ -422,8 +503,7 @@ class CortexView(QWidget):
                 self._roi_mesh.point_data["rgb"][...] = np.repeat(roi_rgb, n, axis=0)
                 self._roi_mesh.GetPointData().GetArray("rgb").Modified()
         self.cortex_mesh.GetPointData().GetArray("rgb").Modified()
-        if render:
-            self.plotter.render()
+        self.request_render()
 
     # -- ROI spheres ----------------------------------------------------------------
     def _roi_centres(self) -> np.ndarray:
@@ -458,7 +538,7 @@ class CortexView(QWidget):
         mesh.point_data["rgb"] = np.full((n * n_pts, 3), 200, np.uint8)
         self._roi_cells_per_sphere = n_cells
         self._roi_actor = self.plotter.add_mesh(mesh, scalars="rgb", rgb=True, name="rois",
-                                                smooth_shading=False, reset_camera=False)
+                                                smooth_shading=False, reset_camera=False, render=False)
         self._roi_mesh = self._roi_actor.mapper.dataset
         self._roi_actor.SetVisibility(self.rois_check.isChecked())
         self._picker.AddPickList(self._roi_actor)
@@ -473,7 +553,7 @@ class CortexView(QWidget):
     def _on_rois_toggled(self, on: bool) -> None:
         if self._roi_actor is not None:
             self._roi_actor.SetVisibility(bool(on))
-            self.plotter.render()
+            self.request_render()
 
     # -- electrodes -----------------------------------------------------------------
     def set_electrodes_visible(self, on: bool) -> None:
@@ -488,10 +568,23 @@ class CortexView(QWidget):
         for actor in (self._head_actor, self._electrode_actor, self._electrode_labels):
             if actor is not None:
                 actor.SetVisibility(show)
-        self.plotter.render()
+        self.request_render()
 
-    def electrode_positions(self) -> np.ndarray:
-        """Drawn electrode positions (fsaverage MRI mm, on the scalp), shape (n_ch, 3)."""
+    def _update_electrodes_check(self) -> None:
+        has_pos = self._results is not None and self._results.has("saliency", "ch_pos")
+        self.electrodes_check.setEnabled(has_pos and self.surface == "pial")
+        if self._results is None:
+            tip = "Load results with EEG to show the electrodes"
+        elif not has_pos:
+            tip = "This bundle has no electrode positions (fMRI-only analysis)"
+        elif self.surface != "pial":
+            tip = "Electrodes are drawn on the scalp, with the pial surface"
+        else:
+            tip = "Show the fsaverage scalp and the electrodes on it"
+        self.electrodes_check.setToolTip(tip)
+
+    def electrode_positions(self) -> Optional[np.ndarray]:
+        """Drawn electrode positions (fsaverage MRI mm, on the scalp), shape (n_ch, 3); None until shown."""
         return self._electrode_pos
 
     def _build_electrodes(self) -> None:
@@ -501,7 +594,7 @@ class CortexView(QWidget):
         head_pts, head_faces = self._sm.fsaverage_head()
         head = pv.PolyData(head_pts, _faces_vtk(head_faces))
         self._head_actor = self.plotter.add_mesh(head, color=(0.93, 0.80, 0.70), opacity=0.18,
-                                                 name="head", reset_camera=False, pickable=False)
+                                                 name="head", reset_camera=False, pickable=False, render=False)
         pos = self._sm.head_to_mri_mm(self._results.get("saliency", "ch_pos"))
         ok = np.all(np.isfinite(pos), axis=1)
         # Montage positions can sit a few mm off this scalp; draw them on it.
@@ -514,12 +607,12 @@ class CortexView(QWidget):
         spheres = cloud.glyph(geom=pv.Sphere(radius=ELECTRODE_RADIUS_MM, theta_resolution=10, phi_resolution=10),
                               scale=False, orient=False)
         self._electrode_actor = self.plotter.add_mesh(spheres, color=(0.15, 0.35, 0.75), name="electrodes",
-                                                      reset_camera=False, pickable=False)
+                                                      reset_camera=False, pickable=False, render=False)
         if len(names) == len(pos):
             self._electrode_labels = self.plotter.add_point_labels(
                 drawn[ok] * 1.06, [n for n, k in zip(names, ok) if k], font_size=10, point_size=1,
                 shape_opacity=0.0, show_points=False, name="electrode_labels", reset_camera=False,
-                text_color=(0.1, 0.1, 0.3))
+                text_color=(0.1, 0.1, 0.3), render=False)
 
     def _remove_electrodes(self) -> None:
         for actor in (self._head_actor, self._electrode_actor, self._electrode_labels):
@@ -543,14 +636,11 @@ class CortexView(QWidget):
         if self._roi_mesh is not None:
             self._roi_mesh.points[...] = self._roi_points()
             self._roi_mesh.GetPoints().Modified()
-        has_pos = self._results is not None and self._results.has("saliency", "ch_pos")
-        self.electrodes_check.setEnabled(has_pos and surface == "pial")
-        self.electrodes_check.setToolTip(
-            "Electrodes are drawn on the scalp, with the pial surface" if surface == "inflated" else "")
+        self._update_electrodes_check()
         self.set_electrodes_visible(self.electrodes_check.isChecked())
         self._on_node(self.state.selection.node_kind or "", self.state.selection.node_index
                       if self.state.selection.node_index is not None else -1)
-        self.plotter.render()
+        self.request_render()
 
     def set_source(self, source: str) -> None:
         """Show the ``"fmri"`` CAM or the ``"eeg"`` CAM of the selected band."""
@@ -562,13 +652,11 @@ class CortexView(QWidget):
         self.source = source
         self.source_combo.setCurrentIndex(1 if source == "eeg" else 0)
         self.band_combo.setEnabled(source == "eeg")
-        self._refresh_scale()
         self._refresh_colors()
 
     def _on_threshold(self, _value: int) -> None:
         self._update_threshold_label()
         if self._weights is not None:
-            self._refresh_scale()
             self._refresh_colors()
 
     # -- state signals ----------------------------------------------------------------
@@ -583,7 +671,6 @@ class CortexView(QWidget):
             return
         self._sync_combos()
         if self.source == "eeg":
-            self._refresh_scale()
             self._refresh_colors()
 
     def _on_node(self, kind: str, index: int) -> None:
@@ -597,18 +684,23 @@ class CortexView(QWidget):
             self.selection_text.SetText(0, f"{name}  ({x:.0f}, {y:.0f}, {z:.0f}) mm")
         else:
             self.selection_text.SetText(0, "")
-        self.plotter.render()
+        self.request_render()
 
     # -- picking ----------------------------------------------------------------------
-    def _on_press(self, obj, _event) -> None:
-        self._press_pos = obj.GetEventPosition()
-
-    def _on_release(self, obj, _event) -> None:
-        pos = obj.GetEventPosition()
-        press, self._press_pos = self._press_pos, None
-        if press is None or abs(pos[0] - press[0]) > CLICK_TOLERANCE_PX or abs(pos[1] - press[1]) > CLICK_TOLERANCE_PX:
-            return
-        self.pick(pos[0], pos[1])
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        """Turn a left click (press and release without dragging) on the 3-D view into a pick."""
+        if obj is self.plotter and event.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease) \
+                and event.button() == Qt.LeftButton:
+            pos = event.position()
+            if event.type() == QEvent.MouseButtonPress:
+                self._press_pos = (pos.x(), pos.y())
+            else:
+                press, self._press_pos = self._press_pos, None
+                if press is not None and abs(pos.x() - press[0]) <= CLICK_TOLERANCE_PX \
+                        and abs(pos.y() - press[1]) <= CLICK_TOLERANCE_PX:
+                    ratio = self.plotter.devicePixelRatioF()
+                    self.pick(pos.x() * ratio, (self.plotter.height() - pos.y() - 1) * ratio)
+        return False
 
     def pick(self, x: float, y: float) -> Optional[int]:
         """Select the ROI under display position ``(x, y)`` (VTK pixels, origin bottom left).
@@ -643,11 +735,32 @@ class CortexView(QWidget):
         x, y, _ = ren.GetDisplayPoint()
         return x, y
 
+    def grab_image(self):
+        """The view as a ``QImage`` with the 3-D frame composited in.
+
+        ``QWidget.grab`` cannot read an OpenGL render window, so the frame is
+        rendered and painted over the plotter's area.
+        """
+        from PySide6.QtGui import QImage, QPainter
+
+        image = self.grab().toImage()
+        if getattr(self.plotter, "_closed", False):
+            return image
+        self.plotter.render()
+        frame = np.ascontiguousarray(np.asarray(self.plotter.screenshot(return_img=True))[..., :3], dtype=np.uint8)
+        h, w, _ = frame.shape
+        qframe = QImage(frame.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        painter = QPainter(image)
+        painter.drawImage(self.plotter.geometry(), qframe)
+        painter.end()
+        return image
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.close_plotter()
         super().closeEvent(event)
 
     def close_plotter(self) -> None:
         """Release the VTK render window (call before the widget is destroyed)."""
+        self._render_timer.stop()
         if getattr(self, "plotter", None) is not None and not getattr(self.plotter, "_closed", False):
             self.plotter.close()

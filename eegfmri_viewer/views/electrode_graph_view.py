@@ -31,7 +31,7 @@ from eegfmri_viewer.views.head_outline import head_outline
 EDGE_RGB = (25, 55, 130)
 N_WIDTH_BINS = 8
 MIN_WIDTH, MAX_WIDTH = 0.6, 7.0
-MIN_ALPHA, MAX_ALPHA = 50, 255
+MIN_ALPHA, MAX_ALPHA = 70, 255
 NODE_MIN_SIZE, NODE_MAX_SIZE = 9.0, 26.0
 MEAN_HEADS = "mean over heads"
 
@@ -110,6 +110,7 @@ class ElectrodeGraphView(QWidget):
         self._cam_range = (0.0, 0.0)
         self._names: List[str] = []
         self._pos = np.zeros((0, 2))
+        self._known = np.zeros(0, dtype=bool)
 
         self._message = QLabel()
         self._message.setWordWrap(True)
@@ -215,11 +216,37 @@ class ElectrodeGraphView(QWidget):
 
     @property
     def node_positions(self) -> np.ndarray:
-        """Electrode positions in plot coordinates, shape (n_channels, 2)."""
+        """Electrode positions in plot coordinates, shape (n_channels, 2); NaN where unknown."""
         return self._pos.copy()
 
+    @property
+    def band_combo(self) -> QComboBox:
+        """Band selector (writes the shared band)."""
+        return self._band_combo
+
+    @property
+    def layer_combo(self) -> QComboBox:
+        """GAT layer selector."""
+        return self._layer_combo
+
+    @property
+    def head_combo(self) -> QComboBox:
+        """Attention head selector; item 0 is the mean over heads."""
+        return self._head_combo
+
+    @property
+    def threshold_slider(self) -> QSlider:
+        """Edge threshold, percent of the strongest edge."""
+        return self._threshold
+
+    def highlighted_position(self) -> Optional[np.ndarray]:
+        """Plot position of the ringed (selected) electrode, shape (2,), or ``None``."""
+        if len(self._highlight.data) == 0:
+            return None
+        return np.array([self._highlight.data["x"][0], self._highlight.data["y"][0]])
+
     def node_brushes(self) -> List[tuple]:
-        """RGBA of every electrode's fill, in channel order."""
+        """RGBA of every drawn electrode's fill, in channel order."""
         return [tuple(b.color().getRgb()) for b in self._nodes.data["brush"]] if len(self._nodes.data) else []
 
     def hover_text(self, index: int) -> str:
@@ -257,15 +284,16 @@ class ElectrodeGraphView(QWidget):
         self._stack.setCurrentIndex(1)
         self._names = [str(n) for n in results.get("saliency", "electrodes")]
         pos = np.asarray(results.get("saliency", "ch_pos_2d"), dtype=float)
-        # Unknown positions go to the centre rather than breaking the drawing.
-        self._pos = np.where(np.isfinite(pos), pos, 0.0)
+        # Electrodes without a position are left out of the drawing (and said so).
+        self._pos = pos
+        self._known = np.isfinite(pos).all(axis=1)
         outline = head_outline(pos)
         for curve, line in zip(self._outline_items, (outline.head, outline.nose, outline.left_ear, outline.right_ear)):
             curve.setData(line[:, 0], line[:, 1])
         for label in self._labels:
             self._plot.removeItem(label)
         self._labels = []
-        for name, (x, y) in zip(self._names, self._pos):
+        for name, (x, y) in zip(np.asarray(self._names)[self._known], self._pos[self._known]):
             label = pg.TextItem(name, color=(60, 60, 60), anchor=(0.5, -0.55))
             label.setPos(x, y)
             label.setZValue(12)
@@ -351,12 +379,13 @@ class ElectrodeGraphView(QWidget):
         cmap = pg.colormap.get("viridis")
         colors = cmap.map(np.clip(norm, 0, 1), mode="qcolor")
         sizes = NODE_MIN_SIZE + np.clip(norm, 0, 1) * (NODE_MAX_SIZE - NODE_MIN_SIZE)
+        known = self._known
         self._nodes.setData(
-            pos=self._pos,
-            brush=[pg.mkBrush(c) for c in colors],
+            pos=self._pos[known],
+            brush=[pg.mkBrush(c) for c, k in zip(colors, known) if k],
             pen=pg.mkPen((40, 40, 40), width=1),
-            size=sizes,
-            data=np.arange(len(self._pos)),
+            size=sizes[known],
+            data=np.flatnonzero(known),
         )
 
     def _draw_edges(self) -> None:
@@ -387,6 +416,7 @@ class ElectrodeGraphView(QWidget):
         pairs, w = undirected_weights(ei, weights)
         n_ch = len(self._pos)
         valid = (pairs < n_ch).all(axis=1) & np.isfinite(w)
+        valid[valid] &= self._known[pairs[valid]].all(axis=1)
         pairs, w = pairs[valid], w[valid]
         top = float(w.max()) if len(w) and w.max() > 0 else 1.0
         frac = self._threshold.value() / 100.0
@@ -403,6 +433,9 @@ class ElectrodeGraphView(QWidget):
             pen = curve.opts["pen"]
             for (i, j), wt in zip(pairs[sel], w[sel]):
                 self._edges.append(DrawnEdge(int(i), int(j), float(wt), float(pen.widthF()), int(pen.color().alpha())))
+        unknown = int((~self._known).sum())
+        if unknown:
+            note += f"{unknown} electrode(s) without a known position are not drawn. "
         self._note.setText(
             f"{note}Edges: {what}; {len(self._edges)} of {len(w)} shown, width and opacity grow with the weight. "
             f"Nodes: CAM of class '{results.classes[self._class_index()]}' in {band} (colour and size, "
@@ -413,7 +446,8 @@ class ElectrodeGraphView(QWidget):
     def _draw_highlight(self) -> None:
         sel = self._state.selection
         if (self._stack.currentIndex() == 1 and sel.node_kind == "electrode"
-                and sel.node_index is not None and sel.node_index < len(self._pos)):
+                and sel.node_index is not None and sel.node_index < len(self._pos)
+                and self._known[sel.node_index]):
             self._highlight.setData(pos=self._pos[[sel.node_index]])
         else:
             self._highlight.setData([])

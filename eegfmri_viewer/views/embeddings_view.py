@@ -107,6 +107,7 @@ class EmbeddingsView(QWidget):
         for axis in ("left", "bottom"):
             self._plot.getPlotItem().getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
             self._plot.getPlotItem().getAxis(axis).setTextPen(pg.mkPen((40, 40, 40)))
+            self._plot.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
         self._legend = self._plot.getPlotItem().addLegend(offset=(10, 10), labelTextColor=(30, 30, 30),
                                                           brush=pg.mkBrush(255, 255, 255, 200))
         self._link = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=2, style=Qt.DashLine), antialias=True)
@@ -204,7 +205,7 @@ class EmbeddingsView(QWidget):
                 data=np.arange(len(self._xy[view])),
                 symbol="star" if fused else "o",
                 size=13 if fused else 9,
-                brush=pg.mkBrush(*rgb, 210),
+                brush=pg.mkBrush(*rgb),
                 pen=pg.mkPen((255, 255, 255), width=0.5),
                 hoverable=True,
                 tip=lambda x, y, data, v=view: self._hover_text(v, int(data)),

@@ -1,0 +1,504 @@
+"""``analyze``: recordings (or a BIDS folder) in, a results bundle out.
+
+Stages (each timed in ``manifest.json`` under ``timings_s``):
+
+1. ``load``: BIDS discovery and loading (or the given recordings); runs
+   without EEG are used only when no run has EEG (fMRI-only mode).
+2. ``preprocess``: per recording, EEG bands (re-reference, decimate, band-pass)
+   and the per-volume covariance of the analytic band signals (for the
+   coupling, see :mod:`~eegfmri_viewer.pipeline.eeg_power`); BOLD
+   parcellated into ROI series; events merged into blocks
+   (:mod:`~eegfmri_viewer.pipeline.blocks`) and cut into windows.
+3. ``split``: one train / validation / test split by blocks, shared by every
+   model, so that phase 2 and the metrics of all modalities agree on which
+   windows are held out.
+4. ``phase1_fmri``: Chebyshev GCNN on ROIs; ``phase1_eeg``: one per band on
+   electrodes (one electrode graph shared by the bands, built from the
+   broadband sum of the band signals of the training windows).
+5. ``transfer``: EEG -> ROI transfer matrix; EEG CAMs and node features are
+   carried to the ROIs linearly (``eeg_roi_cam = T @ eeg_cam``).
+6. ``phase2`` (EEG present and ``phase2.enabled``): on the salient ROI set,
+   the union over classes of the top fMRI-CAM ROIs taken in turn (class 0's
+   best, class 1's best, ...) until ``phase2.n_salient`` ROIs are chosen.
+7. ``save``: the bundle, written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from numpy import ndarray
+
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.pipeline.config import AnalysisConfig
+from eegfmri_viewer.progress import check_cancel, report, sub_progress
+
+# Progress fractions at which each stage starts (the last one ends at 1).
+_STAGES = {"load": 0.0, "preprocess": 0.08, "phase1_fmri": 0.3, "phase1_eeg": 0.42, "transfer": 0.75,
+           "phase2": 0.78, "save": 0.97}
+
+
+class _Timer:
+    def __init__(self):
+        self.timings = {}
+
+    def stage(self, name):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = round(timer.timings.get(name, 0.0) + time.perf_counter() - self.t0, 3)
+
+        return _Ctx()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _input_files(recordings) -> list:
+    files = []
+    for rec in recordings:
+        for p in (rec.eeg_path, rec.bold_path):
+            if p is None:
+                continue
+            p = Path(p)
+            files.append(p)
+            if p.suffix.lower() == ".vhdr":
+                files += [p.with_suffix(s) for s in (".vmrk", ".eeg")]
+            elif p.suffix.lower() == ".set":
+                files.append(p.with_suffix(".fdt"))
+        if rec.events is not None and rec.events.source and Path(str(rec.events.source)).is_file():
+            files.append(Path(str(rec.events.source)))
+    seen, out = set(), []
+    for f in files:
+        f = f.resolve()
+        if f.is_file() and f not in seen:
+            seen.add(f)
+            out.append(f)
+    return out
+
+
+def _load_recordings(source, subjects, sessions, config, warnings, progress, cancel) -> tuple:
+    """Returns (recordings, label, source description)."""
+    from eegfmri_viewer.io.recording import Recording
+
+    if isinstance(source, Recording):
+        source = [source]
+    if isinstance(source, (list, tuple)):
+        recs = list(source)
+        if subjects:
+            recs = [r for r in recs if r.subject in subjects]
+        if sessions:
+            recs = [r for r in recs if r.session in sessions]
+        if not recs:
+            raise InputError(None, "no recording left to analyse after the subject / session selection")
+        label = recs[0].label if len(recs) == 1 else f"{len(recs)} recordings"
+        return recs, label, [str(r.bold_path or r.eeg_path) for r in recs]
+    from eegfmri_viewer.io.bids import discover, load_run
+
+    root = Path(source)
+    discovery = discover(root, include_bold_only=True)
+    runs = discovery.runs
+    if subjects:
+        missing = sorted(set(subjects) - {r.subject for r in runs})
+        if missing:
+            raise InputError(root, f"subject(s) {', '.join(missing)} not found; available: "
+                                   f"{', '.join(sorted({r.subject for r in runs}))}")
+        runs = [r for r in runs if r.subject in subjects]
+    if sessions:
+        runs = [r for r in runs if r.session in sessions]
+    for s in discovery.skipped:
+        warnings.append(f"skipped {s.label}: {s.reason}")
+    if any(r.eeg_path is not None for r in runs):
+        bold_only = [r for r in runs if r.eeg_path is None]
+        for r in bold_only:
+            warnings.append(f"skipped {r.label}: no EEG while other runs have EEG")
+        runs = [r for r in runs if r.eeg_path is not None]
+    if not runs:
+        raise InputError(root, "no usable run for the selected subjects and sessions")
+    recs = []
+    for i, entry in enumerate(runs):
+        check_cancel(cancel)
+        report(progress, i / len(runs), f"loading {entry.label}")
+        recs.append(load_run(entry, correct_artifacts=config.preprocessing.correct_artifacts,
+                             progress=sub_progress(progress, i / len(runs), (i + 1) / len(runs)), cancel=cancel))
+    return recs, root.name, str(root.resolve())
+
+
+def _load_atlas(config):
+    from eegfmri_viewer.preprocessing import load_atlas, load_label_atlas
+
+    name = config.preprocessing.atlas
+    if name.lower().endswith((".nii", ".nii.gz")):
+        return load_label_atlas(name)
+    return load_atlas(name, radius_mm=config.preprocessing.radius_mm)
+
+
+def _round_robin_top(cam_classes: ndarray, n: int) -> ndarray:
+    """Union over classes of their best nodes, taken in turn, until ``n`` nodes."""
+    cam_classes = np.nan_to_num(np.asarray(cam_classes, dtype=float), nan=-np.inf)
+    orders = [np.argsort(-row, kind="stable") for row in cam_classes]
+    n = int(min(n, cam_classes.shape[1]))
+    chosen, seen, rank = [], set(), 0
+    while len(chosen) < n and rank < cam_classes.shape[1]:
+        for order in orders:
+            node = int(order[rank])
+            if node not in seen and len(chosen) < n:
+                seen.add(node)
+                chosen.append(node)
+        rank += 1
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+def band_sampling(sfreq: float, lo: float, hi: float, phase1) -> tuple:
+    """Subsampling factor and kernel duration of one band's model.
+
+    A band-passed signal holds nothing above ``hi``, so every ``q``-th sample
+    with ``q = floor(sfreq / (2.5 hi))`` keeps it (the new Nyquist frequency
+    is 1.25 ``hi``, a margin for the filter's transition band) while the
+    model of a slow band becomes many times cheaper (delta: q = 25 at 250 Hz).
+    The kernel follows the new rate; it covers at least one cycle of ``lo``
+    so that slow bands keep a kernel of several samples.
+
+    Returns
+    -------
+    q : int
+        1 when ``phase1.eeg_subsample`` is off.
+    kernel_s : float
+        ``max(phase1.eeg_kernel_s, 1 / lo)``.
+    """
+    q = max(1, int(sfreq // (2.5 * hi))) if phase1.eeg_subsample else 1
+    return q, max(float(phase1.eeg_kernel_s), 1.0 / float(lo))
+
+
+def _recording_info(rec) -> dict:
+    return {"subject": rec.subject, "session": rec.session, "task": rec.task, "run": rec.run,
+            "label": rec.label, "eeg_path": str(rec.eeg_path) if rec.eeg_path else None,
+            "bold_path": str(rec.bold_path) if rec.bold_path else None, "tr": rec.tr, "space": rec.space,
+            "warnings": list(rec.warnings), "corrections": list(rec.corrections)}
+
+
+def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = None,
+            sessions: Optional[Sequence[str]] = None, level: Optional[str] = None, force: bool = False,
+            progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None) -> Path:
+    """Run the whole pipeline and write a results bundle.
+
+    Parameters
+    ----------
+    source : str or Path or list of Recording
+        A BIDS root, or recordings already loaded (e.g. from
+        :func:`eegfmri_viewer.io.single.open_files`).
+    out_dir : str or Path
+        Bundle folder to write.
+    config : AnalysisConfig or str or Path or None
+        Settings, or a ``config.toml`` to read; default settings when None.
+    subjects, sessions : sequence of str, optional
+        Labels (without ``sub-`` / ``ses-``) to keep.
+    level : "group" | "individual" | None
+        Overrides ``config.training.level`` when given.
+    force : bool
+        Replace an existing ``out_dir``.
+    progress, cancel
+        See :mod:`eegfmri_viewer.progress`.
+    on_epoch : callable, optional
+        ``on_epoch(dict(stage=..., epoch=..., loss=..., train_acc=..., val_acc=...))``
+        after every epoch of every model (``stage`` is ``"fmri"``,
+        ``"eeg_<band>"`` or ``"phase2"``).
+
+    Returns
+    -------
+    out_dir : Path
+        The bundle written (load it with :func:`eegfmri_viewer.results.load_bundle`).
+
+    Raises
+    ------
+    InputError
+        Bad input or settings, an existing ``out_dir`` without ``force``.
+    eegfmri_viewer.progress.Cancelled
+        When ``cancel()`` turned true; nothing is written then.
+    """
+    import torch
+
+    out_dir = Path(out_dir).expanduser().resolve()
+    if out_dir.exists() and not force:
+        raise InputError(out_dir, "already exists; choose another folder or use --force to replace it")
+    if config is None:
+        config = AnalysisConfig()
+    elif not isinstance(config, AnalysisConfig):
+        config = AnalysisConfig.from_toml(config)
+    if level is not None:
+        config = config.with_overrides(training={"level": level})
+    level = config.training.level
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(config.training.threads)
+    try:
+        return _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch) -> Path:
+    import torch
+
+    from eegfmri_viewer.preprocessing import concatenate_windows, make_windows, parcellate, preprocess_eeg
+    from eegfmri_viewer.results import ResultsBundle, save_bundle
+    from eegfmri_viewer.training.saliency import (class_mean_cam, own_class_cam, salient_nodes,
+                                                  subject_mean_cam)
+    from eegfmri_viewer.training.splits import block_split
+
+    from eegfmri_viewer.pipeline.blocks import merge_event_blocks
+    from eegfmri_viewer.pipeline.eeg_power import roi_power, volume_covariance
+    from eegfmri_viewer.pipeline.electrode_layout import topomap_layout
+    from eegfmri_viewer.pipeline.phase1_stage import train_phase1
+
+    timer = _Timer()
+    warnings: list = []
+    pp = config.preprocessing
+
+    def stage_progress(name):
+        names = list(_STAGES)
+        i = names.index(name)
+        stop = _STAGES[names[i + 1]] if i + 1 < len(names) else 1.0
+        return sub_progress(progress, _STAGES[name], stop)
+
+    # 1. load
+    with timer.stage("load"):
+        report(progress, 0.0, "loading recordings")
+        recordings, label, source_desc = _load_recordings(source, subjects, sessions, config, warnings,
+                                                          stage_progress("load"), cancel)
+        for rec in recordings:
+            if rec.bold is None:
+                raise InputError(rec.eeg_path, f"{rec.label}: no BOLD; analyze needs fMRI")
+            if rec.events is None or len(rec.events) == 0:
+                raise InputError(rec.bold_path, f"{rec.label}: no events to label windows with")
+            for w in rec.warnings:
+                warnings.append(f"{rec.label}: {w}" if rec.label not in w else w)
+        use_eeg = bool(config.phase1.eeg) and all(rec.eeg is not None for rec in recordings)
+        if config.phase1.eeg and not use_eeg and any(rec.eeg is not None for rec in recordings):
+            warnings.append("some recordings have no EEG: the EEG models were skipped (fMRI only)")
+        merged = [dataclasses.replace(rec, events=merge_event_blocks(rec.events, pp.merge_gap_s))
+                  for rec in recordings]
+        class_names = sorted({str(t) for rec in merged for t in rec.events.trial_type})
+        input_files = {str(p): _sha256(p) for p in _input_files(recordings)}
+
+    # 2. preprocess
+    atlas = _load_atlas(config)
+    per_rec_windows, covariances, rois_per_rec, eeg_meta = [], [], [], []
+    bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
+    prog = stage_progress("preprocess")
+    for i, rec in enumerate(merged):
+        check_cancel(cancel)
+        frac0, frac1 = i / len(merged), (i + 1) / len(merged)
+        eeg_bands = None
+        if use_eeg:
+            with timer.stage("preprocess_eeg"):
+                eeg_bands = preprocess_eeg(rec.eeg, bands=bands, sfreq=pp.eeg_sfreq,
+                                           reference=None if pp.reference == "none" else pp.reference,
+                                           progress=sub_progress(prog, frac0, (frac0 + frac1) / 2), cancel=cancel)
+        with timer.stage("parcellate"):
+            roi_series = parcellate(rec.bold, atlas, rec.tr,
+                                    confounds=rec.confounds if pp.confounds else None,
+                                    progress=sub_progress(prog, (frac0 + frac1) / 2, frac1), cancel=cancel)
+        with timer.stage("windows"):
+            try:
+                win = make_windows(rec, eeg_bands, roi_series, window_s=pp.window_s, hrf_delay_s=pp.hrf_delay_s,
+                                   step_s=pp.step_s if pp.step_s > 0 else None, class_names=class_names)
+            except InputError as exc:
+                warnings.append(f"{rec.label}: skipped ({exc})")
+                continue
+        if use_eeg:
+            with timer.stage("eeg_power"):
+                covariances.append(volume_covariance(eeg_bands.band_signal, eeg_bands.times, eeg_bands.sfreq,
+                                                     rec.alignment, roi_series.n_volumes, roi_series.tr))
+            eeg_meta.append((list(eeg_bands.ch_names), eeg_bands.info, eeg_bands.ch_pos, eeg_bands.sfreq))
+        per_rec_windows.append(win)
+        rois_per_rec.append(roi_series.data)
+        del eeg_bands
+    if not per_rec_windows:
+        raise InputError(source_desc if isinstance(source_desc, str) else None,
+                         "no recording produced windows; check the events and the window length")
+    tr = float(recordings[0].tr)
+
+    eeg_channels = None
+    if use_eeg:
+        common = [c for c in eeg_meta[0][0] if all(c in m[0] for m in eeg_meta)]
+        if len(common) < 3:
+            raise InputError(None, f"the recordings share only {len(common)} EEG channels")
+        if len(common) < len(eeg_meta[0][0]):
+            warnings.append(f"EEG restricted to the {len(common)} channels that all recordings have")
+        for j, (win, meta) in enumerate(zip(per_rec_windows, eeg_meta)):
+            idx = [meta[0].index(c) for c in common]
+            win.eeg = win.eeg[:, :, idx]
+            covariances[j] = covariances[j][:, :, idx][:, :, :, idx]
+        import mne
+
+        first_idx = [eeg_meta[0][0].index(c) for c in common]
+        eeg_info = mne.pick_info(eeg_meta[0][1], first_idx)
+        ch_pos = np.asarray(eeg_meta[0][2])[first_idx]
+        eeg_sfreq = float(eeg_meta[0][3])
+        eeg_channels = common
+
+    windows = concatenate_windows(per_rec_windows)
+    del per_rec_windows
+    n_classes = len(class_names)
+    present = sorted(set(windows.labels.tolist()))
+    if len(present) < 2:
+        raise InputError(None, f"windows of only {len(present)} class(es) ({', '.join(class_names)}): "
+                               "classification needs at least two")
+    with timer.stage("split"):
+        split = block_split(windows.labels, windows.blocks, windows.subject, config.training.val_fraction,
+                            config.training.test_fraction, seed=config.training.seed)
+    subject_order = sorted(set(windows.subject.astype(str).tolist()))
+    weights, metrics = {}, {"phase1": {}}
+
+    # 4. phase 1, fMRI
+    with timer.stage("phase1_fmri"):
+        fmri = train_phase1(windows.fmri, windows.labels, split, windows.subject, n_classes, 1.0 / tr,
+                            config.phase1.fmri_kernel_s, config, "fmri", level, coords=atlas.coords,
+                            progress=stage_progress("phase1_fmri"), cancel=cancel, on_epoch=on_epoch)
+    weights.update(fmri.state_dicts)
+    metrics["phase1"]["fmri"] = fmri.metrics
+    fmri_cam = class_mean_cam(fmri.cam, windows.labels, n_classes)
+    fmri_cam_subjects = subject_mean_cam(fmri.cam, windows.labels, windows.subject, subject_order)
+    top_n = config.phase1.salient_top_n
+    saliency = {
+        "classes": np.array(class_names, dtype=str),
+        "roi_names": np.array(atlas.names, dtype=str),
+        "roi_coords": np.asarray(atlas.coords, dtype=float),
+        "roi_networks": np.array(atlas.networks, dtype=str),
+        "atlas": np.array(str(atlas.name)),
+        "bands": np.array([b[0] for b in bands], dtype=str),
+        "band_limits": np.array([[b[1], b[2]] for b in bands], dtype=float),
+        "subjects": np.array(subject_order, dtype=str),
+        "fmri_cam": fmri_cam,
+        "fmri_cam_subjects": fmri_cam_subjects,
+        "salient_fmri": salient_nodes(fmri_cam_subjects, top_n),
+    }
+    n_salient = config.phase2.n_salient
+    node_index = _round_robin_top(fmri_cam, n_salient)
+    saliency["salient_rois"] = node_index
+    window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
+                     "onsets_s": windows.onsets_s, "split": split.astype(str),
+                     "fmri_cam": own_class_cam(fmri.cam, windows.labels)}
+    graphs = {"fmri_edge_index": fmri.graph.edge_index, "fmri_edge_weight": fmri.graph.edge_weight,
+              "fmri_lambda_max": np.array(fmri.graph.lambda_max)}
+    arrays = {"saliency": saliency, "windows": window_arrays, "graphs": graphs}
+
+    # 4b. phase 1, EEG per band
+    if use_eeg:
+        with timer.stage("phase1_eeg"):
+            prog = stage_progress("phase1_eeg")
+            cams, feats = [], []
+            for b, (band, _, _) in enumerate(bands):
+                check_cancel(cancel)
+                q, kernel_s = band_sampling(eeg_sfreq, bands[b][1], bands[b][2], config.phase1)
+                res = train_phase1(windows.eeg[:, b, :, ::q], windows.labels, split, windows.subject, n_classes,
+                                   eeg_sfreq / q, kernel_s, config, f"eeg_{band}", level, coords=ch_pos,
+                                   progress=sub_progress(prog, b / len(bands), (b + 1) / len(bands)),
+                                   cancel=cancel, on_epoch=on_epoch)
+                metrics["phase1"].setdefault("eeg", {})[band] = res.metrics
+                weights.update(res.state_dicts)
+                cams.append(res.cam)
+                feats.append(res.features)
+                if b == 0:
+                    # One electrode graph for the bundle: rebuilt from the broadband signal.
+                    from eegfmri_viewer.pipeline.phase1_stage import build_graph
+
+                    eeg_graph = build_graph(windows.eeg[split == "train"].sum(axis=1), config.graph.kind,
+                                            config.graph.k, ch_pos)
+            eeg_cam_windows = np.stack(cams)                    # (n_bands, n_win, C, n_ch)
+            eeg_features = np.stack(feats)                      # (n_bands, n_win, n_ch, F)
+            del cams, feats
+        eeg_cam = np.stack([class_mean_cam(c, windows.labels, n_classes) for c in eeg_cam_windows])
+        eeg_cam_subjects = np.stack([subject_mean_cam(c, windows.labels, windows.subject, subject_order)
+                                     for c in eeg_cam_windows], axis=1)
+        with timer.stage("transfer"):
+            from eegfmri_viewer.graphs import transfer_matrix
+
+            T = transfer_matrix(eeg_info, atlas.coords, method=config.graph.transfer,
+                                progress=stage_progress("transfer"), cancel=cancel)
+        eeg_roi_cam = np.einsum("rc,bkc->bkr", T, eeg_cam)
+        saliency.update({
+            "electrodes": np.array(eeg_channels, dtype=str),
+            "ch_pos": ch_pos,
+            "ch_pos_2d": topomap_layout(ch_pos),
+            "eeg_cam": eeg_cam,
+            "eeg_cam_subjects": eeg_cam_subjects,
+            "eeg_roi_cam": eeg_roi_cam,
+            "salient_eeg": np.stack([salient_nodes(eeg_cam_subjects[:, b], top_n) for b in range(len(bands))]),
+        })
+        own = np.stack([own_class_cam(c, windows.labels) for c in eeg_cam_windows], axis=1)  # (n_win, n_bands, n_ch)
+        window_arrays["eeg_roi_cam"] = np.einsum("rc,wbc->wbr", T, own).astype(np.float32)
+        graphs.update({"eeg_edge_index": eeg_graph.edge_index, "eeg_edge_weight": eeg_graph.edge_weight,
+                       "eeg_lambda_max": np.array(eeg_graph.lambda_max)})
+        arrays["transfer"] = {"matrix": T, "method": np.array(config.graph.transfer)}
+
+        # 6. phase 2
+        if config.phase2.enabled and len(node_index) >= 2:
+            try:
+                from eegfmri_viewer.pipeline.phase2_stage import Phase2Inputs, run_phase2
+            except ImportError as exc:
+                warnings.append(f"phase 2 skipped: {exc}")
+            else:
+                with timer.stage("phase2"):
+                    T_nodes = T[node_index]
+                    inputs = Phase2Inputs(
+                        node_index=node_index,
+                        bands=[b[0] for b in bands],
+                        fmri_features=fmri.features[:, node_index],
+                        eeg_roi_features=np.einsum("rc,bwcf->bwrf", T_nodes, eeg_features).astype(np.float32),
+                        eeg_electrode_features=eeg_features,
+                        split=split.astype(str),
+                        eeg_power_roi=[roi_power(c, T_nodes) for c in covariances],
+                        bold_roi=[r[:, node_index].T.astype(np.float32) for r in rois_per_rec],
+                        tr=tr,
+                    )
+                    result = run_phase2(inputs, config, progress=stage_progress("phase2"), cancel=cancel,
+                                        on_epoch=on_epoch)
+                arrays.update(result.arrays)
+                metrics["phase2"] = result.metrics
+                if result.state_dict:
+                    weights["phase2"] = result.state_dict
+    else:
+        arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}
+
+    # 7. save
+    check_cancel(cancel)
+    modalities = ["eeg", "fmri"] if use_eeg else ["fmri"]
+    dataset = {
+        "label": label,
+        "source": source_desc,
+        "modalities": modalities,
+        "level": level,
+        "recordings": [_recording_info(r) for r in recordings],
+        "n_windows_per_class": {c: int(np.sum(windows.labels == i)) for i, c in enumerate(class_names)},
+        "n_windows_per_split": {s: int(np.sum(split == s)) for s in ("train", "val", "test")},
+        "warnings": list(dict.fromkeys(warnings)),
+    }
+    manifest = {
+        "config": config.to_dict(),
+        "input_files": input_files,
+        "timings_s": {},
+        "versions": {"torch": torch.__version__},
+    }
+    bundle = ResultsBundle(config=config.to_dict(), metrics=metrics, dataset=dataset, arrays=arrays,
+                           weights=weights, manifest=manifest)
+    with timer.stage("save"):
+        report(progress, _STAGES["save"], "writing results")
+        manifest["timings_s"] = dict(timer.timings)
+        save_bundle(out_dir, bundle, force=force)
+    report(progress, 1.0, f"results written to {out_dir}")
+    return out_dir

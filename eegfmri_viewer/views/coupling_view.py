@@ -1,0 +1,388 @@
+"""EEG–fMRI coupling: bands × ROIs matrix and the selected ROI's lag curves.
+
+Top: the coupling cos(ἔ_band[i], ἔ_fMRI[i]) of every band and phase-2 ROI, ROIs
+grouped by network where the atlas labels them. Clicking a cell selects its
+band and ROI. Bottom: the lagged correlation between HRF-convolved EEG band
+power and BOLD of the selected ROI, one curve per band, with the peak marked
+and its permutation p-value in the legend.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from eegfmri_viewer.views.bundle_needs import missing_message
+from eegfmri_viewer.views.view_colors import view_color
+
+MAX_ROI_TICKS = 24
+
+
+def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
+    """Order nodes so that each network's ROIs are adjacent.
+
+    Parameters
+    ----------
+    networks : sequence of str, length n_nodes
+        Network label of each node, ``""`` where the atlas has none.
+
+    Returns
+    -------
+    order : ndarray, shape (n_nodes,)
+        Node positions in display order (stable within a network; networks in
+        order of first appearance, unlabelled nodes last).
+    groups : list of (label, start, stop)
+        Consecutive display ranges of each network; empty when no node has a
+        label.
+    """
+    labels = [str(n) for n in networks]
+    if not any(labels):
+        return np.arange(len(labels)), []
+    names = list(dict.fromkeys(n for n in labels if n))
+    if any(not n for n in labels):
+        names.append("")
+    order, groups = [], []
+    for name in names:
+        members = [k for k, n in enumerate(labels) if n == name]
+        groups.append((name or "unlabelled", len(order), len(order) + len(members)))
+        order.extend(members)
+    return np.asarray(order, dtype=int), groups
+
+
+def _style_axes(plot_item: pg.PlotItem) -> None:
+    for axis in ("left", "bottom"):
+        plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
+        plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
+        # Correlations and weights read better as 0.2 than as 200 (x0.001).
+        plot_item.getAxis(axis).enableAutoSIPrefix(False)
+
+
+class CouplingView(QWidget):
+    """Coupling heatmap (bands × ROIs) and lagged-correlation curves.
+
+    Parameters
+    ----------
+    state : AppState
+        Reads ``results`` (coupling.npz) and the selection; a click on a cell
+        selects that band and ROI.
+    parent : QWidget, optional
+    """
+
+    def __init__(self, state, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._state = state
+        self._bands: List[str] = []
+        self._order = np.zeros(0, dtype=int)
+        self._node_index = np.zeros(0, dtype=int)
+        self._matrix = np.zeros((0, 0))
+        self._groups: List[Tuple[str, int, int]] = []
+        self._separators: List[pg.InfiniteLine] = []
+        self._curves: List[pg.PlotDataItem] = []
+        self._peaks: List[pg.ScatterPlotItem] = []
+
+        self._message = QLabel()
+        self._message.setWordWrap(True)
+        self._message.setAlignment(Qt.AlignCenter)
+
+        self._heat = pg.PlotWidget(background="w")
+        self._heat.setMenuEnabled(False)
+        hp = self._heat.getPlotItem()
+        hp.hideButtons()
+        hp.setMouseEnabled(False, False)
+        hp.invertY(True)
+        _style_axes(hp)
+        hp.setLabel("bottom", "phase-2 ROIs")
+        self._image = pg.ImageItem()
+        hp.addItem(self._image)
+        self._cmap = pg.colormap.get("CET-D1")
+        self._colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self._cmap, interactive=False, width=14)
+        self._colorbar.setImageItem(self._image, insert_in=hp)
+        self._roi_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=3))
+        self._band_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1.5, style=Qt.DashLine))
+        hp.addItem(self._band_box)
+        hp.addItem(self._roi_box)
+
+        self._lags = pg.PlotWidget(background="w")
+        self._lags.setMenuEnabled(False)
+        lp = self._lags.getPlotItem()
+        lp.hideButtons()
+        _style_axes(lp)
+        lp.setLabel("bottom", "lag of BOLD after EEG power (s)")
+        lp.setLabel("left", "correlation r")
+        lp.addLine(x=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
+        lp.addLine(y=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
+        self._legend = lp.addLegend(offset=(10, 10), labelTextColor=(30, 30, 30),
+                                    brush=pg.mkBrush(255, 255, 255, 210))
+
+        self._heat_title = QLabel()
+        self._heat_title.setWordWrap(True)
+        self._hover = QLabel(" ")
+        self._lag_title = QLabel()
+        self._lag_title.setWordWrap(True)
+        top = QWidget()
+        tbox = QVBoxLayout(top)
+        tbox.setContentsMargins(0, 0, 0, 0)
+        tbox.addWidget(self._heat_title)
+        tbox.addWidget(self._heat, 1)
+        tbox.addWidget(self._hover)
+        bottom = QWidget()
+        bbox = QVBoxLayout(bottom)
+        bbox.setContentsMargins(0, 0, 0, 0)
+        bbox.addWidget(self._lag_title)
+        bbox.addWidget(self._lags, 1)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self._message)
+        self._stack.addWidget(splitter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self._stack)
+
+        self._heat.scene().sigMouseMoved.connect(self._on_moved)
+        self._heat.scene().sigMouseClicked.connect(self._on_clicked)
+        state.resultsChanged.connect(lambda _r: self.reload())
+        state.nodeChanged.connect(lambda _k, _i: self._draw_selection())
+        state.bandChanged.connect(lambda _b: self._draw_selection())
+        self.reload()
+
+    # -- public helpers (also used by tests) ----------------------------------
+    @property
+    def message(self) -> Optional[str]:
+        """The sentence shown instead of the plots, or ``None`` when they are shown."""
+        return self._message.text() if self._stack.currentIndex() == 0 else None
+
+    @property
+    def heatmap_widget(self) -> pg.PlotWidget:
+        """The plot holding the bands × ROIs heatmap."""
+        return self._heat
+
+    @property
+    def lag_widget(self) -> pg.PlotWidget:
+        """The plot holding the lag curves."""
+        return self._lags
+
+    @property
+    def display_order(self) -> np.ndarray:
+        """Atlas ROI index of each heatmap column, shape (n_nodes,)."""
+        return self._node_index[self._order].copy()
+
+    @property
+    def groups(self) -> List[Tuple[str, int, int]]:
+        """Network groups along the columns: (label, first column, stop column)."""
+        return list(self._groups)
+
+    @property
+    def lag_title(self) -> str:
+        """Title above the lag curves (names the ROI or says what to select)."""
+        return self._lag_title.text()
+
+    def curves(self) -> List[Tuple[str, np.ndarray, np.ndarray, float]]:
+        """Lag curves drawn: (legend name, lags, r, pen width) per band."""
+        out = []
+        for curve in self._curves:
+            x, y = curve.getData()
+            out.append((curve.name(), x, y, float(curve.opts["pen"].widthF())))
+        return out
+
+    def peaks(self) -> np.ndarray:
+        """Marked peaks (lag, r) per band, shape (n_bands, 2)."""
+        return np.array([[p.data["x"][0], p.data["y"][0]] for p in self._peaks if len(p.data)]).reshape(-1, 2)
+
+    def cell_center(self, band: int, roi: int) -> Optional[QPointF]:
+        """Centre of the cell of band index ``band`` and atlas ROI ``roi`` in plot coordinates."""
+        cols = np.flatnonzero(self._node_index[self._order] == roi)
+        return QPointF(cols[0] + 0.5, band + 0.5) if len(cols) else None
+
+    def roi_box(self) -> np.ndarray:
+        """Corners of the selected-ROI frame, shape (n_points, 2); empty when none."""
+        x, y = self._roi_box.getData()
+        return np.zeros((0, 2)) if x is None or len(x) == 0 else np.column_stack([x, y])
+
+    @property
+    def hover_text(self) -> str:
+        """Text of the heatmap cell under the mouse (blank when none)."""
+        return self._hover.text()
+
+    def value_text(self, band: int, col: int) -> str:
+        """Hover text of the cell of band index ``band`` and display column ``col``."""
+        node = self._order[col]
+        roi = int(self._node_index[node])
+        results = self._state.results
+        p = results.get("coupling", "p_value")
+        lag = results.get("coupling", "peak_lag_s")
+        text = f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): coupling {self._matrix[band, node]:.3f}"
+        if lag is not None:
+            text += f", peak lag {float(lag[band, node]):+.1f} s"
+        if p is not None:
+            text += f", p = {float(p[band, node]):.3g}"
+        networks = results.get("saliency", "roi_networks")
+        if networks is not None and roi < len(networks) and str(networks[roi]):
+            text += f" [{networks[roi]}]"
+        return text
+
+    # -- state -> view ------------------------------------------------------------
+    def _roi_name(self, roi: int) -> str:
+        names = self._state.results.get("saliency", "roi_names")
+        return str(names[roi]) if names is not None and roi < len(names) else f"ROI {roi}"
+
+    def reload(self) -> None:
+        """Re-read coupling.npz from ``state.results`` and redraw."""
+        results = self._state.results
+        text = missing_message(results, phase2=("coupling",))
+        if text is None and not results.has("coupling", "coupling"):
+            text = "coupling.npz has no coupling matrix; re-run the analysis with phase 2 enabled."
+        if text is not None:
+            self._message.setText(text)
+            self._stack.setCurrentIndex(0)
+            self._matrix = np.zeros((0, 0))
+            return
+        self._stack.setCurrentIndex(1)
+        self._bands = [str(b) for b in results.get("coupling", "bands")]
+        self._matrix = np.asarray(results.get("coupling", "coupling"), dtype=float)
+        self._node_index = np.asarray(results.get("coupling", "node_index"), dtype=int)
+        networks = results.get("saliency", "roi_networks")
+        labels = ([str(networks[r]) if r < len(networks) else "" for r in self._node_index]
+                  if networks is not None else [""] * len(self._node_index))
+        self._order, self._groups = network_order(labels)
+        n_b, n = len(self._bands), len(self._node_index)
+        self._image.setImage(self._matrix[:, self._order].T, autoLevels=False)
+        self._image.setRect(0, 0, n, n_b)
+        # Cosine coupling lies in [-1, 1]; a symmetric scale keeps 0 at the neutral colour.
+        lim = float(np.nanmax(np.abs(self._matrix))) if self._matrix.size else 1.0
+        self._colorbar.setLevels((-lim, lim) if lim > 0 else (-1.0, 1.0))
+        hp = self._heat.getPlotItem()
+        hp.getAxis("left").setTicks([[(b + 0.5, name) for b, name in enumerate(self._bands)], []])
+        for line in self._separators:
+            hp.removeItem(line)
+        self._separators = []
+        if self._groups:
+            ticks = [((start + stop) / 2, name) for name, start, stop in self._groups]
+            for _name, start, _stop in self._groups[1:]:
+                line = pg.InfiniteLine(pos=start, angle=90, pen=pg.mkPen((0, 0, 0), width=2))
+                hp.addItem(line)
+                self._separators.append(line)
+            hp.setLabel("bottom", "phase-2 ROIs, grouped by network")
+        else:
+            stride = max(1, int(np.ceil(n / MAX_ROI_TICKS)))
+            ticks = [(c + 0.5, str(int(self._node_index[self._order[c]]))) for c in range(0, n, stride)]
+            hp.setLabel("bottom", "phase-2 ROIs (atlas index; the atlas has no network labels)")
+        hp.getAxis("bottom").setTicks([ticks, []])
+        hp.setRange(xRange=(0, n), yRange=(0, n_b), padding=0.01)
+        glob = results.get("coupling", "coupling_global")
+        glob_text = ""
+        if glob is not None:
+            glob_text = "; global index " + ", ".join(f"{b} {float(g):.2f}" for b, g in zip(self._bands, glob))
+        self._heat_title.setText(
+            f"<b>EEG\u2013fMRI coupling</b> cos(\u1f14_band, \u1f14_fMRI) per ROI{glob_text}. "
+            "Click a cell to select its band and ROI.")
+        self._draw_selection()
+
+    def _selected_node(self) -> Optional[int]:
+        sel = self._state.selection
+        if sel.node_kind != "roi":
+            return None
+        rows = np.flatnonzero(self._node_index == sel.node_index)
+        return int(rows[0]) if len(rows) else None
+
+    def _draw_selection(self) -> None:
+        if self._stack.currentIndex() == 0 or self._state.results is None:
+            return
+        n_b, n = len(self._bands), len(self._node_index)
+        band = self._state.selection.band
+        b = self._bands.index(band) if band in self._bands else None
+        if b is not None:
+            self._band_box.setData([0, n, n, 0, 0], [b, b, b + 1, b + 1, b])
+        else:
+            self._band_box.setData([], [])
+        node = self._selected_node()
+        if node is not None:
+            c = int(np.flatnonzero(self._order == node)[0])
+            self._roi_box.setData([c, c + 1, c + 1, c, c], [0, 0, n_b, n_b, 0])
+        else:
+            self._roi_box.setData([], [])
+        self._draw_lags(node, b)
+
+    def _draw_lags(self, node: Optional[int], band: Optional[int]) -> None:
+        lp = self._lags.getPlotItem()
+        for item in self._curves + self._peaks:
+            lp.removeItem(item)
+        self._legend.clear()
+        self._curves, self._peaks = [], []
+        results = self._state.results
+        sel = self._state.selection
+        corr = results.get("coupling", "lagged_corr")
+        lags = results.get("coupling", "lags_s")
+        if corr is None or lags is None:
+            self._lag_title.setText("These results have no lagged correlations (coupling.npz: lagged_corr).")
+            return
+        if node is None:
+            if sel.node_kind == "roi":
+                self._lag_title.setText(
+                    f"{self._roi_name(sel.node_index)} is not one of the {len(self._node_index)} phase-2 ROIs: "
+                    "click a column above to see its lagged correlations.")
+            else:
+                self._lag_title.setText("Select a ROI (click a column above) to see its lagged correlations.")
+            return
+        lags = np.asarray(lags, dtype=float)
+        peak_lag = results.get("coupling", "peak_lag_s")
+        p_value = results.get("coupling", "p_value")
+        for k, name in enumerate(self._bands):
+            r = np.asarray(corr[k, node], dtype=float)
+            rgb = view_color(name, k)
+            width = 4.0 if k == band else 1.8
+            if peak_lag is not None:
+                lag_k = float(peak_lag[k, node])
+                i = int(np.argmin(np.abs(lags - lag_k)))
+            else:
+                i = int(np.nanargmax(np.abs(r)))
+                lag_k = float(lags[i])
+            label = f"{name}: peak r = {r[i]:+.2f} at {lag_k:+.1f} s"
+            if p_value is not None:
+                label += f", p = {float(p_value[k, node]):.3g}"
+            curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
+            lp.addItem(curve)
+            peak = pg.ScatterPlotItem(x=[lag_k], y=[r[i]], symbol="o", size=12,
+                                      brush=pg.mkBrush(*rgb), pen=pg.mkPen((0, 0, 0), width=1.5))
+            peak.setZValue(5)
+            lp.addItem(peak)
+            self._curves.append(curve)
+            self._peaks.append(peak)
+        roi = int(self._node_index[node])
+        n_perm = results.get("coupling", "n_permutations")
+        perm = f" (p from {int(n_perm)} permutations)" if n_perm is not None else ""
+        self._lag_title.setText(
+            f"<b>Lagged correlation</b>, HRF-convolved EEG band power vs BOLD: {self._roi_name(roi)} (ROI {roi}); "
+            f"dots mark the peaks{perm}.")
+
+    # -- hover and clicks -------------------------------------------------------------
+    def _cell_at(self, scene_pos) -> Optional[Tuple[int, int]]:
+        vb = self._heat.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        c, b = int(np.floor(p.x())), int(np.floor(p.y()))
+        return (b, c) if 0 <= b < len(self._bands) and 0 <= c < len(self._order) else None
+
+    def _on_moved(self, scene_pos) -> None:
+        if self._stack.currentIndex() == 0:
+            return
+        cell = self._cell_at(scene_pos)
+        text = self.value_text(*cell) if cell is not None else " "
+        self._hover.setText(text)
+        self._heat.setToolTip(text if cell is not None else "")
+
+    def _on_clicked(self, ev) -> None:
+        if self._stack.currentIndex() == 0:
+            return
+        cell = self._cell_at(ev.scenePos())
+        if cell is None:
+            return
+        b, c = cell
+        self._state.set_band(self._bands[b])
+        self._state.select_node("roi", int(self._node_index[self._order[c]]))

@@ -1,0 +1,97 @@
+"""Event-labelled windows: labels, blocks, HRF shift and EEG alignment."""
+
+import numpy as np
+import pytest
+
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.io.recording import Alignment, Events, Recording
+from eegfmri_viewer.preprocessing import Atlas, EEGBands, ROISeries, concatenate_windows, make_windows
+
+TR = 2.0
+N_VOL = 60
+SFREQ = 250.0
+EEG_OFFSET = 3.0  # EEG clock time of volume 0
+
+
+def _recording(events, offset=EEG_OFFSET, subject="01"):
+    align = Alignment(method="start", tr=TR, volume_onsets_eeg_s=offset + TR * np.arange(N_VOL),
+                      offset_s=offset, n_markers=0, n_missing=0, n_extra=0, max_jitter_s=0.0,
+                      marker=None, messages=[])
+    return Recording(subject=subject, session=None, task="t", run=None, eeg=None, eeg_path=None,
+                     bold=None, bold_path=None, tr=TR, events=events, alignment=align,
+                     confounds=None, space="MNI")
+
+
+def _events():
+    # rest 0-20 s, task 20-32 s, rest 40-52 s, task 60-66 s (too short for a 8 s window)
+    return Events(onset=np.array([0.0, 20.0, 40.0, 60.0]), duration=np.array([20.0, 12.0, 12.0, 6.0]),
+                  trial_type=np.array(["rest", "task", "rest", "task"]), source="toy")
+
+
+def _roi_series():
+    # value = volume index, so a window's first fMRI sample tells which volume it starts at
+    data = np.repeat(np.arange(N_VOL, dtype=np.float32)[:, None], 3, axis=1)
+    atlas = Atlas(name="toy", coords=np.zeros((3, 3)), names=["a", "b", "c"], networks=["", "", ""],
+                  radius_mm=5.0)
+    return ROISeries(data=data, atlas=atlas, tr=TR)
+
+
+def _eeg_bands():
+    times = np.arange(int(140 * SFREQ)) / SFREQ
+    sig = np.broadcast_to(times.astype(np.float32), (2, 4, len(times))).copy()  # value = EEG time
+    return EEGBands(sfreq=SFREQ, times=times, ch_names=["C3", "C4", "O1", "O2"], ch_pos=np.zeros((4, 3)),
+                    bands=(("alpha", 8, 13), ("beta", 13, 30)), band_signal=sig, band_power=sig ** 2,
+                    info=None)
+
+
+def test_labels_blocks_and_hrf_shift():
+    w = make_windows(_recording(_events()), _eeg_bands(), _roi_series(), window_s=4.0, hrf_delay_s=5.0)
+    assert w.class_names == ["rest", "task"]
+    # rest 0-20: 5 windows; task 20-32: 3; rest 40-52: 3; task 60-66: 1
+    assert w.onsets_s.tolist() == [0, 4, 8, 12, 16, 20, 24, 28, 40, 44, 48, 60]
+    assert w.labels.tolist() == [0] * 5 + [1] * 3 + [0] * 3 + [1]
+    assert w.blocks.tolist() == [0] * 5 + [1] * 3 + [2] * 3 + [3]
+    assert w.fmri.shape == (12, 3, 2)  # 4 s window = 2 volumes
+    # BOLD shifted by 5 s: first volume = round((t + 5) / TR)
+    assert w.fmri[:, 0, 0].tolist() == [round((t + 5.0) / TR) for t in w.onsets_s]
+    assert np.all(np.diff(w.fmri[:, 0, :], axis=1) == 1)
+    # EEG not shifted, but on the EEG clock: starts at t + 3 s
+    assert w.eeg.shape == (12, 2, 4, int(4.0 * SFREQ))
+    assert np.allclose(w.eeg[:, 0, 0, 0], w.onsets_s + EEG_OFFSET, atol=0.5 / SFREQ)
+    assert w.subject.tolist() == ["01"] * 12
+    assert w.counts() == {"rest": 8, "task": 4}
+
+
+def test_window_must_be_covered_by_the_event():
+    w = make_windows(_recording(_events()), None, _roi_series(), window_s=8.0, hrf_delay_s=0.0)
+    # task 60-66 cannot hold an 8 s window; rest 0-20 holds 2 (0-8, 8-16)
+    assert w.onsets_s.tolist() == [0, 8, 20, 40]
+    assert w.labels.tolist() == [0, 0, 1, 0]
+    assert w.eeg.shape == (4, 0, 0, 0)
+
+
+def test_windows_outside_the_data_are_dropped_and_classes_fixed():
+    ev = Events(onset=np.array([10.0, 114.0]), duration=np.array([10.0, 6.0]),
+                trial_type=np.array(["b", "a"]), source="toy")
+    # BOLD ends at 120 s: the block at 114 s shifted by 5 s does not fit
+    w = make_windows(_recording(ev), None, _roi_series(), window_s=4.0, class_names=["a", "b", "c"])
+    assert w.class_names == ["a", "b", "c"]
+    assert set(w.labels.tolist()) == {1}
+    with pytest.raises(InputError, match="no 4 s window"):
+        make_windows(_recording(ev), None, _roi_series(), window_s=4.0, class_names=["a"])
+
+
+def test_default_window_three_trs_and_concatenation():
+    w1 = make_windows(_recording(_events(), subject="01"), None, _roi_series())
+    w2 = make_windows(_recording(_events(), subject="02"), None, _roi_series())
+    assert w1.fmri.shape[2] == 3
+    both = concatenate_windows([w1, w2])
+    assert len(both) == len(w1) + len(w2)
+    assert len(set(both.blocks[: len(w1)]) & set(both.blocks[len(w1):])) == 0
+    assert set(both.subject.tolist()) == {"01", "02"}
+
+
+def test_no_events():
+    rec = _recording(None)
+    with pytest.raises(InputError, match="no events"):
+        make_windows(rec, None, _roi_series())

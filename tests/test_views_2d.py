@@ -1,0 +1,516 @@
+"""The 2-D linked views: electrode graph, embeddings, cross-view attention + fusion, coupling.
+
+Each view is rendered from a small results bundle (tests/bundle_factory.py) and
+its pixels are checked; selections are made with real mouse events on the
+plots and must land in the shared state; selections made elsewhere must show
+in the view; bundles without phase 2 or without EEG must give plain sentences.
+Run under Xvfb: ``xvfb-run -a .venv/bin/python -m pytest tests/test_views_2d.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from bundle_factory import CHANNELS, VIEWS, make_bundle
+from eegfmri_viewer.results import load_bundle
+from eegfmri_viewer.state import AppState
+from eegfmri_viewer.views.attention_view import AttentionView
+from eegfmri_viewer.views.bundle_needs import NO_RESULTS
+from eegfmri_viewer.views.coupling_view import CouplingView, network_order
+from eegfmri_viewer.views.electrode_graph_view import ElectrodeGraphView, undirected_weights
+from eegfmri_viewer.views.embeddings_view import EmbeddingsView, pca_2d
+from eegfmri_viewer.views.head_outline import head_outline
+from eegfmri_viewer.views.view_colors import VIEW_COLORS
+
+pytestmark = pytest.mark.gui
+
+ALL_VIEWS = (ElectrodeGraphView, EmbeddingsView, AttentionView, CouplingView)
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def bundle_paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp("views2d")
+    paths = {"full": root / "full", "no_phase2": root / "no_phase2", "fmri_only": root / "fmri_only"}
+    make_bundle(paths["full"])
+    make_bundle(paths["no_phase2"], phase2=False)
+    make_bundle(paths["fmri_only"], eeg=False)
+    return paths
+
+
+@pytest.fixture
+def full(bundle_paths):
+    # A fresh copy per test: some tests edit arrays in memory.
+    return load_bundle(bundle_paths["full"], verify=False)
+
+
+@pytest.fixture
+def state(qapp):
+    return AppState()
+
+
+def show(qtbot, view_cls, state, size=(900, 700)):
+    view = view_cls(state)
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    settle()
+    return view
+
+
+def settle():
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def render(plot_widget):
+    """Paint the plot's viewport and return it as a QImage (view pixels = image pixels)."""
+    settle()
+    return plot_widget.viewport().grab().toImage()
+
+
+def to_pixel(plot_widget, x, y):
+    """Viewport pixel of the plot coordinates (x, y)."""
+    vb = plot_widget.getPlotItem().getViewBox()
+    return plot_widget.mapFromScene(vb.mapViewToScene(QPointF(float(x), float(y))))
+
+
+def hover(plot_widget, x, y):
+    # The first move only enters the viewport; the second is a hover move.
+    pos = to_pixel(plot_widget, x, y)
+    QTest.mouseMove(plot_widget.viewport(), pos + type(pos)(2, 0))
+    settle()
+    QTest.mouseMove(plot_widget.viewport(), pos)
+    settle()
+
+
+def click(plot_widget, x, y):
+    pos = to_pixel(plot_widget, x, y)
+    QTest.mouseMove(plot_widget.viewport(), pos)
+    QTest.mouseClick(plot_widget.viewport(), Qt.LeftButton, Qt.NoModifier, pos)
+    settle()
+
+
+def rgb(image, px, py):
+    c = image.pixelColor(int(round(px)), int(round(py)))
+    return np.array([c.red(), c.green(), c.blue()])
+
+
+def count_color(image, color, tol=30):
+    arr = np.frombuffer(image.convertToFormat(image.Format.Format_RGB888).constBits(), dtype=np.uint8)
+    arr = arr.reshape(image.height(), -1)[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    return int((np.abs(arr.astype(int) - np.asarray(color)).max(axis=2) <= tol).sum())
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+def test_head_outline_encloses_electrodes_with_nose_up():
+    pos = np.array([[0.0, 1.0], [-1.2, 0.0], [1.2, 0.0], [0.0, -1.1], [0.3, 0.2]])
+    out = head_outline(pos)
+    assert np.allclose(out.center, 0)
+    assert np.all(np.linalg.norm(pos, axis=1) < out.radius)
+    assert out.nose[:, 1].max() > out.radius  # nose tip above the head (towards +y)
+    assert out.right_ear[:, 0].min() > 0.9 * out.radius and out.left_ear[:, 0].max() < -0.9 * out.radius
+
+
+def test_undirected_weights_average_both_directions():
+    ei = np.array([[0, 1, 1, 2, 3], [1, 0, 2, 1, 3]])
+    pairs, w = undirected_weights(ei, np.array([1.0, 0.5, 0.2, 0.4, 9.0]))
+    assert pairs.tolist() == [[0, 1], [1, 2]]  # the self-loop is dropped
+    assert np.allclose(w, [0.75, 0.3])
+
+
+def test_pca_2d_finds_the_axis_of_largest_spread():
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(0, 10, 200), rng.normal(0, 1, 200), rng.normal(0, 0.1, 200)])
+    xy, explained = pca_2d(x)
+    assert abs(np.corrcoef(xy[:, 0], x[:, 0])[0, 1]) > 0.99
+    assert explained[0] > 0.95 and explained[0] > explained[1]
+
+
+def test_network_order_groups_labelled_rois_and_puts_unlabelled_last():
+    order, groups = network_order(["Visual", "", "Default", "Visual", "Default"])
+    assert order.tolist() == [0, 3, 2, 4, 1]
+    assert groups == [("Visual", 0, 2), ("Default", 2, 4), ("unlabelled", 4, 5)]
+    assert network_order(["", ""])[1] == []
+
+
+# ----------------------------------------------------------------------------- missing data
+@pytest.mark.parametrize("view_cls", ALL_VIEWS)
+def test_views_say_plainly_what_is_missing(qtbot, state, bundle_paths, view_cls):
+    view = show(qtbot, view_cls, state, size=(500, 400))
+    assert view.message == NO_RESULTS
+    state.set_results(load_bundle(bundle_paths["fmri_only"], verify=False))
+    assert view.message is not None and "fMRI-only" in view.message
+    state.set_results(load_bundle(bundle_paths["no_phase2"], verify=False))
+    if view_cls is ElectrodeGraphView:
+        assert view.message is None  # the electrode graph needs only phase 1
+    else:
+        assert "phase-2 results" in view.message and "run the analysis with phase 2 enabled" in view.message
+    # Selections and class/band changes on a bundle the view cannot show must not break it.
+    state.select_node("roi", 3)
+    state.set_band("beta")
+    state.set_class(2)
+    state.set_results(load_bundle(bundle_paths["full"], verify=False))
+    assert view.message is None
+    state.set_results(None)
+    assert view.message == NO_RESULTS
+
+
+# ----------------------------------------------------------------------------- electrode graph
+def _only_two_edges(bundle, strong=("Fp1", "Fp2"), weak=("C3", "P3"), weak_value=0.15):
+    """Alpha attention zero everywhere except two edges (both directions, every layer and head)."""
+    ei = bundle.arrays["gat_attention"]["eeg_alpha_edge_index"]
+    att = np.zeros_like(bundle.arrays["gat_attention"]["eeg_alpha_attention"])
+    pairs = {}
+    for (a, b), value in ((strong, 1.0), (weak, weak_value)):
+        i, j = CHANNELS.index(a), CHANNELS.index(b)
+        hit = ((ei[0] == i) & (ei[1] == j)) | ((ei[0] == j) & (ei[1] == i))
+        assert hit.sum() == 2, f"{a}-{b} is not an edge of the test bundle"
+        att[:, :, hit] = value
+        pairs[(a, b)] = (i, j)
+    bundle.arrays["gat_attention"]["eeg_alpha_attention"] = att
+    return pairs
+
+
+def _stroke_thickness(image, widget, p, q, samples=9, reach=14):
+    """Mean count of edge-blue pixels across the middle part of segment p-q."""
+    a, b = np.array(to_pixel(widget, *p).toTuple(), float), np.array(to_pixel(widget, *q).toTuple(), float)
+    d = (b - a) / np.linalg.norm(b - a)
+    normal = np.array([-d[1], d[0]])
+    counts = []
+    for t in np.linspace(0.35, 0.65, samples):
+        centre = a + t * (b - a)
+        n = 0
+        for s in range(-reach, reach + 1):
+            r, g, bl = rgb(image, *(centre + s * normal))
+            n += bl >= r + 25 and r < 230  # the navy edge colour, blended with white
+        counts.append(n)
+    return float(np.mean(counts))
+
+
+def test_electrode_edges_scale_with_attention_and_threshold_hides_weak_ones(qtbot, state, full):
+    pairs = _only_two_edges(full)
+    state.set_band("alpha")
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    drawn = {(e.i, e.j): e for e in view.drawn_edges}
+    strong, weak = drawn[pairs[("Fp1", "Fp2")]], drawn[pairs[("C3", "P3")]]
+    assert len(drawn) == 2
+    assert strong.width > 2 * weak.width and strong.alpha > weak.alpha
+    pos = view.node_positions
+    image = render(view.plot_widget)
+    thick = _stroke_thickness(image, view.plot_widget, pos[strong.i], pos[strong.j])
+    thin = _stroke_thickness(image, view.plot_widget, pos[weak.i], pos[weak.j])
+    assert thin >= 1, "the weak edge is not drawn"
+    assert thick >= thin + 3, (thick, thin)
+
+    view.threshold_slider.setValue(50)
+    assert [(e.i, e.j) for e in view.drawn_edges] == [pairs[("Fp1", "Fp2")]]
+    image = render(view.plot_widget)
+    assert _stroke_thickness(image, view.plot_widget, pos[weak.i], pos[weak.j]) == 0
+    assert _stroke_thickness(image, view.plot_widget, pos[strong.i], pos[strong.j]) >= thick - 1
+
+
+def test_electrode_head_selector_uses_one_head_or_the_mean(qtbot, state, full):
+    att = full.arrays["gat_attention"]["eeg_alpha_attention"]
+    ei = full.arrays["gat_attention"]["eeg_alpha_edge_index"]
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    assert view.head_combo.currentText() == "mean over heads"
+    assert view.layer_combo.currentIndex() == att.shape[0] - 1
+
+    def weights(w):
+        pairs, pw = undirected_weights(ei, w)
+        return {tuple(p): x for p, x in zip(pairs.tolist(), pw)}
+
+    got = {(e.i, e.j): e.weight for e in view.drawn_edges}
+    want = weights(att[-1].mean(axis=0))
+    assert got.keys() == want.keys() and all(np.isclose(got[k], want[k]) for k in got)
+    view.head_combo.setCurrentIndex(2)  # head 2
+    view.layer_combo.setCurrentIndex(0)
+    got = {(e.i, e.j): e.weight for e in view.drawn_edges}
+    want = weights(att[0, 1])
+    assert all(np.isclose(got[k], want[k]) for k in got)
+
+
+def test_electrode_graph_falls_back_to_graph_edges_without_attention(qtbot, state, bundle_paths):
+    bundle = load_bundle(bundle_paths["no_phase2"], verify=False)
+    state.set_results(bundle)
+    view = show(qtbot, ElectrodeGraphView, state)
+    assert "no GAT attention" in view.note
+    pairs, _w = undirected_weights(bundle.arrays["graphs"]["eeg_edge_index"], bundle.arrays["graphs"]["eeg_edge_weight"])
+    assert len(view.drawn_edges) == len(pairs) > 0
+    assert view.head_combo.count() == 0 and not view.head_combo.isEnabled()
+
+
+def test_electrode_colours_follow_class_and_band(qtbot, state, full):
+    state.set_band("alpha")
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    rest = view.node_brushes()
+    state.set_class(1)  # "visual": planted alpha saliency at O1, Oz, O2
+    visual = view.node_brushes()
+    assert visual != rest
+    pos = view.node_positions
+    image = render(view.plot_widget)
+    o1 = rgb(image, *to_pixel(view.plot_widget, *pos[CHANNELS.index("O1")]).toTuple())
+    fz = rgb(image, *to_pixel(view.plot_widget, *pos[CHANNELS.index("Fz")]).toTuple())
+    assert o1[0] > 180 and o1[1] > 180 and o1[2] < 120, o1  # bright end of viridis (yellow)
+    assert fz[2] > fz[1] and fz[0] < 120, fz  # dark end (purple)
+    view.band_combo.setCurrentText("beta")  # the band selector writes the shared state
+    assert state.selection.band == "beta"
+    assert view.node_brushes() != visual
+    state.set_band("theta")  # and follows it
+    assert view.band_combo.currentText() == "theta"
+
+
+def test_electrode_click_selects_and_outside_selection_is_ringed(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    pos = view.node_positions
+    k = CHANNELS.index("C4")
+    click(view.plot_widget, *pos[k])
+    assert (state.selection.node_kind, state.selection.node_index) == ("electrode", k)
+    assert np.allclose(view.highlighted_position(), pos[k])
+    state.select_node("electrode", CHANNELS.index("T7"))
+    assert np.allclose(view.highlighted_position(), pos[CHANNELS.index("T7")])
+    state.select_node("roi", 5)
+    assert view.highlighted_position() is None
+    text = view.hover_text(CHANNELS.index("Oz"))
+    assert text.startswith("Oz") and "CAM (alpha, rest)" in text
+
+
+def test_electrode_graph_with_pipeline_layout_and_an_unknown_position(qtbot, state, full):
+    from eegfmri_viewer.pipeline.electrode_layout import topomap_layout
+
+    pos3d = full.arrays["saliency"]["ch_pos"].copy()
+    t8 = CHANNELS.index("T8")
+    pos3d[t8] = np.nan
+    full.arrays["saliency"]["ch_pos_2d"] = topomap_layout(pos3d)
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    assert len(view.node_brushes()) == len(CHANNELS) - 1
+    assert all(t8 not in (e.i, e.j) for e in view.drawn_edges) and view.drawn_edges
+    assert "1 electrode(s) without a known position" in view.note
+    state.select_node("electrode", t8)
+    assert view.highlighted_position() is None
+    # Every electrode with a position is painted: its pixel is not the white background.
+    image = render(view.plot_widget)
+    for k in range(len(CHANNELS)):
+        if k != t8:
+            assert rgb(image, *to_pixel(view.plot_widget, *view.node_positions[k]).toTuple()).min() < 235
+
+
+def test_electrode_hover_shows_the_channel(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    pos = view.node_positions[CHANNELS.index("Pz")]
+    render(view.plot_widget)
+    hover(view.plot_widget, *pos)
+    tip = view.plot_widget.getPlotItem().getViewBox().toolTip()
+    assert tip.startswith("Pz") and "CAM" in tip
+
+
+# ----------------------------------------------------------------------------- embeddings
+def test_embeddings_draw_one_coloured_cloud_per_view(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, EmbeddingsView, state)
+    assert view.views == VIEWS + ["fused"]
+    emb = full.arrays["embeddings"]
+    stacked = np.concatenate([emb[v] for v in view.views])
+    xy, _ = pca_2d(stacked)
+    n = len(emb["node_index"])
+    for k, v in enumerate(view.views):
+        assert np.allclose(view.projected(v), xy[k * n:(k + 1) * n])
+    # The bundle plants view means 0..5: PCA 1 orders the clouds by that mean.
+    centres = [view.projected(v)[:, 0].mean() for v in VIEWS]
+    assert abs(np.corrcoef(centres, np.arange(len(VIEWS)))[0, 1]) > 0.9
+    image = render(view.plot_widget)
+    for v in VIEWS:
+        assert count_color(image, VIEW_COLORS[v], tol=25) > 30, v
+
+
+def test_embeddings_highlight_outside_selection_and_click_selects(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, EmbeddingsView, state)
+    node_index = full.arrays["embeddings"]["node_index"]
+    state.select_node("roi", int(node_index[3]))
+    expected = np.array([view.projected(v)[3] for v in view.views])
+    assert np.allclose(view.highlighted_points(), expected)
+    image = render(view.plot_widget)
+    # A black ring around the selected fmri point.
+    centre = np.array(to_pixel(view.plot_widget, *view.projected("fmri")[3]).toTuple(), float)
+    ring = [rgb(image, *(centre + 10 * np.array([np.cos(t), np.sin(t)]))) for t in np.linspace(0, 2 * np.pi, 16)]
+    assert sum(c.max() < 90 for c in ring) >= 6
+
+    # Click the fmri point that lies farthest from every other point.
+    everything = np.concatenate([view.projected(v) for v in view.views])
+    fmri = view.projected("fmri")
+    dist = np.linalg.norm(fmri[:, None] - everything[None], axis=2)
+    dist[dist == 0] = np.inf
+    row = int(dist.min(axis=1).argmax())
+    click(view.plot_widget, *fmri[row])
+    assert (state.selection.node_kind, state.selection.node_index) == ("roi", int(node_index[row]))
+
+    outside = int(np.setdiff1d(np.arange(200), node_index)[0])
+    state.select_node("roi", outside)
+    assert len(view.highlighted_points()) == 0
+
+
+def test_embeddings_tsne_projection(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, EmbeddingsView, state)
+    pca = view.projected("fmri")
+    view.set_method("t-SNE")
+    tsne = view.projected("fmri")
+    assert tsne.shape == pca.shape and not np.allclose(tsne, pca)
+    assert np.isfinite(tsne).all()
+
+
+# ----------------------------------------------------------------------------- attention + fusion
+def test_attention_heatmap_mean_node_and_head(qtbot, state, full):
+    att = full.arrays["fusion"]["cross_view_attention"]
+    node_index = full.arrays["fusion"]["node_index"]
+    state.set_results(full)
+    view = show(qtbot, AttentionView, state)
+    assert view.views == VIEWS
+    assert np.allclose(view.matrix, att.mean(axis=(0, 1)))
+    assert np.allclose(view.matrix.sum(axis=1), 1)
+    assert view.node_weights() is None
+    state.select_node("roi", int(node_index[4]))
+    assert view.node_row == 4 and np.allclose(view.matrix, att[4].mean(axis=0))
+    assert "mean over heads" in view.title and str(full.arrays["saliency"]["roi_names"][node_index[4]]) in view.title
+    assert np.allclose(view.node_weights(), full.arrays["fusion"]["fusion_weights"][4])
+    view.head_combo.setCurrentIndex(2)
+    assert np.allclose(view.matrix, att[4, 1])
+    view.scope_combo.setCurrentText("mean over nodes")
+    assert view.node_row is None and np.allclose(view.matrix, att[:, 1].mean(axis=0))
+
+
+def test_attention_pixels_hover_and_clicks(qtbot, state, full):
+    state.select_node("roi", int(full.arrays["fusion"]["node_index"][2]))
+    state.set_results(full)
+    view = show(qtbot, AttentionView, state)
+    m = view.matrix
+    widget = view.heatmap_widget
+    image = render(widget)
+    hi = np.unravel_index(m.argmax(), m.shape)
+    lo = np.unravel_index(m.argmin(), m.shape)
+    # Sample off the centre, where the value text is written.
+    hi_px = rgb(image, *to_pixel(widget, hi[1] + 0.15, hi[0] + 0.2).toTuple())
+    lo_px = rgb(image, *to_pixel(widget, lo[1] + 0.15, lo[0] + 0.2).toTuple())
+    assert hi_px[0] > 150 and hi_px[1] > 150, hi_px  # bright (yellow-green) end of viridis
+    assert lo_px[2] > lo_px[1] and lo_px[0] < 100, lo_px  # dark (purple) end
+
+    r, c = VIEWS.index("fmri"), VIEWS.index("theta")
+    hover(widget, c + 0.5, r + 0.5)
+    assert view.hover_text == view.value_text(r, c)
+    assert view.hover_text.startswith("fmri attends to theta")
+
+    click(widget, c + 0.3, r + 0.3)  # fMRI row, theta column: the band is theta
+    assert state.selection.band == "theta"
+    frame = view.band_frame()
+    assert len(frame) and frame[:, 0].min() == 0 and {c, c + 1} <= set(frame[:, 0])
+
+    bars = view.bars_widget
+    render(bars)
+    g = VIEWS.index("gamma")
+    click(bars, g, 0.01)
+    assert state.selection.band == "gamma"
+    image = render(bars)
+    node_bar = rgb(image, *to_pixel(bars, g + 0.2, 0.005).toTuple())
+    assert np.abs(node_bar - np.array(VIEW_COLORS["gamma"])).max() < 30, node_bar
+
+
+# ----------------------------------------------------------------------------- coupling
+def test_coupling_heatmap_groups_by_network_and_colours_cells(qtbot, state, full):
+    node_index = full.arrays["coupling"]["node_index"]
+    networks = full.arrays["saliency"]["roi_networks"].astype("<U16")
+    for k, roi in enumerate(node_index):
+        networks[roi] = "Visual" if k % 2 else "Default mode"
+    full.arrays["saliency"]["roi_networks"] = networks
+    state.set_results(full)
+    view = show(qtbot, CouplingView, state)
+    assert [g[0] for g in view.groups] == ["Default mode", "Visual"]
+    order = view.display_order
+    assert set(networks[order[:view.groups[0][2]]]) == {"Default mode"}
+    assert set(networks[order[view.groups[1][1]:]]) == {"Visual"}
+
+    coupling = full.arrays["coupling"]["coupling"]
+    widget = view.heatmap_widget
+    image = render(widget)
+    hi = np.unravel_index(coupling.argmax(), coupling.shape)
+    lo = np.unravel_index(coupling.argmin(), coupling.shape)
+    hp = view.cell_center(hi[0], int(node_index[hi[1]]))
+    lp = view.cell_center(lo[0], int(node_index[lo[1]]))
+    hi_px = rgb(image, *to_pixel(widget, hp.x() + 0.2, hp.y() + 0.2).toTuple())
+    lo_px = rgb(image, *to_pixel(widget, lp.x() + 0.2, lp.y() + 0.2).toTuple())
+    assert hi_px[0] > hi_px[2] + 60, hi_px  # positive coupling: red
+    assert lo_px[2] > lo_px[0] + 60, lo_px  # negative coupling: blue
+
+
+def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state, full):
+    node_index = full.arrays["coupling"]["node_index"]
+    state.set_results(full)
+    view = show(qtbot, CouplingView, state)
+    assert "Select a ROI" in view.lag_title and view.curves() == []
+    widget = view.heatmap_widget
+    render(widget)
+    cell = view.cell_center(2, int(node_index[0]))  # alpha x node 0: planted peak at +4 s
+    hover(widget, cell.x(), cell.y())
+    assert view.hover_text == view.value_text(2, int(np.flatnonzero(view.display_order == node_index[0])[0]))
+    state.set_band("delta")
+    click(widget, cell.x(), cell.y())
+    assert state.selection.band == "alpha"
+    assert (state.selection.node_kind, state.selection.node_index) == ("roi", int(node_index[0]))
+    curves = view.curves()
+    assert len(curves) == 5
+    names = [c[0] for c in curves]
+    assert names[2].startswith("alpha") and "p = " in names[2]
+    assert curves[2][3] > max(c[3] for k, c in enumerate(curves) if k != 2)  # selected band drawn thicker
+    lagged = full.arrays["coupling"]["lagged_corr"]
+    assert np.allclose(curves[2][2], lagged[2, 0])
+    peak = view.peaks()[2]
+    assert peak[0] == pytest.approx(4.0)
+    assert peak[1] == pytest.approx(lagged[2, 0][np.argmin(np.abs(full.arrays["coupling"]["lags_s"] - 4.0))])
+    box = view.roi_box()
+    col = int(np.flatnonzero(view.display_order == node_index[0])[0])
+    assert box[:, 0].min() == col and box[:, 0].max() == col + 1
+
+
+def test_coupling_highlights_roi_selected_elsewhere(qtbot, state, full):
+    node_index = full.arrays["coupling"]["node_index"]
+    state.set_results(full)
+    view = show(qtbot, CouplingView, state)
+    state.select_node("roi", int(node_index[5]))
+    col = int(np.flatnonzero(view.display_order == node_index[5])[0])
+    box = view.roi_box()
+    assert box[:, 0].min() == col
+    widget = view.heatmap_widget
+    image = render(widget)
+    # The frame's left edge is black.
+    edge = rgb(image, *to_pixel(widget, col, 2.5).toTuple())
+    assert edge.max() < 80, edge
+    roi_name = str(full.arrays["saliency"]["roi_names"][node_index[5]])
+    assert roi_name in view.lag_title
+    outside = int(np.setdiff1d(np.arange(200), node_index)[0])
+    state.select_node("roi", outside)
+    assert len(view.roi_box()) == 0 and "not one of" in view.lag_title
+
+
+def test_screenshots_of_filled_views(qtbot, state, full, tmp_path):
+    """All four views filled from one bundle render without blank plots."""
+    state.set_band("alpha")
+    state.set_class(1)
+    state.set_results(full)
+    state.select_node("roi", int(full.arrays["fusion"]["node_index"][0]))
+    for view_cls in ALL_VIEWS:
+        view = show(qtbot, view_cls, state, size=(700, 500))
+        image = view.grab().toImage()
+        assert count_color(image, (255, 255, 255), tol=3) < 0.9 * image.width() * image.height()
+        assert image.save(str(tmp_path / f"{view_cls.__name__}.png"))
