@@ -57,6 +57,7 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Embeddings", "eegfmri_viewer.views.embeddings_view:EmbeddingsView", Qt.DockWidgetArea.RightDockWidgetArea),
     ("Attention & fusion", "eegfmri_viewer.views.attention_view:AttentionView", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("Coupling", "eegfmri_viewer.views.coupling_view:CouplingView", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.RightDockWidgetArea),
 ]
 
 
@@ -168,6 +169,8 @@ class ViewDock(QDockWidget):
     state : AppState
     """
 
+    viewBuilt = Signal(object)
+
     def __init__(self, title: str, spec: str, state: AppState, parent: Optional[QWidget] = None):
         # a single "&" would be taken as a mnemonic marker in the title bar and the View menu
         super().__init__(title.replace("&", "&&"), parent)
@@ -212,6 +215,7 @@ class ViewDock(QDockWidget):
             return None
         self.view = view
         self.setWidget(view)
+        self.viewBuilt.emit(view)
         return view
 
     @Slot(bool)
@@ -293,6 +297,7 @@ class MainWindow(QMainWindow):
         self._about_box: Optional[QMessageBox] = None
         self._previous_hooks: Optional[tuple] = None
         self._first_expose: Optional[_FirstExpose] = None
+        self._analysis_workers: dict[int, FunctionWorker] = {}
         self.log_path = setup_logging()
 
         self.setWindowTitle(f"EEG-fMRI Viewer {__version__}")
@@ -365,6 +370,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         for title, spec, area in VIEW_DOCKS:
             dock = ViewDock(title, spec, self.state, self)
+            dock.viewBuilt.connect(self._connect_run_requests)
             self.addDockWidget(area, dock)
             action = dock.toggleViewAction()
             self._view_menu.insertAction(self._view_docks_anchor, action)
@@ -495,6 +501,42 @@ class MainWindow(QMainWindow):
             dock.show()
 
     # -- background work ----------------------------------------------------------
+    @Slot(object)
+    def _connect_run_requests(self, view: QWidget) -> None:
+        # views own no workers: a view that asks for an analysis run gets it here
+        if hasattr(view, "start_requested") and hasattr(view, "cancel_requested"):
+            if hasattr(view, "set_default_source"):
+                # the dataset the view knows of wins; else the demo that File > Open demo writes
+                view.set_default_source(str(demo_dir()))
+            view.start_requested.connect(lambda source, out_dir, config, v=view: self.start_analysis(v, source, out_dir, config))
+            view.cancel_requested.connect(lambda v=view: self._cancel_analysis(v))
+
+    def start_analysis(self, view: QWidget, source: str, out_dir: str, config: dict) -> FunctionWorker:
+        """Run ``analyze`` for ``view`` (a Training view), then load its bundle into the state."""
+        from eegfmri_viewer.pipeline.analyze import analyze
+        from eegfmri_viewer.pipeline.config import AnalysisConfig
+        from eegfmri_viewer.results import load_bundle
+
+        def run(progress=None, cancel=None, on_epoch=None):
+            path = analyze(source, out_dir, config=AnalysisConfig.from_dict(config), progress=progress,
+                           cancel=cancel, on_epoch=on_epoch)
+            return path, load_bundle(path)
+
+        worker = FunctionWorker(run, name="training", event_kwarg="on_epoch")
+        worker.progress.connect(view.on_progress)
+        worker.event.connect(view.on_epoch)
+        worker.finished.connect(lambda result: (self.state.set_results(result[1]), view.on_finished(result[0])))
+        worker.failed.connect(lambda failure: view.on_failed(f"Failed: {short_message(failure.exception)}"))
+        worker.cancelled.connect(lambda: view.on_failed("Cancelled."))
+        worker.done.connect(lambda v=view: self._analysis_workers.pop(id(v), None))
+        self._analysis_workers[id(view)] = worker
+        return self.run_worker(worker, "training")
+
+    def _cancel_analysis(self, view: QWidget) -> None:
+        worker = self._analysis_workers.get(id(view))
+        if worker is not None:
+            worker.cancel()
+
     def run_worker(self, worker: FunctionWorker, status: Optional[str] = None) -> FunctionWorker:
         """Start ``worker`` in :attr:`pool`, with progress and Cancel in the status bar.
 

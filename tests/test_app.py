@@ -41,7 +41,7 @@ def _open_window(qtbot, settings):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.waitUntil(window.views_settled, timeout=5000)
+    qtbot.waitUntil(window.views_settled, timeout=30000)
     return window
 
 

@@ -297,6 +297,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # 2. preprocess
     atlas = _load_atlas(config)
     per_rec_windows, covariances, rois_per_rec, eeg_meta = [], [], [], []
+    # Session of every window, so that one bundle analysed over two sessions
+    # can be compared session against session with the same model.
+    window_sessions = []
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -325,6 +328,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                                      rec.alignment, roi_series.n_volumes, roi_series.tr))
             eeg_meta.append((list(eeg_bands.ch_names), eeg_bands.info, eeg_bands.ch_pos, eeg_bands.sfreq))
         per_rec_windows.append(win)
+        window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
         rois_per_rec.append(roi_series.data)
         del eeg_bands
     if not per_rec_windows:
@@ -392,6 +396,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     saliency["salient_rois"] = node_index
     window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
                      "onsets_s": windows.onsets_s, "split": split.astype(str),
+                     "session": np.concatenate(window_sessions).astype(str),
                      "fmri_cam": own_class_cam(fmri.cam, windows.labels)}
     graphs = {"fmri_edge_index": fmri.graph.edge_index, "fmri_edge_weight": fmri.graph.edge_weight,
               "fmri_lambda_max": np.array(fmri.graph.lambda_max)}

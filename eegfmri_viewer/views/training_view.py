@@ -1,0 +1,282 @@
+"""Training dock: analysis settings, Start / Cancel, progress and live curves.
+
+The view owns no worker: Start emits :attr:`TrainingView.start_requested`
+and the main window runs the pipeline, feeding progress, epochs and the
+outcome back through :meth:`on_progress`, :meth:`on_epoch`,
+:meth:`on_finished` and :meth:`on_failed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, Optional
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+STAGE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+def _default_source(state) -> str:
+    root = getattr(state.dataset, "root", None)
+    return str(root) if root else ""
+
+
+class TrainingView(QWidget):
+    """Settings form generated from :class:`AnalysisConfig`, with live training curves.
+
+    Parameters
+    ----------
+    state : AppState
+    parent : QWidget, optional
+
+    Signals
+    -------
+    start_requested(str, str, object)
+        BIDS root, output folder and the config as ``{table: {key: value}}``.
+    cancel_requested()
+    """
+
+    start_requested = Signal(str, str, object)
+    cancel_requested = Signal()
+
+    def __init__(self, state, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        # lazily: the config module pulls in the pipeline package
+        from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+        self.state = state
+        self._config_class = AnalysisConfig
+        self._defaults = AnalysisConfig().to_dict()
+        self.widgets: dict[tuple[str, str], QWidget] = {}
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._history: dict[str, dict[str, list]] = {}
+
+        # everything scrolls, so the dock never forces the main window taller
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        page = QScrollArea()
+        page.setWidgetResizable(True)
+        page.setWidget(content)
+        page.setMinimumHeight(40)
+        outer.addWidget(page)
+        form_host = QWidget()
+        form_layout = QVBoxLayout(form_host)
+        for table, klass in AnalysisConfig.tables().items():
+            box = QGroupBox(f"[{table}]")
+            form = QFormLayout(box)
+            hints = typing.get_type_hints(klass)
+            for f in dataclasses.fields(klass):
+                widget = self._make_widget(hints[f.name], self._defaults[table][f.name])
+                widget.setObjectName(f"{table}.{f.name}")
+                form.addRow(f.name, widget)
+                self.widgets[(table, f.name)] = widget
+            form_layout.addWidget(box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form_host)
+        scroll.setMinimumHeight(200)
+        layout.addWidget(scroll, 2)
+
+        paths = QFormLayout()
+        self.source_edit = QLineEdit(_default_source(state))
+        self.out_edit = QLineEdit()
+        self.set_default_source(self.source_edit.text())
+        paths.addRow("BIDS root", self.source_edit)
+        paths.addRow("Output folder", self.out_edit)
+        layout.addLayout(paths)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.start_button.clicked.connect(self.request_start)
+        self.cancel_button.clicked.connect(self.request_cancel)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        layout.addWidget(self.progress_bar)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+
+        self.loss_plot = pg.PlotWidget(title="loss")
+        self.acc_plot = pg.PlotWidget(title="accuracy (solid: train, dashed: validation)")
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.addLegend()
+            plot.setLabel("bottom", "epoch")
+            plot.setMinimumHeight(160)
+            layout.addWidget(plot, 1)
+
+    def set_default_source(self, root: str) -> None:
+        """Fill the BIDS root (and an output folder beside it) unless the user typed one."""
+        if not root:
+            return
+        if not self.source_edit.text().strip() or self.source_edit.text() == root:
+            self.source_edit.setText(str(root))
+        if not self.out_edit.text().strip():
+            self.out_edit.setText(str(Path(root).parent / "results"))
+
+    # -- form ------------------------------------------------------------------
+    @staticmethod
+    def _make_widget(hint: Any, value: Any) -> QWidget:
+        if hint is bool:
+            widget = QCheckBox()
+            widget.setChecked(bool(value))
+        elif hint is int:
+            widget = QSpinBox()
+            widget.setRange(-10**9, 10**9)
+            widget.setValue(int(value))
+        elif hint is float:
+            widget = QDoubleSpinBox()
+            widget.setDecimals(6)
+            widget.setRange(-1e12, 1e12)
+            widget.setValue(float(value))
+        else:
+            widget = QLineEdit(_format_value(value))
+        return widget
+
+    def config_dict(self) -> dict:
+        """The form's values as ``{table: {key: value}}``.
+
+        Raises
+        ------
+        ValueError
+            A text field that cannot be parsed; the message names ``[table] key``.
+        """
+        result: dict = {}
+        for (table, key), widget in self.widgets.items():
+            if isinstance(widget, QCheckBox):
+                value = widget.isChecked()
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                value = widget.value()
+            else:
+                value = _parse_value(widget.text(), self._defaults[table][key], f"[{table}] {key}")
+            result.setdefault(table, {})[key] = value
+        return result
+
+    def config(self):
+        """The validated :class:`AnalysisConfig` (raises ``ValueError`` or ``InputError``)."""
+        return self._config_class.from_dict(self.config_dict(), source="Training settings")
+
+    # -- run control -------------------------------------------------------------
+    def request_start(self) -> bool:
+        """Validate the form and emit :attr:`start_requested`; False (with a message) if refused."""
+        try:
+            config = self.config()
+        except Exception as exc:  # noqa: BLE001 - any bad value is shown, not raised
+            self.message.setText(f"Invalid settings: {exc}")
+            return False
+        source, out_dir = self.source_edit.text().strip(), self.out_edit.text().strip()
+        if not source or not out_dir:
+            self.message.setText("Invalid settings: the BIDS root and the output folder are required.")
+            return False
+        self._clear_curves()
+        self.progress_bar.setValue(0)
+        self.message.setText("Starting...")
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.start_requested.emit(source, out_dir, config.to_dict())
+        return True
+
+    def request_cancel(self) -> None:
+        """Ask the running analysis to stop."""
+        self.message.setText("Cancelling...")
+        self.cancel_requested.emit()
+
+    def on_progress(self, fraction: float, message: str) -> None:
+        """Show progress ``fraction`` in [0, 1] and its message."""
+        self.progress_bar.setValue(int(round(1000 * max(0.0, min(1.0, fraction)))))
+        self.message.setText(message)
+
+    def on_epoch(self, record: dict) -> None:
+        """Append one epoch (keys stage, epoch, loss, train_acc, val_acc) to the curves."""
+        stage = str(record.get("stage", "training"))
+        history = self._history.setdefault(stage, {"epoch": [], "loss": [], "train_acc": [], "val_acc": []})
+        for key in history:
+            value = record.get(key)
+            history[key].append(float("nan") if value is None else float(value))
+        color = STAGE_COLORS[(list(self._history).index(stage)) % len(STAGE_COLORS)]
+        specs = [("loss", self.loss_plot, pg.mkPen(color, width=2), stage),
+                 ("train_acc", self.acc_plot, pg.mkPen(color, width=2), f"{stage} train"),
+                 ("val_acc", self.acc_plot, pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+                  f"{stage} val")]
+        for key, plot, pen, name in specs:
+            curve = self.curves.get((stage, key))
+            if curve is None:
+                curve = plot.plot(pen=pen, name=name)
+                self.curves[(stage, key)] = curve
+            curve.setData(history["epoch"], history[key], connect="finite")
+
+    def on_finished(self, path) -> None:
+        """The analysis wrote its bundle at ``path``."""
+        self.progress_bar.setValue(1000)
+        self.message.setText(f"Done: results in {path}")
+        self._set_idle()
+
+    def on_failed(self, message: str = "") -> None:
+        """The analysis failed or was cancelled."""
+        self.message.setText(message or "Stopped.")
+        self._set_idle()
+
+    def _set_idle(self) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _clear_curves(self) -> None:
+        self.loss_plot.clear()
+        self.acc_plot.clear()
+        self.curves.clear()
+        self._history.clear()
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        # comma-separated, nested rows (e.g. bands) as JSON lists
+        return ", ".join(json.dumps(list(v)) if isinstance(v, (list, tuple)) else
+                         (v if isinstance(v, str) else json.dumps(v)) for v in value)
+    return "" if value is None else str(value)
+
+
+def _parse_value(text: str, default: Any, where: str) -> Any:
+    if isinstance(default, (list, tuple)):
+        items = []
+        text = text.strip()
+        if text:
+            try:
+                items = json.loads("[" + text + "]")
+            except json.JSONDecodeError:
+                # bare words (e.g. channel names) need no quotes
+                items = [part.strip() for part in text.split(",")]
+        return tuple(items) if isinstance(default, tuple) else items
+    if default is None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
