@@ -22,6 +22,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPaint
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -58,6 +59,7 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Attention & fusion", "eegfmri_viewer.views.attention_view:AttentionView", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("Coupling", "eegfmri_viewer.views.coupling_view:CouplingView", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
 ]
 
 
@@ -314,6 +316,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._build_docks()
+        self.discovery = None  # the last BIDS Discovery opened (see open_bids)
+        self.add_opener(self._open_bids_folder)
+        self.add_file_action("Open &BIDS folder...", self._ask_bids_folder, tip="List the runs of a BIDS dataset")
+        self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files, tip="Open one EEG and one BOLD file")
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self.restore_layout()
         if install_hooks:
@@ -451,6 +457,57 @@ class MainWindow(QMainWindow):
         worker.finished.connect(lambda bundle: self.statusBar().showMessage(f"Opened results {path}", 5000))
         self.run_worker(worker, f"opening {path.name}")
         return True
+
+    def _open_bids_folder(self, path: Path) -> bool:
+        """Opener for a BIDS root (it holds dataset_description.json or sub-* folders)."""
+        if not path.is_dir() or not ((path / "dataset_description.json").is_file() or any(path.glob("sub-*"))):
+            return False
+        self.open_bids(path)
+        return True
+
+    def open_bids(self, path: str | Path) -> FunctionWorker:
+        """Discover the runs of the BIDS folder ``path`` in a worker, list them, load the first."""
+        from eegfmri_viewer.io.bids import discover
+
+        worker = FunctionWorker(discover, Path(path), name="discover BIDS", progress_kwarg=None, cancel_kwarg=None)
+        worker.finished.connect(self._show_discovery)
+        return self.run_worker(worker, f"reading {Path(path).name}")
+
+    def _show_discovery(self, discovery) -> None:
+        self.discovery = discovery
+        dock = self.docks.get("Dataset")
+        browser = dock.ensure_built() if dock is not None else None
+        if browser is None:
+            return
+        browser.run_worker = self.run_worker
+        dock.show()
+        dock.raise_()
+        browser.show_discovery(discovery)
+        if discovery.runs:
+            browser.select_run(0)
+
+    def open_eeg_bold(self, eeg_path, bold_path, events_path=None, tr: Optional[float] = None) -> FunctionWorker:
+        """Open one EEG file and one BOLD file in a worker, then make it the dataset."""
+        from eegfmri_viewer.io.single import open_files
+
+        worker = FunctionWorker(open_files, eeg_path, bold_path, events_path, tr, name="open EEG + BOLD")
+        worker.finished.connect(self.state.set_dataset)
+        return self.run_worker(worker, f"opening {Path(eeg_path).name}")
+
+    def _ask_bids_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open BIDS folder")
+        if path:
+            self.open_bids(path)
+
+    def _ask_eeg_bold_files(self) -> None:
+        eeg, _ = QFileDialog.getOpenFileName(self, "EEG file", "", "EEG (*.vhdr *.edf *.bdf *.set *.fif);;All files (*)")
+        if not eeg:
+            return
+        bold, _ = QFileDialog.getOpenFileName(self, "BOLD file", "", "NIfTI (*.nii *.nii.gz);;All files (*)")
+        if not bold:
+            return
+        events, _ = QFileDialog.getOpenFileName(self, "Events file (optional; Cancel for none)", "", "TSV (*.tsv);;All files (*)")
+        self.open_eeg_bold(eeg, bold, events or None)
 
     def _show_input_problem(self, path: Path, problem: str) -> None:
         from eegfmri_viewer.io.errors import InputError

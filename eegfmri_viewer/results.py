@@ -121,7 +121,8 @@ def _as_savable(key: str, value: Any) -> np.ndarray:
     return arr
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -220,7 +221,7 @@ def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
             for name, state in bundle.weights.items():
                 torch.save(dict(state), tmp / "weights" / f"{name}.pt")
         files = {
-            p.relative_to(tmp).as_posix(): _sha256(p)
+            p.relative_to(tmp).as_posix(): file_sha256(p)
             for p in sorted(tmp.rglob("*"))
             if p.is_file()
         }
@@ -283,7 +284,7 @@ def load_bundle(path, verify: bool = True, load_weights: bool = False) -> Result
         file_path = path / rel
         if not file_path.is_file():
             raise BundleError(file_path, "is listed in manifest.json but missing")
-        if verify and _sha256(file_path) != digest:
+        if verify and file_sha256(file_path) != digest:
             raise BundleError(file_path, "checksum does not match manifest.json (the file was changed or is corrupted)")
     try:
         config = _read_toml(path / "config.toml") if (path / "config.toml").is_file() else {}

@@ -38,8 +38,11 @@ def _channel_positions(names):
     # MNE 1.13 renamed standard_1005 to colin27_1005 (same positions).
     name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else "standard_1005"
     montage = mne.channels.make_standard_montage(name)
-    pos = montage.get_positions()["ch_pos"]
-    xyz = np.array([pos[n] for n in names])
+    # Positions in the MNE head frame (as the pipeline stores them), not the
+    # montage's own MRI frame.
+    info = mne.create_info(list(names), 250.0, "eeg")
+    info.set_montage(montage)
+    xyz = np.array([ch["loc"][:3] for ch in info["chs"]])
     # Azimuthal equidistant projection, as MNE's topomap layout does.
     r = np.linalg.norm(xyz, axis=1, keepdims=True)
     unit = xyz / r

@@ -26,7 +26,6 @@ Stages (each timed in ``manifest.json`` under ``timings_s``):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -37,6 +36,7 @@ from numpy import ndarray
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.pipeline.config import AnalysisConfig
 from eegfmri_viewer.progress import check_cancel, report, sub_progress
+from eegfmri_viewer.results import file_sha256
 
 # Progress fractions at which each stage starts (the last one ends at 1).
 _STAGES = {"load": 0.0, "preprocess": 0.08, "phase1_fmri": 0.3, "phase1_eeg": 0.42, "transfer": 0.75,
@@ -58,14 +58,6 @@ class _Timer:
                 timer.timings[name] = round(timer.timings.get(name, 0.0) + time.perf_counter() - self.t0, 3)
 
         return _Ctx()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _input_files(recordings) -> list:
@@ -292,7 +284,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         merged = [dataclasses.replace(rec, events=merge_event_blocks(rec.events, pp.merge_gap_s))
                   for rec in recordings]
         class_names = sorted({str(t) for rec in merged for t in rec.events.trial_type})
-        input_files = {str(p): _sha256(p) for p in _input_files(recordings)}
+        input_files = {str(p): file_sha256(p) for p in _input_files(recordings)}
 
     # 2. preprocess
     atlas = _load_atlas(config)
