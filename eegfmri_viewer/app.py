@@ -479,12 +479,29 @@ class MainWindow(QMainWindow):
         browser = dock.ensure_built() if dock is not None else None
         if browser is None:
             return
-        browser.run_worker = self.run_worker
+        if not getattr(browser, "_window_connected", False):
+            browser.headersRequested.connect(lambda runs, b=browser: self._read_run_headers(b, runs))
+            browser.runRequested.connect(self._load_bids_run)
+            browser._window_connected = True
         dock.show()
         dock.raise_()
         browser.show_discovery(discovery)
         if discovery.runs:
             browser.select_run(0)
+
+    def _read_run_headers(self, browser: QWidget, runs: list) -> FunctionWorker:
+        from eegfmri_viewer.views.dataset_browser_view import run_infos
+
+        worker = FunctionWorker(run_infos, runs, name="read run headers")
+        worker.finished.connect(browser.set_infos)
+        return self.run_worker(worker, "reading run headers")
+
+    def _load_bids_run(self, entry) -> FunctionWorker:
+        from eegfmri_viewer.io.bids import load_run
+
+        worker = FunctionWorker(load_run, entry, correct_artifacts=False, check_data=False, name=f"load {entry.label}")
+        worker.finished.connect(self.state.set_dataset)
+        return self.run_worker(worker, f"loading {entry.label}")
 
     def open_eeg_bold(self, eeg_path, bold_path, events_path=None, tr: Optional[float] = None) -> FunctionWorker:
         """Open one EEG file and one BOLD file in a worker, then make it the dataset."""

@@ -11,7 +11,8 @@ from eegfmri_viewer import app as app_module
 from eegfmri_viewer.io.bids import discover
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.state import AppState
-from eegfmri_viewer.views.dataset_browser_view import COLUMNS, DatasetBrowserView
+from eegfmri_viewer.views.dataset_browser_view import COLUMNS, DatasetBrowserView, run_infos
+from eegfmri_viewer.workers import FunctionWorker
 from io_testdata import make_bids_run
 
 
@@ -78,6 +79,14 @@ def test_fifty_run_tree_fills_without_blocking(qtbot, tmp_path):
     state = AppState()
     browser = DatasetBrowserView(state)
     qtbot.addWidget(browser)
+    workers = []
+
+    def read_headers(runs):
+        worker = FunctionWorker(run_infos, runs, name="read run headers")
+        worker.finished.connect(browser.set_infos)
+        workers.append(worker.start())
+
+    browser.headersRequested.connect(read_headers)
     t0 = time.perf_counter()
     browser.show_discovery(discovery)
     elapsed = time.perf_counter() - t0
@@ -89,7 +98,7 @@ def test_fifty_run_tree_fills_without_blocking(qtbot, tmp_path):
         pass
     assert all(isinstance(i, dict) for i in browser.infos)
     assert browser.run_item(49).text(5) == "6"
-    browser._pool.stop_all()
+    assert workers[0].wait(10)
 
 
 def test_bad_folder_shows_input_error_dialog(qtbot, window, tmp_path):

@@ -3,20 +3,21 @@
 The tree is filled in one go from a :class:`~eegfmri_viewer.io.bids.Discovery`;
 the per-run columns (channels, sampling rate, duration, TR, volumes, events
 per class) come from reading every run's headers in one background worker, so
-a large dataset never blocks the window. Selecting a run loads it in a worker
-and makes it the application's dataset.
+a large dataset never blocks the window. Selecting a run asks for it to be
+loaded. Views own no workers: the main window answers ``headersRequested``
+(with :func:`run_infos` in a worker, then :meth:`DatasetBrowserView.set_infos`)
+and ``runRequested`` (``load_run`` in a worker, then ``state.set_dataset``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Optional
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from eegfmri_viewer.state import AppState
-from eegfmri_viewer.workers import FunctionWorker, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -70,27 +71,28 @@ class DatasetBrowserView(QWidget):
     Parameters
     ----------
     state : AppState
-        Selecting a run calls ``state.set_dataset(recording)``.
+        The application state (the loaded run becomes ``state.dataset``).
     parent : QWidget, optional
 
-    Attributes
-    ----------
-    run_worker : callable
-        ``run_worker(worker, status)`` starts a worker; the main window sets
-        its own so loading shows progress and errors show as dialogs.
+    Signals
+    -------
+    headersRequested(list)
+        The RunEntry list whose headers should be read (see :func:`run_infos`).
+    runRequested(object)
+        The RunEntry the user selected, to be loaded.
+    infosLoaded(list)
+        Emitted by :meth:`set_infos` once the columns are filled.
     """
 
+    headersRequested = Signal(list)
+    runRequested = Signal(object)
     infosLoaded = Signal(list)
-    runLoaded = Signal(object)
 
     def __init__(self, state: AppState, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.state = state
         self.discovery = None
         self.infos: list = []
-        self._pool = WorkerPool(self)
-        self.run_worker: Callable[[FunctionWorker, Optional[str]], FunctionWorker] = (
-            lambda worker, status=None: self._pool.start(worker))
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
@@ -106,7 +108,7 @@ class DatasetBrowserView(QWidget):
 
     # -- filling -----------------------------------------------------------------
     def show_discovery(self, discovery) -> None:
-        """List ``discovery``'s runs and skipped runs, then read headers in a worker."""
+        """List ``discovery``'s runs and skipped runs, then ask for their headers."""
         self.discovery = discovery
         self.infos = []
         self.tree.setUpdatesEnabled(False)
@@ -144,12 +146,11 @@ class DatasetBrowserView(QWidget):
             self.tree.setUpdatesEnabled(True)
         self.label.setText(f"{discovery.root}: {len(discovery.runs)} runs, {len(discovery.skipped)} skipped")
         if discovery.runs:
-            worker = FunctionWorker(run_infos, list(discovery.runs), name="read run headers")
-            worker.finished.connect(self._fill_infos)
-            self.run_worker(worker, "reading run headers")
+            self.headersRequested.emit(list(discovery.runs))
 
     @Slot(object)
-    def _fill_infos(self, infos: list) -> None:
+    def set_infos(self, infos: list) -> None:
+        """Fill the run columns from :func:`run_infos` output (same order as the runs)."""
         self.infos = list(infos)
         for item, info in zip(self._run_items, infos):
             if isinstance(info, str):
@@ -186,13 +187,6 @@ class DatasetBrowserView(QWidget):
             return
         self.load_run(int(index))
 
-    def load_run(self, index: int) -> FunctionWorker:
-        """Load ``discovery.runs[index]`` in a worker, then ``state.set_dataset``."""
-        from eegfmri_viewer.io.bids import load_run
-
-        entry = self.discovery.runs[index]
-        worker = FunctionWorker(load_run, entry, correct_artifacts=False, check_data=False,
-                                name=f"load {entry.label}")
-        worker.finished.connect(self.state.set_dataset)
-        worker.finished.connect(self.runLoaded.emit)
-        return self.run_worker(worker, f"loading {entry.label}")
+    def load_run(self, index: int) -> None:
+        """Ask for ``discovery.runs[index]`` to be loaded (emits ``runRequested``)."""
+        self.runRequested.emit(self.discovery.runs[index])
