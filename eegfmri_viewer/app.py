@@ -320,6 +320,7 @@ class MainWindow(QMainWindow):
         self.add_opener(self._open_bids_folder)
         self.add_file_action("Open &BIDS folder...", self._ask_bids_folder, tip="List the runs of a BIDS dataset")
         self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files, tip="Open one EEG and one BOLD file")
+        self.add_file_action("Open &results...", self._ask_results_folder, tip="Open a results bundle written by 'eegfmri-viewer analyze'")
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self.restore_layout()
         if install_hooks:
@@ -515,6 +516,11 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open BIDS folder")
         if path:
             self.open_bids(path)
+
+    def _ask_results_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open results bundle")
+        if path:
+            self.open_path(path)
 
     def _ask_eeg_bold_files(self) -> None:
         eeg, _ = QFileDialog.getOpenFileName(self, "EEG file", "", "EEG (*.vhdr *.edf *.bdf *.set *.fif);;All files (*)")

@@ -295,6 +295,12 @@ def test_open_results_folder_loads_it_into_the_state(window, qtbot, tmp_path):
     assert not window.error_dialogs
 
 
+def test_file_menu_offers_the_openers(window):
+    texts = [a.text().replace("&", "") for a in window.file_menu.actions()]
+    for wanted in ("Open BIDS folder...", "Open EEG + BOLD files...", "Open results..."):
+        assert wanted in texts
+
+
 def test_open_unknown_folder_says_so(window, qtbot, tmp_path):
     assert window.open_path(tmp_path) is False
     box = _single_dialog(window, qtbot)
