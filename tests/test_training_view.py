@@ -1,13 +1,8 @@
 """Training dock: generated settings form, validation, and a run through the main window."""
 
-import dataclasses
-
 import pytest
-import torch
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from eegfmri_viewer import app as app_module
 from eegfmri_viewer.pipeline.config import AnalysisConfig
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.training_view import TrainingView
@@ -62,36 +57,3 @@ def test_epoch_records_draw_one_curve_set_per_stage(view):
     x, y = view.curves[("phase1 eeg", "loss")].getData()
     assert list(x) == [0, 1, 2] and y[2] == pytest.approx(0.8)
     assert ("phase2 gat", "val_acc") in view.curves
-
-
-def test_training_dock_runs_analysis_and_fills_results(qtbot, tmp_path):
-    from eegfmri_viewer.demo.generate import generate_demo_dataset
-
-    torch.set_num_threads(1)
-    root = generate_demo_dataset(tmp_path / "demo", n_subjects=2, n_sessions=1, duration_s=160.0)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = app_module.MainWindow(settings=settings, install_hooks=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(window.views_settled, timeout=30000)
-    dock = window.docks["Training"]
-    dock.show()
-    view = dock.ensure_built()
-    assert isinstance(view, TrainingView)
-    view.source_edit.setText(str(root))
-    view.out_edit.setText(str(tmp_path / "results"))
-    overrides = {("training", "epochs"): 2, ("training", "patience"): 0, ("phase2", "epochs"): 1,
-                 ("phase1", "n_filters"): 4, ("phase2", "n_salient"): 8, ("coupling", "n_permutations"): 0}
-    for key, value in overrides.items():
-        view.widgets[key].setValue(value)
-    view.widgets[("phase1", "hidden")].setText("8")
-    view.widgets[("preprocessing", "bands")].setText('["alpha", 8, 13], ["beta", 13, 30]')
-    view.widgets[("graph", "transfer")].setText("distance")
-    assert view.request_start()
-    qtbot.waitUntil(lambda: window.state.results is not None or window.state.run_status.startswith("failed"),
-                    timeout=120000)
-    assert window.state.results is not None, (window.state.run_status, view.message.text())
-    assert window.state.run_status == "idle"
-    assert view.curves and view.progress_bar.value() == 1000
-    window.close()
