@@ -19,16 +19,8 @@ from pathlib import Path
 TARGET_S = 300.0
 
 
-def _progress_printer(every_s: float = 10.0):
-    state = {"t": 0.0, "t0": time.perf_counter()}
-
-    def progress(fraction, message):
-        now = time.perf_counter()
-        if now - state["t"] >= every_s:
-            state["t"] = now
-            print(f"  {now - state['t0']:6.0f} s {100 * fraction:5.1f}% {message}", file=sys.stderr, flush=True)
-
-    return progress
+# Benchmarks run as scripts, so their folder is on sys.path.
+from bench_phase1_quality import _progress_printer  # noqa: E402
 
 
 def main(argv=None) -> int:
