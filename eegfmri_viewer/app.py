@@ -60,6 +60,7 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Coupling", "eegfmri_viewer.views.coupling_view:CouplingView", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.RightDockWidgetArea),
     ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.BottomDockWidgetArea),
 ]
 
 

@@ -1,0 +1,133 @@
+"""Signals view: EEG traces, events, band overlay, time cursor, BOLD slices (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from eegfmri_viewer.io.bids import discover, load_run
+from eegfmri_viewer.state import AppState
+from eegfmri_viewer.views.signals_view import NO_DATASET_MESSAGE, FMRI_ONLY_NOTE, SignalsView
+from io_testdata import make_bids_run
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    root = make_bids_run(tmp_path_factory.mktemp("sig") / "bids", n_vol=10, tr=2.0, sfreq=250.0)
+    return load_run(discover(root).runs[0])
+
+
+@pytest.fixture
+def view(qtbot, recording):
+    state = AppState()
+    v = SignalsView(state)
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    qtbot.waitExposed(v)
+    state.set_dataset(recording)
+    return v
+
+
+def test_no_dataset_message(qtbot):
+    v = SignalsView(AppState())
+    qtbot.addWidget(v)
+    assert v.stack.currentWidget() is v.message
+    assert v.message.text() == NO_DATASET_MESSAGE
+
+
+def test_traces_hold_the_file_values(view, recording):
+    raw = recording.eeg
+    assert len(view.trace_curves) == len(view._picks) == 8
+    sfreq = raw.info["sfreq"]
+    expected = raw.get_data(picks=view._picks, start=0, stop=int(10 * sfreq))
+    x, y = view.trace_curves[3].getData()
+    np.testing.assert_allclose(y, expected[3])
+    assert x[0] == 0.0 and x[-1] == pytest.approx(10.0 - 1 / sfreq)
+    # scrolling reads another window from the file
+    view.start_spin.setValue(5.0)
+    x, y = view.trace_curves[0].getData()
+    np.testing.assert_allclose(y, raw.get_data(picks=[view._picks[0]], start=1250, stop=3750)[0])
+    assert view.scroll.value() == 50
+
+
+def test_events_drawn_as_regions_on_eeg_clock(view, recording):
+    # BOLD events open@4 s, closed@10 s, open@14 s; volume 0 at EEG 2 s -> EEG 6, 12 (16 is outside 0-10 s)
+    regions = view.event_regions
+    assert [r.trial_type for r in regions] == ["open"]
+    assert regions[0].getRegion() == pytest.approx((6.0, 8.0), abs=0.01)
+    view.start_spin.setValue(8.0)
+    got = {(r.trial_type, round(r.getRegion()[0], 2)) for r in view.event_regions}
+    assert got == {("open", 6.0), ("closed", 12.0), ("open", 16.0)}
+    colors = {r.trial_type: r.brush.color().getRgb() for r in view.event_regions}
+    assert colors["open"] != colors["closed"]
+
+
+def test_click_sets_time_and_set_time_moves_cursor(qtbot, view):
+    state = view.state
+    vb = view.eeg_plot.getPlotItem().vb
+    scene_pt = vb.mapViewToScene(QPointF(7.0, vb.viewRange()[1][0] * 0.5))
+    widget_pt = view.eeg_plot.mapFromScene(scene_pt)
+    qtbot.mouseClick(view.eeg_plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pt)
+    # EEG 7 s is BOLD 5 s (volume 0 at EEG 2 s)
+    qtbot.waitUntil(lambda: abs(state.selection.time_s - 5.0) < 0.1, timeout=3000)
+    state.set_time(3.0)
+    assert view.cursor.value() == pytest.approx(5.0, abs=1e-6)
+
+
+def test_band_overlay_follows_state_band(view):
+    state = view.state
+    assert state.selection.band == "alpha"
+    alpha = view.band_curves[0].getData()[1].copy()
+    raw_y = view.trace_curves[0].getData()[1]
+    assert len(view.band_curves) == len(view.trace_curves)
+    assert not np.allclose(alpha, raw_y)
+    state.set_band("delta")
+    assert "delta" in view.band_label.text()
+    delta = view.band_curves[0].getData()[1]
+    assert not np.allclose(alpha, delta)
+
+
+def test_bold_slices_and_volume_at_time(view, recording):
+    shapes = [item.image.shape for item in view.slice_items]
+    nx, ny, nz = recording.bold.shape[:3]
+    assert shapes == [(ny, nz), (nx, nz), (nx, ny)]
+    view.state.set_time(6.0)
+    vol = np.asarray(recording.bold.dataobj[..., 3], dtype=float)
+    np.testing.assert_allclose(view.slice_items[2].image, vol[:, :, nz // 2])
+
+
+def test_fmri_only_recording_shows_bold_with_note(qtbot, recording):
+    from dataclasses import replace
+
+    state = AppState()
+    v = SignalsView(state)
+    qtbot.addWidget(v)
+    state.set_dataset(replace(recording, eeg=None))
+    assert v.stack.currentIndex() == 1
+    assert not v.eeg_panel.isVisibleTo(v) and v.note.isVisibleTo(v)
+    assert v.note.text() == FMRI_ONLY_NOTE
+    assert v.slice_items[0].image is not None
+
+
+def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
+    from bundle_factory import make_bundle
+
+    bundle = make_bundle(tmp_path / "bundle", phase2=False)
+    voxel = np.array([5, 6, 4])
+    world = (recording.bold.affine @ np.append(voxel, 1.0))[:3]
+    coords = np.array(bundle.get("saliency", "roi_coords"), dtype=float)
+    coords[2] = world
+    bundle.arrays["saliency"]["roi_coords"] = coords
+    view.state.set_results(bundle)
+    assert view.roi_curve.getData()[0] is None or len(view.roi_curve.getData()[0]) == 0
+    view.state.select_node("roi", 2)
+    assert view.roi_markers[2].getData()[0].tolist() == [5] and view.roi_markers[2].getData()[1].tolist() == [6]
+    x, y = view.roi_curve.getData()
+    data = np.asarray(recording.bold.dataobj, dtype=float)
+    expected = data[4:7, 5:8, 3:6, :].reshape(-1, data.shape[-1]).mean(axis=0)
+    np.testing.assert_allclose(y, expected)
+    np.testing.assert_allclose(x, np.arange(data.shape[-1]) * 2.0)
+    # slices pass through the ROI voxel
+    assert view.slice_center() == (5, 6, 4)
