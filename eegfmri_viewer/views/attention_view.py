@@ -15,10 +15,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.message_stack import message_stack
 
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
@@ -115,12 +116,7 @@ class AttentionView(QWidget):
         box.addLayout(plots, 1)
         box.addWidget(self._hover)
         box.addWidget(self._note)
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self._message)
-        self._stack.addWidget(content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self._stack)
+        self._stack = message_stack(self, self._message, content)
 
         self._scope.currentIndexChanged.connect(lambda _i: self.redraw())
         self._head.currentIndexChanged.connect(lambda _i: self.redraw())

@@ -14,10 +14,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.message_stack import message_stack
 
 MAX_ROI_TICKS = 24
 
@@ -137,12 +138,7 @@ class CouplingView(QWidget):
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self._message)
-        self._stack.addWidget(splitter)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self._stack)
+        self._stack = message_stack(self, self._message, splitter)
 
         self._heat.scene().sigMouseMoved.connect(self._on_moved)
         self._heat.scene().sigMouseClicked.connect(self._on_clicked)

@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSlider,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.head_outline import head_outline
+from eegfmri_viewer.views.message_stack import message_stack
 
 EDGE_RGB = (25, 55, 130)
 N_WIDTH_BINS = 8
@@ -151,12 +151,7 @@ class ElectrodeGraphView(QWidget):
         box.addLayout(controls)
         box.addWidget(self._plot, 1)
         box.addWidget(self._note)
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self._message)
-        self._stack.addWidget(content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self._stack)
+        self._stack = message_stack(self, self._message, content)
 
         outline_pen = pg.mkPen((90, 90, 90), width=2)
         self._outline_items = [pg.PlotCurveItem(pen=outline_pen, antialias=True) for _ in range(4)]

@@ -14,10 +14,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.message_stack import message_stack
 
 METHODS = ("PCA", "t-SNE")
 
@@ -125,12 +126,7 @@ class EmbeddingsView(QWidget):
         box.addLayout(controls)
         box.addWidget(self._plot, 1)
         box.addWidget(self._note)
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self._message)
-        self._stack.addWidget(content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self._stack)
+        self._stack = message_stack(self, self._message, content)
 
         self._method.currentTextChanged.connect(lambda _m: self.reload())
         state.resultsChanged.connect(self._on_results)
