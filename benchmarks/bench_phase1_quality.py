@@ -39,12 +39,22 @@ def evaluate(bundle, truth) -> dict:
     out["eeg_best_band"] = max(out["eeg_test_balanced_acc"], key=out["eeg_test_balanced_acc"].get) \
         if out["eeg_test_balanced_acc"] else None
     out["eeg_best_balanced_acc"] = out["eeg_test_balanced_acc"].get(out["eeg_best_band"], float("nan"))
-    roi_hits = {}
-    for c in truth["classes"]:
-        planted = [r["index"] for r in truth["planted_rois"][c]]
-        top = np.argsort(-s["fmri_cam"][classes.index(c)])[:len(planted)]
-        roi_hits[c] = len(set(planted) & set(top.tolist())) / len(planted)
+    def roi_fractions(cam):
+        hits = {}
+        for c in truth["classes"]:
+            planted = [r["index"] for r in truth["planted_rois"][c]]
+            top = np.argsort(-cam[classes.index(c)])[:len(planted)]
+            hits[c] = len(set(planted) & set(top.tolist())) / len(planted)
+        return hits
+
+    roi_hits = roi_fractions(s["fmri_cam"])
     out["planted_roi_fraction_in_topk"] = roi_hits
+    out["planted_roi_ranks"] = {
+        c: sorted(int(np.flatnonzero(np.argsort(-s["fmri_cam"][classes.index(c)]) == r["index"])[0])
+                  for r in truth["planted_rois"][c]) for c in truth["classes"]}
+    if "fmri_cam_plain" in s:
+        # the paper's plain CAM, for comparison with the referenced one
+        out["plain_cam_planted_roi_fraction_in_topk"] = roi_fractions(s["fmri_cam_plain"])
     electrodes = [str(e) for e in s.get("electrodes", [])]
     bands = [str(b) for b in s["bands"]]
     el_hits = {}
@@ -64,6 +74,14 @@ def evaluate(bundle, truth) -> dict:
                 best[band] = (c, abs(eff["max_relative_change"]))
     out["effect_class_per_band"] = {b: c for b, (c, _) in best.items()}
     out["effect_band_electrode_fraction"] = {b: el_hits.get(f"{c}/{b}") for b, (c, _) in best.items()}
+    if "eeg_cam_plain" in s:
+        plain = {}
+        for b, (c, _) in best.items():
+            planted = truth["salient_electrodes"][c][b]
+            cam = s["eeg_cam_plain"][bands.index(b), classes.index(c)]
+            top = [electrodes[i] for i in np.argsort(-cam)[:len(planted)]]
+            plain[b] = len(set(planted) & set(top)) / len(planted)
+        out["plain_cam_effect_band_electrode_fraction"] = plain
     out["pass"] = {
         "fmri_balanced_acc>=0.9": out["fmri_test_balanced_acc"] >= 0.9,
         "eeg_best_band>=0.8": out["eeg_best_balanced_acc"] >= 0.8,

@@ -123,3 +123,29 @@ def test_bad_bold_and_cancel(tmp_path):
     nib.save(_mni_img(np.zeros(SHAPE + (2,))), bad)
     with pytest.raises(InputError, match="3-D label image"):
         load_atlas(str(bad))
+
+
+def test_pooled_scaling_keeps_the_amplitude_change_between_runs():
+    from eegfmri_viewer.preprocessing.fmri import pooled_roi_scale
+
+    rng = np.random.default_rng(0)
+    box = np.tile(np.r_[np.ones(10), np.zeros(10)], 5)
+    before = np.stack([2.0 * box, rng.normal(size=100)], axis=1) + 0.1 * rng.normal(size=(100, 2))
+    after = np.stack([5.0 * box, rng.normal(size=100)], axis=1) + 0.1 * rng.normal(size=(100, 2))
+    before -= before.mean(0)
+    after -= after.mean(0)
+    scale = pooled_roi_scale([before, after])
+    a, b = before / scale, after / scale
+
+    def response(x):
+        return x[box == 1].mean() - x[box == 0].mean()
+
+    # the response of ROI 0 stays 2.5 times larger after, as in the data
+    assert response(b[:, 0]) / response(a[:, 0]) == pytest.approx(2.5, rel=0.02)
+    pooled = np.concatenate([a, b])
+    np.testing.assert_allclose(pooled.std(0, ddof=1), 1.0, rtol=1e-6)
+    # per-run z-scoring would have made them equal: that is what pooling avoids
+    assert response(after[:, 0] / after[:, 0].std()) == pytest.approx(response(before[:, 0] / before[:, 0].std()),
+                                                                       rel=0.02)
+    # a ROI without signal keeps a unit scale (it stays 0)
+    assert pooled_roi_scale([np.zeros((5, 1)), np.zeros((5, 1))])[0] == 1.0

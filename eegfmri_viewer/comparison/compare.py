@@ -117,7 +117,7 @@ def _on_atlas(values: np.ndarray, node_index: np.ndarray, n_rois: int) -> np.nda
     return out
 
 
-def session_data(bundle: ResultsBundle, session: Optional[str] = None) -> SessionData:
+def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative: bool = True) -> SessionData:
     """Extract what the comparison needs from ``bundle`` (optionally one session).
 
     Parameters
@@ -126,6 +126,12 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None) -> Sessio
     session : str or None
         Keep only the windows of this session (needs ``windows.npz`` key
         ``session``).
+    relative : bool
+        z-score each window's CAM across ROIs ("relative saliency"), needed
+        when the two sides come from separately trained models whose CAM
+        scales are arbitrary. Two sessions of one bundle share one model and
+        one scale, and are compared on the CAM itself (``relative=False``):
+        z-scoring would make every other ROI look changed when one changes.
     """
     where = bundle.path or bundle.label
     if not bundle.has("windows", "fmri_cam"):
@@ -145,10 +151,14 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None) -> Sessio
     data = SessionData(
         label=label,
         labels=windows["labels"][keep].astype(int),
-        fmri_cam=_zscore_rows(windows["fmri_cam"][keep].astype(float)),
+        fmri_cam=windows["fmri_cam"][keep].astype(float),
     )
     if "eeg_roi_cam" in windows:
-        data.eeg_roi_cam = _zscore_rows(windows["eeg_roi_cam"][keep].astype(float))
+        data.eeg_roi_cam = windows["eeg_roi_cam"][keep].astype(float)
+    if relative:
+        data.fmri_cam = _zscore_rows(data.fmri_cam)
+        if data.eeg_roi_cam is not None:
+            data.eeg_roi_cam = _zscore_rows(data.eeg_roi_cam)
     if bundle.has("coupling") and session is None:
         cp = bundle.arrays["coupling"]
         node_index = cp["node_index"].astype(int)
@@ -291,9 +301,12 @@ def compare_bundles(
     else:
         b_bundle = b
         check_compatible(a, b)
-    side_a = session_data(a, session_a)
-    side_b = session_data(b_bundle, session_b)
+    relative = b is not None
+    side_a = session_data(a, session_a, relative=relative)
+    side_b = session_data(b_bundle, session_b, relative=relative)
     result = compare_sessions(side_a, side_b, a.classes, a.bands if a.has_eeg else (), n_permutations, seed, progress, cancel)
+    result.meta["cam_normalisation"] = ("z-score across ROIs per window (two models)" if relative
+                                        else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")
     result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
     result.meta.update(bundle_a=str(a.path) if a.path else None, bundle_b=str(b_bundle.path) if b_bundle.path else None)

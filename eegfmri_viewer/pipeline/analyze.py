@@ -155,6 +155,24 @@ def _round_robin_top(cam_classes: ndarray, n: int) -> ndarray:
     return np.array(sorted(chosen), dtype=np.int64)
 
 
+def _scale_bold_per_subject(per_rec_windows: list, rois_per_rec: list, rec_subjects: list) -> None:
+    """z-score the ROI series of each subject over all its runs together, in place.
+
+    The windows are slices of the same detrended series (zero mean per run), so
+    dividing them by the subject's per-ROI standard deviation is the same as
+    cutting them from the scaled series.
+    """
+    from eegfmri_viewer.preprocessing.fmri import pooled_roi_scale
+
+    for subject in sorted(set(rec_subjects)):
+        idx = [i for i, s in enumerate(rec_subjects) if s == subject]
+        scale = pooled_roi_scale([rois_per_rec[i] for i in idx])
+        for i in idx:
+            win = per_rec_windows[i]
+            win.fmri = (win.fmri / scale[None, :, None]).astype(np.float32)
+            rois_per_rec[i] = (rois_per_rec[i] / scale[None, :]).astype(np.float32)
+
+
 def band_sampling(sfreq: float, lo: float, hi: float, phase1) -> tuple:
     """Subsampling factor and kernel duration of one band's model.
 
@@ -292,6 +310,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # Session of every window, so that one bundle analysed over two sessions
     # can be compared session against session with the same model.
     window_sessions = []
+    rec_subjects = []
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -306,6 +325,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         with timer.stage("parcellate"):
             roi_series = parcellate(rec.bold, atlas, rec.tr,
                                     confounds=rec.confounds if pp.confounds else None,
+                                    standardize=pp.bold_scaling == "run",
                                     progress=sub_progress(prog, (frac0 + frac1) / 2, frac1), cancel=cancel)
         with timer.stage("windows"):
             try:
@@ -322,10 +342,13 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         per_rec_windows.append(win)
         window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
         rois_per_rec.append(roi_series.data)
+        rec_subjects.append(str(rec.subject))
         del eeg_bands
     if not per_rec_windows:
         raise InputError(source_desc if isinstance(source_desc, str) else None,
                          "no recording produced windows; check the events and the window length")
+    if pp.bold_scaling == "subject":
+        _scale_bold_per_subject(per_rec_windows, rois_per_rec, rec_subjects)
     tr = float(recordings[0].tr)
 
     eeg_channels = None
@@ -361,14 +384,17 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     weights, metrics = {}, {"phase1": {}}
 
     # 4. phase 1, fMRI
+    referenced = config.phase1.cam_reference == "average"
     with timer.stage("phase1_fmri"):
         fmri = train_phase1(windows.fmri, windows.labels, split, windows.subject, n_classes, 1.0 / tr,
                             config.phase1.fmri_kernel_s, config, "fmri", level, coords=atlas.coords,
-                            progress=stage_progress("phase1_fmri"), cancel=cancel, on_epoch=on_epoch)
+                            progress=stage_progress("phase1_fmri"), cancel=cancel, on_epoch=on_epoch,
+                            reference="level" if referenced else None)
     weights.update(fmri.state_dicts)
     metrics["phase1"]["fmri"] = fmri.metrics
-    fmri_cam = class_mean_cam(fmri.cam, windows.labels, n_classes)
-    fmri_cam_subjects = subject_mean_cam(fmri.cam, windows.labels, windows.subject, subject_order)
+    fmri_window_cam = fmri.cam - fmri.cam_reference if referenced else fmri.cam
+    fmri_cam = class_mean_cam(fmri_window_cam, windows.labels, n_classes)
+    fmri_cam_subjects = subject_mean_cam(fmri_window_cam, windows.labels, windows.subject, subject_order)
     top_n = config.phase1.salient_top_n
     saliency = {
         "classes": np.array(class_names, dtype=str),
@@ -380,6 +406,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "band_limits": np.array([[b[1], b[2]] for b in bands], dtype=float),
         "subjects": np.array(subject_order, dtype=str),
         "fmri_cam": fmri_cam,
+        "fmri_cam_plain": class_mean_cam(fmri.cam, windows.labels, n_classes),
+        "cam_reference": np.array(config.phase1.cam_reference),
         "fmri_cam_subjects": fmri_cam_subjects,
         "salient_fmri": salient_nodes(fmri_cam_subjects, top_n),
     }
@@ -389,7 +417,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
                      "onsets_s": windows.onsets_s, "split": split.astype(str),
                      "session": np.concatenate(window_sessions).astype(str),
-                     "fmri_cam": own_class_cam(fmri.cam, windows.labels)}
+                     "fmri_cam": own_class_cam(fmri_window_cam, windows.labels)}
     graphs = {"fmri_edge_index": fmri.graph.edge_index, "fmri_edge_weight": fmri.graph.edge_weight,
               "fmri_lambda_max": np.array(fmri.graph.lambda_max)}
     arrays = {"saliency": saliency, "windows": window_arrays, "graphs": graphs}
@@ -398,17 +426,18 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     if use_eeg:
         with timer.stage("phase1_eeg"):
             prog = stage_progress("phase1_eeg")
-            cams, feats = [], []
+            cams, feats, plain_cams = [], [], []
             for b, (band, _, _) in enumerate(bands):
                 check_cancel(cancel)
                 q, kernel_s = band_sampling(eeg_sfreq, bands[b][1], bands[b][2], config.phase1)
                 res = train_phase1(windows.eeg[:, b, :, ::q], windows.labels, split, windows.subject, n_classes,
                                    eeg_sfreq / q, kernel_s, config, f"eeg_{band}", level, coords=ch_pos,
                                    progress=sub_progress(prog, b / len(bands), (b + 1) / len(bands)),
-                                   cancel=cancel, on_epoch=on_epoch)
+                                   cancel=cancel, on_epoch=on_epoch, reference="power" if referenced else None)
                 metrics["phase1"].setdefault("eeg", {})[band] = res.metrics
                 weights.update(res.state_dicts)
-                cams.append(res.cam)
+                cams.append(res.cam - res.cam_reference if referenced else res.cam)
+                plain_cams.append(class_mean_cam(res.cam, windows.labels, n_classes))
                 feats.append(res.features)
                 if b == 0:
                     # One electrode graph for the bundle: rebuilt from the broadband signal.
@@ -433,6 +462,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
             "ch_pos": ch_pos,
             "ch_pos_2d": topomap_layout(ch_pos),
             "eeg_cam": eeg_cam,
+            "eeg_cam_plain": np.stack(plain_cams),
             "eeg_cam_subjects": eeg_cam_subjects,
             "eeg_roi_cam": eeg_roi_cam,
             "salient_eeg": np.stack([salient_nodes(eeg_cam_subjects[:, b], top_n) for b in range(len(bands))]),

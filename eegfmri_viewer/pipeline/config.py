@@ -65,6 +65,11 @@ class PreprocessingConfig:
     hrf_delay_s : float
         Haemodynamic delay: the BOLD window is shifted this much after the EEG
         window.
+    bold_scaling : str
+        ``"subject"``: each ROI series is z-scored over all runs of a subject
+        together, which keeps the differences of response amplitude between
+        the subject's sessions (what a before / after comparison looks for);
+        ``"run"``: z-scored per run.
     """
 
     eeg_sfreq: float = 250.0
@@ -78,9 +83,12 @@ class PreprocessingConfig:
     window_s: float = 6.0
     step_s: float = 0.0
     hrf_delay_s: float = 5.0
+    bold_scaling: str = "subject"
 
     def problems(self) -> list:
         out = []
+        if self.bold_scaling not in ("subject", "run"):
+            out.append(f"bold_scaling: must be 'subject' or 'run', got {self.bold_scaling!r}")
         if self.eeg_sfreq <= 0:
             out.append(f"eeg_sfreq: must be > 0, got {self.eeg_sfreq}")
         if self.radius_mm <= 0:
@@ -162,6 +170,12 @@ class Phase1Config:
         (0: none); lets the pooled model tell which regions are active.
     salient_top_n : int
         Nodes each subject votes for per class, and salient nodes kept per class.
+    cam_reference : str
+        ``"average"``: the saliency arrays hold the referenced CAM, each
+        window's CAM minus the CAM of its average-state reference (fMRI: every
+        ROI at its mean; EEG: each electrode's band signal at its mean power;
+        see :mod:`eegfmri_viewer.training.cam_reference`). ``"none"``: the plain
+        CAM, as the paper.
     eeg : bool
         Train the EEG models when the data hold EEG (False: fMRI only).
     """
@@ -176,6 +190,7 @@ class Phase1Config:
     dropout: float = 0.25
     node_embedding: int = 8
     salient_top_n: int = 10
+    cam_reference: str = "average"
     eeg: bool = True
 
     def problems(self) -> list:
@@ -192,6 +207,8 @@ class Phase1Config:
             out.append(f"hidden: must be a non-empty list of positive integers, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             out.append(f"dropout: must lie in [0, 1), got {self.dropout}")
+        if self.cam_reference not in ("average", "none"):
+            out.append(f"cam_reference: must be 'average' or 'none', got {self.cam_reference!r}")
         return out
 
 

@@ -27,6 +27,10 @@ class Phase1Result:
     ----------
     cam : ndarray, shape (n_windows, n_classes, n_nodes)
         CAM of every window for every class.
+    cam_reference : ndarray, shape (n_windows, n_classes, n_nodes) or None
+        CAM of each window's average-state reference
+        (:mod:`eegfmri_viewer.training.cam_reference`); ``cam - cam_reference``
+        is the referenced CAM. None when no reference was asked for.
     features : ndarray, shape (n_windows, n_nodes, F)
         Last graph layer of every window (input of phase 2).
     metrics : dict
@@ -44,6 +48,7 @@ class Phase1Result:
     metrics: dict
     state_dicts: dict = field(default_factory=dict)
     graph: object = None
+    cam_reference: Optional[ndarray] = None
 
 
 def build_graph(x_train: ndarray, kind: str, k: int, coords: Optional[ndarray] = None):
@@ -97,9 +102,19 @@ def _outputs(model, x: ndarray, batch: int = 64):
     return np.concatenate(cams).astype(np.float32), np.concatenate(feats).astype(np.float32)
 
 
+def _reference_cam(model, x: ndarray, kind: str, train_idx: ndarray) -> ndarray:
+    """CAM of the average-state reference of every window, shape (n_windows, C, N)."""
+    from eegfmri_viewer.training.cam_reference import reference_inputs
+
+    x_ref = reference_inputs(x, kind, train_idx)
+    cam_ref, _ = _outputs(model, x_ref)
+    return np.broadcast_to(cam_ref, (len(x),) + cam_ref.shape[1:]).copy() if len(x_ref) == 1 else cam_ref
+
+
 def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray, n_classes: int, sfreq: float,
                  kernel_s: float, config, stage: str, level: str = "group", coords: Optional[ndarray] = None,
-                 progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None) -> Phase1Result:
+                 progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None,
+                 reference: Optional[str] = None) -> Phase1Result:
     """Train the phase-1 model(s) of one modality and read out CAM and features.
 
     Parameters
@@ -125,6 +140,9 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
     progress, cancel, on_epoch
         ``on_epoch(dict(stage, epoch, loss, train_acc, val_acc, ...))`` after
         every epoch (``subject`` added at individual level).
+    reference : {"level", "power"} or None
+        Also compute the CAM of each window's average-state reference
+        (``Phase1Result.cam_reference``), from each model's own training windows.
 
     Returns
     -------
@@ -146,6 +164,7 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         group_graph = build_graph(x[all_train], config.graph.kind, config.graph.k, coords)
     n_win, n_nodes = x.shape[0], x.shape[1]
     cam = np.zeros((n_win, n_classes, n_nodes), dtype=np.float32)
+    cam_reference = np.zeros_like(cam) if reference else None
     features = None
     pred = np.full(n_win, -1)
     state_dicts, histories, per_model = {}, [], {}
@@ -171,6 +190,8 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                     on_epoch(dict(entry))
         c, f = _outputs(model, x[idx])
         cam[idx] = c
+        if reference:
+            cam_reference[idx] = _reference_cam(model, x[idx], reference, train_local)
         if features is None:
             features = np.zeros((n_win, n_nodes, f.shape[2]), dtype=np.float32)
         features[idx] = f
@@ -210,4 +231,5 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         metrics["subjects"] = per_model.pop("by_subject")
     else:
         metrics["subjects"] = per_model
-    return Phase1Result(cam=cam, features=features, metrics=metrics, state_dicts=state_dicts, graph=group_graph)
+    return Phase1Result(cam=cam, features=features, metrics=metrics, state_dicts=state_dicts, graph=group_graph,
+                        cam_reference=cam_reference)

@@ -108,7 +108,7 @@ def select_confounds(confounds, n_volumes: int, source: str = "confounds") -> tu
 
 
 def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes: Optional[int] = None,
-               progress=None, cancel=None) -> ROISeries:
+               standardize: bool = True, progress=None, cancel=None) -> ROISeries:
     """Extract cleaned ROI time series from a 4-D BOLD image.
 
     Parameters
@@ -126,6 +126,10 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
     block_volumes : int | None
         Volumes read at a time; default as many as fit in about 256 MB of
         float32 (each block costs one pass of the masker, so fewer is faster).
+    standardize : bool
+        z-score each ROI over this run (default). False keeps the detrended,
+        cleaned signal in scanner units, for a scaling shared by several runs
+        (:func:`standardize_runs`).
     progress, cancel : callables, optional
 
     Returns
@@ -171,11 +175,36 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
     if len(good) == 0:
         raise InputError(source, f"no {atlas.name} ROI holds signal: is the image in the atlas space?")
     cleaned = np.zeros_like(out)
-    cleaned[:, good] = signal.clean(out[:, good], detrend=True, standardize="zscore_sample",
+    cleaned[:, good] = signal.clean(out[:, good], detrend=True, standardize="zscore_sample" if standardize else None,
                                     confounds=conf, t_r=float(tr), filter=False)
     report(progress, 1.0, "BOLD parcellated")
     return ROISeries(data=cleaned.astype(np.float32), atlas=atlas, tr=float(tr),
                      confounds_used=conf_names, empty_rois=empty)
+
+
+def pooled_roi_scale(series: list) -> ndarray:
+    """Standard deviation of each ROI over several runs together (e.g. all runs of one subject).
+
+    Dividing the runs of a subject by one standard deviation per ROI keeps the
+    differences of response amplitude between them (before / after therapy);
+    z-scoring each run on its own would make a region's response the same size
+    in every run.
+
+    Parameters
+    ----------
+    series : list of ndarray, each shape (n_volumes_r, n_rois)
+        Detrended ROI series, e.g. ``parcellate(..., standardize=False).data``;
+        each run's own mean is removed before pooling.
+
+    Returns
+    -------
+    scale : ndarray, shape (n_rois,)
+        Pooled standard deviation; 1 for ROIs without signal (they stay 0).
+    """
+    centred = [np.asarray(s, dtype=np.float64) - np.asarray(s, dtype=np.float64).mean(axis=0) for s in series]
+    stacked = np.concatenate(centred, axis=0)
+    sd = stacked.std(axis=0, ddof=1) if len(stacked) > 1 else np.zeros(stacked.shape[1])
+    return np.where(sd > 0, sd, 1.0)
 
 
 def _inside_fov(coords: ndarray, img) -> ndarray:
