@@ -7,6 +7,7 @@ heavy libraries such as pyvista load.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import logging.handlers
@@ -15,7 +16,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPainter
@@ -35,7 +36,10 @@ from PySide6.QtWidgets import (
 from eegfmri_viewer import __version__
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.error_dialog import error_dialog, short_message
-from eegfmri_viewer.workers import FunctionWorker, WorkerFailure, WorkerPool
+from eegfmri_viewer.workers import FunctionWorker, WorkerFailure, WorkerPool, analysis_worker
+
+if TYPE_CHECKING:
+    from eegfmri_viewer.results import ResultsBundle
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +95,19 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APPLICATION))
 
 
-def demo_dir() -> Path:
-    """Where the GUI keeps the generated demo dataset."""
-    return data_dir() / "demo"
+def demo_dir(small: bool = False) -> Path:
+    """Where the GUI keeps the generated demo dataset (``small``: the small preset's)."""
+    # Side by side, never nested: regenerating one dataset replaces its whole folder.
+    return data_dir() / ("demo-small" if small else "demo")
+
+
+def demo_results_dir(small: bool = False, root: Optional[Path] = None) -> Path:
+    """Where ``--demo`` keeps the results bundle of a demo dataset: ``<dataset folder>-results`` beside it.
+
+    ``root`` is the dataset folder, :func:`demo_dir` by default.
+    """
+    root = Path(root) if root is not None else demo_dir(small)
+    return root.parent / f"{root.name}-results"
 
 
 def log_file_path() -> Path:
@@ -106,6 +120,96 @@ def _ensure_demo(root: Path, small: bool = False, progress=None, cancel=None) ->
     from eegfmri_viewer.demo import ensure_demo_dataset
 
     return ensure_demo_dataset(root, small=small, progress=progress, cancel=cancel)
+
+
+def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional["ResultsBundle"]:
+    """The results bundle in ``results_dir`` if it was computed from this dataset with ``config``.
+
+    A bundle matches when it loads with valid checksums, its ``dataset.json``
+    names ``dataset_root`` as its source, its ``manifest.json`` holds the same
+    settings, and every input file it lists still has the SHA-256 it was
+    analysed with (a regenerated dataset is analysed again).
+
+    Parameters
+    ----------
+    results_dir : Path
+        Bundle folder (need not exist).
+    dataset_root : Path
+        The demo dataset's BIDS root.
+    config : AnalysisConfig
+        The settings the results must have been computed with.
+
+    Returns
+    -------
+    bundle : ResultsBundle or None
+        None when there is no bundle or it does not match (the reason is logged).
+    """
+    from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+    from eegfmri_viewer.results import file_sha256, load_bundle
+
+    results_dir = Path(results_dir)
+    if not (results_dir / "manifest.json").is_file():
+        return None
+    try:
+        bundle = load_bundle(results_dir)
+    except (InputError, OSError, ValueError) as exc:
+        log.info("demo results in %s are not usable: %s", results_dir, exc)
+        return None
+    source = bundle.dataset.get("source")
+    if not isinstance(source, str) or Path(source).resolve() != Path(dataset_root).resolve():
+        log.info("demo results in %s were computed from %s, not %s", results_dir, source, dataset_root)
+        return None
+    try:
+        same_config = AnalysisConfig.from_dict(bundle.manifest.get("config") or {}) == config
+    except (InputError, TypeError, ValueError):
+        same_config = False
+    if not same_config:
+        log.info("demo results in %s were computed with other settings", results_dir)
+        return None
+    inputs = bundle.manifest.get("input_files") or {}
+    for name, digest in inputs.items():
+        if not Path(name).is_file() or file_sha256(name) != digest:
+            log.info("demo results in %s: input %s changed since the analysis", results_dir, name)
+            return None
+    return bundle if inputs else None
+
+
+def _prepare_demo(root: Path, small: bool, results_dir: Path, config, clear_stale: bool,
+                  progress=None, cancel=None) -> tuple:
+    """Worker body of :meth:`MainWindow.open_demo`: the dataset, and its results if they match.
+
+    With ``clear_stale``, a results bundle in ``results_dir`` that does not
+    match is removed so that a new analysis can write there; a folder there
+    that is not a results bundle is refused.
+
+    Returns
+    -------
+    root : Path
+        The demo dataset's BIDS root.
+    bundle : ResultsBundle or None
+        Matching results (see :func:`find_demo_results`).
+    """
+    import shutil
+
+    from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.progress import check_cancel, report, sub_progress
+
+    root = _ensure_demo(root, small=small, progress=sub_progress(progress, 0.0, 0.8), cancel=cancel)
+    check_cancel(cancel)
+    report(progress, 0.8, "looking for earlier demo results")
+    results_dir = Path(results_dir)
+    bundle = find_demo_results(results_dir, root, config)
+    if bundle is None and clear_stale and results_dir.exists():
+        if (results_dir / "manifest.json").is_file():
+            log.info("removing outdated demo results in %s", results_dir)
+            shutil.rmtree(results_dir)
+        elif results_dir.is_dir() and not any(results_dir.iterdir()):
+            results_dir.rmdir()
+        else:
+            raise InputError(results_dir, "exists and is not a results bundle of the demo; move it away")
+    report(progress, 1.0, "demo dataset ready")
+    return root, bundle
 
 
 def make_settings() -> QSettings:
@@ -250,6 +354,60 @@ class _FirstExpose(QObject):
         return False
 
 
+# --------------------------------------------------------------------------- garbage collection
+# How often the GUI thread collects garbage while automatic collection is off.
+GC_INTERVAL_MS = 1000
+
+
+class _GuiThreadGarbageCollector(QObject):
+    """Runs Python's cycle collector in the GUI thread only, while a main window lives.
+
+    Automatic collection runs in whichever thread happens to allocate. In a
+    worker thread it can destroy Qt objects kept alive only by reference
+    cycles (a closed window's menus, dialogs, views), while the GUI thread
+    destroys others: the worker then holds a Qt lock and waits for the GIL,
+    the GUI thread holds the GIL and waits for that lock, and both hang
+    (seen: a training thread collecting inside an import, the GUI thread in
+    ``~QAction``). So automatic collection is switched off and a GUI-thread
+    timer collects with the interpreter's own thresholds, as pyqtgraph's
+    ``GarbageCollector`` does. The last window to close turns it back on.
+    """
+
+    _users = 0
+    _was_enabled = True
+
+    def __init__(self, parent: QObject):
+        super().__init__(parent)
+        cls = _GuiThreadGarbageCollector
+        if cls._users == 0:
+            cls._was_enabled = gc.isenabled()
+            gc.disable()
+        cls._users += 1
+        self._active = True
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.collect)
+        self._timer.start(GC_INTERVAL_MS)
+
+    @Slot()
+    def collect(self) -> None:
+        """Collect the generations whose allocation counts passed their thresholds."""
+        (t0, t1, t2), (c0, c1, c2) = gc.get_threshold(), gc.get_count()
+        if c0 > t0:
+            gc.collect(2 if c2 > t2 else 1 if c1 > t1 else 0)
+
+    def release(self) -> None:
+        """Stop collecting for this window; the last one collects once more and re-enables gc."""
+        if not self._active:
+            return
+        self._active = False
+        self._timer.stop()
+        cls = _GuiThreadGarbageCollector
+        cls._users -= 1
+        gc.collect()
+        if cls._users == 0 and cls._was_enabled:
+            gc.enable()
+
+
 # --------------------------------------------------------------------------- error routing
 class _ExceptionRelay(QObject):
     """Carries exceptions from any thread to the GUI thread."""
@@ -294,6 +452,7 @@ class MainWindow(QMainWindow):
         self.state = state if state is not None else AppState(self)
         self.settings = settings if settings is not None else make_settings()
         self.pool = WorkerPool(self)
+        self._garbage_collector = _GuiThreadGarbageCollector(self)
         self.docks: dict[str, ViewDock] = {}
         self.error_dialogs: list[QMessageBox] = []
         self.openers: list[Callable[[Path], bool]] = []
@@ -301,6 +460,9 @@ class MainWindow(QMainWindow):
         self._previous_hooks: Optional[tuple] = None
         self._first_expose: Optional[_FirstExpose] = None
         self._analysis_workers: dict[int, FunctionWorker] = {}
+        # None, or while open_demo works: "pending"; then "reused", "opened", "analysed", "failed", "cancelled"
+        self.demo_outcome: Optional[str] = None
+        self._demo_worker: Optional[FunctionWorker] = None
         self.log_path = setup_logging()
 
         self.setWindowTitle(f"EEG-fMRI Viewer {__version__}")
@@ -322,6 +484,11 @@ class MainWindow(QMainWindow):
         self.add_file_action("Open &BIDS folder...", self._ask_bids_folder, tip="List the runs of a BIDS dataset")
         self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files, tip="Open one EEG and one BOLD file")
         self.add_file_action("Open &results...", self._ask_results_folder, tip="Open a results bundle written by 'eegfmri-viewer analyze'")
+        from eegfmri_viewer.app_compare import CompareActions
+        from eegfmri_viewer.app_export import ExportActions
+
+        self.compare_actions = CompareActions(self)
+        self.export_actions = ExportActions(self)
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self.restore_layout()
         if install_hooks:
@@ -354,6 +521,12 @@ class MainWindow(QMainWindow):
         demo.triggered.connect(lambda checked=False: self.open_demo())
         help_menu.addAction(demo)
         self.demo_action = demo
+        demo_analysis = QAction("&Analyse Demo Dataset", self)
+        demo_analysis.setStatusTip("Open the demo dataset with its results, training the models first if "
+                                   "they have not been trained yet (a few minutes; progress in the Training dock)")
+        demo_analysis.triggered.connect(lambda checked=False: self.open_demo(analyse=True))
+        help_menu.addAction(demo_analysis)
+        self.demo_analysis_action = demo_analysis
         about = QAction(f"&About {APPLICATION}", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self.show_about)
@@ -433,8 +606,15 @@ class MainWindow(QMainWindow):
         self._show_input_problem(path, "not a dataset, recording or results folder this application can open")
         return False
 
-    def open_demo(self, root: Optional[Path] = None, small: bool = False) -> FunctionWorker:
-        """Generate the demo dataset (first time only) in a worker, then open it.
+    def open_demo(self, root: Optional[Path] = None, small: bool = False, analyse: bool = False,
+                  config=None, results_dir: Optional[Path] = None) -> FunctionWorker:
+        """Generate the demo dataset (first time only) in a worker, open it and its results.
+
+        Results computed earlier from this dataset with the same settings
+        (:func:`find_demo_results`) are opened with it. Without them and with
+        ``analyse``, the analysis runs as if started from the Training dock
+        (its progress and live curves show there) and its results open when
+        it ends. :attr:`demo_outcome` says how it went.
 
         Parameters
         ----------
@@ -442,11 +622,77 @@ class MainWindow(QMainWindow):
             Dataset folder; :func:`demo_dir` by default.
         small : bool
             The small preset (2 subjects, 1 session, 2 minutes).
+        analyse : bool
+            Run the analysis when no matching results exist.
+        config : AnalysisConfig, optional
+            Settings of the analysis; the defaults when None.
+        results_dir : Path, optional
+            Results bundle folder; :func:`demo_results_dir` by default.
+
+        Returns
+        -------
+        worker : FunctionWorker
+            The worker preparing the dataset (the analysis, if any, follows it).
         """
-        root = Path(root) if root is not None else (demo_dir() / "small" if small else demo_dir())
-        worker = FunctionWorker(_ensure_demo, root, small=small, name="demo dataset")
-        worker.finished.connect(self.open_path)
+        from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+        if self.demo_pending() and self._demo_worker is not None:
+            # a second request while the first runs would analyse into the same folder
+            self.statusBar().showMessage("The demo is already being prepared.", 5000)
+            return self._demo_worker
+        root = Path(root) if root is not None else demo_dir(small)
+        results_dir = Path(results_dir) if results_dir is not None else demo_results_dir(small, root)
+        config = config if config is not None else AnalysisConfig()
+        self.demo_outcome = "pending"
+        worker = FunctionWorker(_prepare_demo, root, small, results_dir, config, analyse, name="demo dataset")
+        self._demo_worker = worker
+        worker.finished.connect(lambda result: self._on_demo_prepared(result, results_dir, config, analyse))
+        worker.failed.connect(lambda _failure: self._demo_finished("failed"))
+        worker.cancelled.connect(lambda: self._demo_finished("cancelled"))
         return self.run_worker(worker, "preparing the demo dataset")
+
+    def _on_demo_prepared(self, result: tuple, results_dir: Path, config, analyse: bool) -> None:
+        root, bundle = result
+        self.open_path(root)
+        if bundle is not None:
+            log.info("demo: opening the results computed earlier in %s", results_dir)
+            self.state.set_results(bundle)
+            self._demo_finished("reused")
+            return
+        view = self.docks["Training"].ensure_built() if "Training" in self.docks else None
+        if not analyse or view is None or not hasattr(view, "on_epoch"):
+            if analyse:
+                log.error("demo: the Training dock is not available, so the demo cannot be analysed")
+            self._demo_finished("opened")
+            return
+        if id(view) in self._analysis_workers:
+            # one run per Training dock: its curves and Cancel button belong to the run it started
+            log.warning("demo: a training run is in progress; the demo is opened without results")
+            self.statusBar().showMessage("A training run is in progress; analyse the demo when it ends.", 8000)
+            self._demo_finished("opened")
+            return
+        log.info("demo: no results for these settings yet; analysing %s into %s", root, results_dir)
+        for widget, text in ((getattr(view, "source_edit", None), str(root)),
+                             (getattr(view, "out_edit", None), str(results_dir))):
+            if widget is not None:
+                widget.setText(text)
+        if hasattr(view, "start_button") and hasattr(view, "cancel_button"):
+            # the dock shows the run as if its Start had been pressed: Cancel stops it
+            view.start_button.setEnabled(False)
+            view.cancel_button.setEnabled(True)
+        self.docks["Training"].show()
+        self.docks["Training"].raise_()
+        worker = self.start_analysis(view, str(root), str(results_dir), config.to_dict())
+        worker.done.connect(lambda w=worker: self._demo_finished(
+            {"finished": "analysed", "cancelled": "cancelled"}.get(w.outcome, "failed")))
+
+    def _demo_finished(self, outcome: str) -> None:
+        self.demo_outcome = outcome
+        log.info("demo: %s", outcome)
+
+    def demo_pending(self) -> bool:
+        """True while :meth:`open_demo` prepares the dataset or its analysis runs."""
+        return self.demo_outcome == "pending"
 
     def _open_results_bundle(self, path: Path) -> bool:
         """Opener for a results folder (it holds ``manifest.json``): loaded in a worker."""
@@ -593,17 +839,13 @@ class MainWindow(QMainWindow):
             view.cancel_requested.connect(lambda v=view: self._cancel_analysis(v))
 
     def start_analysis(self, view: QWidget, source: str, out_dir: str, config: dict) -> FunctionWorker:
-        """Run ``analyze`` for ``view`` (a Training view), then load its bundle into the state."""
-        from eegfmri_viewer.pipeline.analyze import analyze
-        from eegfmri_viewer.pipeline.config import AnalysisConfig
-        from eegfmri_viewer.results import load_bundle
+        """Run ``analyze`` for ``view`` (a Training view), then load its bundle into the state.
 
-        def run(progress=None, cancel=None, on_epoch=None):
-            path = analyze(source, out_dir, config=AnalysisConfig.from_dict(config), progress=progress,
-                           cancel=cancel, on_epoch=on_epoch)
-            return path, load_bundle(path)
-
-        worker = FunctionWorker(run, name="training", event_kwarg="on_epoch")
+        The pipeline runs in a child process (see :func:`eegfmri_viewer.workers.analysis_worker`):
+        training holds the GIL for long stretches, and in a thread of this
+        process it would freeze the window.
+        """
+        worker = analysis_worker(source, out_dir, config, name="training")
         worker.progress.connect(view.on_progress)
         worker.event.connect(view.on_epoch)
         worker.finished.connect(lambda result: (self.state.set_results(result[1]), view.on_finished(result[0])))
@@ -630,8 +872,9 @@ class MainWindow(QMainWindow):
         worker.finished.connect(lambda _result: self.state.set_run_status("idle"))
         worker.failed.connect(lambda failure: self.state.set_run_status(f"failed: {short_message(failure.exception)}"))
         worker.cancelled.connect(lambda: self.state.set_run_status("cancelled"))
-        worker.done.connect(self._update_busy)
         self.pool.start(worker)
+        # after the pool's own slot, so that a finished worker is no longer counted as busy
+        worker.done.connect(self._update_busy)
         self._update_busy()
         return worker
 
@@ -750,6 +993,13 @@ class MainWindow(QMainWindow):
                 log.warning("some background work did not stop; it ends with the application")
         self.save_layout()
         self.uninstall_exception_hooks()
+        # A closed window's 3-D views must not paint again: a finalised VTK
+        # render window that gets a paint event draws black or crashes.
+        for dock in self.docks.values():
+            view = dock.view
+            if view is not None and callable(getattr(view, "close_plotter", None)):
+                view.close_plotter()
+        self._garbage_collector.release()
         super().closeEvent(event)
 
     # -- screenshots ------------------------------------------------------------------
@@ -793,7 +1043,7 @@ def save_screenshot_when_settled(
     poll_ms: int = 100,
     render_delay_ms: int = 400,
 ) -> None:
-    """Save ``window`` as a PNG once its views are built and no worker runs.
+    """Save ``window`` as a PNG once its views are built, no worker runs and the demo is ready.
 
     "Settled" must hold on two consecutive polls (a finished worker often
     triggers more view updates); then the event loop gets ``render_delay_ms``
@@ -829,7 +1079,8 @@ def save_screenshot_when_settled(
         on_done(ok)
 
     def poll() -> None:
-        settled = window.isVisible() and window.views_settled() and not window.pool.running()
+        settled = (window.isVisible() and window.views_settled() and not window.pool.running()
+                   and not window.demo_pending())
         streak["n"] = streak["n"] + 1 if settled else 0
         if streak["n"] >= 2:
             QTimer.singleShot(render_delay_ms, save)

@@ -33,6 +33,9 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 SCREENSHOT_TIMEOUT_S = 120.0
+# --demo --screenshot waits for the demo analysis: ~1 min to generate the dataset
+# and 3-4 min to analyse it on two cores, more on a busy machine.
+DEMO_SCREENSHOT_TIMEOUT_S = 1800.0
 
 
 def _import_command(module_name: str) -> Optional[ModuleType]:
@@ -73,7 +76,12 @@ def build_parser(load: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--open", metavar="PATH", type=Path, dest="open_path",
                         help="open a dataset, recording or results folder at start")
     parser.add_argument("--demo", action="store_true",
-                        help="open the built-in demo dataset (generated on first use)")
+                        help="open the built-in demo dataset (generated on first use) with its results, "
+                             "analysing it first if it was not analysed with these settings yet")
+    parser.add_argument("--demo-small", action="store_true",
+                        help="like --demo, with the small demo dataset (2 subjects x 1 session x 2 min)")
+    parser.add_argument("--demo-config", metavar="TOML", type=Path,
+                        help="analysis settings for --demo (config.toml format; default settings otherwise)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
@@ -103,6 +111,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if command is not None and _import_command(dict(COMMANDS)[command]) is None:
         parser.error(f"the '{command}' command is not available in this installation")
     args = parser.parse_args(argv)
+    if args.demo_config is not None and not (args.demo or args.demo_small):
+        parser.error("--demo-config needs --demo or --demo-small")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "_run", None) is not None:
@@ -127,6 +137,17 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def run_gui(args: argparse.Namespace) -> int:
     """Start the Qt application and the main window; returns the exit status."""
+    demo = bool(getattr(args, "demo", False) or getattr(args, "demo_small", False))
+    demo_config = None
+    if demo and getattr(args, "demo_config", None) is not None:
+        from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+        try:
+            demo_config = AnalysisConfig.from_toml(args.demo_config)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
@@ -142,17 +163,23 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     if args.open_path is not None:
         window.open_path(args.open_path)
-    if args.demo:
-        window.open_demo()
+    if demo:
+        window.open_demo(small=bool(getattr(args, "demo_small", False)), analyse=True, config=demo_config)
 
     outcome = {"rc": 0}
     if args.screenshot is not None:
         def done(ok: bool) -> None:
-            outcome["rc"] = 0 if ok else 1
+            # a demo that could not be analysed fails the run, screenshot or not
+            demo_ok = not demo or window.demo_outcome in ("reused", "analysed")
+            outcome["rc"] = 0 if ok and demo_ok else 1
+            if not demo_ok:
+                log.error("the demo did not complete (%s); the screenshot shows the window as it was",
+                          window.demo_outcome)
             window.close()
             qapp.quit()
 
-        app_module.save_screenshot_when_settled(window, args.screenshot, done, timeout_s=SCREENSHOT_TIMEOUT_S)
+        timeout_s = DEMO_SCREENSHOT_TIMEOUT_S if demo else SCREENSHOT_TIMEOUT_S
+        app_module.save_screenshot_when_settled(window, args.screenshot, done, timeout_s=timeout_s)
 
     qapp.aboutToQuit.connect(window.save_layout)
     # Ctrl+C in the terminal closes the window the normal way; the timer lets the

@@ -202,3 +202,67 @@ def test_process_exit_after_stop_all_is_clean(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "stopped True" in out.stdout
     assert "QThread" not in out.stderr
+
+
+# -- analysis_worker: analyze in a child process, as the main window runs it ----------
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    from eegfmri_viewer.demo.generate import ensure_demo_dataset
+
+    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
+
+
+def test_analysis_worker_failure_names_the_folder_with_the_child_traceback(qtbot, tmp_path):
+    import multiprocessing
+
+    from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.workers import analysis_worker
+
+    folder = tmp_path / "not a dataset"
+    folder.mkdir()
+    worker = analysis_worker(str(folder), str(tmp_path / "res"), {"training": {"epochs": 1}})
+    with qtbot.waitSignal(worker.failed, timeout=60000) as blocker:
+        worker.start()
+    failure = blocker.args[0]
+    assert isinstance(failure, WorkerFailure)
+    assert isinstance(failure.exception, InputError)
+    assert "not a dataset" in str(failure.exception)
+    # the traceback shown in the error dialog is the child's, down to the pipeline
+    assert "analyze" in failure.traceback and "_child_main" in failure.traceback
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=5000)
+    assert not multiprocessing.active_children()
+
+
+def test_analysis_worker_cancel_stops_the_child_process(qtbot, small_demo, tmp_path):
+    import multiprocessing
+
+    from eegfmri_viewer.workers import analysis_worker
+
+    worker = analysis_worker(str(small_demo), str(tmp_path / "res"), {"training": {"epochs": 50}},
+                             torch_threads=1)
+    with qtbot.waitSignal(worker.progress, timeout=60000):
+        worker.start()
+    assert multiprocessing.active_children(), "the analysis should run in a child process"
+    t0 = time.monotonic()
+    with qtbot.waitSignal(worker.cancelled, timeout=5000):
+        worker.cancel()
+    assert time.monotonic() - t0 < 4.0
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=5000)
+    assert not multiprocessing.active_children()
+    assert not (tmp_path / "res").exists()
+
+
+def test_closing_the_window_path_stop_all_leaves_no_analysis_process(qtbot, small_demo, tmp_path):
+    import multiprocessing
+
+    from eegfmri_viewer.workers import analysis_worker
+
+    pool = WorkerPool()
+    worker = analysis_worker(str(small_demo), str(tmp_path / "res"), {"training": {"epochs": 50}},
+                             torch_threads=1)
+    with qtbot.waitSignal(worker.progress, timeout=60000):
+        pool.start(worker)
+    assert pool.stop_all(timeout_s=5.0)  # what MainWindow.closeEvent does
+    assert not multiprocessing.active_children()
+    qtbot.waitUntil(lambda: not pool.running(), timeout=2000)
+    assert worker.outcome == "cancelled"

@@ -6,6 +6,10 @@ one. It is shown for the selected ROI when that ROI is a phase-2 node, else
 averaged over all nodes; one head or the mean over heads. Right: the fusion
 weights ω_v (eqs. 21–22) as bars, global and for the selected node. Clicking a
 row, column or bar of an EEG band selects that band.
+
+In compare mode (``state.compare`` holds fusion weights of two bundles) the
+bars show the global ω of session A (grey) and session B (coloured) side by
+side, and a third plot shows the change B − A per view (red up, blue down).
 """
 
 from __future__ import annotations
@@ -96,6 +100,19 @@ class AttentionView(QWidget):
         bp.addItem(self._bar_global)
         bp.addItem(self._bar_node)
 
+        self._diff = pg.PlotWidget(background="w")
+        self._diff.setMenuEnabled(False)
+        dp = self._diff.getPlotItem()
+        dp.hideButtons()
+        dp.setMouseEnabled(False, False)
+        _style_axes(dp)
+        dp.setLabel("left", "\u0394\u03c9 (B \u2212 A)")
+        dp.addLine(y=0, pen=pg.mkPen((120, 120, 120)))
+        self._bar_diff = pg.BarGraphItem(x=[], height=[], width=0.6)
+        dp.addItem(self._bar_diff)
+        self._diff_title = QLabel()
+        self._diff_title.setWordWrap(True)
+
         self._heat_title = QLabel()
         self._heat_title.setWordWrap(True)
         self._bars_title = QLabel()
@@ -104,11 +121,16 @@ class AttentionView(QWidget):
         self._note = QLabel()
         self._note.setWordWrap(True)
         plots = QHBoxLayout()
-        for title, plot, stretch in ((self._heat_title, self._heat, 3), (self._bars_title, self._bars, 2)):
-            column = QVBoxLayout()
+        self._diff_column = QWidget()
+        for title, plot, stretch in ((self._heat_title, self._heat, 3), (self._bars_title, self._bars, 2),
+                                     (self._diff_title, self._diff, 2)):
+            holder = self._diff_column if plot is self._diff else QWidget()
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
             column.addWidget(title)
             column.addWidget(plot, 1)
-            plots.addLayout(column, stretch)
+            plots.addWidget(holder, stretch)
+        self._diff_column.setVisible(False)
         content = QWidget()
         box = QVBoxLayout(content)
         box.setContentsMargins(0, 0, 0, 0)
@@ -124,6 +146,7 @@ class AttentionView(QWidget):
         self._heat.scene().sigMouseClicked.connect(self._on_heat_clicked)
         self._bars.scene().sigMouseClicked.connect(self._on_bars_clicked)
         state.resultsChanged.connect(lambda _r: self.reload())
+        state.compareChanged.connect(lambda _c: self.reload())
         state.nodeChanged.connect(lambda _k, _i: self.redraw())
         state.bandChanged.connect(lambda _b: self._draw_band_box())
         self.reload()
@@ -188,6 +211,30 @@ class AttentionView(QWidget):
         """Fusion weights ω of the node shown, shape (n_views,), or ``None`` for none."""
         heights = self._bar_node.opts.get("height")
         return None if heights is None or len(heights) == 0 else np.asarray(heights, dtype=float)
+
+    @property
+    def diff_widget(self) -> pg.PlotWidget:
+        """The plot of the fusion-weight change B − A (visible in compare mode)."""
+        return self._diff
+
+    def compare_mode(self) -> bool:
+        """True while the comparison's fusion weights are shown."""
+        compare = self._state.compare
+        return compare is not None and "fusion_global_a" in compare.arrays and self._stack.currentIndex() == 1
+
+    def bar_heights(self) -> dict:
+        """Heights drawn: ``{"global" or "a": ..., "node" or "b": ..., "diff": ...}``, each (n_views,).
+
+        Normal mode: ``global`` (grey) and ``node`` (coloured, may be empty);
+        compare mode: ``a``, ``b`` and ``diff``.
+        """
+        def heights(item):
+            h = item.opts.get("height")
+            return np.zeros(0) if h is None else np.asarray(h, dtype=float)
+
+        if self.compare_mode():
+            return {"a": heights(self._bar_global), "b": heights(self._bar_node), "diff": heights(self._bar_diff)}
+        return {"global": heights(self._bar_global), "node": heights(self._bar_node)}
 
     def value_text(self, row: int, col: int) -> str:
         """Hover text of heatmap cell (``row`` = query view, ``col`` = key view)."""
@@ -295,6 +342,7 @@ class AttentionView(QWidget):
             self._bar_node.setOpts(x=[], height=[], width=0.38)
             bar_title = "<b>Fusion weights \u03c9</b>: global (grey)"
         self._bars_title.setText(bar_title)
+        self._draw_compare()
         sel = self._state.selection
         if self._row is None and sel.node_kind == "roi" and self._scope.currentText() == SCOPE_SELECTED:
             note = (f"{self._roi_name(sel.node_index)} is not a phase-2 node: showing the mean over nodes. ")
@@ -303,6 +351,44 @@ class AttentionView(QWidget):
         self._note.setText(note + "Rows sum to one (softmax over key views). Click a band's row, column or bar "
                            "to select that band.")
         self._draw_band_box()
+
+    def _draw_compare(self) -> None:
+        """Session A and B fusion weights side by side and their change (compare mode)."""
+        compare = self._state.compare
+        on = self.compare_mode()
+        self._diff_column.setVisible(on)
+        if compare is not None and not on:
+            self._bars_title.setText(self._bars_title.text() + "<br>The comparison has no fusion weights "
+                                     "(two sessions of one bundle share one phase-2 model).")
+        if not on:
+            return
+        self._heat_title.setText(self._heat_title.text() + " (session A)")
+        arrays = compare.arrays
+        views = [str(v) for v in arrays.get("views", self._views)]
+        m = len(self._views)
+        # The compare arrays follow their own view order; draw them in this view's order.
+        order = [views.index(v) for v in self._views]
+        a = np.asarray(arrays["fusion_global_a"], dtype=float)[order]
+        b = np.asarray(arrays["fusion_global_b"], dtype=float)[order]
+        diff = np.asarray(arrays["fusion_global_diff"], dtype=float)[order]
+        colors = [view_color(v, k) for k, v in enumerate(self._views)]
+        self._bar_global.setOpts(x=np.arange(m) - 0.2, height=a, width=0.38,
+                                 brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)
+        self._bar_node.setOpts(x=np.arange(m) + 0.2, height=b, width=0.38,
+                               brushes=[pg.mkBrush(*c) for c in colors], pens=[pg.mkPen((40, 40, 40))] * m)
+        top = float(np.nanmax(np.concatenate([a, b]))) if m else 1.0
+        self._bars.getPlotItem().setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
+        self._bars_title.setText(f"<b>Fusion weights \u03c9</b> (global): A {compare.meta.get('a', '')} (grey), "
+                                 f"B {compare.meta.get('b', '')} (coloured)")
+        brushes = [pg.mkBrush(200, 60, 50) if d >= 0 else pg.mkBrush(50, 90, 200) for d in np.nan_to_num(diff)]
+        self._bar_diff.setOpts(x=np.arange(m), height=diff, width=0.6, brushes=brushes,
+                               pens=[pg.mkPen((40, 40, 40))] * m)
+        dp = self._diff.getPlotItem()
+        dp.getAxis("bottom").setTicks([[(k, v) for k, v in enumerate(self._views)], []])
+        lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
+        lim = lim if lim > 0 else 0.05
+        dp.setRange(xRange=(-0.7, m - 0.3), yRange=(-1.1 * lim, 1.1 * lim), padding=0)
+        self._diff_title.setText("<b>Change of \u03c9</b>, B \u2212 A (red: more weight after)")
 
     def _draw_band_box(self) -> None:
         if self._stack.currentIndex() == 0 or not self._views:

@@ -5,6 +5,11 @@ grouped by network where the atlas labels them. Clicking a cell selects its
 band and ROI. Bottom: the lagged correlation between HRF-convolved EEG band
 power and BOLD of the selected ROI, one curve per band, with the peak marked
 and its permutation p-value in the legend.
+
+In compare mode (``state.compare`` holds coupling of two bundles) a selector
+shows the coupling of session A, of session B, or the change B − A on the ROIs
+present in both, with a symmetric diverging scale; the lag curves stay those of
+the open bundle (A).
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
 
 MAX_ROI_TICKS = 24
+# Compare mode: selector text -> suffix of compare.npz's coupling arrays.
+COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
 
 
 def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
@@ -79,6 +86,7 @@ class CouplingView(QWidget):
         self._bands: List[str] = []
         self._order = np.zeros(0, dtype=int)
         self._node_index = np.zeros(0, dtype=int)
+        self._lag_index = np.zeros(0, dtype=int)
         self._matrix = np.zeros((0, 0))
         self._groups: List[Tuple[str, int, int]] = []
         self._separators: List[pg.InfiniteLine] = []
@@ -121,12 +129,24 @@ class CouplingView(QWidget):
 
         self._heat_title = QLabel()
         self._heat_title.setWordWrap(True)
+        self._compare_combo = QComboBox()
+        self._compare_combo.addItems(list(COMPARE_SIDES))
+        self._compare_combo.setCurrentText("B \u2212 A")
+        self._compare_combo.setToolTip("Coupling of session A, of session B, or the change B \u2212 A")
+        self._compare_row = QWidget()
+        crow = QHBoxLayout(self._compare_row)
+        crow.setContentsMargins(0, 0, 0, 0)
+        crow.addWidget(QLabel("Compare"))
+        crow.addWidget(self._compare_combo)
+        crow.addStretch(1)
+        self._compare_row.setVisible(False)
         self._hover = QLabel(" ")
         self._lag_title = QLabel()
         self._lag_title.setWordWrap(True)
         top = QWidget()
         tbox = QVBoxLayout(top)
         tbox.setContentsMargins(0, 0, 0, 0)
+        tbox.addWidget(self._compare_row)
         tbox.addWidget(self._heat_title)
         tbox.addWidget(self._heat, 1)
         tbox.addWidget(self._hover)
@@ -143,6 +163,8 @@ class CouplingView(QWidget):
         self._heat.scene().sigMouseMoved.connect(self._on_moved)
         self._heat.scene().sigMouseClicked.connect(self._on_clicked)
         state.resultsChanged.connect(lambda _r: self.reload())
+        state.compareChanged.connect(lambda _c: self.reload())
+        self._compare_combo.currentIndexChanged.connect(lambda _i: self.reload())
         state.nodeChanged.connect(lambda _k, _i: self._draw_selection())
         state.bandChanged.connect(lambda _b: self._draw_selection())
         self.reload()
@@ -195,6 +217,23 @@ class CouplingView(QWidget):
         cols = np.flatnonzero(self._node_index[self._order] == roi)
         return QPointF(cols[0] + 0.5, band + 0.5) if len(cols) else None
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """The heatmap values, shape (n_bands, n_columns), columns in display order."""
+        return self._matrix[:, self._order].copy() if self._matrix.size else np.zeros((0, 0))
+
+    @property
+    def compare_combo(self) -> QComboBox:
+        """Compare-mode selector (A, B, B − A); shown only when comparing coupling."""
+        return self._compare_combo
+
+    def compare_side(self) -> Optional[str]:
+        """``"a"``, ``"b"`` or ``"diff"`` while the comparison's coupling is shown, else None."""
+        compare = self._state.compare
+        if compare is None or "coupling_a" not in compare.arrays or self._state.results is None:
+            return None
+        return COMPARE_SIDES[self._compare_combo.currentText()]
+
     def roi_box(self) -> np.ndarray:
         """Corners of the selected-ROI frame, shape (n_points, 2); empty when none."""
         x, y = self._roi_box.getData()
@@ -210,6 +249,13 @@ class CouplingView(QWidget):
         node = self._order[col]
         roi = int(self._node_index[node])
         results = self._state.results
+        if self.compare_side() is not None:
+            arrays = self._state.compare.arrays
+            text = (f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): A {arrays['coupling_a'][band, roi]:.3f}, "
+                    f"B {arrays['coupling_b'][band, roi]:.3f}, B \u2212 A {arrays['coupling_diff'][band, roi]:+.3f}")
+            if "coupling_q" in arrays:
+                text += f", q = {float(arrays['coupling_q'][band, roi]):.3g}"
+            return text
         p = results.get("coupling", "p_value")
         lag = results.get("coupling", "peak_lag_s")
         text = f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): coupling {self._matrix[band, node]:.3f}"
@@ -242,6 +288,17 @@ class CouplingView(QWidget):
         self._bands = [str(b) for b in results.get("coupling", "bands")]
         self._matrix = np.asarray(results.get("coupling", "coupling"), dtype=float)
         self._node_index = np.asarray(results.get("coupling", "node_index"), dtype=int)
+        self._lag_index = self._node_index
+        side = self.compare_side()
+        compare = self._state.compare
+        self._compare_row.setVisible(side is not None)
+        if side is not None:
+            arrays = compare.arrays
+            # ROIs present in either session; the change only where in both (NaN elsewhere).
+            present = np.isfinite(arrays["coupling_a"]).any(0) | np.isfinite(arrays["coupling_b"]).any(0)
+            self._node_index = np.flatnonzero(present)
+            self._bands = [str(b) for b in arrays["bands"]]
+            self._matrix = np.asarray(arrays[f"coupling_{side}"], dtype=float)[:, self._node_index]
         networks = results.get("saliency", "roi_networks")
         labels = ([str(networks[r]) if r < len(networks) else "" for r in self._node_index]
                   if networks is not None else [""] * len(self._node_index))
@@ -250,7 +307,8 @@ class CouplingView(QWidget):
         self._image.setImage(self._matrix[:, self._order].T, autoLevels=False)
         self._image.setRect(0, 0, n, n_b)
         # Cosine coupling lies in [-1, 1]; a symmetric scale keeps 0 at the neutral colour.
-        lim = float(np.nanmax(np.abs(self._matrix))) if self._matrix.size else 1.0
+        finite = np.isfinite(self._matrix)
+        lim = float(np.abs(self._matrix[finite]).max()) if finite.any() else 1.0
         self._colorbar.setLevels((-lim, lim) if lim > 0 else (-1.0, 1.0))
         hp = self._heat.getPlotItem()
         hp.getAxis("left").setTicks([[(b + 0.5, name) for b, name in enumerate(self._bands)], []])
@@ -274,9 +332,16 @@ class CouplingView(QWidget):
         glob_text = ""
         if glob is not None:
             glob_text = "; global index " + ", ".join(f"{b} {float(g):.2f}" for b, g in zip(self._bands, glob))
-        self._heat_title.setText(
-            f"<b>EEG\u2013fMRI coupling</b> cos(\u1f14_band, \u1f14_fMRI) per ROI{glob_text}. "
-            "Click a cell to select its band and ROI.")
+        title = (f"<b>EEG\u2013fMRI coupling</b> cos(\u1f14_band, \u1f14_fMRI) per ROI{glob_text}. "
+                 "Click a cell to select its band and ROI.")
+        if side is not None:
+            what = {"a": "session A", "b": "session B", "diff": "change B \u2212 A (ROIs in both sessions)"}[side]
+            title = (f"<b>EEG\u2013fMRI coupling, {what}</b>; {compare.meta.get('a', 'A')} \u2192 "
+                     f"{compare.meta.get('b', 'B')}. Lag curves below: session A.")
+        elif compare is not None:
+            title = ("The comparison has no coupling (two sessions of one bundle share one phase-2 model); "
+                     "showing this bundle's coupling. " + title)
+        self._heat_title.setText(title)
         self._draw_selection()
 
     def _selected_node(self) -> Optional[int]:
@@ -302,7 +367,9 @@ class CouplingView(QWidget):
             self._roi_box.setData([c, c + 1, c + 1, c, c], [0, 0, n_b, n_b, 0])
         else:
             self._roi_box.setData([], [])
-        self._draw_lags(node, b)
+        sel = self._state.selection
+        rows = np.flatnonzero(self._lag_index == sel.node_index) if sel.node_kind == "roi" else []
+        self._draw_lags(int(rows[0]) if len(rows) else None, b)
 
     def _draw_lags(self, node: Optional[int], band: Optional[int]) -> None:
         lp = self._lags.getPlotItem()
@@ -320,7 +387,7 @@ class CouplingView(QWidget):
         if node is None:
             if sel.node_kind == "roi":
                 self._lag_title.setText(
-                    f"{self._roi_name(sel.node_index)} is not one of the {len(self._node_index)} phase-2 ROIs: "
+                    f"{self._roi_name(sel.node_index)} is not one of the {len(self._lag_index)} phase-2 ROIs: "
                     "click a column above to see its lagged correlations.")
             else:
                 self._lag_title.setText("Select a ROI (click a column above) to see its lagged correlations.")
@@ -349,7 +416,7 @@ class CouplingView(QWidget):
             lp.addItem(peak)
             self._curves.append(curve)
             self._peaks.append(peak)
-        roi = int(self._node_index[node])
+        roi = int(self._lag_index[node])
         n_perm = results.get("coupling", "n_permutations")
         perm = f" (p from {int(n_perm)} permutations)" if n_perm is not None else ""
         self._lag_title.setText(

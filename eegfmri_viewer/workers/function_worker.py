@@ -68,7 +68,9 @@ class _Thread(QThread):
         except Cancelled:
             self.ended.emit("cancelled", None)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI
-            self.ended.emit("failed", WorkerFailure(exc, traceback.format_exc(), self._name))
+            # an exception relayed from a child process carries the child's traceback
+            text = getattr(exc, "remote_traceback", None) or traceback.format_exc()
+            self.ended.emit("failed", WorkerFailure(exc, text, self._name))
         else:
             self.ended.emit("finished", result)
 

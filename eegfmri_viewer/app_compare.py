@@ -1,0 +1,273 @@
+"""File ▸ Compare… and File ▸ Leave compare mode: before / after in the GUI.
+
+Session A is always the open results bundle. Session B is either another
+session of the same bundle (when its ``windows.npz`` records sessions, the
+two sessions were analysed with one model, so their CAMs are directly
+comparable) or a second results bundle folder. The comparison
+(:func:`eegfmri_viewer.comparison.compare.compare_bundles`: differences,
+permutation tests, FDR) runs in a worker; its result goes to
+``state.set_compare`` and every view shows A, B and B − A. Two bundles that
+cannot be compared (other classes, atlas, ROI set or bands) give the
+window's input-problem dialog naming the part that differs; the open results
+stay as they were. Opening other results leaves compare mode, since A would
+no longer be the bundle shown.
+
+:class:`CompareActions` holds the logic with plain arguments (tests call
+:meth:`CompareActions.compare_sessions` and :meth:`CompareActions.compare_with`
+directly); only :meth:`CompareActions.ask` opens a dialog.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from eegfmri_viewer.workers import FunctionWorker
+
+log = logging.getLogger(__name__)
+
+# Permutations per test in the GUI: p down to 1/5001, plenty for FDR over a
+# few hundred ROIs, and a comparison takes about a second.
+DEFAULT_PERMUTATIONS = 5000
+
+
+def bundle_sessions(bundle) -> List[str]:
+    """Sessions recorded per window in ``bundle`` (``windows.npz`` key ``session``).
+
+    Returns
+    -------
+    sessions : list of str
+        Distinct non-empty session labels in order of first appearance; empty
+        when the bundle records no sessions.
+    """
+    if bundle is None:
+        return []
+    sessions = bundle.get("windows", "session")
+    if sessions is None:
+        return []
+    return [s for s in dict.fromkeys(str(x) for x in sessions) if s]
+
+
+def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
+                   n_permutations: int = DEFAULT_PERMUTATIONS, progress=None, cancel=None):
+    """Compare the open bundle with another bundle folder or two of its sessions (worker thread).
+
+    Parameters
+    ----------
+    bundle_a : ResultsBundle
+        Session A (the open results).
+    path_b : str or Path, optional
+        Results folder of session B; None to compare ``session_a`` with
+        ``session_b`` inside ``bundle_a``.
+    session_a, session_b : str, optional
+    n_permutations : int
+
+    Returns
+    -------
+    result : CompareResult
+    """
+    from eegfmri_viewer.comparison.compare import compare_bundles
+    from eegfmri_viewer.progress import report
+    from eegfmri_viewer.results import load_bundle
+
+    bundle_b = None
+    if path_b is not None:
+        report(progress, 0.0, f"loading {Path(path_b).name}")
+        bundle_b = load_bundle(path_b)
+    return compare_bundles(bundle_a, bundle_b, session_a, session_b, n_permutations=n_permutations,
+                           progress=progress, cancel=cancel)
+
+
+class CompareDialog(QDialog):
+    """Choose session B: another session of the open bundle, or another bundle folder.
+
+    Parameters
+    ----------
+    sessions : list of str
+        Sessions of the open bundle (two or more enable the first choice).
+    parent : QWidget, optional
+    """
+
+    def __init__(self, sessions: List[str], parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setWindowTitle("Compare sessions")
+        self.sessions_radio = QRadioButton("Two sessions of the open results")
+        self.bundle_radio = QRadioButton("The open results (A) with another results folder (B)")
+        group = QButtonGroup(self)
+        group.addButton(self.sessions_radio)
+        group.addButton(self.bundle_radio)
+        self.session_a = QComboBox()
+        self.session_b = QComboBox()
+        self.session_a.addItems(sessions)
+        self.session_b.addItems(sessions)
+        if len(sessions) >= 2:
+            self.session_b.setCurrentIndex(1)
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("results folder of session B")
+        browse = QPushButton("Browse\u2026")
+        browse.clicked.connect(self._browse)
+        self.permutations = QSpinBox()
+        self.permutations.setRange(100, 100000)
+        self.permutations.setSingleStep(1000)
+        self.permutations.setValue(DEFAULT_PERMUTATIONS)
+        self.permutations.setToolTip("Permutations per test (p-values down to 1 / (n + 1))")
+
+        has_sessions = len(sessions) >= 2
+        self.sessions_radio.setEnabled(has_sessions)
+        if not has_sessions:
+            self.sessions_radio.setToolTip("The open results record fewer than two sessions per window")
+        (self.sessions_radio if has_sessions else self.bundle_radio).setChecked(True)
+
+        grid = QGridLayout()
+        grid.addWidget(self.sessions_radio, 0, 0, 1, 3)
+        grid.addWidget(QLabel("A (before)"), 1, 0)
+        grid.addWidget(self.session_a, 1, 1, 1, 2)
+        grid.addWidget(QLabel("B (after)"), 2, 0)
+        grid.addWidget(self.session_b, 2, 1, 1, 2)
+        grid.addWidget(self.bundle_radio, 3, 0, 1, 3)
+        grid.addWidget(QLabel("B folder"), 4, 0)
+        grid.addWidget(self.path_edit, 4, 1)
+        grid.addWidget(browse, 4, 2)
+        perm_row = QHBoxLayout()
+        perm_row.addWidget(QLabel("Permutations"))
+        perm_row.addWidget(self.permutations)
+        perm_row.addStretch(1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addLayout(perm_row)
+        layout.addWidget(buttons)
+        self.sessions_radio.toggled.connect(self._update_enabled)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        by_session = self.sessions_radio.isChecked()
+        self.session_a.setEnabled(by_session)
+        self.session_b.setEnabled(by_session)
+        self.path_edit.setEnabled(not by_session)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Results folder of session B")
+        if path:
+            self.path_edit.setText(path)
+            self.bundle_radio.setChecked(True)
+
+    def choice(self) -> dict:
+        """``{"sessions": (a, b)}`` or ``{"path": str}``, plus ``"n_permutations"``."""
+        out = {"n_permutations": self.permutations.value()}
+        if self.sessions_radio.isChecked():
+            out["sessions"] = (self.session_a.currentText(), self.session_b.currentText())
+        else:
+            out["path"] = self.path_edit.text().strip()
+        return out
+
+
+class CompareActions(QObject):
+    """Compare mode for a :class:`~eegfmri_viewer.app.MainWindow`.
+
+    Adds File ▸ Compare… and File ▸ Leave compare mode.
+
+    Parameters
+    ----------
+    window : MainWindow
+    """
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self.compare_action = window.add_file_action(
+            "&Compare\u2026", self.ask, tip="Compare two sessions, or the open results with another results folder")
+        self.leave_action = window.add_file_action(
+            "&Leave compare mode", self.leave, tip="Show the open results alone again")
+        self.leave_action.setEnabled(False)
+        self.state.compareChanged.connect(lambda c: self.leave_action.setEnabled(c is not None))
+        # A is the open bundle: other results end the comparison.
+        self.state.resultsChanged.connect(lambda _r: self.leave())
+
+    def _problem(self, path, text: str) -> None:
+        from eegfmri_viewer.io.errors import InputError
+
+        self.window.show_exception(InputError(path, text), "", "compare")
+
+    def ask(self) -> Optional[FunctionWorker]:
+        """Ask what to compare (dialog), then start the comparison."""
+        bundle = self.state.results
+        if bundle is None:
+            self._problem(None, "Open results first (File \u25b8 Open results\u2026): they are session A.")
+            return None
+        dialog = CompareDialog(bundle_sessions(bundle), self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        choice = dialog.choice()
+        if "sessions" in choice:
+            return self.compare_sessions(*choice["sessions"], n_permutations=choice["n_permutations"])
+        if not choice["path"]:
+            self._problem(None, "No results folder chosen for session B.")
+            return None
+        return self.compare_with(choice["path"], n_permutations=choice["n_permutations"])
+
+    def compare_sessions(self, session_a: str, session_b: str,
+                         n_permutations: int = DEFAULT_PERMUTATIONS) -> Optional[FunctionWorker]:
+        """Compare two sessions of the open bundle in a worker."""
+        bundle = self.state.results
+        if bundle is None:
+            self._problem(None, "Open results first (File \u25b8 Open results\u2026): they are session A.")
+            return None
+        if session_a == session_b:
+            self._problem(bundle.path, f"session A and session B are both {session_a!r}; choose two different sessions")
+            return None
+        return self._start(bundle, None, session_a, session_b, n_permutations,
+                           f"comparing ses-{session_a} with ses-{session_b}")
+
+    def compare_with(self, path_b, n_permutations: int = DEFAULT_PERMUTATIONS) -> Optional[FunctionWorker]:
+        """Compare the open bundle (A) with the results folder ``path_b`` (B) in a worker."""
+        bundle = self.state.results
+        if bundle is None:
+            self._problem(None, "Open results first (File \u25b8 Open results\u2026): they are session A.")
+            return None
+        return self._start(bundle, Path(path_b), None, None, n_permutations, f"comparing with {Path(path_b).name}")
+
+    def _start(self, bundle, path_b, session_a, session_b, n_permutations, status) -> FunctionWorker:
+        worker = FunctionWorker(run_comparison, bundle, path_b, session_a, session_b,
+                                n_permutations=n_permutations, name="compare")
+
+        def finished(result, bundle=bundle) -> None:
+            if self.state.results is not bundle:
+                log.info("comparison discarded: other results were opened meanwhile")
+                return
+            self.state.set_compare(result)
+            meta = result.meta
+            text = f"Compare mode: {meta.get('a', 'A')} \u2192 {meta.get('b', 'B')}"
+            log.info("%s (%d permutations)", text, n_permutations)
+            self.window.statusBar().showMessage(text, 8000)
+
+        worker.finished.connect(finished)
+        return self.window.run_worker(worker, status)
+
+    def leave(self) -> None:
+        """Leave compare mode (``state.compare`` back to None)."""
+        if self.state.compare is not None:
+            self.state.set_compare(None)
+            self.window.statusBar().showMessage("Left compare mode", 4000)

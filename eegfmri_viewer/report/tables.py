@@ -1,0 +1,275 @@
+"""CSV tables of a results bundle: saliency, coupling and fusion weights.
+
+For spreadsheets and statistics software. One file per table, comma
+separated, a header row, one value per cell, ROIs named with their MNI
+coordinates. Files are written atomically (temporary file + rename); existing
+files are never replaced unless the caller says so. A bundle without some
+arrays (fMRI-only, or phase 2 not run) gets the tables it can, and the result
+says which were skipped and why.
+
+Tables (``n_cls`` classes, ``n_rois`` atlas ROIs, ``n_b`` bands, ``n_ch``
+electrodes, ``n_nodes`` phase-2 ROIs):
+
+=========================  ===========================================  ======================
+file                       columns                                      rows
+=========================  ===========================================  ======================
+saliency_fmri.csv          class, roi, roi_name, network, x_mm, y_mm,   n_cls × n_rois
+                           z_mm, cam, salient
+saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n_cls × n_ch
+coupling.csv               band, roi, roi_name, x_mm, y_mm, z_mm,       n_b × n_nodes
+                           coupling, peak_lag_s, p_value
+fusion_global.csv          view, weight                                 6
+fusion_nodes.csv           roi, roi_name, x_mm, y_mm, z_mm, then one    n_nodes
+                           column per view (``w_beta`` ...)
+changes.csv                measure, band, class, roi, roi_name, x_mm,   (1 + n_b) × n_cls × n_rois
+(with a comparison)        y_mm, z_mm, a, b, diff, p, q
+=========================  ===========================================  ======================
+
+``changes.csv`` holds the comparison's relative CAM of session A and B, the
+change B − A, the permutation p-value and the FDR q-value, for the fMRI CAM
+(``measure`` = ``fmri_cam``, ``band`` empty) and the EEG CAM on ROIs per band
+(``measure`` = ``eeg_roi_cam``).
+
+``peak_lag_s`` and ``p_value`` are empty cells when the bundle has no lagged
+correlation; ``salient`` is 1 or 0 (empty when the bundle has no such mask).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from eegfmri_viewer.atomic_write import atomic_write_bytes
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
+
+TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "coupling.csv", "fusion_global.csv", "fusion_nodes.csv",
+               "changes.csv")
+
+
+@dataclass
+class TablesResult:
+    """What :func:`write_tables` did.
+
+    Attributes
+    ----------
+    folder : Path
+    written : list of Path
+        Files written, in table order.
+    skipped : dict of str to str
+        File name -> why it was not written (the bundle lacks its arrays).
+    """
+
+    folder: Path
+    written: List[Path] = field(default_factory=list)
+    skipped: Dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One sentence for a status bar or a log."""
+        text = f"{len(self.written)} table(s) written to {self.folder}"
+        if self.skipped:
+            text += "; skipped " + "; ".join(f"{name} ({why})" for name, why in self.skipped.items())
+        return text
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (float, np.floating)):
+        return "" if not np.isfinite(value) else repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def _csv_bytes(header: List[str], rows) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue().encode("utf-8")
+
+
+def _roi_info(bundle):
+    names = bundle.get("saliency", "roi_names")
+    coords = np.asarray(bundle.get("saliency", "roi_coords"), dtype=float)
+    networks = bundle.get("saliency", "roi_networks")
+    n = len(coords)
+    names = [str(x) for x in names] if names is not None else [f"ROI {i}" for i in range(n)]
+    networks = [str(x) for x in networks] if networks is not None else [""] * n
+    return names, coords, networks
+
+
+def saliency_fmri_rows(bundle) -> tuple:
+    """Header and rows of ``saliency_fmri.csv`` (group fMRI CAM per class and ROI).
+
+    Returns
+    -------
+    header : list of str
+    rows : list of list, length n_classes * n_rois
+    """
+    names, coords, networks = _roi_info(bundle)
+    cam = np.asarray(bundle.get("saliency", "fmri_cam"), dtype=float)  # (n_cls, n_rois)
+    salient = bundle.get("saliency", "salient_fmri")
+    rows = []
+    for c, cls in enumerate(bundle.classes):
+        for r in range(cam.shape[1]):
+            rows.append([cls, r, names[r], networks[r], *coords[r], cam[c, r],
+                         bool(salient[c, r]) if salient is not None else None])
+    return ["class", "roi", "roi_name", "network", "x_mm", "y_mm", "z_mm", "cam", "salient"], rows
+
+
+def saliency_eeg_rows(bundle) -> tuple:
+    """Header and rows of ``saliency_eeg.csv`` (EEG CAM per band, class and electrode)."""
+    cam = np.asarray(bundle.get("saliency", "eeg_cam"), dtype=float)  # (n_b, n_cls, n_ch)
+    electrodes = bundle.get("saliency", "electrodes")
+    electrodes = [str(e) for e in electrodes] if electrodes is not None else [str(i) for i in range(cam.shape[2])]
+    salient = bundle.get("saliency", "salient_eeg")
+    rows = []
+    for b, band in enumerate(bundle.bands):
+        for c, cls in enumerate(bundle.classes):
+            for e, name in enumerate(electrodes):
+                rows.append([band, cls, name, cam[b, c, e], bool(salient[b, c, e]) if salient is not None else None])
+    return ["band", "class", "electrode", "cam", "salient"], rows
+
+
+def coupling_rows(bundle) -> tuple:
+    """Header and rows of ``coupling.csv`` (band × phase-2 ROI)."""
+    names, coords, _ = _roi_info(bundle)
+    cp = bundle.arrays["coupling"]
+    coupling = np.asarray(cp["coupling"], dtype=float)  # (n_b, n_nodes)
+    nodes = np.asarray(cp["node_index"], dtype=int)
+    lag = cp.get("peak_lag_s")
+    p = cp.get("p_value")
+    rows = []
+    for b, band in enumerate(str(x) for x in cp["bands"]):
+        for k, roi in enumerate(nodes):
+            rows.append([band, roi, names[roi], *coords[roi], coupling[b, k],
+                         float(lag[b, k]) if lag is not None else None,
+                         float(p[b, k]) if p is not None else None])
+    return ["band", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "coupling", "peak_lag_s", "p_value"], rows
+
+
+def fusion_global_rows(bundle) -> tuple:
+    """Header and rows of ``fusion_global.csv`` (global ω per view)."""
+    fu = bundle.arrays["fusion"]
+    weights = np.asarray(fu["fusion_weights_global"], dtype=float)
+    return ["view", "weight"], [[str(v), w] for v, w in zip(fu["views"], weights)]
+
+
+def fusion_node_rows(bundle) -> tuple:
+    """Header and rows of ``fusion_nodes.csv`` (ω per phase-2 ROI and view)."""
+    names, coords, _ = _roi_info(bundle)
+    fu = bundle.arrays["fusion"]
+    weights = np.asarray(fu["fusion_weights"], dtype=float)  # (n_nodes, 6)
+    views = [str(v) for v in fu["views"]]
+    rows = [[int(roi), names[roi], *coords[roi], *weights[k]] for k, roi in enumerate(np.asarray(fu["node_index"], dtype=int))]
+    return ["roi", "roi_name", "x_mm", "y_mm", "z_mm"] + [f"w_{v}" for v in views], rows
+
+
+def changes_rows(comparison) -> tuple:
+    """Header and rows of ``changes.csv`` from a :class:`~eegfmri_viewer.comparison.compare.CompareResult`."""
+    arrays = comparison.arrays
+    classes = [str(c) for c in arrays["classes"]]
+    names = [str(n) for n in arrays["roi_names"]]
+    coords = np.asarray(arrays["roi_coords"], dtype=float)
+    rows = []
+    blocks = [("fmri_cam", "", None)]
+    if "eeg_roi_cam_diff" in arrays:
+        blocks += [("eeg_roi_cam", str(band), b) for b, band in enumerate(arrays["bands"])]
+    for measure, band, b in blocks:
+        a, bb, diff, p, q = (np.asarray(arrays[f"{measure}_{k}"], dtype=float) for k in ("a", "b", "diff", "p", "q"))
+        if b is not None:
+            a, bb, diff, p, q = a[b], bb[b], diff[b], p[b], q[b]
+        for c, cls in enumerate(classes):
+            for r in range(len(names)):
+                rows.append([measure, band, cls, r, names[r], *coords[r], a[c, r], bb[c, r], diff[c, r], p[c, r], q[c, r]])
+    header = ["measure", "band", "class", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "a", "b", "diff", "p", "q"]
+    return header, rows
+
+
+def _plan(bundle) -> Dict[str, tuple]:
+    """File name -> (rows function or None, reason when None)."""
+    plan: Dict[str, tuple] = {}
+    ok_fmri = bundle.has("saliency", "fmri_cam") and bundle.has("saliency", "roi_coords")
+    plan["saliency_fmri.csv"] = (saliency_fmri_rows, None) if ok_fmri else (
+        None, "no fMRI CAM in saliency.npz")
+    plan["saliency_eeg.csv"] = (saliency_eeg_rows, None) if bundle.has("saliency", "eeg_cam") else (
+        None, "no EEG CAM (fMRI-only analysis)")
+    plan["coupling.csv"] = (coupling_rows, None) if bundle.has("coupling", "coupling") and ok_fmri else (
+        None, "no coupling.npz (phase 2 did not run)")
+    has_fusion = bundle.has("fusion", "fusion_weights_global")
+    plan["fusion_global.csv"] = (fusion_global_rows, None) if has_fusion else (
+        None, "no fusion.npz (phase 2 did not run)")
+    plan["fusion_nodes.csv"] = (fusion_node_rows, None) if has_fusion and bundle.has("fusion", "fusion_weights") \
+        and ok_fmri else (None, "no per-node fusion weights (phase 2 did not run)")
+    return plan
+
+
+def existing_tables(folder) -> List[Path]:
+    """Table files that already exist in ``folder`` (what :func:`write_tables` would replace)."""
+    folder = Path(folder)
+    return [folder / name for name in TABLE_FILES if (folder / name).exists()]
+
+
+def write_tables(
+    bundle,
+    folder,
+    comparison=None,
+    overwrite: bool = False,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelFlag] = None,
+) -> TablesResult:
+    """Write the CSV tables of ``bundle`` into ``folder``.
+
+    Parameters
+    ----------
+    bundle : ResultsBundle
+    folder : str or Path
+        Output folder (created if missing).
+    comparison : CompareResult or None
+        Adds ``changes.csv`` (compare mode).
+    overwrite : bool
+        Replace existing table files. Without it, any existing table file
+        raises :class:`InputError` before anything is written.
+
+    Returns
+    -------
+    result : TablesResult
+        Files written and tables skipped (with the reason).
+
+    Raises
+    ------
+    InputError
+        ``folder`` is a file, or holds table files and ``overwrite`` is False.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(folder, "is a file; choose a folder for the tables")
+    if not overwrite:
+        present = existing_tables(folder)
+        if present:
+            raise InputError(folder, "already holds " + ", ".join(p.name for p in present)
+                             + "; choose another folder or confirm replacing them")
+    result = TablesResult(folder=folder.resolve())
+    plan = _plan(bundle)
+    if comparison is not None:
+        plan["changes.csv"] = (lambda _bundle: changes_rows(comparison), None)
+    for k, (name, (rows_fn, reason)) in enumerate(plan.items()):
+        check_cancel(cancel)
+        report(progress, k / len(plan), f"table {name}")
+        if rows_fn is None:
+            result.skipped[name] = reason
+            continue
+        header, rows = rows_fn(bundle)
+        result.written.append(atomic_write_bytes(folder / name, _csv_bytes(header, rows)))
+    report(progress, 1.0, "tables done")
+    return result
