@@ -52,20 +52,23 @@ DESCRIPTION = (
 )
 LICENSE = "BSD-3-Clause"
 # Bump when docks are renamed or removed, so an old saved layout is ignored.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 # (dock title, "module:ClassName", dock area). View helpers append their views.
 VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
-    ("Log", "eegfmri_viewer.views.log_view:LogView", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("Log", "eegfmri_viewer.views.log_view:LogView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Cortex 3-D", "eegfmri_viewer.views.cortex_view:CortexView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Electrode graph", "eegfmri_viewer.views.electrode_graph_view:ElectrodeGraphView", Qt.DockWidgetArea.RightDockWidgetArea),
     ("Embeddings", "eegfmri_viewer.views.embeddings_view:EmbeddingsView", Qt.DockWidgetArea.RightDockWidgetArea),
     ("Attention & fusion", "eegfmri_viewer.views.attention_view:AttentionView", Qt.DockWidgetArea.BottomDockWidgetArea),
     ("Coupling", "eegfmri_viewer.views.coupling_view:CouplingView", Qt.DockWidgetArea.BottomDockWidgetArea),
-    ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.LeftDockWidgetArea),
 ]
+#: Docks that share one tabbed place under the 3-D view (the first is raised), so
+#: that the result views keep their room.
+TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
 
 
 # --------------------------------------------------------------------------- paths
@@ -556,6 +559,13 @@ class MainWindow(QMainWindow):
             action = dock.toggleViewAction()
             self._view_menu.insertAction(self._view_docks_anchor, action)
             self.docks[title] = dock
+        tabbed = [self.docks[t] for t in TABBED_DOCKS if t in self.docks]
+        for dock in tabbed[1:]:
+            self.tabifyDockWidget(tabbed[0], dock)
+        if tabbed:
+            tabbed[0].raise_()
+        if "Cortex 3-D" in self.docks and tabbed:
+            self.resizeDocks([self.docks["Cortex 3-D"], tabbed[0]], [620, 280], Qt.Orientation.Vertical)
 
     # -- menus for other parts ----------------------------------------------------
     @property
