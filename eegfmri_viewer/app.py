@@ -125,6 +125,11 @@ def _ensure_demo(root: Path, small: bool = False, progress=None, cancel=None) ->
     return ensure_demo_dataset(root, small=small, progress=progress, cancel=cancel)
 
 
+def _setting_keys(settings: dict) -> set:
+    """Every ``table.key`` of an analysis configuration dictionary."""
+    return {f"{table}.{key}" for table, values in settings.items() if isinstance(values, dict) for key in values}
+
+
 def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional["ResultsBundle"]:
     """The results bundle in ``results_dir`` if it was computed from this dataset with ``config``.
 
@@ -163,8 +168,12 @@ def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional
     if not isinstance(source, str) or Path(source).resolve() != Path(dataset_root).resolve():
         log.info("demo results in %s were computed from %s, not %s", results_dir, source, dataset_root)
         return None
+    stored = bundle.manifest.get("config") or {}
     try:
-        same_config = AnalysisConfig.from_dict(bundle.manifest.get("config") or {}) == config
+        # Same keys too: a bundle from a version that lacked a setting was
+        # computed without it, whatever that setting's default is today.
+        same_config = (_setting_keys(stored) == _setting_keys(config.to_dict())
+                       and AnalysisConfig.from_dict(stored) == config)
     except (InputError, TypeError, ValueError):
         same_config = False
     if not same_config:
@@ -564,8 +573,6 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(tabbed[0], dock)
         if tabbed:
             tabbed[0].raise_()
-        if "Cortex 3-D" in self.docks and tabbed:
-            self.resizeDocks([self.docks["Cortex 3-D"], tabbed[0]], [620, 280], Qt.Orientation.Vertical)
 
     # -- menus for other parts ----------------------------------------------------
     @property
@@ -836,6 +843,9 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        tabbed = next((self.docks[t] for t in TABBED_DOCKS if t in self.docks), None)
+        if tabbed is not None:
+            tabbed.raise_()
 
     # -- background work ----------------------------------------------------------
     @Slot(object)

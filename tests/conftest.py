@@ -48,3 +48,14 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_TMP_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """The demo's ``--small`` preset (2 subjects, 1 session, 2 minutes), generated once per run.
+
+    Tests only read it (input data are read-only to the app).
+    """
+    from eegfmri_viewer.demo.generate import ensure_demo_dataset
+
+    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)

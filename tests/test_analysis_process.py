@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fast_analysis import fast_config
+
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.pipeline.analysis_process import (
     AnalysisProcessError,
@@ -15,26 +17,6 @@ from eegfmri_viewer.pipeline.analysis_process import (
     rebuild_exception,
 )
 from eegfmri_viewer.progress import Cancelled
-
-
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory):
-    from eegfmri_viewer.demo.generate import ensure_demo_dataset
-
-    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
-
-
-def fast_config():
-    from eegfmri_viewer.pipeline.config import AnalysisConfig
-
-    return AnalysisConfig().with_overrides(
-        training={"epochs": 2, "patience": 0},
-        preprocessing={"bands": [["alpha", 8.0, 13.0], ["beta", 13.0, 30.0]]},
-        phase1={"hidden": [8], "n_filters": 4},
-        graph={"transfer": "distance"},
-        phase2={"epochs": 1, "n_salient": 8},
-        coupling={"n_permutations": 0},
-    )
 
 
 def no_children_left():

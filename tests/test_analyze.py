@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fast_analysis import fast_config
+
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.io.recording import Events
 from eegfmri_viewer.pipeline.analyze import _round_robin_top
@@ -60,26 +62,6 @@ def test_topomap_layout_puts_vertex_at_centre():
     assert xy[1, 1] > 0.3 and xy[2, 1] < -0.3   # Fz front (nose up), Pz back
     assert xy[3, 0] < -0.5 and xy[4, 0] > 0.5   # T7 left, T8 right
     assert np.nanmax(np.linalg.norm(xy, axis=1)) == pytest.approx(1.0)
-
-
-@pytest.fixture(scope="session")
-def small_demo(tmp_path_factory):
-    from eegfmri_viewer.demo.generate import ensure_demo_dataset
-
-    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
-
-
-def fast_config():
-    from eegfmri_viewer.pipeline.config import AnalysisConfig
-
-    return AnalysisConfig().with_overrides(
-        training={"epochs": 2, "patience": 0},
-        preprocessing={"bands": [["alpha", 8.0, 13.0], ["beta", 13.0, 30.0]]},
-        phase1={"hidden": [8], "n_filters": 4},
-        graph={"transfer": "distance"},
-        phase2={"epochs": 1, "n_salient": 8},
-        coupling={"n_permutations": 0},
-    )
 
 
 def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):

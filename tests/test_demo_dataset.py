@@ -20,12 +20,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def small_demo(tmp_path_factory) -> Path:
-    """The ``--small`` preset (2 subjects, 1 session, 2 minutes), generated once."""
-    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
-
-
-@pytest.fixture(scope="module")
 def truth(small_demo) -> dict:
     return json.loads((small_demo / "ground_truth.json").read_text(encoding="utf-8"))
 

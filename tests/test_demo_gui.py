@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 
 from eegfmri_viewer import app as app_module
+from shown_window import shown_window
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_DOCKS = ("Cortex 3-D", "Electrode graph", "Embeddings", "Attention & fusion", "Coupling")
@@ -127,17 +128,8 @@ def test_bad_demo_config_is_refused_before_the_window_opens(tmp_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = app_module.MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(win.views_settled, timeout=60000)
-    yield win
-    for box in list(win.error_dialogs):
-        box.close()
-    win.close()
-    win.uninstall_exception_hooks()
+    with shown_window(qtbot, tmp_path, size=(1500, 950)) as win:
+        yield win
 
 
 @pytest.mark.timeout(300)
@@ -188,6 +180,29 @@ def test_help_open_demo_without_results_opens_only_the_dataset(window, qtbot, tm
     for title, part in _view_parts(window).items():
         assert _saturated(part) < 20, f"{title} is coloured without results"
     assert worker.outcome == "finished" and not window.error_dialogs
+
+
+@pytest.mark.timeout(120)
+def test_results_of_a_version_without_a_setting_are_not_reused(first_run, tmp_path):
+    """A bundle whose manifest lacks a setting was computed without it: analyse again."""
+    import json
+    import shutil
+
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+    data_dir, config, _png, first = first_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    root = data_dir / "demo-small"
+    fast = AnalysisConfig.from_toml(config)
+    older = tmp_path / "older-results"
+    shutil.copytree(data_dir / "demo-small-results", older)
+    assert app_module.find_demo_results(older, root, fast) is not None
+    manifest = json.loads((older / "manifest.json").read_text())
+    del manifest["config"]["phase1"]["cam_reference"]
+    (older / "manifest.json").write_text(json.dumps(manifest))
+    # from_dict alone would fill the gap with today's default and call the settings equal
+    assert AnalysisConfig.from_dict(manifest["config"]) == fast
+    assert app_module.find_demo_results(older, root, fast) is None
 
 
 @pytest.mark.timeout(120)

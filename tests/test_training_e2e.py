@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QScrollArea
 
-from eegfmri_viewer import app as app_module
+from shown_window import shown_window
 from eegfmri_viewer.workers.pool import unfinished_workers
 
 pytestmark = pytest.mark.slow
@@ -28,26 +28,10 @@ FAST_FORM = {
 }
 
 
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory):
-    from eegfmri_viewer.demo import ensure_demo_dataset
-
-    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = app_module.MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(win.views_settled, timeout=60000)
-    yield win
-    for box in list(win.error_dialogs):
-        box.close()
-    win.close()
-    win.uninstall_exception_hooks()
+    with shown_window(qtbot, tmp_path) as win:
+        yield win
     # Closing the window stops its work. A run left going would hold the CPU and
     # the GIL and stall whatever test comes next, so it fails here, where it started.
     qtbot.waitUntil(lambda: not unfinished_workers(), timeout=15000)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 
-from eegfmri_viewer import app as app_module
+from shown_window import shown_window
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "fmri_studyforrest_localizer"
 EEG_VIEWS = ("Electrode graph",)
@@ -41,17 +41,8 @@ def real_bundle(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = app_module.MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(win.views_settled, timeout=60000)
-    yield win
-    for box in list(win.error_dialogs):
-        box.close()
-    win.close()
-    win.uninstall_exception_hooks()
+    with shown_window(qtbot, tmp_path, size=(1500, 950)) as win:
+        yield win
 
 
 def _region(window, image: QImage, view) -> np.ndarray:

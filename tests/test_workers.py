@@ -205,13 +205,6 @@ def test_process_exit_after_stop_all_is_clean(tmp_path):
 
 
 # -- analysis_worker: analyze in a child process, as the main window runs it ----------
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory):
-    from eegfmri_viewer.demo.generate import ensure_demo_dataset
-
-    return ensure_demo_dataset(tmp_path_factory.mktemp("demo") / "small", small=True)
-
-
 def test_analysis_worker_failure_names_the_folder_with_the_child_traceback(qtbot, tmp_path):
     import multiprocessing
 
