@@ -235,6 +235,17 @@ def test_coupling_and_fusion_views_show_a_b_and_the_change(gui, bundles, qtbot, 
     np.testing.assert_allclose(heights["a"], window.state.results.get("fusion", "fusion_weights_global")[
         [list(window.state.results.get("fusion", "views")).index(v) for v in attention.views]])
     np.testing.assert_allclose(heights["diff"], heights["b"] - heights["a"])
+    # A selected phase-2 ROI shows its own weights in both sessions and their change.
+    assert not np.allclose(result.arrays["fusion_a"][node0], result.arrays["fusion_global_a"])
+    window.state.select_node("roi", node0)
+    qapp.processEvents()
+    heights = attention.bar_heights()
+    np.testing.assert_allclose(heights["a"], result.arrays["fusion_a"][node0][order])
+    np.testing.assert_allclose(heights["b"], result.arrays["fusion_b"][node0][order])
+    np.testing.assert_allclose(heights["diff"], result.arrays["fusion_diff"][node0][order])
+    assert window.state.results.get("saliency", "roi_names")[node0] in attention._bars_title.text()
+    window.state.select_node(None, None)
+    qapp.processEvents()
     # Leaving compare mode restores the normal views.
     window.compare_actions.leave()
     qapp.processEvents()

@@ -371,6 +371,13 @@ class AttentionView(QWidget):
         a = np.asarray(arrays["fusion_global_a"], dtype=float)[order]
         b = np.asarray(arrays["fusion_global_b"], dtype=float)[order]
         diff = np.asarray(arrays["fusion_global_diff"], dtype=float)[order]
+        scope = "global"
+        roi = self._compare_roi(arrays)
+        if roi is not None:
+            # the selected ROI's own weights, when it is a phase-2 node of both sessions
+            a, b = (np.asarray(arrays[k][roi], dtype=float)[order] for k in ("fusion_a", "fusion_b"))
+            diff = b - a
+            scope = self._roi_name(roi)
         colors = [view_color(v, k) for k, v in enumerate(self._views)]
         self._bar_global.setOpts(x=np.arange(m) - 0.2, height=a, width=0.38,
                                  brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)
@@ -378,7 +385,7 @@ class AttentionView(QWidget):
                                brushes=[pg.mkBrush(*c) for c in colors], pens=[pg.mkPen((40, 40, 40))] * m)
         top = float(np.nanmax(np.concatenate([a, b]))) if m else 1.0
         self._bars.getPlotItem().setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
-        self._bars_title.setText(f"<b>Fusion weights \u03c9</b> (global): A {compare.meta.get('a', '')} (grey), "
+        self._bars_title.setText(f"<b>Fusion weights \u03c9</b> ({scope}): A {compare.meta.get('a', '')} (grey), "
                                  f"B {compare.meta.get('b', '')} (coloured)")
         brushes = [pg.mkBrush(200, 60, 50) if d >= 0 else pg.mkBrush(50, 90, 200) for d in np.nan_to_num(diff)]
         self._bar_diff.setOpts(x=np.arange(m), height=diff, width=0.6, brushes=brushes,
@@ -388,7 +395,18 @@ class AttentionView(QWidget):
         lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
         lim = lim if lim > 0 else 0.05
         dp.setRange(xRange=(-0.7, m - 0.3), yRange=(-1.1 * lim, 1.1 * lim), padding=0)
-        self._diff_title.setText("<b>Change of \u03c9</b>, B \u2212 A (red: more weight after)")
+        self._diff_title.setText(f"<b>Change of \u03c9</b> ({scope}), B \u2212 A (red: more weight after)")
+
+    def _compare_roi(self, arrays) -> Optional[int]:
+        """The selected ROI if both sessions have fusion weights for it, else None."""
+        sel = self._state.selection
+        if sel.node_kind != "roi" or sel.node_index is None or "fusion_a" not in arrays or "fusion_b" not in arrays:
+            return None
+        roi = int(sel.node_index)
+        fa, fb = np.asarray(arrays["fusion_a"]), np.asarray(arrays["fusion_b"])
+        if roi >= len(fa) or not (np.isfinite(fa[roi]).all() and np.isfinite(fb[roi]).all()):
+            return None
+        return roi
 
     def _draw_band_box(self) -> None:
         if self._stack.currentIndex() == 0 or not self._views:
