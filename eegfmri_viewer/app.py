@@ -813,6 +813,11 @@ class MainWindow(QMainWindow):
             pending[0].ensure_built()
             if len(pending) > 1:
                 QTimer.singleShot(0, self.build_pending_views)
+                return
+        if getattr(self, "_default_sizes_pending", False):
+            # first start: size the docks once their views hold their real size hints
+            self._default_sizes_pending = False
+            QTimer.singleShot(0, self.set_default_dock_sizes)
 
     def views_settled(self) -> bool:
         """True when every visible dock holds its built view (or its error)."""
@@ -826,9 +831,23 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 900)
-        if isinstance(layout, QByteArray) and not layout.isEmpty():
-            return bool(self.restoreState(layout, LAYOUT_VERSION))
+        if isinstance(layout, QByteArray) and not layout.isEmpty() and self.restoreState(layout, LAYOUT_VERSION):
+            return True
+        self._default_sizes_pending = True
         return False
+
+    def set_default_dock_sizes(self) -> None:
+        """Give the result views their room: a large 3-D view, low tool tabs, tall bottom plots."""
+        docks, h = self.docks, self.height()
+        bottom = [docks[t] for t in ("Attention & fusion", "Coupling") if t in docks and docks[t].isVisible()]
+        if bottom:
+            self.resizeDocks(bottom, [int(0.34 * h)] * len(bottom), Qt.Orientation.Vertical)
+        tabbed = next((docks[t] for t in TABBED_DOCKS if t in docks and docks[t].isVisible()), None)
+        if "Cortex 3-D" in docks and tabbed is not None:
+            self.resizeDocks([docks["Cortex 3-D"], tabbed], [int(0.42 * h), int(0.14 * h)], Qt.Orientation.Vertical)
+        right = [docks[t] for t in ("Electrode graph", "Embeddings") if t in docks and docks[t].isVisible()]
+        if len(right) == 2:
+            self.resizeDocks(right, [int(0.28 * h)] * 2, Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         """Write geometry and dock layout to the settings."""
@@ -846,6 +865,7 @@ class MainWindow(QMainWindow):
         tabbed = next((self.docks[t] for t in TABBED_DOCKS if t in self.docks), None)
         if tabbed is not None:
             tabbed.raise_()
+        self.set_default_dock_sizes()
 
     # -- background work ----------------------------------------------------------
     @Slot(object)

@@ -110,6 +110,22 @@ def test_layout_and_geometry_persist(qtbot, settings):
         second.close()
 
 
+def test_first_start_layout_gives_the_result_views_room(qtbot, window):
+    docks = window.docks
+    # the tool docks share one tabbed place: one of them shows at a time
+    shown = [t for t in app_module.TABBED_DOCKS if not docks[t].visibleRegion().isEmpty()]
+    assert len(shown) == 1
+    h = window.height()
+    qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
+    assert docks["Coupling"].height() > 0.25 * h
+    assert docks["Cortex 3-D"].height() > 2 * docks[shown[0]].height()
+    # Reset Layout brings a closed tool dock back into the shared tabs, with the same room
+    docks["Log"].close()
+    window.reset_layout()
+    qtbot.waitUntil(lambda: docks["Log"] in window.tabifiedDockWidgets(docks["Training"]), timeout=5000)
+    qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
+
+
 def test_view_that_fails_to_import_is_not_fatal(qtbot, settings, monkeypatch, caplog):
     monkeypatch.setattr(app_module, "VIEW_DOCKS", app_module.VIEW_DOCKS + [
         ("Broken", "eegfmri_viewer.views.no_such_view_module:Nothing", Qt.DockWidgetArea.RightDockWidgetArea)])
