@@ -693,6 +693,8 @@ class MainWindow(QMainWindow):
                              (getattr(view, "out_edit", None), str(results_dir))):
             if widget is not None:
                 widget.setText(text)
+        if callable(getattr(view, "set_config", None)):
+            view.set_config(config.to_dict())
         if hasattr(view, "start_button") and hasattr(view, "cancel_button"):
             # the dock shows the run as if its Start had been pressed: Cancel stops it
             view.start_button.setEnabled(False)

@@ -57,3 +57,12 @@ def test_epoch_records_draw_one_curve_set_per_stage(view):
     x, y = view.curves[("phase1 eeg", "loss")].getData()
     assert list(x) == [0, 1, 2] and y[2] == pytest.approx(0.8)
     assert ("phase2 gat", "val_acc") in view.curves
+
+
+def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+    wanted = AnalysisConfig().with_overrides(training={"epochs": 7, "lr": 0.003, "class_weights": False},
+                                             phase1={"hidden": [8, 4]}, preprocessing={"atlas": "dosenbach2010"})
+    view.set_config(wanted.to_dict())
+    assert view.config() == wanted

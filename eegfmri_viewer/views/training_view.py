@@ -177,6 +177,25 @@ class TrainingView(QWidget):
             result.setdefault(table, {})[key] = value
         return result
 
+    def set_config(self, values: dict) -> None:
+        """Show ``{table: {key: value}}`` in the form (keys the form lacks are ignored).
+
+        Used when a run starts from elsewhere (``--demo-config``) so that the
+        form shows the settings the run uses.
+        """
+        for (table, key), widget in self.widgets.items():
+            if key not in values.get(table, {}):
+                continue
+            value = values[table][key]
+            if isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, QSpinBox):
+                widget.setValue(int(value))
+            elif isinstance(widget, QDoubleSpinBox):
+                widget.setValue(float(value))
+            else:
+                widget.setText(_format_value(value))
+
     def config(self):
         """The validated :class:`AnalysisConfig` (raises ``ValueError`` or ``InputError``)."""
         return self._config_class.from_dict(self.config_dict(), source="Training settings")
