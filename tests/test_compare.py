@@ -100,3 +100,38 @@ def test_compare_command(tmp_path, capsys):
     # The output is never overwritten silently.
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_block_level_test_is_not_fooled_by_correlated_windows():
+    from eegfmri_viewer.comparison.compare import SessionData, compare_sessions
+
+    rng = np.random.default_rng(3)
+    n_blocks, per_block, n_rois = 12, 8, 20
+
+    def session(shift, first_block):
+        blocks = np.repeat(np.arange(first_block, first_block + n_blocks), per_block)
+        # every block has its own offset at every ROI: windows of one block move together
+        offsets = rng.normal(0, 1.0, (n_blocks, n_rois))
+        cam = offsets[blocks - first_block] + rng.normal(0, 0.1, (len(blocks), n_rois))
+        cam[:, 5] += shift
+        return SessionData(label="s", labels=np.zeros(len(blocks), dtype=int), fmri_cam=cam, blocks=blocks)
+
+    a, b = session(0.0, 0), session(2.5, 100)
+    by_window = compare_sessions(a, b, ["c"], n_permutations=4000, seed=0)
+    by_block = compare_sessions(a, b, ["c"], n_permutations=4000, seed=0, unit="blocks")
+    assert by_block.meta["unit"] == "blocks"
+    # the window-level test takes the block offsets for changes; the block-level test does not
+    assert by_window.significant("fmri_cam")[0].sum() > 1
+    significant = np.flatnonzero(by_block.significant("fmri_cam")[0])
+    assert significant.tolist() == [5]
+    np.testing.assert_allclose(by_block.arrays["fmri_cam_diff"], by_window.arrays["fmri_cam_diff"], atol=1e-12)
+
+
+def test_block_level_test_needs_blocks():
+    from eegfmri_viewer.comparison.compare import SessionData, compare_sessions
+
+    side = SessionData(label="s", labels=np.zeros(4, dtype=int), fmri_cam=np.zeros((4, 3)))
+    with pytest.raises(CompareError, match="block"):
+        compare_sessions(side, side, ["c"], n_permutations=10, unit="blocks")
+    with pytest.raises(ValueError, match="unit"):
+        compare_sessions(side, side, ["c"], n_permutations=10, unit="subjects")

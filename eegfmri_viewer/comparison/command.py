@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (compare.npz, compare.json)")
     parser.add_argument("--permutations", type=int, default=10000, help="permutations per test (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    parser.add_argument("--unit", choices=("windows", "blocks"), default="windows",
+                        help="what the permutation test exchanges: windows (default) or blocks (each block's "
+                             "mean; stricter, since windows of one block are correlated)")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
 
 
@@ -31,13 +34,15 @@ def run(args: argparse.Namespace) -> int:
         a = load_bundle(args.results_a)
         b = load_bundle(args.results_b) if args.results_b else None
         session_a, session_b = args.sessions or (None, None)
-        result = compare_bundles(a, b, session_a, session_b, n_permutations=args.permutations, seed=args.seed)
+        result = compare_bundles(a, b, session_a, session_b, n_permutations=args.permutations, seed=args.seed,
+                                 unit=args.unit)
         out = save_compare(result, args.out, force=args.force)
     except InputError as exc:
         print(f"eegfmri-viewer compare: {exc}", file=sys.stderr)
         return 2
     print(f"comparison written to {out}")
-    print(f"{result.meta['a']}  ->  {result.meta['b']}  ({args.permutations} permutations, FDR q < 0.05)")
+    print(f"{result.meta['a']}  ->  {result.meta['b']}  ({args.permutations} permutations over {args.unit}, "
+          "FDR q < 0.05)")
     for i, name in enumerate(result.arrays["classes"]):
         sig = int(result.significant("fmri_cam")[i].sum())
         best = top_changes(result, i, n=1)[0]

@@ -71,7 +71,10 @@ class SessionData:
     labels : ndarray, shape (n_windows,)
         Class index of each window.
     fmri_cam : ndarray, shape (n_windows, n_rois)
-        Relative (z-scored) fMRI CAM of each window for its own class.
+        fMRI CAM of each window for its own class (relative, i.e. z-scored
+        across ROIs, when the two sides come from two models).
+    blocks : ndarray, shape (n_windows,) or None
+        Block of each window (``windows.npz`` ``blocks``), for block-level tests.
     eeg_roi_cam : ndarray, shape (n_windows, n_bands, n_rois) or None
         Relative EEG CAM on ROIs per band.
     coupling : ndarray, shape (n_bands, n_rois) or None
@@ -84,6 +87,7 @@ class SessionData:
     label: str
     labels: np.ndarray
     fmri_cam: np.ndarray
+    blocks: Optional[np.ndarray] = None
     eeg_roi_cam: Optional[np.ndarray] = None
     coupling: Optional[np.ndarray] = None
     coupling_recordings: Optional[np.ndarray] = None
@@ -152,6 +156,7 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         label=label,
         labels=windows["labels"][keep].astype(int),
         fmri_cam=windows["fmri_cam"][keep].astype(float),
+        blocks=windows["blocks"][keep] if "blocks" in windows else None,
     )
     if "eeg_roi_cam" in windows:
         data.eeg_roi_cam = windows["eeg_roi_cam"][keep].astype(float)
@@ -186,13 +191,36 @@ def check_compatible(a: ResultsBundle, b: ResultsBundle) -> None:
         raise CompareError(name_b, f"has bands {b.bands}, but {name_a} has {a.bands}; both must have the same bands")
 
 
-def _cam_test(a_cam, a_labels, b_cam, b_labels, n_classes, n_permutations, seed, cancel):
-    """Per-class permutation test; the class axis is inserted after the leading axes."""
+def block_means(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Mean of the windows of each block, blocks in sorted order.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_windows, ...)
+    blocks : ndarray, shape (n_windows,)
+
+    Returns
+    -------
+    means : ndarray, shape (n_blocks, ...)
+    """
+    blocks = np.asarray(blocks)
+    return np.stack([values[blocks == b].mean(axis=0) for b in np.unique(blocks)]) if len(blocks) else values[:0]
+
+
+def _cam_test(a_cam, a_labels, b_cam, b_labels, n_classes, n_permutations, seed, cancel,
+              a_blocks=None, b_blocks=None):
+    """Per-class permutation test; the class axis is inserted after the leading axes.
+
+    With block labels the units of the test are blocks (each the mean of its
+    windows) instead of windows.
+    """
     shape = (n_classes,) + a_cam.shape[1:]
     mean_a, mean_b, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     counts = np.zeros((2, n_classes), dtype=int)
     for c in range(n_classes):
         xa, xb = a_cam[a_labels == c], b_cam[b_labels == c]
+        if a_blocks is not None and b_blocks is not None:
+            xa, xb = block_means(xa, a_blocks[a_labels == c]), block_means(xb, b_blocks[b_labels == c])
         counts[:, c] = len(xa), len(xb)
         if len(xa) == 0 or len(xb) == 0:
             continue
@@ -210,6 +238,7 @@ def compare_sessions(
     seed: int = 0,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelFlag] = None,
+    unit: str = "windows",
 ) -> CompareResult:
     """Compare two sessions: differences, permutation p-values and FDR q-values.
 
@@ -225,11 +254,23 @@ def compare_sessions(
         Permutations per test family.
     seed : int
         Seed of the permutations.
+    unit : {"windows", "blocks"}
+        What the permutation test exchanges. Windows of one block are
+        correlated, so a window-level test is liberal; ``"blocks"`` tests the
+        block means (each block one unit), which needs blocks in both sides
+        and enough of them (with n_a and n_b blocks the smallest p-value is
+        about 1 / C(n_a + n_b, n_a)).
 
     Returns
     -------
     result : CompareResult
     """
+    if unit not in ("windows", "blocks"):
+        raise ValueError(f"unit must be 'windows' or 'blocks', got {unit!r}")
+    by_block = unit == "blocks"
+    if by_block and (a.blocks is None or b.blocks is None):
+        raise CompareError(None, "a block-level test needs the block of every window (windows.npz: blocks)")
+    blocks = (a.blocks, b.blocks) if by_block else (None, None)
     n_cls = len(classes)
     arrays: Dict[str, np.ndarray] = {
         "classes": np.asarray(classes, dtype=str),
@@ -238,14 +279,16 @@ def compare_sessions(
         "seed": np.array(seed),
     }
     report(progress, 0.05, "fMRI saliency")
-    mean_a, mean_b, p, counts = _cam_test(a.fmri_cam, a.labels, b.fmri_cam, b.labels, n_cls, n_permutations, seed, cancel)
+    mean_a, mean_b, p, counts = _cam_test(a.fmri_cam, a.labels, b.fmri_cam, b.labels, n_cls, n_permutations, seed,
+                                          cancel, *blocks)
     arrays.update(
         fmri_cam_a=mean_a, fmri_cam_b=mean_b, fmri_cam_diff=mean_b - mean_a, fmri_cam_p=p,
         fmri_cam_q=fdr_bh(p, axis=-1), n_windows_a=counts[0], n_windows_b=counts[1],
     )
     if a.eeg_roi_cam is not None and b.eeg_roi_cam is not None:
         report(progress, 0.4, "EEG saliency on ROIs")
-        mean_a, mean_b, p, _ = _cam_test(a.eeg_roi_cam, a.labels, b.eeg_roi_cam, b.labels, n_cls, n_permutations, seed + 100, cancel)
+        mean_a, mean_b, p, _ = _cam_test(a.eeg_roi_cam, a.labels, b.eeg_roi_cam, b.labels, n_cls, n_permutations,
+                                         seed + 100, cancel, *blocks)
         # (n_cls, n_bands, n_rois) -> (n_bands, n_cls, n_rois), as in the bundle.
         mean_a, mean_b, p = (np.swapaxes(x, 0, 1) for x in (mean_a, mean_b, p))
         arrays.update(
@@ -270,7 +313,7 @@ def compare_sessions(
     meta = {
         "a": a.label,
         "b": b.label,
-        "unit": "windows",
+        "unit": unit,
         "cam_normalisation": "z-score across ROIs per window",
         "n_permutations": n_permutations,
         "seed": seed,
@@ -289,6 +332,7 @@ def compare_bundles(
     seed: int = 0,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelFlag] = None,
+    unit: str = "windows",
 ) -> CompareResult:
     """Compare two bundles, or two sessions of one bundle (``b`` None).
 
@@ -304,7 +348,8 @@ def compare_bundles(
     relative = b is not None
     side_a = session_data(a, session_a, relative=relative)
     side_b = session_data(b_bundle, session_b, relative=relative)
-    result = compare_sessions(side_a, side_b, a.classes, a.bands if a.has_eeg else (), n_permutations, seed, progress, cancel)
+    result = compare_sessions(side_a, side_b, a.classes, a.bands if a.has_eeg else (), n_permutations, seed, progress,
+                              cancel, unit=unit)
     result.meta["cam_normalisation"] = ("z-score across ROIs per window (two models)" if relative
                                         else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")

@@ -275,11 +275,14 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
     a = result.arrays
     meta = result.meta
     out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>",
-           f"<p>Difference B − A of relative (z-scored per window) fMRI CAM per class; two-sided permutation test over "
-           f"{html.escape(str(meta.get('unit', 'windows')))} with {int(a['n_permutations'])} permutations; "
-           f"Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>",
-           '<p class="warn">Windows of one block are not independent, so window-level p-values are optimistic; '
-           "confirm changes across sessions of several subjects.</p>"]
+           f"<p>Difference B − A of the fMRI CAM per class (normalisation: "
+           f"{html.escape(str(meta.get('cam_normalisation', 'z-score across ROIs per window')))}); two-sided "
+           f"permutation test over {html.escape(str(meta.get('unit', 'windows')))} with {int(a['n_permutations'])} "
+           f"permutations; Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>"]
+    if meta.get("unit", "windows") == "windows":
+        out.append('<p class="warn">Windows of one block are not independent, so window-level p-values are '
+                   "optimistic; confirm with <code>compare --unit blocks</code> when there are enough blocks, and "
+                   "across sessions of several subjects.</p>")
     out.append('<div class="grid">')
     for name in a["classes"]:
         png = (cortex_images or {}).get(f"diff:{name}")
