@@ -68,7 +68,7 @@ def bundle_sessions(bundle) -> List[str]:
 
 
 def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
-                   n_permutations: int = DEFAULT_PERMUTATIONS, progress=None, cancel=None):
+                   n_permutations: int = DEFAULT_PERMUTATIONS, unit: str = "windows", progress=None, cancel=None):
     """Compare the open bundle with another bundle folder or two of its sessions (worker thread).
 
     Parameters
@@ -80,6 +80,8 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
         ``session_b`` inside ``bundle_a``.
     session_a, session_b : str, optional
     n_permutations : int
+    unit : {"windows", "blocks"}
+        What the permutation test exchanges (see ``compare_sessions``).
 
     Returns
     -------
@@ -93,7 +95,7 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
     if path_b is not None:
         report(progress, 0.0, f"loading {Path(path_b).name}")
         bundle_b = load_bundle(path_b)
-    return compare_bundles(bundle_a, bundle_b, session_a, session_b, n_permutations=n_permutations,
+    return compare_bundles(bundle_a, bundle_b, session_a, session_b, n_permutations=n_permutations, unit=unit,
                            progress=progress, cancel=cancel)
 
 
@@ -130,6 +132,10 @@ class CompareDialog(QDialog):
         self.permutations.setSingleStep(1000)
         self.permutations.setValue(DEFAULT_PERMUTATIONS)
         self.permutations.setToolTip("Permutations per test (p-values down to 1 / (n + 1))")
+        self.unit = QComboBox()
+        self.unit.addItems(["windows", "blocks"])
+        self.unit.setToolTip("What the test exchanges: windows, or block means (stricter: windows of one "
+                             "block are correlated; needs enough blocks)")
 
         has_sessions = len(sessions) >= 2
         self.sessions_radio.setEnabled(has_sessions)
@@ -150,6 +156,8 @@ class CompareDialog(QDialog):
         perm_row = QHBoxLayout()
         perm_row.addWidget(QLabel("Permutations"))
         perm_row.addWidget(self.permutations)
+        perm_row.addWidget(QLabel("over"))
+        perm_row.addWidget(self.unit)
         perm_row.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -174,8 +182,8 @@ class CompareDialog(QDialog):
             self.bundle_radio.setChecked(True)
 
     def choice(self) -> dict:
-        """``{"sessions": (a, b)}`` or ``{"path": str}``, plus ``"n_permutations"``."""
-        out = {"n_permutations": self.permutations.value()}
+        """``{"sessions": (a, b)}`` or ``{"path": str}``, plus ``"n_permutations"`` and ``"unit"``."""
+        out = {"n_permutations": self.permutations.value(), "unit": self.unit.currentText()}
         if self.sessions_radio.isChecked():
             out["sessions"] = (self.session_a.currentText(), self.session_b.currentText())
         else:
@@ -222,14 +230,15 @@ class CompareActions(QObject):
             return None
         choice = dialog.choice()
         if "sessions" in choice:
-            return self.compare_sessions(*choice["sessions"], n_permutations=choice["n_permutations"])
+            return self.compare_sessions(*choice["sessions"], n_permutations=choice["n_permutations"],
+                                         unit=choice["unit"])
         if not choice["path"]:
             self._problem(None, "No results folder chosen for session B.")
             return None
-        return self.compare_with(choice["path"], n_permutations=choice["n_permutations"])
+        return self.compare_with(choice["path"], n_permutations=choice["n_permutations"], unit=choice["unit"])
 
-    def compare_sessions(self, session_a: str, session_b: str,
-                         n_permutations: int = DEFAULT_PERMUTATIONS) -> Optional[FunctionWorker]:
+    def compare_sessions(self, session_a: str, session_b: str, n_permutations: int = DEFAULT_PERMUTATIONS,
+                         unit: str = "windows") -> Optional[FunctionWorker]:
         """Compare two sessions of the open bundle in a worker."""
         bundle = self.state.results
         if bundle is None:
@@ -238,20 +247,22 @@ class CompareActions(QObject):
         if session_a == session_b:
             self._problem(bundle.path, f"session A and session B are both {session_a!r}; choose two different sessions")
             return None
-        return self._start(bundle, None, session_a, session_b, n_permutations,
+        return self._start(bundle, None, session_a, session_b, n_permutations, unit,
                            f"comparing ses-{session_a} with ses-{session_b}")
 
-    def compare_with(self, path_b, n_permutations: int = DEFAULT_PERMUTATIONS) -> Optional[FunctionWorker]:
+    def compare_with(self, path_b, n_permutations: int = DEFAULT_PERMUTATIONS,
+                     unit: str = "windows") -> Optional[FunctionWorker]:
         """Compare the open bundle (A) with the results folder ``path_b`` (B) in a worker."""
         bundle = self.state.results
         if bundle is None:
             self._problem(None, "Open results first (File \u25b8 Open results\u2026): they are session A.")
             return None
-        return self._start(bundle, Path(path_b), None, None, n_permutations, f"comparing with {Path(path_b).name}")
+        return self._start(bundle, Path(path_b), None, None, n_permutations, unit,
+                           f"comparing with {Path(path_b).name}")
 
-    def _start(self, bundle, path_b, session_a, session_b, n_permutations, status) -> FunctionWorker:
+    def _start(self, bundle, path_b, session_a, session_b, n_permutations, unit, status) -> FunctionWorker:
         worker = FunctionWorker(run_comparison, bundle, path_b, session_a, session_b,
-                                n_permutations=n_permutations, name="compare")
+                                n_permutations=n_permutations, unit=unit, name="compare")
 
         def finished(result, bundle=bundle) -> None:
             if self.state.results is not bundle:
@@ -260,7 +271,7 @@ class CompareActions(QObject):
             self.state.set_compare(result)
             meta = result.meta
             text = f"Compare mode: {meta.get('a', 'A')} \u2192 {meta.get('b', 'B')}"
-            log.info("%s (%d permutations)", text, n_permutations)
+            log.info("%s (%d permutations over %s)", text, n_permutations, unit)
             self.window.statusBar().showMessage(text, 8000)
 
         worker.finished.connect(finished)

@@ -273,6 +273,11 @@ def test_two_sessions_of_one_bundle(gui, bundles, qtbot):
     # Sessions of one model have no separate coupling: the view says so and shows the bundle's.
     assert gui["coupling"].compare_side() is None
     assert "no coupling" in gui["coupling"]._heat_title.text()
+    # The same comparison over block means
+    _run(window.compare_actions.compare_sessions("1", "2", n_permutations=N_PERMUTATIONS, unit="blocks"), qtbot)
+    by_block = window.state.compare
+    assert by_block is not result and by_block.meta["unit"] == "blocks"
+    assert int(np.argmax(by_block.arrays["fmri_cam_diff"][CLASS])) == CHANGED_ROI
     # Opening other results leaves compare mode (A would no longer be on screen).
     _open(gui, bundles["a"], qtbot)
     assert window.state.compare is None
@@ -299,10 +304,11 @@ def test_compare_dialog_offers_sessions_only_when_the_bundle_has_them(qapp):
 
     dialog = CompareDialog(["pre", "post"])
     assert dialog.sessions_radio.isEnabled() and dialog.sessions_radio.isChecked()
-    assert dialog.choice() == {"sessions": ("pre", "post"), "n_permutations": DEFAULT_PERMUTATIONS}
+    assert dialog.choice() == {"sessions": ("pre", "post"), "n_permutations": DEFAULT_PERMUTATIONS, "unit": "windows"}
     dialog.bundle_radio.setChecked(True)
     dialog.path_edit.setText("/data/results/post")
-    assert dialog.choice() == {"path": "/data/results/post", "n_permutations": DEFAULT_PERMUTATIONS}
+    dialog.unit.setCurrentText("blocks")
+    assert dialog.choice() == {"path": "/data/results/post", "n_permutations": DEFAULT_PERMUTATIONS, "unit": "blocks"}
     assert not dialog.session_a.isEnabled() and dialog.path_edit.isEnabled()
     single = CompareDialog([])
     assert not single.sessions_radio.isEnabled() and single.bundle_radio.isChecked()
