@@ -30,6 +30,18 @@ SCOPE_SELECTED = "selected node (else mean)"
 SCOPE_MEAN = "mean over nodes"
 
 
+def _fixed_plot(left_label: str) -> pg.PlotWidget:
+    """A white plot without menu, buttons or mouse panning (the bar charts)."""
+    widget = pg.PlotWidget(background="w")
+    widget.setMenuEnabled(False)
+    item = widget.getPlotItem()
+    item.hideButtons()
+    item.setMouseEnabled(False, False)
+    _style_axes(item)
+    item.setLabel("left", left_label)
+    return widget
+
+
 def _style_axes(plot_item: pg.PlotItem) -> None:
     for axis in ("left", "bottom"):
         plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
@@ -88,25 +100,15 @@ class AttentionView(QWidget):
         self._band_box = pg.PlotCurveItem(pen=pg.mkPen((230, 60, 40), width=3))
         hp.addItem(self._band_box)
 
-        self._bars = pg.PlotWidget(background="w")
-        self._bars.setMenuEnabled(False)
+        self._bars = _fixed_plot("fusion weight \u03c9")
         bp = self._bars.getPlotItem()
-        bp.hideButtons()
-        bp.setMouseEnabled(False, False)
-        _style_axes(bp)
-        bp.setLabel("left", "fusion weight \u03c9")
         self._bar_global = pg.BarGraphItem(x=[], height=[], width=0.38)
         self._bar_node = pg.BarGraphItem(x=[], height=[], width=0.38)
         bp.addItem(self._bar_global)
         bp.addItem(self._bar_node)
 
-        self._diff = pg.PlotWidget(background="w")
-        self._diff.setMenuEnabled(False)
+        self._diff = _fixed_plot("\u0394\u03c9 (B \u2212 A)")
         dp = self._diff.getPlotItem()
-        dp.hideButtons()
-        dp.setMouseEnabled(False, False)
-        _style_axes(dp)
-        dp.setLabel("left", "\u0394\u03c9 (B \u2212 A)")
         dp.addLine(y=0, pen=pg.mkPen((120, 120, 120)))
         self._bar_diff = pg.BarGraphItem(x=[], height=[], width=0.6)
         dp.addItem(self._bar_diff)
