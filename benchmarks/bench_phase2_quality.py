@@ -14,9 +14,20 @@ reads the results bundle:
 * the drop of the reconstruction loss from the first to the last epoch (bar: >= 50 %);
 * the time of the phase-2 stages against the rest of ``analyze`` (bar: <= 50 %).
 
+With ``--inputs`` it also asks how much of the coupling the phase-2 *inputs*
+carry, before any embedding is learnt (the phase-1 node features of the ROIs,
+``Phase2Inputs``, recorded as ``analyze`` passes them to ``run_phase2``): for
+each coupled pair, the rank of the ROI among the nodes by
+
+* ``target``: the similarity of the ROI's row of the eq.-11 targets in the band
+  view and in the fMRI view, cos(C_band[w][i, :], C_fMRI[w][i, :]), averaged
+  over the windows (what the embedding cosine could at best reproduce);
+* ``rv``: the RV coefficient between the ROI's band features and its fMRI
+  features over the training windows (a direct, model-free association).
+
 Usage::
 
-    python benchmarks/bench_phase2_quality.py [--seeds 0 1 2] [--work DIR] [--small]
+    python benchmarks/bench_phase2_quality.py [--seeds 0 1 2] [--work DIR] [--small] [--inputs]
 
 It prints one block per seed and a summary; exit status 0 even if a bar is
 missed (it measures, it does not gate).
@@ -116,13 +127,73 @@ def evaluate(bundle_dir: Path, root: Path) -> dict:
                                        np.round(bundle.arrays["fusion"]["fusion_weights_global"], 3).tolist())))
 
 
+def input_ranks(inputs, pairs) -> dict:
+    """Rank (1 = best) of each coupled pair's ROI among the nodes by what the inputs carry.
+
+    Parameters
+    ----------
+    inputs : Phase2Inputs
+    pairs : list of (int, str)
+        (atlas ROI, band) pairs planted as coupled.
+
+    Returns
+    -------
+    dict
+        ``{"target": [...], "rv": [...]}``, one rank per pair in the node set
+        (see the module docstring), in the order of ``pairs``.
+    """
+    from eegfmri_viewer.pipeline.phase2_stage import centre_features
+
+    train = np.asarray(inputs.split) == "train"
+    nodes = [int(r) for r in inputs.node_index]
+    fmri = centre_features(inputs.fmri_features, train=train).astype(np.float64)
+
+    def unit(x):
+        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+    def rows_cos(a, b):
+        return (unit(a) * unit(b)).sum(-1)
+
+    c_fmri = unit(fmri) @ unit(fmri).transpose(0, 2, 1)
+    out = {"target": [], "rv": []}
+    for roi, band in pairs:
+        if roi not in nodes or band not in inputs.bands:
+            continue
+        eeg = centre_features(inputs.eeg_roi_features[inputs.bands.index(band)], train=train).astype(np.float64)
+        c_band = unit(eeg) @ unit(eeg).transpose(0, 2, 1)
+        target = rows_cos(c_band, c_fmri).mean(0)
+        rv = np.empty(len(nodes))
+        for i in range(len(nodes)):
+            x = eeg[train][:, i] - eeg[train][:, i].mean(0)
+            y = fmri[train][:, i] - fmri[train][:, i].mean(0)
+            rv[i] = np.sum((x.T @ y) ** 2) / np.sqrt(np.sum((x.T @ x) ** 2) * np.sum((y.T @ y) ** 2))
+        i = nodes.index(roi)
+        out["target"].append(int((target > target[i]).sum()) + 1)
+        out["rv"].append(int((rv > rv[i]).sum()) + 1)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--work", type=Path, default=None, help="folder for datasets and bundles (default: temp)")
     ap.add_argument("--small", action="store_true", help="use the --small demo preset (quick check, not the bar)")
     ap.add_argument("--reuse", action="store_true", help="evaluate existing WORK/results_seedS bundles instead of re-running")
+    ap.add_argument("--inputs", action="store_true",
+                    help="also rank the coupled pairs by what the phase-2 inputs carry (runs analyze)")
     args = ap.parse_args(argv)
+    recorded = []
+    if args.inputs:
+        import eegfmri_viewer.pipeline.phase2_stage as phase2_stage
+
+        run_phase2 = phase2_stage.run_phase2
+
+        def recording_run_phase2(inputs, *a, **k):
+            recorded.append(inputs)
+            return run_phase2(inputs, *a, **k)
+
+        # analyze imports run_phase2 from the module when it reaches phase 2.
+        phase2_stage.run_phase2 = recording_run_phase2
 
     from eegfmri_viewer.pipeline.analyze import analyze
     from eegfmri_viewer.pipeline.config import AnalysisConfig
@@ -139,11 +210,16 @@ def main(argv=None) -> int:
         cfg.coupling.seed = seed
         out = work / f"results_seed{seed}"
         t0 = time.perf_counter()
-        if not (args.reuse and (out / "manifest.json").exists()):
+        recorded.clear()
+        if args.inputs or not (args.reuse and (out / "manifest.json").exists()):
             analyze(root, out, config=cfg, force=True)
         wall = time.perf_counter() - t0
         r = evaluate(out, root)
         r["wall_s"] = wall
+        if recorded:
+            r["input_ranks"] = input_ranks(recorded[-1], coupled_pairs(root))
+            print(f"seed {seed}: ranks by what the inputs carry (of {r['n_nodes']}): "
+                  f"{json.dumps(r['input_ranks'])}")
         summary.append(r)
         print(f"seed {seed}: analyze {wall:.1f} s; {r['n_nodes']} phase-2 nodes, top 10 % = top {r['top']}")
         for row in r["rows"]:
@@ -171,6 +247,11 @@ def main(argv=None) -> int:
         print(f"  in the top 10 % of the lagged peak |r| for their band: "
               f"{sum(r['lag_rank'] <= s['top'] for s in summary for r in s['rows'] if 'rank' in r)}/{len(ranked)}")
         print(f"  permutation p < 0.05: {sum(r['p_value'] < 0.05 for r in ranked)}/{len(ranked)}")
+    if any("input_ranks" in r for r in summary):
+        for key in ("target", "rv"):
+            ranks = [x for r in summary for x in r.get("input_ranks", {}).get(key, [])]
+            print(f"  inputs, {key}: {sum(x <= s['top'] for s in summary for x in s.get('input_ranks', {}).get(key, []))}"
+                  f"/{len(ranks)} in the top 10 %; median rank {np.median(ranks):.0f}")
     drops = [r["loss_drop"] for r in summary if r["loss_drop"] is not None]
     if drops:
         print(f"  loss drop: {', '.join(f'{100 * d:.1f} %' for d in drops)}")

@@ -52,7 +52,7 @@ DESCRIPTION = (
 )
 LICENSE = "BSD-3-Clause"
 # Bump when docks are renamed or removed, so an old saved layout is ignored.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 # (dock title, "module:ClassName", dock area). View helpers append their views.
 VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
@@ -65,10 +65,13 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("Teaching", "eegfmri_viewer.views.teaching_view:TeachingView", Qt.DockWidgetArea.LeftDockWidgetArea),
 ]
 #: Docks that share one tabbed place under the 3-D view (the first is raised), so
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
+#: Docks that are tabs beside the 3-D view (which stays raised): they need its room.
+CORTEX_TABS = ("Teaching",)
 
 
 # --------------------------------------------------------------------------- paths
@@ -573,6 +576,12 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(tabbed[0], dock)
         if tabbed:
             tabbed[0].raise_()
+        cortex = self.docks.get("Cortex 3-D")
+        if cortex is not None:
+            for title in CORTEX_TABS:
+                if title in self.docks:
+                    self.tabifyDockWidget(cortex, self.docks[title])
+            cortex.raise_()
 
     # -- menus for other parts ----------------------------------------------------
     @property
@@ -864,9 +873,9 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
-        tabbed = next((self.docks[t] for t in TABBED_DOCKS if t in self.docks), None)
-        if tabbed is not None:
-            tabbed.raise_()
+        for title in (next((t for t in TABBED_DOCKS if t in self.docks), None), "Cortex 3-D"):
+            if title in self.docks:
+                self.docks[title].raise_()
         self.set_default_dock_sizes()
 
     # -- background work ----------------------------------------------------------

@@ -52,6 +52,20 @@ def _channel_positions(names):
     return xyz, xy
 
 
+def _fmri_connections(rng, fmri_cam, salient):
+    """Salient-connection arrays (the real core summary) on a graph joining each class's planted ROIs."""
+    from eegfmri_viewer.training.saliency import connection_summary
+
+    pairs = {(int(a), int(b)) for a, b in rng.integers(0, fmri_cam.shape[1], (60, 2)) if a != b}
+    for rois in PLANTED.values():
+        pairs |= {(a, b) for a in rois for b in rois if a != b}
+    edges = np.array(sorted(pairs | {(b, a) for a, b in pairs})).T
+    weight = np.ones(edges.shape[1])
+    out = connection_summary(fmri_cam, salient, edges, weight)
+    return {"fmri_connections": out["connections"], "fmri_connection_weight": out["weight"],
+            "fmri_connection_saliency": out["saliency"], "salient_fmri_connections": out["salient"]}
+
+
 def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_nodes: int = 12):
     """Write a small bundle to ``path`` and return it loaded-equivalent.
 
@@ -102,6 +116,7 @@ def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_no
     arrays = {"saliency": saliency, "windows": windows}
     rng_edges = rng.integers(0, n_rois, (2, 4 * n_rois))
     arrays["graphs"] = {"fmri_edge_index": rng_edges, "fmri_edge_weight": rng.uniform(0.1, 1, rng_edges.shape[1])}
+    saliency.update(_fmri_connections(rng, fmri_cam, saliency["salient_fmri"]))
     if eeg:
         n_ch, n_b = len(CHANNELS), len(BANDS)
         ch_pos, ch_pos_2d = _channel_positions(CHANNELS)

@@ -108,6 +108,26 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
     g = b.arrays["graphs"]
     assert g["fmri_edge_index"].shape[0] == 2 and g["fmri_edge_index"].shape[1] == g["fmri_edge_weight"].shape[0]
     assert g["eeg_edge_index"].max() < n_ch
+    # salient connections: each undirected edge of the graph the CAM was computed on, once
+    conn, fw = s["fmri_connections"], g["fmri_edge_weight"]
+    assert conn.shape[0] == 2 and np.all(conn[0] < conn[1]) and 2 * conn.shape[1] == len(fw)
+    W = np.zeros((n_rois, n_rois))
+    W[tuple(g["fmri_edge_index"])] = fw
+    np.testing.assert_allclose(s["fmri_connection_weight"], W[conn[0], conn[1]])
+    np.testing.assert_allclose(s["fmri_connection_saliency"],
+                               W[conn[0], conn[1]] * (s["fmri_cam"][:, conn[0]] + s["fmri_cam"][:, conn[1]]) / 2)
+    np.testing.assert_array_equal(s["salient_fmri_connections"],
+                                  s["salient_fmri"][:, conn[0]] & s["salient_fmri"][:, conn[1]])
+    for bi, band in enumerate(["alpha", "beta"]):
+        ei = g[f"eeg_{band}_edge_index"]
+        assert ei.max() < n_ch and g[f"eeg_{band}_lambda_max"] > 0
+        # the band's graph is the one its phase-1 model was trained on
+        np.testing.assert_array_equal(ei, np.asarray(b.weights[f"eeg_{band}"]["edge_index"]))
+        conn = s[f"eeg_{band}_connections"]
+        assert 2 * conn.shape[1] == ei.shape[1]
+        assert s[f"eeg_{band}_connection_saliency"].shape == (n_cls, conn.shape[1])
+        np.testing.assert_array_equal(s[f"salient_eeg_{band}_connections"],
+                                      s["salient_eeg"][bi][:, conn[0]] & s["salient_eeg"][bi][:, conn[1]])
     # metrics: per modality and band, with epoch curves
     m = b.metrics["phase1"]
     for entry in [m["fmri"], m["eeg"]["alpha"], m["eeg"]["beta"]]:

@@ -409,6 +409,35 @@ def test_electrodes_on_fsaverage_scalp(fresh, qapp):
     assert not view._electrode_actor.GetVisibility()
 
 
+def test_salient_connections_are_drawn_between_salient_rois(fresh, qapp):
+    from eegfmri_viewer.views.cortex_view import CONNECTION_COLOR
+
+    view = fresh
+    view.state.set_class(1)  # "visual": salient ROIs 0, 1, 142 (the factory's planted ROIs)
+    view.rois_check.setChecked(False)
+    view.connections_check.setChecked(False)
+    view.set_camera("Back")
+    off = _scene(_frame(view))
+    assert len(view.salient_connection_pairs()) == 0
+    view.connections_check.setChecked(True)
+    assert sorted(map(tuple, view.salient_connection_pairs())) == [(0, 1), (0, 142), (1, 142)]
+    on = _scene(_frame(view))
+    line = np.array(CONNECTION_COLOR) * 255
+    near = lambda img: (np.abs(img - line).max(-1) < 25).sum()  # noqa: E731
+    assert near(on) > 30 and near(off) == 0
+    # They follow the class, and belong to the fMRI CAM only.
+    view.state.set_class(2)
+    assert sorted(map(tuple, view.salient_connection_pairs())) == [(12, 13)]
+    view.set_source("eeg")
+    assert len(view.salient_connection_pairs()) == 0 and view._connection_actor is None
+    view.set_source("fmri")
+    view.set_surface("inflated")
+    view.set_surface("pial")
+    assert sorted(map(tuple, view.salient_connection_pairs())) == [(12, 13)]
+    view.connections_check.setChecked(False)
+    assert view._connection_actor is None
+
+
 def test_fmri_only_bundle(view, bundles, qapp):
     from eegfmri_viewer.views.cortex_view import FMRI_ONLY_MESSAGE
 

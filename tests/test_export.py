@@ -70,6 +70,16 @@ def test_tables_hold_the_bundle_values(bundles, tmp_path):
     row = next(r for r in rows if (r["band"], r["class"], r["electrode"]) == ("alpha", "visual", "Oz"))
     assert float(row["cam"]) == pytest.approx(bundle.get("saliency", "eeg_cam")[2, 1, CHANNELS.index("Oz")])
 
+    rows = _read(tmp_path / "tables" / "connections.csv")
+    conn = bundle.get("saliency", "fmri_connections")
+    assert len(rows) == len(CLASSES) * conn.shape[1] and {r["graph"] for r in rows} == {"fmri"}
+    salient = [(int(r["node_a"]), int(r["node_b"])) for r in rows if r["class"] == "visual" and r["salient"] == "1"]
+    assert sorted(salient) == [(0, 1), (0, 142), (1, 142)]
+    row = next(r for r in rows if r["class"] == "visual" and (r["node_a"], r["node_b"]) == ("0", "1"))
+    cam = bundle.get("saliency", "fmri_cam")[1]
+    assert float(row["saliency"]) == pytest.approx(float(row["weight"]) * (cam[0] + cam[1]) / 2)
+    assert row["name_b"] == str(bundle.get("saliency", "roi_names")[1])
+
     rows = _read(tmp_path / "tables" / "coupling.csv")
     cp = bundle.arrays["coupling"]
     assert len(rows) == cp["coupling"].size
@@ -91,7 +101,7 @@ def test_tables_hold_the_bundle_values(bundles, tmp_path):
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
     bundle = load_bundle(bundles["fmri_only"])
     result = write_tables(bundle, tmp_path)
-    assert [p.name for p in result.written] == ["saliency_fmri.csv"]
+    assert [p.name for p in result.written] == ["saliency_fmri.csv", "connections.csv"]
     assert set(result.skipped) == {"saliency_eeg.csv", "coupling.csv", "fusion_global.csv", "fusion_nodes.csv"}
     assert "fMRI-only" in result.summary() and "phase 2" in result.summary()
     before = (tmp_path / "saliency_fmri.csv").read_bytes()
@@ -184,7 +194,7 @@ def test_export_tables_action_writes_and_refuses_to_overwrite(window, qtbot, tmp
     actions = window.export_actions
     assert _wait(actions.export_tables(tmp_path), qtbot) == "finished"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n in TABLE_FILES if n != "changes.csv")
-    assert "5 table(s) written" in window.statusBar().currentMessage()
+    assert "6 table(s) written" in window.statusBar().currentMessage()
     with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
         actions.export_tables(tmp_path)
     assert isinstance(blocker.args[0], InputError) and "already holds" in str(blocker.args[0])

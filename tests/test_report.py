@@ -9,7 +9,7 @@ import pytest
 
 from bundle_factory import PLANTED, make_bundle
 from eegfmri_viewer.comparison.compare import compare_bundles
-from eegfmri_viewer.report.html import build_report, top_salient_rois, write_report
+from eegfmri_viewer.report.html import build_report, top_salient_connections, top_salient_rois, write_report
 from eegfmri_viewer.results import load_bundle, save_bundle
 
 
@@ -68,6 +68,10 @@ def test_report_is_self_contained_with_real_images(tmp_path):
     assert {r["roi"] for r in top} == set(PLANTED[1])
     assert top[0]["name"] in text
     assert f"{top[0]['coords'][0]:.0f}, {top[0]['coords'][1]:.0f}, {top[0]['coords'][2]:.0f}" in text
+    # The connection table ranks the edges among the planted ROIs first, both ends salient.
+    assert "Most salient connections" in text
+    conns = top_salient_connections(bundle, 1, n=3)
+    assert {(c["a"], c["b"]) for c in conns} == {(0, 1), (0, 142), (1, 142)} and all(c["salient"] for c in conns)
 
 
 @pytest.mark.gui

@@ -8,7 +8,7 @@ from eegfmri_viewer.models.cheb_gcnn import SpectralGCNN
 from eegfmri_viewer.progress import Cancelled
 from eegfmri_viewer.training.loop import (ClassifierTraining, TrainSettings, balanced_accuracy,
                                           class_weights, seeded)
-from eegfmri_viewer.training.saliency import (class_mean_cam, connection_saliency, own_class_cam,
+from eegfmri_viewer.training.saliency import (class_mean_cam, connection_saliency, connection_summary, own_class_cam,
                                               salient_connections, salient_nodes, subject_mean_cam,
                                               top_nodes_union)
 from eegfmri_viewer.training.splits import block_split, unique_blocks
@@ -168,3 +168,18 @@ def test_saliency_summaries():
     assert mask.shape == (2, 4)
     score = connection_saliency(mean, W)
     assert score.shape == (2, 6, 6) and score[0, 2, 3] == 0
+    np.testing.assert_allclose(score[0, 2, 4], 0.5 * (mean[0, 2] + mean[0, 4]) / 2)
+
+
+def test_connection_summary_lists_each_edge_once_with_its_score_and_mask():
+    W = np.zeros((5, 5))
+    for i, j, w in [(0, 1, 1.0), (1, 3, 0.5), (2, 4, 0.25)]:
+        W[i, j] = W[j, i] = w
+    edge_index = np.array(np.nonzero(W))
+    cam = np.array([[4.0, 2.0, 0.0, 1.0, -1.0], [0.0, 0.0, 3.0, 0.0, 3.0]])
+    salient = np.array([[True, True, False, False, False], [False, False, True, False, True]])
+    out = connection_summary(cam, salient, edge_index, W[tuple(edge_index)])
+    assert out["connections"].tolist() == [[0, 1, 2], [1, 3, 4]]
+    np.testing.assert_allclose(out["weight"], [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(out["saliency"], [[3.0, 0.75, -0.125], [0.0, 0.0, 0.75]])
+    assert out["salient"].tolist() == [[True, False, False], [False, False, True]]

@@ -139,6 +139,19 @@ def _load_atlas(config):
     return load_atlas(name, radius_mm=config.preprocessing.radius_mm)
 
 
+def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:
+    """Bundle arrays of the salient connections on ``graph`` (the one the CAM was computed on).
+
+    ``{prefix}_connections`` (2, n_conn), ``{prefix}_connection_weight`` (n_conn,),
+    ``{prefix}_connection_saliency`` (n_classes, n_conn) and ``mask_key`` (n_classes, n_conn).
+    """
+    from eegfmri_viewer.training.saliency import connection_summary
+
+    summary = connection_summary(cam_classes, salient, graph.edge_index, graph.edge_weight)
+    return {f"{prefix}_connections": summary["connections"], f"{prefix}_connection_weight": summary["weight"],
+            f"{prefix}_connection_saliency": summary["saliency"], mask_key: summary["salient"]}
+
+
 def _round_robin_top(cam_classes: ndarray, n: int) -> ndarray:
     """Union over classes of their best nodes, taken in turn, until ``n`` nodes."""
     cam_classes = np.nan_to_num(np.asarray(cam_classes, dtype=float), nan=-np.inf)
@@ -265,8 +278,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
 
     from eegfmri_viewer.preprocessing import concatenate_windows, make_windows, parcellate, preprocess_eeg
     from eegfmri_viewer.results import ResultsBundle, save_bundle
-    from eegfmri_viewer.training.saliency import (class_mean_cam, own_class_cam, salient_nodes,
-                                                  subject_mean_cam)
+    from eegfmri_viewer.training.saliency import (class_mean_cam, own_class_cam,
+                                                  salient_nodes, subject_mean_cam)
     from eegfmri_viewer.training.splits import block_split
 
     from eegfmri_viewer.pipeline.blocks import merge_event_blocks
@@ -411,6 +424,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "fmri_cam_subjects": fmri_cam_subjects,
         "salient_fmri": salient_nodes(fmri_cam_subjects, top_n),
     }
+    saliency.update(_connection_arrays("fmri", "salient_fmri_connections", fmri_cam, saliency["salient_fmri"],
+                                       fmri.graph))
     n_salient = config.phase2.n_salient
     node_index = _round_robin_top(fmri_cam, n_salient)
     saliency["salient_rois"] = node_index
@@ -426,7 +441,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     if use_eeg:
         with timer.stage("phase1_eeg"):
             prog = stage_progress("phase1_eeg")
-            cams, feats, plain_cams = [], [], []
+            cams, feats, plain_cams, band_graphs = [], [], [], []
             for b, (band, _, _) in enumerate(bands):
                 check_cancel(cancel)
                 q, kernel_s = band_sampling(eeg_sfreq, bands[b][1], bands[b][2], config.phase1)
@@ -439,6 +454,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 cams.append(res.cam - res.cam_reference if referenced else res.cam)
                 plain_cams.append(class_mean_cam(res.cam, windows.labels, n_classes))
                 feats.append(res.features)
+                band_graphs.append(res.graph)
                 if b == 0:
                     # One electrode graph for the bundle: rebuilt from the broadband signal.
                     from eegfmri_viewer.pipeline.phase1_stage import build_graph
@@ -471,6 +487,12 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         window_arrays["eeg_roi_cam"] = np.einsum("rc,wbc->wbr", T, own).astype(np.float32)
         graphs.update({"eeg_edge_index": eeg_graph.edge_index, "eeg_edge_weight": eeg_graph.edge_weight,
                        "eeg_lambda_max": np.array(eeg_graph.lambda_max)})
+        for b, (band, _, _) in enumerate(bands):
+            g = band_graphs[b]
+            graphs.update({f"eeg_{band}_edge_index": g.edge_index, f"eeg_{band}_edge_weight": g.edge_weight,
+                           f"eeg_{band}_lambda_max": np.array(g.lambda_max)})
+            saliency.update(_connection_arrays(f"eeg_{band}", f"salient_eeg_{band}_connections", eeg_cam[b],
+                                               saliency["salient_eeg"][b], g))
         arrays["transfer"] = {"matrix": T, "method": np.array(config.graph.transfer)}
 
         # 6. phase 2

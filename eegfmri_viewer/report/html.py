@@ -77,6 +77,31 @@ def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
     ]
 
 
+def top_salient_connections(bundle, class_index: int, n: int = 10) -> list:
+    """The ``n`` connections of the fMRI graph with the highest saliency for a class.
+
+    Saliency of the edge (a, b): ``W[a, b] (CAM_c(a) + CAM_c(b)) / 2``
+    (``fmri_connection_saliency``); empty for bundles written without it.
+
+    Returns
+    -------
+    rows : list of dict
+        ``a``, ``b`` (ROI indices), ``name_a``, ``name_b``, ``weight``, ``saliency``,
+        ``salient`` (both ends salient nodes of the class).
+    """
+    if not bundle.has("saliency", "fmri_connection_saliency"):
+        return []
+    conn = np.asarray(bundle.get("saliency", "fmri_connections"), dtype=int)
+    score = np.asarray(bundle.get("saliency", "fmri_connection_saliency"), dtype=float)[class_index]
+    weight = bundle.get("saliency", "fmri_connection_weight")
+    mask = bundle.get("saliency", "salient_fmri_connections")
+    names = bundle.get("saliency", "roi_names")
+    return [{"a": int(conn[0, e]), "b": int(conn[1, e]), "name_a": str(names[conn[0, e]]),
+             "name_b": str(names[conn[1, e]]), "weight": float(weight[e]), "saliency": float(score[e]),
+             "salient": bool(mask[class_index, e]) if mask is not None else False}
+            for e in np.argsort(-score, kind="stable")[:n]]
+
+
 def _accuracy_rows(metrics: dict) -> list:
     rows = []
     phase1 = metrics.get("phase1", {})
@@ -184,6 +209,15 @@ def build_report(
         add(_table(["rank", "ROI", "network", "CAM", "MNI x, y, z (mm)"],
                    [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]),
                      ", ".join(f"{v:.0f}" for v in r["coords"])] for i, r in enumerate(top)]))
+
+    if bundle.has("saliency", "fmri_connection_saliency"):
+        add("<h2>Most salient connections</h2><p>Edges of the fMRI graph ranked by W[a, b] · (CAM(a) + CAM(b)) / 2; "
+            "“both salient”: both ends are salient regions of the class (argmax votes across subjects).</p>")
+        for c, name in enumerate(classes):
+            add(f"<h3>{html.escape(name)}</h3>")
+            add(_table(["rank", "ROI a", "ROI b", "weight", "saliency", "both salient"],
+                       [[i + 1, _fmt(r["name_a"]), _fmt(r["name_b"]), _fmt(r["weight"]), _fmt(r["saliency"]),
+                         "yes" if r["salient"] else "no"] for i, r in enumerate(top_salient_connections(bundle, c))]))
 
     if bundle.has_eeg:
         add("<h2>Electrode graph</h2><p>Electrodes coloured by the CAM of each class in the band where the EEG "

@@ -16,6 +16,8 @@ file                       columns                                      rows
 saliency_fmri.csv          class, roi, roi_name, network, x_mm, y_mm,   n_cls × n_rois
                            z_mm, cam, salient
 saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n_cls × n_ch
+connections.csv            graph, class, node_a, name_a, node_b,        (fMRI + n_b graphs) ×
+                           name_b, weight, saliency, salient            n_cls × edges
 coupling.csv               band, roi, roi_name, x_mm, y_mm, z_mm,       n_b × n_nodes
                            coupling, peak_lag_s, p_value
 fusion_global.csv          view, weight                                 6
@@ -29,6 +31,12 @@ changes.csv                measure, band, class, roi, roi_name, x_mm,   (1 + n_b
 change B − A, the permutation p-value and the FDR q-value, for the fMRI CAM
 (``measure`` = ``fmri_cam``, ``band`` empty) and the EEG CAM on ROIs per band
 (``measure`` = ``eeg_roi_cam``).
+
+``connections.csv`` lists every edge of the graph each phase-1 model was
+trained on once (``graph`` = ``fmri``, or the band name for an electrode
+graph), with its weight, its saliency ``W[a, b] (CAM_c(a) + CAM_c(b)) / 2``
+and whether both ends are salient nodes of the class; ``node_a`` / ``node_b``
+are atlas ROI indices (fMRI) or channel indices.
 
 ``peak_lag_s`` and ``p_value`` are empty cells when the bundle has no lagged
 correlation; ``salient`` is 1 or 0 (empty when the bundle has no such mask).
@@ -48,8 +56,8 @@ from eegfmri_viewer.atomic_write import atomic_write_bytes
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 
-TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "coupling.csv", "fusion_global.csv", "fusion_nodes.csv",
-               "changes.csv")
+TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "connections.csv", "coupling.csv", "fusion_global.csv",
+               "fusion_nodes.csv", "changes.csv")
 
 
 @dataclass
@@ -141,6 +149,41 @@ def saliency_eeg_rows(bundle) -> tuple:
     return ["band", "class", "electrode", "cam", "salient"], rows
 
 
+def connection_graphs(bundle) -> List[tuple]:
+    """The graphs whose salient connections the bundle holds.
+
+    Returns
+    -------
+    list of (graph, prefix, mask_key, node_names)
+        ``graph`` is ``"fmri"`` or a band name; ``prefix`` the key prefix in
+        ``saliency.npz`` (``fmri``, ``eeg_<band>``).
+    """
+    out = []
+    if bundle.has("saliency", "fmri_connections"):
+        names, _, _ = _roi_info(bundle)
+        out.append(("fmri", "fmri", "salient_fmri_connections", names))
+    electrodes = [str(e) for e in bundle.get("saliency", "electrodes", [])]
+    for band in bundle.bands:
+        if bundle.has("saliency", f"eeg_{band}_connections"):
+            out.append((band, f"eeg_{band}", f"salient_eeg_{band}_connections", electrodes))
+    return out
+
+
+def connection_rows(bundle) -> tuple:
+    """Header and rows of ``connections.csv`` (every edge of every phase-1 graph, per class)."""
+    rows = []
+    for graph, prefix, mask_key, names in connection_graphs(bundle):
+        conn = np.asarray(bundle.get("saliency", f"{prefix}_connections"), dtype=int)
+        weight = np.asarray(bundle.get("saliency", f"{prefix}_connection_weight"), dtype=float)
+        score = np.asarray(bundle.get("saliency", f"{prefix}_connection_saliency"), dtype=float)
+        mask = bundle.get("saliency", mask_key)
+        for c, cls in enumerate(bundle.classes):
+            for e, (a, b) in enumerate(conn.T):
+                rows.append([graph, cls, a, names[a], b, names[b], weight[e], score[c, e],
+                             bool(mask[c, e]) if mask is not None else None])
+    return ["graph", "class", "node_a", "name_a", "node_b", "name_b", "weight", "saliency", "salient"], rows
+
+
 def coupling_rows(bundle) -> tuple:
     """Header and rows of ``coupling.csv`` (band × phase-2 ROI)."""
     names, coords, _ = _roi_info(bundle)
@@ -204,6 +247,8 @@ def _plan(bundle) -> Dict[str, tuple]:
         None, "no fMRI CAM in saliency.npz")
     plan["saliency_eeg.csv"] = (saliency_eeg_rows, None) if bundle.has("saliency", "eeg_cam") else (
         None, "no EEG CAM (fMRI-only analysis)")
+    plan["connections.csv"] = (connection_rows, None) if connection_graphs(bundle) else (
+        None, "no salient connections in saliency.npz (bundle written before they were saved)")
     plan["coupling.csv"] = (coupling_rows, None) if bundle.has("coupling", "coupling") and ok_fmri else (
         None, "no coupling.npz (phase 2 did not run)")
     has_fusion = bundle.has("fusion", "fusion_weights_global")

@@ -13,7 +13,10 @@ The CAM of a window for class ``c`` is ``CAM_c(i) = sum_k w[c, k] F[i, k]``
   mean CAM) are the salient nodes of the class. With one subject this is
   simply the top of its map.
 - salient connections per class: the graph edges whose two ends are both
-  salient for that class, scored by ``W[i, j] * (CAM_c(i) + CAM_c(j)) / 2``.
+  salient for that class, scored by ``W[i, j] * (CAM_c(i) + CAM_c(j)) / 2``
+  (a connection matters when it is strong and joins salient nodes);
+  :func:`connection_summary` gives the undirected edge list, the scores and
+  the mask that the results bundle stores.
 """
 
 from __future__ import annotations
@@ -170,3 +173,55 @@ def salient_connections(salient: ndarray, edge_index: ndarray) -> ndarray:
     salient = np.asarray(salient, dtype=bool)
     src, dst = np.asarray(edge_index, dtype=int)
     return salient[:, src] & salient[:, dst]
+
+
+def undirected_edges(edge_index: ndarray, edge_weight: ndarray) -> tuple:
+    """Each undirected edge once, as ``i < j``.
+
+    Parameters
+    ----------
+    edge_index : ndarray, shape (2, n_edges)
+        Both directions of every edge (as :class:`~eegfmri_viewer.graphs.graph.Graph`
+        stores them); self loops are dropped.
+    edge_weight : ndarray, shape (n_edges,)
+
+    Returns
+    -------
+    edges : ndarray, shape (2, n_connections), int64
+        Sorted by (i, j).
+    weight : ndarray, shape (n_connections,)
+    """
+    src, dst = np.asarray(edge_index, dtype=np.int64)
+    weight = np.asarray(edge_weight, dtype=float)
+    keep = src < dst
+    order = np.lexsort((dst[keep], src[keep]))
+    return np.stack([src[keep][order], dst[keep][order]]), weight[keep][order]
+
+
+def connection_summary(cam_classes: ndarray, salient: ndarray, edge_index: ndarray,
+                       edge_weight: ndarray) -> dict:
+    """Connection saliency and salient connections of every class on one graph.
+
+    Parameters
+    ----------
+    cam_classes : ndarray, shape (n_classes, n_nodes)
+        Class-mean CAM.
+    salient : ndarray, shape (n_classes, n_nodes), bool
+        Salient nodes (:func:`salient_nodes`).
+    edge_index : ndarray, shape (2, n_edges)
+        The graph the CAM was computed on (both directions listed).
+    edge_weight : ndarray, shape (n_edges,)
+
+    Returns
+    -------
+    dict
+        ``connections`` (2, n_conn) int64, each undirected edge once (i < j);
+        ``weight`` (n_conn,); ``saliency`` (n_classes, n_conn),
+        ``W[i, j] * (CAM_c(i) + CAM_c(j)) / 2``; ``salient`` (n_classes, n_conn)
+        bool, both ends salient for the class.
+    """
+    edges, weight = undirected_edges(edge_index, edge_weight)
+    cam = np.asarray(cam_classes, dtype=float)
+    score = weight[None] * (cam[:, edges[0]] + cam[:, edges[1]]) / 2.0
+    return {"connections": edges, "weight": weight, "saliency": score,
+            "salient": salient_connections(salient, edges)}

@@ -10,7 +10,10 @@ whose value is below the threshold (a fraction of the largest absolute CAM of
 the shown class and source; each class has its own colour range because CAMs
 of different classes are not on a common scale) keep the sulcal grey. ROI centres are spheres coloured the same
 way; the selected ROI is a larger yellow sphere. Electrodes can be shown on the
-fsaverage scalp that MNE ships.
+fsaverage scalp that MNE ships. "Connections" draws the salient connections of
+the class (fMRI source, outside compare mode): edges of the fMRI graph whose two
+ends are salient ROIs (``salient_fmri_connections``), as lines between the ROI
+centres.
 
 Switching class, band or threshold only rewrites the colour arrays of the
 existing actors; switching pial/inflated rewrites their points. Actors are
@@ -54,6 +57,10 @@ DEFAULT_Q = 0.05
 BACKGROUND = (255, 255, 255)
 COLORMAP = "RdBu_r"
 ROI_RADIUS_MM = 2.0
+CONNECTION_COLOR = (0.25, 0.1, 0.45)
+CONNECTION_WIDTH = 3.0
+CONNECTIONS_TIP = ("Salient connections of the class: edges of the fMRI graph whose two ends are salient ROIs "
+                   "(fMRI CAM, argmax votes across subjects)")
 SELECTED_RADIUS_MM = 4.5
 ELECTRODE_RADIUS_MM = 3.5
 # Camera presets: direction from the brain's centre to the camera.
@@ -230,6 +237,7 @@ class CortexView(QWidget):
         self._roi_names: list = []
         self._roi_actor = None
         self._roi_mesh = None
+        self._connection_actor = None
         self._sphere_template = None
         self._head_actor = None
         self._electrode_actor = None
@@ -355,6 +363,8 @@ class CortexView(QWidget):
         self.rois_check = QCheckBox("ROIs")
         self.rois_check.setChecked(True)
         self.electrodes_check = QCheckBox("Electrodes")
+        self.connections_check = QCheckBox("Connections")
+        self.connections_check.setToolTip(CONNECTIONS_TIP)
         self.compare_combo = QComboBox()
         self.compare_combo.addItems(list(COMPARE_SIDES))
         self.compare_combo.setToolTip("Compare mode (File \u25b8 Compare\u2026): relative CAM of session A, "
@@ -376,6 +386,7 @@ class CortexView(QWidget):
         bar.addWidget(self.threshold_label)
         bar.addSeparator()
         bar.addWidget(self.rois_check)
+        bar.addWidget(self.connections_check)
         bar.addWidget(self.electrodes_check)
         bar.addSeparator()
         bar.addWidget(QLabel(" Compare "))
@@ -398,6 +409,7 @@ class CortexView(QWidget):
         self.threshold_slider.valueChanged.connect(self._on_threshold)
         self.rois_check.toggled.connect(self._on_rois_toggled)
         self.electrodes_check.toggled.connect(self.set_electrodes_visible)
+        self.connections_check.toggled.connect(lambda _on: self._refresh_connections())
         self.compare_combo.currentIndexChanged.connect(lambda _i: self._on_compare_controls())
         self.q_check.toggled.connect(lambda _on: self._on_compare_controls())
         self.q_spin.valueChanged.connect(lambda _v: self._on_compare_controls())
@@ -492,10 +504,16 @@ class CortexView(QWidget):
         self._roi_coords = self._roi_anchor = None
         self._roi_names = []
         self._remove_roi_actor()
+        self._remove_connections()
         self._remove_electrodes()
         has = results is not None and results.has("saliency", "fmri_cam") and results.has("saliency", "roi_coords")
         problem = _shape_problem(results) if has else None
         has = has and problem is None
+        self.connections_check.setEnabled(bool(has and results.has("saliency", "salient_fmri_connections")))
+        self.connections_check.setToolTip(
+            CONNECTIONS_TIP if self.connections_check.isEnabled() or results is None else
+            "These results have no salient connections (saliency.npz: salient_fmri_connections); "
+            "analyse again to get them")
         for w in (self.source_combo, self.band_combo, self.class_combo, self.threshold_slider, self.rois_check):
             w.setEnabled(has)
         self.class_combo.clear()
@@ -666,6 +684,7 @@ class CortexView(QWidget):
     def _refresh_colors(self) -> None:
         self._refresh_scale()
         self._show_values(self.roi_values())
+        self._refresh_connections()
 
     def _show_values(self, roi_values) -> None:
         rgb = self.cortex_mesh.point_data["rgb"]
@@ -731,6 +750,48 @@ class CortexView(QWidget):
             self.plotter.remove_actor(self._roi_actor, render=False)
         self._roi_actor = None
         self._roi_mesh = None
+
+    # -- salient connections ----------------------------------------------------------
+    def salient_connection_pairs(self) -> np.ndarray:
+        """Salient connections drawn now, shape (n_drawn, 2) ROI indices (empty when not drawn).
+
+        Drawn when "Connections" is checked, the source is the fMRI CAM and no
+        comparison is shown (the connections belong to the bundle's own CAM);
+        on the inflated surface, connections to hidden (deep) ROIs are left out.
+        """
+        r = self._results
+        empty = np.zeros((0, 2), dtype=int)
+        if (r is None or self._weights is None or not self.connections_check.isChecked()
+                or self.source != "fmri" or self.compare_side() is not None
+                or not r.has("saliency", "salient_fmri_connections")):
+            return empty
+        conn = np.asarray(r.get("saliency", "fmri_connections"), dtype=int)
+        mask = np.asarray(r.get("saliency", "salient_fmri_connections"), dtype=bool)[self.class_index()]
+        pairs = conn[:, mask].T
+        visible = self._roi_visible()
+        return pairs[visible[pairs[:, 0]] & visible[pairs[:, 1]]] if len(pairs) else empty
+
+    def _refresh_connections(self) -> None:
+        pairs = self.salient_connection_pairs()
+        self._remove_connections()
+        if not len(pairs):
+            self.request_render()
+            return
+        pv = self._pv
+        centres = self._roi_centres()
+        points = centres[pairs.reshape(-1)]
+        lines = np.column_stack([np.full(len(pairs), 2), np.arange(0, 2 * len(pairs), 2),
+                                 np.arange(1, 2 * len(pairs), 2)]).ravel()
+        mesh = pv.PolyData(points, lines=lines)
+        self._connection_actor = self.plotter.add_mesh(
+            mesh, color=CONNECTION_COLOR, line_width=CONNECTION_WIDTH, name="connections", pickable=False,
+            reset_camera=False, render=False, lighting=False)
+        self.request_render()
+
+    def _remove_connections(self) -> None:
+        if self._connection_actor is not None:
+            self.plotter.remove_actor(self._connection_actor, render=False)
+        self._connection_actor = None
 
     def _on_rois_toggled(self, on: bool) -> None:
         if self._roi_actor is not None:
@@ -818,6 +879,7 @@ class CortexView(QWidget):
         if self._roi_mesh is not None:
             self._roi_mesh.points[...] = self._roi_points()
             self._roi_mesh.GetPoints().Modified()
+        self._refresh_connections()
         self._update_electrodes_check()
         self.set_electrodes_visible(self.electrodes_check.isChecked())
         self._on_node(self.state.selection.node_kind or "", self.state.selection.node_index
