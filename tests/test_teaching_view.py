@@ -322,3 +322,23 @@ def test_weights_are_read_from_the_bundle_folder_when_not_loaded(qtbot, state, t
     state.set_results(load_bundle(path, verify=False))
     settle()
     assert view.theta is None and "could not be read" in view.filter_note
+
+
+def test_a_hidden_view_reads_the_weights_only_when_shown(qtbot, state, tmp_path, weights):
+    import torch
+
+    path = tmp_path / "bundle"
+    make_bundle(path, eeg=False, phase2=False)
+    (path / "weights").mkdir()
+    torch.save(weights["fmri"], path / "weights" / "fmri.pt")
+    view = show(qtbot, state)
+    view.hide()
+    state.set_results(load_bundle(path, verify=False))
+    settle()
+    # Behind another tab nothing is read: opening results costs no torch import here.
+    assert view.theta is None and view.eigenvalues.size == 0
+    view.show()
+    qtbot.waitExposed(view)
+    settle()
+    np.testing.assert_allclose(view.theta, chebyshev_theta_from_state_dict(weights["fmri"]))
+    assert view.eigenvalues.size == 264

@@ -198,6 +198,9 @@ def test_electrode_edges_scale_with_attention_and_threshold_hides_weak_ones(qtbo
     state.set_band("alpha")
     state.set_results(full)
     view = show(qtbot, ElectrodeGraphView, state)
+    # By default only the strongest quarter of the edges is drawn.
+    assert [(e.i, e.j) for e in view.drawn_edges] == [pairs[("Fp1", "Fp2")]]
+    view.threshold_slider.setValue(0)
     drawn = {(e.i, e.j): e for e in view.drawn_edges}
     strong, weak = drawn[pairs[("Fp1", "Fp2")]], drawn[pairs[("C3", "P3")]]
     assert len(drawn) == 2
@@ -221,6 +224,7 @@ def test_electrode_head_selector_uses_one_head_or_the_mean(qtbot, state, full):
     ei = full.arrays["gat_attention"]["eeg_alpha_edge_index"]
     state.set_results(full)
     view = show(qtbot, ElectrodeGraphView, state)
+    view.threshold_slider.setValue(0)
     assert view.head_combo.currentText() == "mean over heads"
     assert view.layer_combo.currentIndex() == att.shape[0] - 1
 
@@ -440,6 +444,11 @@ def test_coupling_heatmap_groups_by_network_and_colours_cells(qtbot, state, full
     order = view.display_order
     assert set(networks[order[:view.groups[0][2]]]) == {"Default mode"}
     assert set(networks[order[view.groups[1][1]:]]) == {"Visual"}
+    # Names where they fit; their short forms when the heat map is narrow.
+    view.resize(1200, 500)
+    qtbot.waitUntil(lambda: view.bottom_tick_labels() == ["Default mode", "Visual"], timeout=3000)
+    view.resize(200, 500)
+    qtbot.waitUntil(lambda: view.bottom_tick_labels() == ["DM", "Vis"], timeout=3000)
 
     coupling = full.arrays["coupling"]["coupling"]
     widget = view.heatmap_widget
@@ -514,3 +523,18 @@ def test_screenshots_of_filled_views(qtbot, state, full, tmp_path):
         image = view.grab().toImage()
         assert count_color(image, (255, 255, 255), tol=3) < 0.9 * image.width() * image.height()
         assert image.save(str(tmp_path / f"{view_cls.__name__}.png"))
+
+
+def test_electrode_names_and_sizes_follow_the_room_on_screen(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    view.resize(900, 800)
+    qtbot.waitUntil(lambda: view.spacing_px() >= 30, timeout=3000)
+    assert view.labels_shown()
+    big = max(view._nodes.data["size"])
+    view.resize(260, 230)
+    qtbot.waitUntil(lambda: view.spacing_px() < 30, timeout=3000)
+    assert not view.labels_shown()
+    small = max(view._nodes.data["size"])
+    # Discs stay apart: no larger than the spacing of the electrodes on screen.
+    assert small < big and small <= 0.9 * view.spacing_px() + 6

@@ -26,8 +26,25 @@ from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
 
 MAX_ROI_TICKS = 24
+#: Rough width of one character of an axis label, in pixels.
+CHAR_PX = 7.0
 # Compare mode: selector text -> suffix of compare.npz's coupling arrays.
 COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
+
+
+def short_network_name(name: str) -> str:
+    """A short form of a network name for a narrow column group.
+
+    CamelCase and multi-word names give their initials (``"DefaultMode"`` →
+    ``"DM"``, ``"Cingulo-opercular Task Control"`` → ``"COTC"``); one-word names
+    their first three letters (``"Visual"`` → ``"Vis"``).
+    """
+    import re
+
+    words = re.findall(r"[A-Z][a-z]*|[a-z]+|[0-9]+", name.replace("-", " ").title() if name.islower() else name)
+    if len(words) > 1:
+        return "".join(w[0].upper() for w in words)
+    return name[:3]
 
 
 def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
@@ -89,6 +106,7 @@ class CouplingView(QWidget):
         self._lag_index = np.zeros(0, dtype=int)
         self._matrix = np.zeros((0, 0))
         self._groups: List[Tuple[str, int, int]] = []
+        self._bottom_labels: List[str] = []
         self._separators: List[pg.InfiniteLine] = []
         self._curves: List[pg.PlotDataItem] = []
         self._peaks: List[pg.ScatterPlotItem] = []
@@ -114,6 +132,7 @@ class CouplingView(QWidget):
         self._band_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1.5, style=Qt.DashLine))
         hp.addItem(self._band_box)
         hp.addItem(self._roi_box)
+        hp.getViewBox().sigResized.connect(lambda _vb: self._relabel_groups())
 
         self._lags = pg.PlotWidget(background="w")
         self._lags.setMenuEnabled(False)
@@ -316,7 +335,7 @@ class CouplingView(QWidget):
             hp.removeItem(line)
         self._separators = []
         if self._groups:
-            ticks = [((start + stop) / 2, name) for name, start, stop in self._groups]
+            ticks = self._group_ticks()
             for _name, start, _stop in self._groups[1:]:
                 line = pg.InfiniteLine(pos=start, angle=90, pen=pg.mkPen((0, 0, 0), width=2))
                 hp.addItem(line)
@@ -326,7 +345,7 @@ class CouplingView(QWidget):
             stride = max(1, int(np.ceil(n / MAX_ROI_TICKS)))
             ticks = [(c + 0.5, str(int(self._node_index[self._order[c]]))) for c in range(0, n, stride)]
             hp.setLabel("bottom", "phase-2 ROIs (atlas index; the atlas has no network labels)")
-        hp.getAxis("bottom").setTicks([ticks, []])
+        self._set_bottom_ticks(ticks)
         hp.setRange(xRange=(0, n), yRange=(0, n_b), padding=0.01)
         glob = results.get("coupling", "coupling_global")
         glob_text = ""
@@ -350,6 +369,29 @@ class CouplingView(QWidget):
             return None
         rows = np.flatnonzero(self._node_index == sel.node_index)
         return int(rows[0]) if len(rows) else None
+
+    def _group_ticks(self) -> List[Tuple[float, str]]:
+        """Bottom-axis ticks, one per network group: the full name where it fits, else its short form."""
+        vb = self._heat.getPlotItem().getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        col_px = vb.width() / (x1 - x0) if x1 > x0 and vb.width() > 0 else 0.0
+        ticks = []
+        for name, start, stop in self._groups:
+            fits = (stop - start) * col_px >= CHAR_PX * (len(name) + 1)
+            ticks.append(((start + stop) / 2, name if fits else short_network_name(name)))
+        return ticks
+
+    def bottom_tick_labels(self) -> List[str]:
+        """Labels on the bottom axis now (network groups, or ROI indices)."""
+        return list(self._bottom_labels)
+
+    def _set_bottom_ticks(self, ticks) -> None:
+        self._bottom_labels = [label for _pos, label in ticks]
+        self._heat.getPlotItem().getAxis("bottom").setTicks([ticks, []])
+
+    def _relabel_groups(self) -> None:
+        if self._groups and self._stack.currentIndex() == 1:
+            self._set_bottom_ticks(self._group_ticks())
 
     def _draw_selection(self) -> None:
         if self._stack.currentIndex() == 0 or self._state.results is None:

@@ -2,9 +2,13 @@
 
 Node colour and size follow the selected band's class activation map (CAM) for
 the selected class; edges follow the band's GAT attention coefficients α_ij
-(width and opacity grow with the weight, a slider hides weak edges). When the
-results have no GAT attention (phase 2 did not run) the electrode graph's own
-edges (functional-connectivity weights) are drawn instead, and a note says so.
+(width and opacity grow with the weight from the weakest to the strongest edge
+shown; the slider hides the weakest edges, by default all but the strongest
+quarter, since attention spread over every neighbour would otherwise cover the
+head). When the results have no GAT attention (phase 2 did not run) the electrode
+graph's own edges (functional-connectivity weights) are drawn instead, and a note
+says so. Nodes and channel names scale with the drawing: in a small dock the
+names are left out (hovering a node still names it).
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ N_WIDTH_BINS = 8
 MIN_WIDTH, MAX_WIDTH = 0.6, 7.0
 MIN_ALPHA, MAX_ALPHA = 70, 255
 NODE_MIN_SIZE, NODE_MAX_SIZE = 9.0, 26.0
+#: Default of the slider: the weakest 75 % of the edges are hidden.
+DEFAULT_HIDDEN_PERCENT = 75
+#: Channel names are drawn when neighbouring electrodes are at least this far apart on screen.
+LABEL_MIN_SPACING_PX = 30.0
 MEAN_HEADS = "mean over heads"
 
 
@@ -123,15 +131,16 @@ class ElectrodeGraphView(QWidget):
         self._head_combo = QComboBox()
         self._head_combo.setToolTip("Attention head, or the mean over heads")
         self._threshold = QSlider(Qt.Horizontal)
-        self._threshold.setRange(0, 100)
-        self._threshold.setValue(0)
-        self._threshold.setToolTip("Hide edges weaker than this fraction of the strongest edge")
+        self._threshold.setRange(0, 95)
+        self._threshold.setValue(DEFAULT_HIDDEN_PERCENT)
+        self._threshold.setToolTip("Hide this percentage of the edges, the weakest first")
+        self._spacing = 0.0
         self._threshold_label = QLabel()
         controls = QHBoxLayout()
         for text, widget in (("Band", self._band_combo), ("Layer", self._layer_combo), ("Head", self._head_combo)):
             controls.addWidget(QLabel(text))
             controls.addWidget(widget)
-        controls.addWidget(QLabel("Edges \u2265"))
+        controls.addWidget(QLabel("Hide weakest"))
         controls.addWidget(self._threshold, 1)
         controls.addWidget(self._threshold_label)
 
@@ -182,6 +191,7 @@ class ElectrodeGraphView(QWidget):
         self._layer_combo.currentIndexChanged.connect(lambda _i: self._draw_edges())
         self._head_combo.currentIndexChanged.connect(lambda _i: self._draw_edges())
         self._threshold.valueChanged.connect(lambda _v: self._draw_edges())
+        self._plot.getPlotItem().getViewBox().sigResized.connect(lambda _vb: self._fit_to_size())
         state.resultsChanged.connect(lambda _r: self.reload())
         state.classChanged.connect(lambda _c: (self._draw_nodes(), self._draw_edges()))
         state.bandChanged.connect(lambda _b: self._on_state_band())
@@ -305,8 +315,13 @@ class ElectrodeGraphView(QWidget):
             yRange=(outline.center[1] - outline.radius - pad, outline.center[1] + outline.radius * 1.15 + pad),
             padding=0,
         )
+        known = self._pos[self._known]
+        if len(known) > 1:
+            d = np.linalg.norm(known[:, None] - known[None], axis=-1)
+            np.fill_diagonal(d, np.inf)
+            self._spacing = float(np.median(d.min(axis=1)))
         self._fill_attention_combos()
-        self._draw_nodes()
+        self._fit_to_size()
         self._draw_edges()
         self._draw_highlight()
 
@@ -359,6 +374,32 @@ class ElectrodeGraphView(QWidget):
         if name:
             self._state.set_band(name)
 
+    def spacing_px(self) -> float:
+        """Median distance from an electrode to its nearest neighbour, in screen pixels."""
+        vb = self._plot.getPlotItem().getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        width = vb.width()
+        return self._spacing * width / (x1 - x0) if x1 > x0 and width > 0 else 0.0
+
+    def labels_shown(self) -> bool:
+        """Whether the channel names are drawn (only when the electrodes are far enough apart)."""
+        return bool(self._labels) and self._labels[0].isVisible()
+
+    def _node_size_range(self) -> tuple:
+        # Nodes never grow past their spacing on screen, so a small dock shows
+        # separate discs rather than one blot.
+        spacing = self.spacing_px()
+        if spacing <= 0:
+            return NODE_MIN_SIZE, NODE_MAX_SIZE
+        hi = float(np.clip(0.9 * spacing, 6.0, NODE_MAX_SIZE))
+        return min(NODE_MIN_SIZE, 0.5 * hi), hi
+
+    def _fit_to_size(self) -> None:
+        show = bool(self.spacing_px() >= LABEL_MIN_SPACING_PX)
+        for label in self._labels:
+            label.setVisible(show)
+        self._draw_nodes()
+
     def _draw_nodes(self) -> None:
         results = self._state.results
         if results is None or self._stack.currentIndex() == 0:
@@ -373,7 +414,8 @@ class ElectrodeGraphView(QWidget):
         norm = (self._cam - lo) / (hi - lo) if hi > lo else np.full_like(self._cam, 0.5)
         cmap = pg.colormap.get("viridis")
         colors = cmap.map(np.clip(norm, 0, 1), mode="qcolor")
-        sizes = NODE_MIN_SIZE + np.clip(norm, 0, 1) * (NODE_MAX_SIZE - NODE_MIN_SIZE)
+        lo_size, hi_size = self._node_size_range()
+        sizes = lo_size + np.clip(norm, 0, 1) * (hi_size - lo_size)
         known = self._known
         self._nodes.setData(
             pos=self._pos[known],
@@ -413,12 +455,19 @@ class ElectrodeGraphView(QWidget):
         valid = (pairs < n_ch).all(axis=1) & np.isfinite(w)
         valid[valid] &= self._known[pairs[valid]].all(axis=1)
         pairs, w = pairs[valid], w[valid]
-        top = float(w.max()) if len(w) and w.max() > 0 else 1.0
-        frac = self._threshold.value() / 100.0
-        self._threshold_label.setText(f"{frac * top:.3g}")
-        shown = w >= frac * top if frac > 0 else w > 0
-        rel = w / top
-        bins = np.minimum((rel * N_WIDTH_BINS).astype(int), N_WIDTH_BINS - 1)
+        hidden = self._threshold.value() / 100.0
+        shown = w > 0
+        if hidden > 0 and shown.any():
+            # By rank, not by a fraction of the strongest weight: attention of one
+            # band can sit in a narrow range while another's spreads widely.
+            cut = np.quantile(w[shown], hidden, method="higher")
+            shown &= w >= cut
+        self._threshold_label.setText(f"{hidden:.0%}")
+        lo = float(w[shown].min()) if shown.any() else 0.0
+        top = float(w[shown].max()) if shown.any() else 1.0
+        # Width and opacity span the shown edges, from 0.15 (weakest) to 1 (strongest).
+        rel = 0.15 + 0.85 * ((w - lo) / (top - lo) if top > lo else np.ones_like(w))
+        bins = np.clip((rel * N_WIDTH_BINS).astype(int), 0, N_WIDTH_BINS - 1)
         for b, curve in enumerate(self._edge_items):
             sel = shown & (bins == b)
             if not sel.any():

@@ -93,6 +93,7 @@ class TeachingView(QWidget):
         self._weights: Dict[str, dict] = {}
         self._weights_for = None
         self._weights_error = ""
+        self._stale = False
         self._kind = "roi"
         self._names: List[str] = []
         self._n = 0
@@ -425,7 +426,16 @@ class TeachingView(QWidget):
 
     # -- state -> view ------------------------------------------------------------
     def reload(self) -> None:
-        """Rebuild the graph list and everything else from ``state.results``."""
+        """Rebuild the graph list and everything else from ``state.results``.
+
+        While the view is hidden (a tab behind the 3-D view) this only marks it
+        stale: loading the phase-1 weights imports torch, which is not worth a
+        pause when results open unless the user looks at this view.
+        """
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         results = self._state.results
         if results is None:
             self._show_message(NO_RESULTS)
@@ -453,6 +463,11 @@ class TeachingView(QWidget):
         self._graph_combo.blockSignals(False)
         self._stack.setCurrentIndex(1)
         self._load_graph()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
 
     def _show_message(self, text: str) -> None:
         self._message.setText(text)
