@@ -65,13 +65,14 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("Teaching", "eegfmri_viewer.views.teaching_view:TeachingView", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("Teaching", "eegfmri_viewer.views.teaching_view:TeachingView", Qt.DockWidgetArea.BottomDockWidgetArea),
 ]
 #: Docks that share one tabbed place under the 3-D view (the first is raised), so
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
-#: Docks that are tabs beside the 3-D view (which stays raised): they need its room.
-CORTEX_TABS = ("Teaching",)
+#: Docks hidden at first start (the View and Help menus bring them back): the Teaching
+#: view then takes a third of the bottom row, with the 3-D view it draws on in sight.
+HIDDEN_AT_START = ("Teaching",)
 
 
 # --------------------------------------------------------------------------- paths
@@ -542,6 +543,12 @@ class MainWindow(QMainWindow):
         demo_analysis.triggered.connect(lambda checked=False: self.open_demo(analyse=True))
         help_menu.addAction(demo_analysis)
         self.demo_analysis_action = demo_analysis
+        teaching = QAction("&Teaching View", self)
+        teaching.setStatusTip("Laplacian eigenmodes of the graphs and the trained Chebyshev filters, "
+                              "for teaching the method")
+        teaching.triggered.connect(lambda checked=False: self.show_dock("Teaching"))
+        help_menu.addAction(teaching)
+        self.teaching_action = teaching
         about = QAction(f"&About {APPLICATION}", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self.show_about)
@@ -576,12 +583,11 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(tabbed[0], dock)
         if tabbed:
             tabbed[0].raise_()
-        cortex = self.docks.get("Cortex 3-D")
-        if cortex is not None:
-            for title in CORTEX_TABS:
-                if title in self.docks:
-                    self.tabifyDockWidget(cortex, self.docks[title])
-            cortex.raise_()
+        # Not a second tab group: Qt 6.11 leaves a stray tab bar drawn over the
+        # docks when two groups are tabified before the window is laid out.
+        for title in HIDDEN_AT_START:
+            if title in self.docks:
+                self.docks[title].hide()
 
     # -- menus for other parts ----------------------------------------------------
     @property
@@ -868,15 +874,32 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def reset_layout(self) -> None:
-        """Put every dock back where it was at first start, all visible."""
+        """Put every dock back where it was at first start, visible (but those of :data:`HIDDEN_AT_START`)."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
-        for dock in self.docks.values():
+        for title, dock in self.docks.items():
             dock.setFloating(False)
-            dock.show()
-        for title in (next((t for t in TABBED_DOCKS if t in self.docks), None), "Cortex 3-D"):
-            if title in self.docks:
-                self.docks[title].raise_()
+            dock.setVisible(title not in HIDDEN_AT_START)
+        tabbed = next((self.docks[t] for t in TABBED_DOCKS if t in self.docks), None)
+        if tabbed is not None:
+            tabbed.raise_()
         self.set_default_dock_sizes()
+
+    def show_dock(self, title: str) -> None:
+        """Show the dock ``title`` (docked if it was floating off-screen) and raise it."""
+        dock = self.docks[title]
+        was_hidden = not dock.isVisible()
+        dock.show()
+        dock.raise_()
+        if was_hidden and not dock.isFloating():
+            # Qt brings a dock hidden since start back at a sliver of its row: it gets half
+            # the row, the others share the rest.
+            area = self.dockWidgetArea(dock)
+            others = [d for d in self.docks.values() if d is not dock and d.isVisible()
+                      and not d.isFloating() and self.dockWidgetArea(d) == area]
+            if others and area == Qt.DockWidgetArea.BottomDockWidgetArea:
+                half = self.width() // 2
+                self.resizeDocks([dock, *others], [half] + [half // len(others)] * len(others),
+                                 Qt.Orientation.Horizontal)
 
     # -- background work ----------------------------------------------------------
     @Slot(object)

@@ -126,6 +126,21 @@ def test_first_start_layout_gives_the_result_views_room(qtbot, window):
     qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
 
 
+def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, window):
+    dock = window.docks["Teaching"]
+    # Hidden at first start, and not even built (it costs nothing until asked for).
+    assert not dock.isVisible() and not dock.built
+    window.teaching_action.trigger()
+    qtbot.waitUntil(lambda: dock.isVisible() and dock.built, timeout=10000)
+    assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert not dock.visibleRegion().isEmpty()
+    qtbot.waitUntil(lambda: dock.width() > 0.4 * window.width(), timeout=5000)
+    # The 3-D view it can draw on stays in sight.
+    assert not window.docks["Cortex 3-D"].visibleRegion().isEmpty()
+    window.reset_layout()
+    qtbot.waitUntil(lambda: not dock.isVisible(), timeout=2000)
+
+
 def test_view_that_fails_to_import_is_not_fatal(qtbot, settings, monkeypatch, caplog):
     monkeypatch.setattr(app_module, "VIEW_DOCKS", app_module.VIEW_DOCKS + [
         ("Broken", "eegfmri_viewer.views.no_such_view_module:Nothing", Qt.DockWidgetArea.RightDockWidgetArea)])

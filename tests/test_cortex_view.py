@@ -438,6 +438,35 @@ def test_salient_connections_are_drawn_between_salient_rois(fresh, qapp):
     assert view._connection_actor is None
 
 
+def test_an_overlay_replaces_the_cam_until_it_is_cleared(fresh, qapp):
+    from eegfmri_viewer.state import CortexOverlay
+
+    view = fresh
+    n = len(view._roi_coords)
+    values = np.zeros(n)
+    values[[12, 13]] = 2.0      # motor ROIs of the factory bundle
+    values[[0, 1]] = -1.0
+    view.state.set_class(1)
+    cam = view.last_values.copy()
+    view.state.set_overlay(CortexOverlay("Laplacian mode 4 (\u03bb = 0.5)", values, owner="Teaching"))
+    qapp.processEvents()
+    np.testing.assert_allclose(view.last_values, view._weights.map(values))
+    assert view.scalar_bar.GetTitle() == "Laplacian mode 4"
+    assert "Laplacian mode 4 (\u03bb = 0.5)" in view.overlay_note.text()
+    assert view.overlay_note.isVisible() and "Teaching view" in view.overlay_note.text()
+    # The class selector no longer changes what is drawn.
+    view.state.set_class(2)
+    np.testing.assert_allclose(view.last_values, view._weights.map(values))
+    # An overlay of another ROI set (stale) is not drawn.
+    view.state.set_overlay(CortexOverlay("other atlas", np.ones(n + 3)))
+    assert not view.overlay_note.isVisible()
+    np.testing.assert_allclose(view.last_values, view._weights.map(view.state.results.get("saliency", "fmri_cam")[2]))
+    view.state.set_overlay(None)
+    view.state.set_class(1)
+    np.testing.assert_allclose(view.last_values, cam)
+    assert view.scalar_bar.GetTitle() == "fMRI CAM"
+
+
 def test_fmri_only_bundle(view, bundles, qapp):
     from eegfmri_viewer.views.cortex_view import FMRI_ONLY_MESSAGE
 

@@ -109,3 +109,24 @@ def test_run_status(state):
     state.set_run_status("running: phase 1")
     state.set_run_status("idle")
     assert calls == [("running: phase 1",), ("idle",)]
+
+
+def test_overlay_emits_on_change_and_new_results_clear_it(state):
+    import numpy as np
+
+    from eegfmri_viewer.state import CortexOverlay
+
+    seen = []
+    state.overlayChanged.connect(seen.append)
+    overlay = CortexOverlay("Laplacian mode 1", np.arange(4.0), owner="Teaching")
+    state.set_overlay(overlay)
+    state.set_overlay(overlay)
+    assert seen == [overlay] and state.overlay is overlay
+    order = []
+    state.overlayChanged.connect(lambda o: order.append(("overlay", o)))
+    state.resultsChanged.connect(lambda r: order.append(("results", r)))
+    state.set_results("bundle")
+    # Cleared before the views hear of the new results, so none draws a stale map.
+    assert order == [("overlay", None), ("results", "bundle")] and state.overlay is None
+    with pytest.raises(ValueError, match="one per ROI"):
+        CortexOverlay("bad", np.zeros((2, 2)))

@@ -342,3 +342,32 @@ def test_a_hidden_view_reads_the_weights_only_when_shown(qtbot, state, tmp_path,
     settle()
     np.testing.assert_allclose(view.theta, chebyshev_theta_from_state_dict(weights["fmri"]))
     assert view.eigenvalues.size == 264
+
+
+def test_on_the_cortex_puts_the_roi_map_in_the_shared_overlay(qtbot, state, full, weights):
+    state.set_results(full)
+    view = show(qtbot, state)
+    view.mode_slider.setValue(3)
+    settle()
+    assert state.overlay is None
+    view.cortex_check.setChecked(True)
+    overlay = state.overlay
+    assert overlay.owner == "Teaching" and "mode 3" in overlay.title
+    np.testing.assert_allclose(overlay.values, view.node_values())
+    assert len(overlay.values) == len(full.get("saliency", "roi_coords"))
+    view.mode_slider.setValue(7)
+    settle()
+    assert "mode 7" in state.overlay.title
+    np.testing.assert_allclose(state.overlay.values, view.node_values())
+    view.map_combo.setCurrentText(MAP_IMPULSE)
+    settle()
+    assert state.overlay.title.startswith("impulse response at ")
+    # An electrode graph has no ROI map: the overlay goes, and comes back with the ROI graph.
+    view.graph_combo.setCurrentText(EEG_PREFIX + "alpha")
+    settle()
+    assert state.overlay is None and not view.cortex_check.isEnabled()
+    view.graph_combo.setCurrentText(FMRI_GRAPH)
+    settle()
+    assert state.overlay is not None
+    view.cortex_check.setChecked(False)
+    assert state.overlay is None

@@ -34,6 +34,9 @@ class AppState(QObject):
         One field of the selection changed (session ``""`` means none).
     runStatusChanged(str)
         ``"idle"``, ``"running: ..."``, ``"failed: ..."`` or ``"cancelled"``.
+    overlayChanged(object)
+        New :class:`~eegfmri_viewer.state.overlay.CortexOverlay` or ``None``.
+        New results clear the overlay (it belongs to the results it was made from).
     """
 
     datasetChanged = Signal(object)
@@ -46,6 +49,7 @@ class AppState(QObject):
     sessionChanged = Signal(str)
     timeChanged = Signal(float)
     runStatusChanged = Signal(str)
+    overlayChanged = Signal(object)
 
     def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -54,6 +58,7 @@ class AppState(QObject):
         self._compare: Any = None
         self._selection = Selection()
         self._run_status = "idle"
+        self._overlay: Any = None
 
     # -- read-only properties -------------------------------------------------
     @property
@@ -77,6 +82,11 @@ class AppState(QObject):
         return self._selection
 
     @property
+    def overlay(self) -> Any:
+        """The map the cortex shows instead of the CAM, or ``None``."""
+        return self._overlay
+
+    @property
     def run_status(self) -> str:
         """Status of the background analysis."""
         return self._run_status
@@ -93,6 +103,7 @@ class AppState(QObject):
     def set_results(self, results: Any) -> None:
         """Replace the current results bundle (``None`` to clear)."""
         if results is not self._results:
+            self.set_overlay(None)
             self._results = results
             self.resultsChanged.emit(results)
 
@@ -143,6 +154,12 @@ class AppState(QObject):
         if self._replace(time_s=t):
             self.timeChanged.emit(t)
             self.selectionChanged.emit(self._selection)
+
+    def set_overlay(self, overlay: Any) -> None:
+        """Show ``overlay`` (a CortexOverlay) on the cortex instead of the CAM; ``None`` ends it."""
+        if overlay is not self._overlay:
+            self._overlay = overlay
+            self.overlayChanged.emit(overlay)
 
     def set_run_status(self, status: str) -> None:
         """Set the analysis run status text."""

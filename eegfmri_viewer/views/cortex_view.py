@@ -25,6 +25,10 @@ B − A, on the same diverging map centred on 0 with symmetric limits; "only
 q <" colours only ROIs whose change has an FDR q below the spin box's value
 (``fmri_cam_q``, or ``eeg_roi_cam_q`` of the band for the EEG source).
 
+While another view sets an overlay (``state.overlay``, e.g. the Teaching
+view's Laplacian eigenmode "on the cortex"), the surface shows that map instead
+of the CAM, on the same diverging scale, and a note says whose map it is.
+
 Clicking (press and release without dragging) on the cortex selects the ROI
 nearest to the clicked vertex (on the pial surface); clicking an ROI sphere
 selects that ROI.
@@ -263,6 +267,11 @@ class CortexView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.message)
+        self.overlay_note = QLabel()
+        self.overlay_note.setWordWrap(True)
+        self.overlay_note.setStyleSheet("padding: 2px 6px; background: #fff4c2;")
+        self.overlay_note.setVisible(False)
+        layout.addWidget(self.overlay_note)
         layout.addWidget(self.plotter, 1)
 
         self._build_cortex()
@@ -271,6 +280,7 @@ class CortexView(QWidget):
         self._setup_picking()
 
         state.resultsChanged.connect(self._on_results)
+        state.overlayChanged.connect(self._on_overlay)
         state.classChanged.connect(self._on_class)
         state.bandChanged.connect(self._on_band)
         state.nodeChanged.connect(self._on_node)
@@ -641,8 +651,18 @@ class CortexView(QWidget):
             return np.asarray(r.get("saliency", "eeg_roi_cam")[r.bands.index(band)], dtype=float)
         return np.asarray(r.get("saliency", "fmri_cam"), dtype=float)
 
+    def overlay(self):
+        """The state's overlay when it fits the open results' ROIs, else None."""
+        overlay = self.state.overlay
+        if overlay is None or self._roi_coords is None or len(overlay.values) != len(self._roi_coords):
+            return None
+        return overlay
+
     def roi_values(self) -> Optional[np.ndarray]:
-        """CAM of the shown class and source at each ROI, shape (n_rois,)."""
+        """Value shown at each ROI, shape (n_rois,): the overlay's, else the CAM of the shown class and source."""
+        overlay = self.overlay()
+        if overlay is not None and self._weights is not None:
+            return overlay.values.copy()
         cam = self._source_cam()
         if cam is None:
             return None
@@ -667,7 +687,10 @@ class CortexView(QWidget):
         self._lut.values = np.column_stack([table, np.full(len(table), 255, np.uint8)])
         title = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
         side = self.compare_side()
-        if side is not None:
+        if self.overlay() is not None:
+            # The note above the view gives the whole title; the bar keeps it short.
+            title = self.overlay().title.split(" (")[0]
+        elif side is not None:
             title = f"{title} {self.compare_combo.currentText()}" + (
                 f" (q < {self.q_spin.value():g})" if self.q_check.isChecked() else "")
         self.scalar_bar.SetTitle(title)
@@ -762,7 +785,7 @@ class CortexView(QWidget):
         r = self._results
         empty = np.zeros((0, 2), dtype=int)
         if (r is None or self._weights is None or not self.connections_check.isChecked()
-                or self.source != "fmri" or self.compare_side() is not None
+                or self.source != "fmri" or self.compare_side() is not None or self.overlay() is not None
                 or not r.has("saliency", "salient_fmri_connections")):
             return empty
         conn = np.asarray(r.get("saliency", "fmri_connections"), dtype=int)
@@ -925,6 +948,16 @@ class CortexView(QWidget):
             self._refresh_colors()
 
     # -- state signals ----------------------------------------------------------------
+    def _on_overlay(self, _overlay) -> None:
+        overlay = self.overlay()
+        self.overlay_note.setVisible(overlay is not None)
+        if overlay is not None:
+            owner = f"the {overlay.owner} view" if overlay.owner else "another view"
+            self.overlay_note.setText(f"Showing {overlay.title} from {owner}, not the CAM; "
+                                      f"turn it off there to see the CAM again.")
+        if self._weights is not None:
+            self._refresh_colors()
+
     def _on_class(self, index: int) -> None:
         if self._weights is None:
             return

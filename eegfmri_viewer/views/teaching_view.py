@@ -29,6 +29,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -49,6 +50,7 @@ from eegfmri_viewer.graphs.spectral import (
     laplacian_modes,
     sign_changes,
 )
+from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.message_stack import message_stack
@@ -56,6 +58,7 @@ from eegfmri_viewer.views.message_stack import message_stack
 FMRI_GRAPH = "fMRI ROIs"
 EEG_PREFIX = "EEG "
 MAP_MODE = "eigenmode u\u2096"
+OVERLAY_OWNER = "Teaching"
 MAP_IMPULSE = "filter impulse response"
 MEAN_FILTER = "mean filter (\u03b8 averaged over all channel pairs)"
 N_STRONGEST = 6
@@ -126,6 +129,9 @@ class TeachingView(QWidget):
         self._map_combo.setToolTip("What the node colours show")
         self._filter_combo = QComboBox()
         self._filter_combo.setToolTip("Filter of the first Chebyshev layer (output \u2190 input channel)")
+        self._cortex_check = QCheckBox("On the cortex")
+        self._cortex_check.setToolTip("Also show the map (eigenmode or impulse response) on the Cortex 3-D view "
+                                      "instead of the CAM (fMRI ROI graph only)")
         self._mode_slider = QSlider(Qt.Horizontal)
         self._mode_slider.setToolTip("Laplacian eigenmode k (low k: smooth, high k: oscillating)")
         self._mode_spin = QSpinBox()
@@ -135,6 +141,7 @@ class TeachingView(QWidget):
                              ("Filter", self._filter_combo)):
             row1.addWidget(QLabel(text))
             row1.addWidget(widget)
+        row1.addWidget(self._cortex_check)
         row1.addStretch(1)
         row2 = QHBoxLayout()
         row2.addWidget(QLabel("Mode k"))
@@ -220,8 +227,8 @@ class TeachingView(QWidget):
         fbox.setContentsMargins(0, 0, 0, 0)
         fbox.addWidget(self._filter_note)
         fbox.addWidget(self._filters, 1)
-        # Map on the left, spectrum over filter responses on the right: the dock is a tab
-        # beside the 3-D view, a wide and not very tall place.
+        # Map on the left, spectrum over filter responses on the right: the dock opens in
+        # the bottom row, a wide and not very tall place.
         right = QSplitter(Qt.Vertical)
         right.addWidget(self._spectrum)
         right.addWidget(filter_box)
@@ -232,8 +239,9 @@ class TeachingView(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])
         # Below a readable size the content scrolls instead of forcing the window to grow.
-        splitter.setMinimumSize(640, 380)
+        splitter.setMinimumSize(640, 330)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
@@ -244,6 +252,7 @@ class TeachingView(QWidget):
         self._map_combo.currentIndexChanged.connect(lambda _i: self._draw_map())
         self._filter_combo.currentIndexChanged.connect(lambda _i: self._on_filter_changed())
         self._mode_slider.valueChanged.connect(self._on_mode_slider)
+        self._cortex_check.toggled.connect(lambda _on: self._draw_map())
         self._mode_spin.valueChanged.connect(self._mode_slider.setValue)
         state.resultsChanged.connect(lambda _r: self.reload())
         state.bandChanged.connect(lambda _b: self._on_state_band())
@@ -280,6 +289,11 @@ class TeachingView(QWidget):
     def map_combo(self) -> QComboBox:
         """What the map shows: the eigenmode or the filter impulse response."""
         return self._map_combo
+
+    @property
+    def cortex_check(self) -> QCheckBox:
+        """"On the cortex": the ROI map is also the Cortex 3-D view's overlay."""
+        return self._cortex_check
 
     @property
     def filter_combo(self) -> QComboBox:
@@ -474,6 +488,14 @@ class TeachingView(QWidget):
         self._stack.setCurrentIndex(0)
         self._nodes.setData([])
         self._values = np.zeros(0)
+        self._publish_overlay(None)
+
+    def _publish_overlay(self, title: Optional[str]) -> None:
+        """Put the drawn map on the cortex (``title``), or take this view's map off it (None)."""
+        if title is not None:
+            self._state.set_overlay(CortexOverlay(title, self._values.copy(), owner=OVERLAY_OWNER))
+        elif self._state.overlay is not None and self._state.overlay.owner == OVERLAY_OWNER:
+            self._state.set_overlay(None)
 
     def _load_weights(self, results) -> None:
         if results.weights:
@@ -867,6 +889,16 @@ class TeachingView(QWidget):
             self._highlight.setData(pos=self._points_pos[self._points_node == hl])
         else:
             self._highlight.setData([])
+        on_roi_graph = self._kind == "roi"
+        self._cortex_check.setEnabled(on_roi_graph)
+        if self._cortex_check.isChecked() and on_roi_graph:
+            if impulse:
+                title = f"impulse response at {self._names[self._impulse_node]}"
+            else:
+                title = f"Laplacian mode {k} (\u03bb = {self._lam[k]:.3g})"
+            self._publish_overlay(title)
+        else:
+            self._publish_overlay(None)
 
     # -- view -> state ----------------------------------------------------------------
     def _on_nodes_clicked(self, _item, points, ev) -> None:
