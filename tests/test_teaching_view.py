@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
-
 from bundle_factory import CHANNELS, make_bundle
 from eegfmri_viewer.graphs import spatial_knn_graph
 from eegfmri_viewer.graphs.spectral import (
@@ -28,6 +24,8 @@ from eegfmri_viewer.results import load_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.teaching_view import EEG_PREFIX, FMRI_GRAPH, MAP_IMPULSE, MAP_MODE, TeachingView
+from plot_view_testing import click, settle, to_pixel
+from plot_view_testing import show as show_view
 
 pytestmark = pytest.mark.gui
 
@@ -78,30 +76,7 @@ def state(qapp):
 
 
 def show(qtbot, state, size=(1000, 900)):
-    view = TeachingView(state)
-    qtbot.addWidget(view)
-    view.resize(*size)
-    view.show()
-    qtbot.waitExposed(view)
-    settle()
-    return view
-
-
-def settle():
-    for _ in range(3):
-        QApplication.processEvents()
-
-
-def to_pixel(plot_widget, x, y):
-    vb = plot_widget.getPlotItem().getViewBox()
-    return plot_widget.mapFromScene(vb.mapViewToScene(QPointF(float(x), float(y))))
-
-
-def click(plot_widget, x, y):
-    pos = to_pixel(plot_widget, x, y)
-    QTest.mouseMove(plot_widget.viewport(), pos)
-    QTest.mouseClick(plot_widget.viewport(), Qt.LeftButton, Qt.NoModifier, pos)
-    settle()
+    return show_view(qtbot, TeachingView, state, size)
 
 
 def sd_graph(sd):

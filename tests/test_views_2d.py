@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
-
 from bundle_factory import CHANNELS, VIEWS, make_bundle
 from eegfmri_viewer.results import load_bundle
 from eegfmri_viewer.state import AppState
@@ -25,6 +21,7 @@ from eegfmri_viewer.views.electrode_graph_view import ElectrodeGraphView, undire
 from eegfmri_viewer.views.embeddings_view import EmbeddingsView, pca_2d
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.view_colors import VIEW_COLORS
+from plot_view_testing import click, hover, render, rgb, settle, show, to_pixel
 
 pytestmark = pytest.mark.gui
 
@@ -51,54 +48,6 @@ def full(bundle_paths):
 @pytest.fixture
 def state(qapp):
     return AppState()
-
-
-def show(qtbot, view_cls, state, size=(900, 700)):
-    view = view_cls(state)
-    qtbot.addWidget(view)
-    view.resize(*size)
-    view.show()
-    qtbot.waitExposed(view)
-    settle()
-    return view
-
-
-def settle():
-    for _ in range(3):
-        QApplication.processEvents()
-
-
-def render(plot_widget):
-    """Paint the plot's viewport and return it as a QImage (view pixels = image pixels)."""
-    settle()
-    return plot_widget.viewport().grab().toImage()
-
-
-def to_pixel(plot_widget, x, y):
-    """Viewport pixel of the plot coordinates (x, y)."""
-    vb = plot_widget.getPlotItem().getViewBox()
-    return plot_widget.mapFromScene(vb.mapViewToScene(QPointF(float(x), float(y))))
-
-
-def hover(plot_widget, x, y):
-    # The first move only enters the viewport; the second is a hover move.
-    pos = to_pixel(plot_widget, x, y)
-    QTest.mouseMove(plot_widget.viewport(), pos + type(pos)(2, 0))
-    settle()
-    QTest.mouseMove(plot_widget.viewport(), pos)
-    settle()
-
-
-def click(plot_widget, x, y):
-    pos = to_pixel(plot_widget, x, y)
-    QTest.mouseMove(plot_widget.viewport(), pos)
-    QTest.mouseClick(plot_widget.viewport(), Qt.LeftButton, Qt.NoModifier, pos)
-    settle()
-
-
-def rgb(image, px, py):
-    c = image.pixelColor(int(round(px)), int(round(py)))
-    return np.array([c.red(), c.green(), c.blue()])
 
 
 def count_color(image, color, tol=30):
