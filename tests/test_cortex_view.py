@@ -409,6 +409,21 @@ def test_electrodes_on_fsaverage_scalp(fresh, qapp):
     assert not view._electrode_actor.GetVisibility()
 
 
+def test_rois_above_the_threshold_get_larger_spheres(fresh, qapp):
+    from eegfmri_viewer.views.cortex_view import SALIENT_ROI_SCALE
+
+    view = fresh
+    view.state.set_class(1)
+    scale = view.roi_sphere_scale
+    assert set(np.flatnonzero(scale == SALIENT_ROI_SCALE)) == {0, 1, 142}  # the class's planted ROIs
+    assert (np.delete(scale, [0, 1, 142]) == 1.0).all()
+    pts = np.asarray(view._roi_mesh.points).reshape(len(scale), -1, 3)
+    radius = np.linalg.norm(pts - pts.mean(axis=1, keepdims=True), axis=2).max(axis=1)
+    assert radius[0] == pytest.approx(SALIENT_ROI_SCALE * radius[5], rel=1e-3)
+    view.state.set_class(2)
+    assert set(np.flatnonzero(view.roi_sphere_scale == SALIENT_ROI_SCALE)) == {12, 13}
+
+
 def test_salient_connections_are_drawn_between_salient_rois(fresh, qapp):
     from eegfmri_viewer.views.cortex_view import CONNECTION_COLOR
 

@@ -61,6 +61,9 @@ DEFAULT_Q = 0.05
 BACKGROUND = (255, 255, 255)
 COLORMAP = "RdBu_r"
 ROI_RADIUS_MM = 2.0
+#: Spheres of ROIs above the threshold are drawn this much larger, so the salient
+#: regions stand out and the rest of the atlas stays discreet.
+SALIENT_ROI_SCALE = 1.8
 CONNECTION_COLOR = (0.25, 0.1, 0.45)
 CONNECTION_WIDTH = 3.0
 CONNECTIONS_TIP = ("Salient connections of the class: edges of the fMRI graph whose two ends are salient ROIs "
@@ -241,6 +244,7 @@ class CortexView(QWidget):
         self._roi_names: list = []
         self._roi_actor = None
         self._roi_mesh = None
+        self._roi_scale = np.ones(0)
         self._connection_actor = None
         self._sphere_template = None
         self._head_actor = None
@@ -724,6 +728,13 @@ class CortexView(QWidget):
                 roi_rgb = shade(roi_values, roi_grey, self._table, self._vmax, self.threshold())
                 self._roi_mesh.point_data["rgb"][...] = np.repeat(roi_rgb, n, axis=0)
                 self._roi_mesh.GetPointData().GetArray("rgb").Modified()
+                shown = np.isfinite(roi_values) & (np.abs(roi_values) >= self.threshold() * self._vmax) \
+                    & (self._vmax > 0)
+                scale = np.where(shown, SALIENT_ROI_SCALE, 1.0)
+                if not np.array_equal(scale, self._roi_scale):
+                    self._roi_scale = scale
+                    self._roi_mesh.points[...] = self._roi_points()
+                    self._roi_mesh.GetPoints().Modified()
         self.cortex_mesh.GetPointData().GetArray("rgb").Modified()
         self.request_render()
 
@@ -743,9 +754,14 @@ class CortexView(QWidget):
         ok = np.all(np.isfinite(self._roi_coords), axis=1)
         return ok if self.surface == "pial" else ok & (self._roi_anchor >= 0)
 
+    @property
+    def roi_sphere_scale(self) -> np.ndarray:
+        """Size of each ROI sphere relative to the default, shape (n_rois,): larger above the threshold."""
+        return self._roi_scale.copy()
+
     def _roi_points(self) -> np.ndarray:
         centres = self._roi_centres()
-        scale = self._roi_visible().astype(float)[:, None, None]
+        scale = (self._roi_visible() * self._roi_scale)[:, None, None]
         pts = self._sphere_template.points[None, :, :] * scale + centres[:, None, :]
         return pts.reshape(-1, 3)
 
@@ -753,6 +769,7 @@ class CortexView(QWidget):
         pv = self._pv
         n = len(self._roi_coords)
         self._sphere_template = pv.Sphere(radius=ROI_RADIUS_MM, theta_resolution=8, phi_resolution=8)
+        self._roi_scale = np.ones(n)
         t_faces = np.asarray(self._sphere_template.regular_faces)
         n_pts, n_cells = self._sphere_template.n_points, len(t_faces)
         faces = (t_faces[None, :, :] + (np.arange(n) * n_pts)[:, None, None]).reshape(-1, 3)
