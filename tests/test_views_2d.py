@@ -416,7 +416,12 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     node_index = full.arrays["coupling"]["node_index"]
     state.set_results(full)
     view = show(qtbot, CouplingView, state)
-    assert "Select a ROI" in view.lag_title and view.curves() == []
+    # Nothing selected: the lag curves of the strongest coupling in the selected band (alpha).
+    lagged = full.arrays["coupling"]["lagged_corr"]
+    strongest = int(np.argmax(np.abs(lagged[2]).max(axis=-1)))
+    assert "no ROI selected, so the strongest coupling" in view.lag_title
+    assert f"(ROI {int(node_index[strongest])})" in view.lag_title
+    assert np.allclose(view.curves()[2][2], lagged[2, strongest])
     widget = view.heatmap_widget
     render(widget)
     cell = view.cell_center(2, int(node_index[0]))  # alpha x node 0: planted peak at +4 s
@@ -430,8 +435,9 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     assert len(curves) == 5
     names = [c[0] for c in curves]
     assert names[2].startswith("alpha") and "p = " in names[2]
+    assert all(name in view.lag_key for name in names)
     assert curves[2][3] > max(c[3] for k, c in enumerate(curves) if k != 2)  # selected band drawn thicker
-    lagged = full.arrays["coupling"]["lagged_corr"]
+    assert "strongest" not in view.lag_title
     assert np.allclose(curves[2][2], lagged[2, 0])
     peak = view.peaks()[2]
     assert peak[0] == pytest.approx(4.0)

@@ -143,8 +143,6 @@ class CouplingView(QWidget):
         lp.setLabel("left", "correlation r")
         lp.addLine(x=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
         lp.addLine(y=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
-        self._legend = lp.addLegend(offset=(10, 10), labelTextColor=(30, 30, 30),
-                                    brush=pg.mkBrush(255, 255, 255, 210))
 
         self._heat_title = QLabel()
         self._heat_title.setWordWrap(True)
@@ -174,6 +172,11 @@ class CouplingView(QWidget):
         bbox.setContentsMargins(0, 0, 0, 0)
         bbox.addWidget(self._lag_title)
         bbox.addWidget(self._lags, 1)
+        # The per-band peaks as a line of text under the plot: a legend inside a short
+        # plot would cover the curves.
+        self._lag_key = QLabel()
+        self._lag_key.setWordWrap(True)
+        bbox.addWidget(self._lag_key)
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
@@ -220,12 +223,17 @@ class CouplingView(QWidget):
         return self._lag_title.text()
 
     def curves(self) -> List[Tuple[str, np.ndarray, np.ndarray, float]]:
-        """Lag curves drawn: (legend name, lags, r, pen width) per band."""
+        """Lag curves drawn: (name, lags, r, pen width) per band; the names are also the key under the plot."""
         out = []
         for curve in self._curves:
             x, y = curve.getData()
             out.append((curve.name(), x, y, float(curve.opts["pen"].widthF())))
         return out
+
+    @property
+    def lag_key(self) -> str:
+        """The key under the lag plot (rich text): each band's peak r, lag and p."""
+        return self._lag_key.text()
 
     def peaks(self) -> np.ndarray:
         """Marked peaks (lag, r) per band, shape (n_bands, 2)."""
@@ -377,8 +385,11 @@ class CouplingView(QWidget):
         col_px = vb.width() / (x1 - x0) if x1 > x0 and vb.width() > 0 else 0.0
         ticks = []
         for name, start, stop in self._groups:
-            fits = (stop - start) * col_px >= CHAR_PX * (len(name) + 1)
-            ticks.append(((start + stop) / 2, name if fits else short_network_name(name)))
+            room = (stop - start) * col_px
+            short = short_network_name(name)
+            # Too narrow even for the short form: no label (hovering a cell names the network).
+            label = name if room >= CHAR_PX * (len(name) + 1) else short if room >= CHAR_PX * len(short) else ""
+            ticks.append(((start + stop) / 2, label))
         return ticks
 
     def bottom_tick_labels(self) -> List[str]:
@@ -411,13 +422,27 @@ class CouplingView(QWidget):
             self._roi_box.setData([], [])
         sel = self._state.selection
         rows = np.flatnonzero(self._lag_index == sel.node_index) if sel.node_kind == "roi" else []
-        self._draw_lags(int(rows[0]) if len(rows) else None, b)
+        strongest = None
+        if sel.node_kind != "roi":
+            # Nothing chosen yet: show the strongest lagged coupling rather than an empty plot.
+            strongest = self.strongest_lag_node(b)
+        self._draw_lags(int(rows[0]) if len(rows) else strongest, b, chosen=strongest is None)
 
-    def _draw_lags(self, node: Optional[int], band: Optional[int]) -> None:
+    def strongest_lag_node(self, band: Optional[int]) -> Optional[int]:
+        """Node (index into ``node_index``) with the largest peak |lagged r| in ``band`` (all bands if None)."""
+        corr = self._state.results.get("coupling", "lagged_corr") if self._state.results is not None else None
+        if corr is None or not len(self._lag_index):
+            return None
+        peak = np.abs(np.asarray(corr, dtype=float))
+        peak = peak[band] if band is not None and band < len(peak) else peak.max(axis=0)
+        peak = np.nan_to_num(peak.max(axis=-1), nan=-1.0)
+        return int(np.argmax(peak)) if peak.max() >= 0 else None
+
+    def _draw_lags(self, node: Optional[int], band: Optional[int], chosen: bool = True) -> None:
         lp = self._lags.getPlotItem()
         for item in self._curves + self._peaks:
             lp.removeItem(item)
-        self._legend.clear()
+        self._lag_key.setText("")
         self._curves, self._peaks = [], []
         results = self._state.results
         sel = self._state.selection
@@ -437,6 +462,7 @@ class CouplingView(QWidget):
         lags = np.asarray(lags, dtype=float)
         peak_lag = results.get("coupling", "peak_lag_s")
         p_value = results.get("coupling", "p_value")
+        keys = []
         for k, name in enumerate(self._bands):
             r = np.asarray(corr[k, node], dtype=float)
             rgb = view_color(name, k)
@@ -447,10 +473,13 @@ class CouplingView(QWidget):
             else:
                 i = int(np.nanargmax(np.abs(r)))
                 lag_k = float(lags[i])
-            label = f"{name}: peak r = {r[i]:+.2f} at {lag_k:+.1f} s"
+            label = f"{name} r = {r[i]:+.2f} at {lag_k:+.1f} s"
             if p_value is not None:
-                label += f", p = {float(p_value[k, node]):.3g}"
+                label += f", p = {float(p_value[k, node]):.2g}"
             curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
+            weight = "font-weight:bold;" if k == band else ""
+            colour = "rgb({},{},{})".format(*(int(v) for v in rgb[:3]))
+            keys.append(f"<span style='color:{colour};{weight}'>\u25a0</span> <span style='{weight}'>{label}</span>")
             lp.addItem(curve)
             peak = pg.ScatterPlotItem(x=[lag_k], y=[r[i]], symbol="o", size=12,
                                       brush=pg.mkBrush(*rgb), pen=pg.mkPen((0, 0, 0), width=1.5))
@@ -458,12 +487,13 @@ class CouplingView(QWidget):
             lp.addItem(peak)
             self._curves.append(curve)
             self._peaks.append(peak)
-        roi = int(self._lag_index[node])
         n_perm = results.get("coupling", "n_permutations")
-        perm = f" (p from {int(n_perm)} permutations)" if n_perm is not None else ""
+        perm = f" (peaks; p from {int(n_perm)} permutations)" if n_perm is not None else " (peaks)"
+        self._lag_key.setText(" &nbsp; ".join(keys) + perm)
+        roi = int(self._lag_index[node])
+        which = "" if chosen else " \u2014 no ROI selected, so the strongest coupling; click a column to choose"
         self._lag_title.setText(
-            f"<b>Lagged correlation</b>, HRF-convolved EEG band power vs BOLD: {self._roi_name(roi)} (ROI {roi}); "
-            f"dots mark the peaks{perm}.")
+            f"<b>Lagged correlation</b> of HRF-convolved band power and BOLD, {self._roi_name(roi)} (ROI {roi}){which}")
 
     # -- hover and clicks -------------------------------------------------------------
     def _cell_at(self, scene_pos) -> Optional[Tuple[int, int]]:

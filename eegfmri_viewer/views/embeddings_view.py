@@ -109,8 +109,10 @@ class EmbeddingsView(QWidget):
             self._plot.getPlotItem().getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
             self._plot.getPlotItem().getAxis(axis).setTextPen(pg.mkPen((40, 40, 40)))
             self._plot.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
-        self._legend = self._plot.getPlotItem().addLegend(offset=(10, 10), labelTextColor=(30, 30, 30),
-                                                          brush=pg.mkBrush(255, 255, 255, 200))
+        # Seven entries in columns: a single column covers a short plot's points.
+        self._legend = self._plot.getPlotItem().addLegend(offset=(10, 5), labelTextColor=(30, 30, 30),
+                                                          brush=pg.mkBrush(255, 255, 255, 200), colCount=4,
+                                                          verSpacing=-6, horSpacing=6)
         self._link = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=2, style=Qt.DashLine), antialias=True)
         self._link.setZValue(20)
         self._plot.addItem(self._link)
