@@ -9,13 +9,13 @@ training seed and checks against ``ground_truth.json``:
   (k = number planted for the class);
 - per class and effect band, the planted electrodes among the top-k of that
   band's ``eeg_cam`` (k = number of planted electrodes); reported as the hit
-  fraction, the bar being the band's effect class (the class with the largest
-  planted power change in that band).
+  fraction, the bar being all of them (fraction 1.0) for the band's effect class
+  (the class with the largest planted power change in that band).
 
 Prints one JSON object (per seed and a summary) on stdout. Phase 2 is off
 (it does not change phase 1). Usage::
 
-    python benchmarks/bench_phase1_quality.py [--data DIR] [--seeds 0 1 2] [--epochs N]
+    python benchmarks/bench_phase1_quality.py [--data DIR] [--seeds 0 1 2] [--epochs N] [--vary-data]
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def evaluate(bundle, truth) -> dict:
         "fmri_balanced_acc>=0.9": out["fmri_test_balanced_acc"] >= 0.9,
         "eeg_best_band>=0.8": out["eeg_best_balanced_acc"] >= 0.8,
         "planted_rois>=80%": all(v >= 0.8 for v in roi_hits.values()),
-        "planted_electrodes_effect_band": all((v or 0) >= 0.8 for v in out["effect_band_electrode_fraction"].values()),
+        # The issue asks for *the* planted electrodes in the top k: all of them, not 80 %.
+        "planted_electrodes_effect_band": all((v or 0) >= 1.0 for v in out["effect_band_electrode_fraction"].values()),
     }
     return out
 
@@ -110,6 +111,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override training.epochs")
     parser.add_argument("--out", type=Path, default=None, help="keep the bundles under this folder")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--vary-data", action="store_true",
+                        help="each seed also generates its own demo dataset (DATA_seedS), so the numbers "
+                             "cover the simulated data's variability, not only the training's")
     args = parser.parse_args(argv)
 
     import torch
@@ -121,11 +125,18 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    root = ensure_demo_dataset(args.data)
-    truth = json.loads((Path(root) / "ground_truth.json").read_text())
     results = {}
     work = Path(tempfile.mkdtemp(prefix="bench_phase1_")) if args.out is None else args.out
     for seed in args.seeds:
+        if args.vary_data:
+            from eegfmri_viewer.demo.generate import DEFAULT, generate_demo_dataset
+
+            root = Path(f"{args.data}_seed{seed}")
+            if not (root / "ground_truth.json").exists():
+                generate_demo_dataset(root, preset="default", **{**DEFAULT, "seed": seed})
+        else:
+            root = ensure_demo_dataset(args.data)
+        truth = json.loads((Path(root) / "ground_truth.json").read_text())
         training = {"seed": seed, "level": "group"}
         if args.epochs:
             training["epochs"] = args.epochs
