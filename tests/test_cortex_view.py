@@ -409,6 +409,20 @@ def test_electrodes_on_fsaverage_scalp(fresh, qapp):
     assert not view._electrode_actor.GetVisibility()
 
 
+def test_connection_arcs_join_the_rois_and_rise_away_from_the_centre():
+    from eegfmri_viewer.views.cortex_view import connection_arcs
+
+    centres = np.array([[-30.0, 0.0, 50.0], [30.0, 0.0, 50.0], [0.0, -90.0, 0.0]])
+    arcs = connection_arcs(centres, np.array([[0, 1], [1, 2]]), brain_centre=np.zeros(3), n_points=9)
+    assert arcs.shape == (2, 9, 3)
+    np.testing.assert_allclose(arcs[0, 0], centres[0])
+    np.testing.assert_allclose(arcs[0, -1], centres[1])
+    # The left-right arc over the vertex rises above both ends (bulges away from the centre).
+    assert arcs[0, 4, 2] > 50.0 + 15.0
+    chord_mid = (centres[1] + centres[2]) / 2
+    assert np.linalg.norm(arcs[1, 4]) > np.linalg.norm(chord_mid) + 15.0 / 2
+
+
 def test_rois_above_the_threshold_get_larger_spheres(fresh, qapp):
     from eegfmri_viewer.views.cortex_view import SALIENT_ROI_SCALE
 

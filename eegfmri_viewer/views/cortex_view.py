@@ -12,8 +12,8 @@ of different classes are not on a common scale) keep the sulcal grey. ROI centre
 way; the selected ROI is a larger yellow sphere. Electrodes can be shown on the
 fsaverage scalp that MNE ships. "Connections" draws the salient connections of
 the class (fMRI source, outside compare mode): edges of the fMRI graph whose two
-ends are salient ROIs (``salient_fmri_connections``), as lines between the ROI
-centres.
+ends are salient ROIs (``salient_fmri_connections``), as arcs between the ROI
+centres that rise above the surface (:func:`connection_arcs`).
 
 Switching class, band or threshold only rewrites the colour arrays of the
 existing actors; switching pial/inflated rewrites their points. Actors are
@@ -65,7 +65,7 @@ ROI_RADIUS_MM = 2.0
 #: regions stand out and the rest of the atlas stays discreet.
 SALIENT_ROI_SCALE = 1.8
 CONNECTION_COLOR = (0.25, 0.1, 0.45)
-CONNECTION_WIDTH = 3.0
+CONNECTION_WIDTH = 4.0
 CONNECTIONS_TIP = ("Salient connections of the class: edges of the fMRI graph whose two ends are salient ROIs "
                    "(fMRI CAM, argmax votes across subjects)")
 SELECTED_RADIUS_MM = 4.5
@@ -153,6 +153,39 @@ def sulcal_grey(sulc) -> np.ndarray:
     scale = np.nanpercentile(np.abs(sulc), 95) or 1.0
     level = 0.64 - 0.2 * np.tanh(2.0 * np.nan_to_num(sulc) / scale)
     return np.repeat(np.round(level * 255).astype(np.uint8)[:, None], 3, axis=1)
+
+
+def connection_arcs(centres, pairs, brain_centre, n_points: int = 17, lift_mm: float = 15.0) -> np.ndarray:
+    """Arcs between ROI centres that bulge away from the brain's centre.
+
+    A straight segment between two ROIs runs under the cortical surface and is
+    hidden; a quadratic Bézier curve whose control point is pushed outwards
+    (by half the distance of the two ROIs plus ``lift_mm``) rises above it.
+
+    Parameters
+    ----------
+    centres : ndarray, shape (n_rois, 3)
+    pairs : ndarray, shape (n_pairs, 2)
+        ROI indices of each connection.
+    brain_centre : ndarray, shape (3,)
+    n_points : int
+        Points per arc.
+
+    Returns
+    -------
+    arcs : ndarray, shape (n_pairs, n_points, 3)
+        Each arc starts at the first ROI and ends at the second.
+    """
+    centres = np.asarray(centres, dtype=float)
+    pairs = np.asarray(pairs, dtype=int).reshape(-1, 2)
+    a, b = centres[pairs[:, 0]], centres[pairs[:, 1]]
+    mid = (a + b) / 2
+    out = mid - np.asarray(brain_centre, dtype=float)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    out = np.where(norm > 1e-9, out / np.where(norm > 1e-9, norm, 1.0), np.array([0.0, 0.0, 1.0]))
+    control = mid + out * (0.5 * np.linalg.norm(b - a, axis=1, keepdims=True) + lift_mm)
+    t = np.linspace(0.0, 1.0, n_points)[None, :, None]
+    return (1 - t) ** 2 * a[:, None] + 2 * (1 - t) * t * control[:, None] + t ** 2 * b[:, None]
 
 
 def shade(values, grey, table, vmax: float, threshold: float, out=None) -> np.ndarray:
@@ -818,11 +851,11 @@ class CortexView(QWidget):
             self.request_render()
             return
         pv = self._pv
-        centres = self._roi_centres()
-        points = centres[pairs.reshape(-1)]
-        lines = np.column_stack([np.full(len(pairs), 2), np.arange(0, 2 * len(pairs), 2),
-                                 np.arange(1, 2 * len(pairs), 2)]).ravel()
-        mesh = pv.PolyData(points, lines=lines)
+        points = connection_arcs(self._roi_centres(), pairs, np.asarray(self.cortex_mesh.center))
+        n = points.shape[1]
+        ids = np.arange(points.shape[0] * n).reshape(-1, n)
+        lines = np.column_stack([np.full(len(ids), n), ids]).ravel()
+        mesh = pv.PolyData(points.reshape(-1, 3), lines=lines)
         self._connection_actor = self.plotter.add_mesh(
             mesh, color=CONNECTION_COLOR, line_width=CONNECTION_WIDTH, name="connections", pickable=False,
             reset_camera=False, render=False, lighting=False)
