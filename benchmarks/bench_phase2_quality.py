@@ -29,8 +29,9 @@ Usage::
 
     python benchmarks/bench_phase2_quality.py [--seeds 0 1 2] [--work DIR] [--small] [--inputs]
 
-It prints one block per seed and a summary; exit status 0 even if a bar is
-missed (it measures, it does not gate).
+It prints one block per seed and a summary on stderr, and one JSON object (per
+seed and the summary, with ``passed``: every bar met) as the last line of stdout;
+exit status 0 even if a bar is missed (it measures, it does not gate).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def _say(*args) -> None:
+    """Human-readable progress and tables go to stderr; stdout ends with the JSON result."""
+    print(*args, file=sys.stderr, flush=True)
 
 
 def coupled_pairs(root: Path) -> list[tuple[int, str]]:
@@ -74,7 +80,7 @@ def coupled_pairs(root: Path) -> list[tuple[int, str]]:
     if not pairs:
         from eegfmri_viewer.demo.spec import OSCILLATORS
 
-        print("  (ground_truth.json lists no coupled pairs in a known form; using demo.spec.OSCILLATORS)")
+        _say("  (ground_truth.json lists no coupled pairs in a known form; using demo.spec.OSCILLATORS)")
         pairs = [(o.roi, o.band) for o in OSCILLATORS]
     return sorted(set(pairs))
 
@@ -203,7 +209,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         root = work / f"demo_seed{seed}"
         if not (root / "dataset_description.json").exists():
-            print(f"seed {seed}: generating the demo in {root} ({make_demo(root, seed, args.small):.1f} s)")
+            _say(f"seed {seed}: generating the demo in {root} ({make_demo(root, seed, args.small):.1f} s)")
         cfg = AnalysisConfig()
         cfg.training.seed = seed
         cfg.phase2.seed = seed
@@ -218,46 +224,57 @@ def main(argv=None) -> int:
         r["wall_s"] = wall
         if recorded:
             r["input_ranks"] = input_ranks(recorded[-1], coupled_pairs(root))
-            print(f"seed {seed}: ranks by what the inputs carry (of {r['n_nodes']}): "
+            _say(f"seed {seed}: ranks by what the inputs carry (of {r['n_nodes']}): "
                   f"{json.dumps(r['input_ranks'])}")
         summary.append(r)
-        print(f"seed {seed}: analyze {wall:.1f} s; {r['n_nodes']} phase-2 nodes, top 10 % = top {r['top']}")
+        _say(f"seed {seed}: analyze {wall:.1f} s; {r['n_nodes']} phase-2 nodes, top 10 % = top {r['top']}")
         for row in r["rows"]:
             if "rank" in row:
-                print(f"  ROI {row['roi']:3d} {row['band']:5s}: coupling {row['coupling']:+.3f} rank "
+                _say(f"  ROI {row['roi']:3d} {row['band']:5s}: coupling {row['coupling']:+.3f} rank "
                       f"{row['rank']:2d}/{r['n_nodes']} top10={row['top10']}  peak lag {row['peak_lag_s']:+.1f} s "
                       f"(r {row['peak_r']:+.2f}, p {row['p_value']:.3f}, |r| rank {row['lag_rank']}) lag_ok={row['lag_ok']}")
             else:
-                print(f"  ROI {row['roi']:3d} {row['band']:5s}: not in the phase-2 node set")
+                _say(f"  ROI {row['roi']:3d} {row['band']:5s}: not in the phase-2 node set")
         if r["loss_drop"] is not None:
-            print(f"  loss {r['loss_first']:.4g} -> {r['loss_last']:.4g} (drop {100 * r['loss_drop']:.1f} %)")
-        print(f"  global fusion weights {r['fusion_global']}")
-        print(f"  timings {json.dumps({k: round(v, 1) for k, v in r['timings'].items()})}")
+            _say(f"  loss {r['loss_first']:.4g} -> {r['loss_last']:.4g} (drop {100 * r['loss_drop']:.1f} %)")
+        _say(f"  global fusion weights {r['fusion_global']}")
+        _say(f"  timings {json.dumps({k: round(v, 1) for k, v in r['timings'].items()})}")
         if r["rest_s"]:
-            print(f"  phase 2 + coupling {r['phase2_s']:.1f} s = {100 * r['phase2_s'] / r['rest_s']:.0f} % "
+            _say(f"  phase 2 + coupling {r['phase2_s']:.1f} s = {100 * r['phase2_s'] / r['rest_s']:.0f} % "
                   f"of the rest of analyze ({r['rest_s']:.1f} s)")
 
     rows = [row for r in summary for row in r["rows"]]
     ranked = [row for row in rows if "rank" in row]
-    print("\nsummary over seeds", args.seeds)
-    print(f"  planted coupled pairs in the node set: {len(ranked)}/{len(rows)}")
+    _say("\nsummary over seeds", args.seeds)
+    _say(f"  planted coupled pairs in the node set: {len(ranked)}/{len(rows)}")
     if ranked:
-        print(f"  in the top 10 % of coupling for their band: {sum(r['top10'] for r in ranked)}/{len(ranked)}")
-        print(f"  lag peak within +-1 TR of the HRF delay: {sum(r['lag_ok'] for r in ranked)}/{len(ranked)}")
-        print(f"  in the top 10 % of the lagged peak |r| for their band: "
+        _say(f"  in the top 10 % of coupling for their band: {sum(r['top10'] for r in ranked)}/{len(ranked)}")
+        _say(f"  lag peak within +-1 TR of the HRF delay: {sum(r['lag_ok'] for r in ranked)}/{len(ranked)}")
+        _say(f"  in the top 10 % of the lagged peak |r| for their band: "
               f"{sum(r['lag_rank'] <= s['top'] for s in summary for r in s['rows'] if 'rank' in r)}/{len(ranked)}")
-        print(f"  permutation p < 0.05: {sum(r['p_value'] < 0.05 for r in ranked)}/{len(ranked)}")
+        _say(f"  permutation p < 0.05: {sum(r['p_value'] < 0.05 for r in ranked)}/{len(ranked)}")
     if any("input_ranks" in r for r in summary):
         for key in ("target", "rv"):
             ranks = [x for r in summary for x in r.get("input_ranks", {}).get(key, [])]
-            print(f"  inputs, {key}: {sum(x <= s['top'] for s in summary for x in s.get('input_ranks', {}).get(key, []))}"
+            _say(f"  inputs, {key}: {sum(x <= s['top'] for s in summary for x in s.get('input_ranks', {}).get(key, []))}"
                   f"/{len(ranks)} in the top 10 %; median rank {np.median(ranks):.0f}")
     drops = [r["loss_drop"] for r in summary if r["loss_drop"] is not None]
     if drops:
-        print(f"  loss drop: {', '.join(f'{100 * d:.1f} %' for d in drops)}")
+        _say(f"  loss drop: {', '.join(f'{100 * d:.1f} %' for d in drops)}")
     shares = [r["phase2_s"] / r["rest_s"] for r in summary if r["rest_s"]]
     if shares:
-        print(f"  phase-2 time / rest of analyze: {', '.join(f'{100 * s:.0f} %' for s in shares)}")
+        _say(f"  phase-2 time / rest of analyze: {', '.join(f'{100 * s:.0f} %' for s in shares)}")
+    result = {
+        "seeds": {str(seed): r for seed, r in zip(args.seeds, summary)},
+        "pairs_in_node_set": len(ranked), "pairs": len(rows),
+        "coupling_top10": sum(r["top10"] for r in ranked),
+        "lag_within_1_tr": sum(r["lag_ok"] for r in ranked),
+        "p_below_0.05": sum(r["p_value"] < 0.05 for r in ranked),
+        "loss_drop": drops, "phase2_share_of_rest": shares,
+    }
+    result["passed"] = bool(ranked) and result["coupling_top10"] == len(rows) \
+        and result["lag_within_1_tr"] == len(rows) and all(d >= 0.5 for d in drops) and all(s <= 0.5 for s in shares)
+    print(json.dumps(result, default=float))
     return 0
 
 

@@ -6,8 +6,8 @@ Usage::
     python benchmarks/run_benchmarks.py startup    # only bench_startup.py
     python benchmarks/run_benchmarks.py --list
 
-Each ``bench_<name>.py`` runs as its own process and prints a JSON object as
-its last line of output; the runner collects them under ``"benchmarks"``.
+Each ``bench_<name>.py`` runs as its own process and ends its standard output
+with a JSON object (on one line or indented); the runner collects them under ``"benchmarks"``.
 Exit status 1 if a benchmark fails to run or reports ``"passed": false``.
 """
 
@@ -30,6 +30,19 @@ def discover() -> dict[str, Path]:
     return {p.stem[len("bench_"):]: p for p in sorted(HERE.glob("bench_*.py"))}
 
 
+def last_json_object(text: str):
+    """The JSON object that ends ``text`` (one line or indented over several), or None."""
+    lines = text.rstrip().splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("{"):
+            try:
+                value = json.loads("\n".join(lines[i:]))
+            except json.JSONDecodeError:
+                continue
+            return value if isinstance(value, dict) else None
+    return None
+
+
 def run_one(path: Path, timeout_s: float = 1800) -> dict:
     """Run one benchmark script; its result, or an ``"error"`` entry."""
     t0 = time.perf_counter()
@@ -39,10 +52,8 @@ def run_one(path: Path, timeout_s: float = 1800) -> dict:
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout_s:.0f} s", "passed": False}
     wall = time.perf_counter() - t0
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
+    result = last_json_object(proc.stdout)
+    if result is None:
         return {"error": f"no JSON result (exit status {proc.returncode})",
                 "stderr_tail": proc.stderr[-2000:], "passed": False}
     result.setdefault("passed", proc.returncode == 0)
