@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.head_outline import head_outline
+from eegfmri_viewer.views.map_plot import map_plot
 from eegfmri_viewer.views.message_stack import message_stack
 
 EDGE_RGB = (25, 55, 130)
@@ -144,13 +145,7 @@ class ElectrodeGraphView(QWidget):
         controls.addWidget(self._threshold, 1)
         controls.addWidget(self._threshold_label)
 
-        self._plot = pg.PlotWidget(background="w")
-        self._plot.setMenuEnabled(False)
-        item = self._plot.getPlotItem()
-        item.hideAxis("left")
-        item.hideAxis("bottom")
-        item.setAspectLocked(True)
-        item.hideButtons()
+        self._plot = map_plot()
         self._note = QLabel()
         self._note.setWordWrap(True)
 

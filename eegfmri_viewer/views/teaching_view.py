@@ -53,6 +53,7 @@ from eegfmri_viewer.graphs.spectral import (
 from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.head_outline import head_outline
+from eegfmri_viewer.views.map_plot import map_plot
 from eegfmri_viewer.views.message_stack import message_stack
 
 FMRI_GRAPH = "fMRI ROIs"
@@ -148,13 +149,8 @@ class TeachingView(QWidget):
         row2.addWidget(self._mode_slider, 1)
         row2.addWidget(self._mode_spin)
 
-        self._map = pg.PlotWidget(background="w")
-        self._map.setMenuEnabled(False)
+        self._map = map_plot()
         mp = self._map.getPlotItem()
-        mp.hideAxis("left")
-        mp.hideAxis("bottom")
-        mp.setAspectLocked(True)
-        mp.hideButtons()
         self._cmap = pg.colormap.get("CET-D1")
         self._colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self._cmap, interactive=False, width=14)
         mp.layout.addItem(self._colorbar, 2, 5)
