@@ -52,6 +52,16 @@ def _channel_positions(names):
     return xyz, xy
 
 
+def _class_activity(n_cls, n_rois):
+    """Planted ROIs 1 SD up in their class; in class 0 ("rest") the task ROIs are 0.5 SD down."""
+    act = np.zeros((n_cls, n_rois))
+    for c, rois in PLANTED.items():
+        act[c, rois] = 1.0
+        if c != 0:
+            act[0, rois] = -0.5
+    return act
+
+
 def _fmri_connections(rng, fmri_cam, salient):
     """Salient-connection arrays (the real core summary) on a graph joining each class's planted ROIs."""
     from eegfmri_viewer.training.saliency import connection_summary
@@ -102,6 +112,7 @@ def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_no
         "fmri_cam": fmri_cam,
         "fmri_cam_subjects": np.stack([fmri_cam + rng.normal(0, 0.05, fmri_cam.shape) for _ in range(2)]),
         "salient_fmri": fmri_cam > 1.0,
+        "fmri_class_activity": _class_activity(n_cls, n_rois),
         "salient_rois": salient_rois,
     }
     n_win = 24

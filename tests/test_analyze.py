@@ -108,6 +108,12 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
     g = b.arrays["graphs"]
     assert g["fmri_edge_index"].shape[0] == 2 and g["fmri_edge_index"].shape[1] == g["fmri_edge_weight"].shape[0]
     assert g["eeg_edge_index"].max() < n_ch
+    # class activity beside the CAM: planted ROIs are above their mean in their class
+    act = s["fmri_class_activity"]
+    assert act.shape == (n_cls, n_rois)
+    for cls in classes:
+        planted = [r["index"] for r in truth["planted_rois"][cls]]
+        assert act[list(s["classes"]).index(cls), planted].mean() > 0.3
     # salient connections: each undirected edge of the graph the CAM was computed on, once
     conn, fw = s["fmri_connections"], g["fmri_edge_weight"]
     assert conn.shape[0] == 2 and np.all(conn[0] < conn[1]) and 2 * conn.shape[1] == len(fw)
@@ -254,3 +260,16 @@ def test_band_sampling_keeps_the_band_below_nyquist():
     assert band_sampling(250.0, 1, 4, p1)[0] == 25
     p1.eeg_subsample = False
     assert band_sampling(250.0, 1, 4, p1)[0] == 1
+
+
+def test_class_activity_is_each_class_mean_against_the_mean_of_all_windows():
+    from eegfmri_viewer.pipeline.analyze import class_activity
+
+    x = np.zeros((6, 3, 4))
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    x[labels == 0, 0] = 2.0      # ROI 0 up in class 0
+    x[labels == 1, 1] = -1.0     # ROI 1 down in class 1
+    out = class_activity(x, labels, 3)
+    np.testing.assert_allclose(out[0], [2.0 - 4 / 6, 4 / 6, 0.0])
+    np.testing.assert_allclose(out[1], [-4 / 6, -1.0 + 4 / 6, 0.0])
+    assert np.isnan(out[2]).all()  # no window of class 2

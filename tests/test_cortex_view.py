@@ -350,6 +350,12 @@ def test_state_selection_highlights_roi(fresh, qapp):
     assert view.selection_actor.GetVisibility()
     np.testing.assert_allclose(view.selection_actor.GetPosition(), view._roi_coords[5])
     assert "Power" in view.selection_text.GetText(0)
+    # Whether the ROI supports the class by its activity or by its silence.
+    view.state.select_node("roi", 0)          # planted for 'visual'
+    view.state.set_class(1)
+    assert "fMRI CAM" in view.selection_text.GetText(0) and "up in visual" in view.selection_text.GetText(0)
+    view.state.set_class(0)
+    assert "down in rest" in view.selection_text.GetText(0)
     view.state.select_node("electrode", 2)
     assert not view.selection_actor.GetVisibility()
     assert view.selection_text.GetText(0) == ""

@@ -64,6 +64,7 @@ def test_tables_hold_the_bundle_values(bundles, tmp_path):
     xyz = [float(row[k]) for k in ("x_mm", "y_mm", "z_mm")]
     np.testing.assert_allclose(xyz, bundle.get("saliency", "roi_coords")[roi])
     assert row["salient"] == "1"
+    assert float(row["bold_vs_mean"]) == pytest.approx(bundle.get("saliency", "fmri_class_activity")[1, roi])
 
     rows = _read(tmp_path / "tables" / "saliency_eeg.csv")
     assert len(rows) == 5 * len(CLASSES) * len(CHANNELS)

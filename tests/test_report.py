@@ -67,6 +67,7 @@ def test_report_is_self_contained_with_real_images(tmp_path):
     top = top_salient_rois(bundle, 1, n=3)
     assert {r["roi"] for r in top} == set(PLANTED[1])
     assert top[0]["name"] in text
+    assert top[0]["bold_vs_mean"] == pytest.approx(1.0) and "BOLD in class vs mean" in text
     assert f"{top[0]['coords'][0]:.0f}, {top[0]['coords'][1]:.0f}, {top[0]['coords'][2]:.0f}" in text
     # The connection table ranks the edges among the planted ROIs first, both ends salient.
     assert "Most salient connections" in text

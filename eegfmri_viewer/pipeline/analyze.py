@@ -139,6 +139,37 @@ def _load_atlas(config):
     return load_atlas(name, radius_mm=config.preprocessing.radius_mm)
 
 
+def class_activity(fmri_windows, labels, n_classes: int):
+    """Mean BOLD of each class's windows against the mean of all windows, per ROI.
+
+    Read beside the CAM: a ROI can support a class by being active in it or by
+    being silent in it (a classifier often tells a state by another state's
+    missing activity), and this says which.
+
+    Parameters
+    ----------
+    fmri_windows : ndarray, shape (n_windows, n_rois, n_times)
+        The model's fMRI input (BOLD scaled per subject or run, see
+        ``preprocessing.bold_scaling``).
+    labels : ndarray, shape (n_windows,)
+    n_classes : int
+
+    Returns
+    -------
+    ndarray, shape (n_classes, n_rois)
+        In the input's units (standard deviations of the ROI's series); NaN for a
+        class without windows.
+    """
+    level = np.asarray(fmri_windows, dtype=np.float64).mean(axis=2)
+    labels = np.asarray(labels)
+    overall = level.mean(axis=0)
+    out = np.full((n_classes, level.shape[1]), np.nan)
+    for c in range(n_classes):
+        if (labels == c).any():
+            out[c] = level[labels == c].mean(axis=0) - overall
+    return out
+
+
 def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:
     """Bundle arrays of the salient connections on ``graph`` (the one the CAM was computed on).
 
@@ -423,6 +454,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "cam_reference": np.array(config.phase1.cam_reference),
         "fmri_cam_subjects": fmri_cam_subjects,
         "salient_fmri": salient_nodes(fmri_cam_subjects, top_n),
+        "fmri_class_activity": class_activity(windows.fmri, windows.labels, n_classes),
     }
     saliency.update(_connection_arrays("fmri", "salient_fmri_connections", fmri_cam, saliency["salient_fmri"],
                                        fmri.graph))

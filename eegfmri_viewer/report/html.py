@@ -64,6 +64,7 @@ def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
     names = bundle.get("saliency", "roi_names")
     networks = bundle.get("saliency", "roi_networks")
     coords = bundle.get("saliency", "roi_coords")
+    activity = bundle.get("saliency", "fmri_class_activity")
     order = np.argsort(-cam)[:n]
     return [
         {
@@ -72,6 +73,7 @@ def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
             "network": str(networks[i]) if networks is not None else "",
             "cam": float(cam[i]),
             "coords": [float(v) for v in coords[i]],
+            "bold_vs_mean": float(activity[class_index, i]) if activity is not None else None,
         }
         for i in order
     ]
@@ -203,11 +205,15 @@ def build_report(
     report(progress, 0.75, "report: tables")
 
     add("<h2>Most salient regions</h2>")
+    if bundle.has("saliency", "fmri_class_activity"):
+        add("<p>A region supports a class either by its activity or by its silence: a classifier often "
+            "tells a state by another state's missing activity, and the CAM is positive in both cases. "
+            "“BOLD in class vs mean” says which (positive: up in the class; negative: down).</p>")
     for c, name in enumerate(classes):
         top = top_salient_rois(bundle, c, n=10)
         add(f"<h3>{html.escape(name)}</h3>")
-        add(_table(["rank", "ROI", "network", "CAM", "MNI x, y, z (mm)"],
-                   [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]),
+        add(_table(["rank", "ROI", "network", "CAM", "BOLD in class vs mean (SD)", "MNI x, y, z (mm)"],
+                   [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]), _fmt(r["bold_vs_mean"]),
                      ", ".join(f"{v:.0f}" for v in r["coords"])] for i, r in enumerate(top)]))
 
     if bundle.has("saliency", "fmri_connection_saliency"):

@@ -14,7 +14,7 @@ electrodes, ``n_nodes`` phase-2 ROIs):
 file                       columns                                      rows
 =========================  ===========================================  ======================
 saliency_fmri.csv          class, roi, roi_name, network, x_mm, y_mm,   n_cls × n_rois
-                           z_mm, cam, salient
+                           z_mm, cam, salient, bold_vs_mean
 saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n_cls × n_ch
 connections.csv            graph, class, node_a, name_a, node_b,        (fMRI + n_b graphs) ×
                            name_b, weight, saliency, salient            n_cls × edges
@@ -37,6 +37,10 @@ trained on once (``graph`` = ``fmri``, or the band name for an electrode
 graph), with its weight, its saliency ``W[a, b] (CAM_c(a) + CAM_c(b)) / 2``
 and whether both ends are salient nodes of the class; ``node_a`` / ``node_b``
 are atlas ROI indices (fMRI) or channel indices.
+
+``bold_vs_mean`` is the class's mean BOLD against the mean of all windows (in
+standard deviations of the ROI's series): whether a ROI supports the class by
+being up or by being down in it (empty for bundles written without it).
 
 ``peak_lag_s`` and ``p_value`` are empty cells when the bundle has no lagged
 correlation; ``salient`` is 1 or 0 (empty when the bundle has no such mask).
@@ -127,12 +131,14 @@ def saliency_fmri_rows(bundle) -> tuple:
     names, coords, networks = _roi_info(bundle)
     cam = np.asarray(bundle.get("saliency", "fmri_cam"), dtype=float)  # (n_cls, n_rois)
     salient = bundle.get("saliency", "salient_fmri")
+    activity = bundle.get("saliency", "fmri_class_activity")
     rows = []
     for c, cls in enumerate(bundle.classes):
         for r in range(cam.shape[1]):
             rows.append([cls, r, names[r], networks[r], *coords[r], cam[c, r],
-                         bool(salient[c, r]) if salient is not None else None])
-    return ["class", "roi", "roi_name", "network", "x_mm", "y_mm", "z_mm", "cam", "salient"], rows
+                         bool(salient[c, r]) if salient is not None else None,
+                         float(activity[c, r]) if activity is not None else None])
+    return ["class", "roi", "roi_name", "network", "x_mm", "y_mm", "z_mm", "cam", "salient", "bold_vs_mean"], rows
 
 
 def saliency_eeg_rows(bundle) -> tuple:

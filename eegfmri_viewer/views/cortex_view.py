@@ -722,16 +722,19 @@ class CortexView(QWidget):
         centre = (np.arange(len(table)) + 0.5) / len(table) * 2 - 1
         table[np.abs(centre) < self.threshold()] = (150, 150, 150)
         self._lut.values = np.column_stack([table, np.full(len(table), 255, np.uint8)])
+        self.scalar_bar.SetTitle(self.value_title())
+        self.scalar_bar.SetVisibility(self._results is not None and self._weights is not None)
+
+    def value_title(self) -> str:
+        """What the colours show, as the colour bar's title (e.g. ``"fMRI CAM"``)."""
         title = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
-        side = self.compare_side()
         if self.overlay() is not None:
             # The note above the view gives the whole title; the bar keeps it short.
-            title = self.overlay().title.split(" (")[0]
-        elif side is not None:
+            return self.overlay().title.split(" (")[0]
+        if self.compare_side() is not None:
             title = f"{title} {self.compare_combo.currentText()}" + (
                 f" (q < {self.q_spin.value():g})" if self.q_check.isChecked() else "")
-        self.scalar_bar.SetTitle(title)
-        self.scalar_bar.SetVisibility(self._results is not None and self._weights is not None)
+        return title
 
     def threshold(self) -> float:
         """Threshold as a fraction of the largest |CAM| of the shown class and source."""
@@ -745,6 +748,9 @@ class CortexView(QWidget):
         self._refresh_scale()
         self._show_values(self.roi_values())
         self._refresh_connections()
+        sel = self.state.selection
+        if sel.node_kind == "roi" and self._roi_coords is not None:
+            self._on_node("roi", sel.node_index)
 
     def _show_values(self, roi_values) -> None:
         rgb = self.cortex_mesh.point_data["rgb"]
@@ -1029,10 +1035,34 @@ class CortexView(QWidget):
             self.selection_actor.SetPosition(*self._roi_centres()[index])
             name = self._roi_names[index] if index < len(self._roi_names) else f"ROI {index}"
             x, y, z = self._roi_coords[index]
-            self.selection_text.SetText(0, f"{name}  ({x:.0f}, {y:.0f}, {z:.0f}) mm")
+            summary = self.roi_summary(index)
+            self.selection_text.SetText(0, f"{name}  ({x:.0f}, {y:.0f}, {z:.0f}) mm" + (f"\n{summary}" if summary else ""))
         else:
             self.selection_text.SetText(0, "")
         self.request_render()
+
+    def roi_summary(self, index: int) -> str:
+        """The shown value at ROI ``index`` and, for the fMRI CAM, whether the ROI is up or down in the class.
+
+        A ROI supports a class either by its activity or by its silence (the CAM is
+        positive in both cases); the class's mean BOLD against the mean of all
+        windows (``fmri_class_activity``) tells which.
+        """
+        values = self.roi_values()
+        if values is None or not 0 <= index < len(values) or not np.isfinite(values[index]):
+            return ""
+        if self.overlay() is not None:
+            return f"{self.value_title()}: {values[index]:+.3g}"
+        r = self._results
+        cls = r.classes[self.class_index()] if r is not None and r.classes else ""
+        text = f"{cls}: {self.value_title()} {values[index]:+.3g}"
+        activity = r.get("saliency", "fmri_class_activity") if r is not None else None
+        if (activity is not None and self.source == "fmri" and self.compare_side() is None
+                and np.shape(activity) == (len(r.classes), len(values))):
+            a = float(activity[self.class_index(), index])
+            if np.isfinite(a):
+                text += f"; BOLD {a:+.2f} SD vs all windows ({'up' if a >= 0 else 'down'} in {cls})"
+        return text
 
     # -- picking ----------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
