@@ -56,6 +56,27 @@ def test_lagged_correlation_matches_numpy_corrcoef():
             assert r[0, node, li] == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-10)
 
 
+def test_lagged_correlation_pools_recordings_of_different_lengths():
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(2, 3, t)) for t in (40, 7, 25)]
+    ys = [rng.normal(size=(3, t)) for t in (40, 7, 25)]
+    lags = np.arange(-6, 7)
+    r = lagged_correlation(xs, ys, lags)
+    assert r.shape == (2, 3, len(lags))
+    for li, lag in enumerate(lags):
+        for b in range(2):
+            for node in range(3):
+                a_parts, b_parts = [], []
+                for x, y in zip(xs, ys):
+                    t = x.shape[-1]
+                    if abs(lag) >= t - 1:  # too short to overlap at this lag: left out
+                        continue
+                    a_parts.append(x[b, node, : t - lag] if lag >= 0 else x[b, node, -lag:])
+                    b_parts.append(y[node, lag:] if lag >= 0 else y[node, : t + lag])
+                expected = np.corrcoef(np.concatenate(a_parts), np.concatenate(b_parts))[0, 1]
+                assert r[b, node, li] == pytest.approx(expected, abs=1e-10)
+
+
 @pytest.mark.parametrize("lag", [2, -3, 0])
 def test_planted_lag_is_found_with_a_small_p_value(lag):
     rng = np.random.default_rng(abs(lag) + 10)

@@ -114,27 +114,67 @@ def lagged_correlation(eeg: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     ndarray, shape (n_bands, n_nodes, n_lags)
         0 where a series is constant or no samples overlap.
     """
-    n_bands, n_nodes = eeg[0].shape[:2]
-    out = np.zeros((n_bands, n_nodes, len(lags)))
-    for li, lag in enumerate(lags):
-        sx = np.zeros((n_bands, n_nodes)); sy = np.zeros((1, n_nodes))
-        sxx = np.zeros((n_bands, n_nodes)); syy = np.zeros((1, n_nodes))
-        sxy = np.zeros((n_bands, n_nodes)); n = 0
-        for x, y in zip(eeg, bold):
+    return _LaggedSums(eeg, lags).correlation(bold)
+
+
+class _LaggedSums:
+    """The EEG side of :func:`lagged_correlation`, computed once for many BOLD series.
+
+    The permutation test correlates the same EEG regressors with hundreds of
+    reshuffled BOLD series. The sums that involve only the EEG over the samples
+    that overlap at each lag (count, sum, sum of squares) do not change, so they
+    are kept; each BOLD series then costs one batched matrix product per
+    recording (the cross products over all lags at once).
+    """
+
+    def __init__(self, eeg: Sequence[np.ndarray], lags: np.ndarray):
+        self.lags = np.asarray(lags, dtype=int)
+        self.pad = int(np.abs(self.lags).max()) if len(self.lags) else 0
+        self.x = [np.asarray(x, dtype=np.float64).transpose(1, 0, 2) for x in eeg]   # (n_nodes, n_bands, T)
+        n_nodes, n_bands = self.x[0].shape[:2]
+        n_lags = len(self.lags)
+        self.n = np.zeros(n_lags)
+        self.sx = np.zeros((n_nodes, n_bands, n_lags))
+        self.sxx = np.zeros((n_nodes, n_bands, n_lags))
+        # valid[r][l, t]: sample t of recording r has a partner t + lag inside the recording
+        self.valid = []
+        for x in self.x:
             t = x.shape[-1]
-            if abs(lag) >= t - 1:
-                continue
-            xs = x[..., : t - lag] if lag >= 0 else x[..., -lag:]
-            ys = (y[..., lag:] if lag >= 0 else y[..., : t + lag])[None]
-            sx += xs.sum(-1); sy += ys.sum(-1)
-            sxx += (xs * xs).sum(-1); syy += (ys * ys).sum(-1)
-            sxy += (xs * ys).sum(-1); n += xs.shape[-1]
-        if n < 3:
-            continue
-        cov = sxy - sx * sy / n
-        var = (sxx - sx ** 2 / n) * (syy - sy ** 2 / n)
-        out[..., li] = np.where(var > 1e-12, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
-    return out
+            ok = np.zeros((n_lags, t))
+            for li, lag in enumerate(self.lags):
+                if abs(lag) < t - 1:
+                    ok[li, max(0, -lag): min(t, t - lag)] = 1.0
+            self.valid.append(ok)
+            self.n += ok.sum(axis=1)
+            self.sx += x @ ok.T
+            self.sxx += (x * x) @ ok.T
+
+    def correlation(self, bold: Sequence[np.ndarray]) -> np.ndarray:
+        """Lagged correlation with ``bold`` (one array (n_nodes, T_r) per recording), shape (n_bands, n_nodes, n_lags)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        n_nodes, n_bands, n_lags = self.sx.shape
+        sy = np.zeros((n_nodes, 1, n_lags))
+        syy = np.zeros((n_nodes, 1, n_lags))
+        sxy = np.zeros((n_nodes, n_bands, n_lags))
+        offsets = self.lags + self.pad
+        for x, y, ok in zip(self.x, bold, self.valid):
+            t = x.shape[-1]
+            y = np.asarray(y, dtype=np.float64)
+            ypad = np.zeros((y.shape[0], t + 2 * self.pad))
+            ypad[:, self.pad: self.pad + t] = y
+            # shifted[i, l, t] = y[i, t + lag_l], 0 where t + lag_l is outside the recording
+            shifted = sliding_window_view(ypad, t, axis=-1)[:, offsets] * ok[None]
+            sy[:, 0] += shifted.sum(-1)
+            syy[:, 0] += (shifted * shifted).sum(-1)
+            sxy += np.matmul(x, shifted.transpose(0, 2, 1))
+        n = self.n
+        enough = n >= 3
+        n = np.where(enough, n, 1.0)
+        cov = sxy - self.sx * sy / n
+        var = (self.sxx - self.sx ** 2 / n) * (syy - sy ** 2 / n)
+        r = np.where((var > 1e-12) & enough, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+        return r.transpose(1, 0, 2)
 
 
 def _block_permute(y: np.ndarray, block: int, rng: np.random.Generator) -> np.ndarray:
@@ -193,7 +233,8 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     lags = lag_steps(tr, min_lag_s, max_lag_s)
     x = [_zscore(hrf_convolve(p, tr)) for p in eeg_power]
     y = [_zscore(np.asarray(b, dtype=np.float64)) for b in bold]
-    corr = lagged_correlation(x, y, lags)
+    sums = _LaggedSums(x, lags)
+    corr = sums.correlation(y)
     peak = np.abs(corr).argmax(axis=-1)
     peak_lag_s = lags[peak] * tr
     observed = np.abs(corr).max(axis=-1)
@@ -205,7 +246,7 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         for i in range(n_permutations):
             check_cancel(cancel)
             y_perm = [_block_permute(b, block, rng) for b in y]
-            null = np.abs(lagged_correlation(x, y_perm, lags)).max(axis=-1)
+            null = np.abs(sums.correlation(y_perm)).max(axis=-1)
             exceed += null >= observed - 1e-12
             if i % 10 == 0:
                 report(progress, i / n_permutations, f"coupling permutations {i}/{n_permutations}")
