@@ -493,3 +493,11 @@ def test_electrode_names_and_sizes_follow_the_room_on_screen(qtbot, state, full)
     small = max(view._nodes.data["size"])
     # Discs stay apart: no larger than the spacing of the electrodes on screen.
     assert small < big and small <= 0.9 * view.spacing_px() + 6
+
+
+def test_attention_values_are_written_only_in_cells_wide_enough(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, AttentionView, state, size=(1000, 600))
+    qtbot.waitUntil(view.cell_values_shown, timeout=3000)
+    view.resize(260, 400)
+    qtbot.waitUntil(lambda: not view.cell_values_shown(), timeout=3000)

@@ -160,7 +160,7 @@ def class_activity(fmri_windows, labels, n_classes: int):
         In the input's units (standard deviations of the ROI's series); NaN for a
         class without windows.
     """
-    level = np.asarray(fmri_windows, dtype=np.float64).mean(axis=2)
+    level = np.asarray(fmri_windows).mean(axis=2, dtype=np.float64)
     labels = np.asarray(labels)
     overall = level.mean(axis=0)
     out = np.full((n_classes, level.shape[1]), np.nan)

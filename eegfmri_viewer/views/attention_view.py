@@ -28,6 +28,8 @@ from eegfmri_viewer.views.message_stack import message_stack
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
 SCOPE_MEAN = "mean over nodes"
+#: Narrowest heatmap cell (pixels) that still gets its value written in it.
+MIN_CELL_TEXT_PX = 30.0
 
 
 def _fixed_plot(left_label: str) -> pg.PlotWidget:
@@ -145,6 +147,7 @@ class AttentionView(QWidget):
         self._scope.currentIndexChanged.connect(lambda _i: self.redraw())
         self._head.currentIndexChanged.connect(lambda _i: self.redraw())
         self._heat.scene().sigMouseMoved.connect(self._on_heat_moved)
+        self._heat.getPlotItem().getViewBox().sigResized.connect(lambda _vb: self._fit_cell_texts())
         self._heat.scene().sigMouseClicked.connect(self._on_heat_clicked)
         self._bars.scene().sigMouseClicked.connect(self._on_bars_clicked)
         state.resultsChanged.connect(lambda _r: self.reload())
@@ -282,6 +285,7 @@ class AttentionView(QWidget):
                 item.setPos(c + 0.5, r + 0.5)
                 hp.addItem(item)
                 self._cell_texts.append(item)
+        self._fit_cell_texts()
         bp = self._bars.getPlotItem()
         bp.getAxis("bottom").setTicks([[(k, v) for k, v in enumerate(self._views)], []])
         gw = np.asarray(results.get("fusion", "fusion_weights_global", np.full(m, np.nan)), dtype=float)
@@ -291,6 +295,18 @@ class AttentionView(QWidget):
                                                        dtype=float).ravel()]))
         bp.setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
         self.redraw()
+
+    def cell_values_shown(self) -> bool:
+        """Whether the values are written in the heatmap's cells (only when the cells are wide enough)."""
+        return bool(self._cell_texts) and self._cell_texts[0].isVisible()
+
+    def _fit_cell_texts(self) -> None:
+        # "0.19" needs about 30 px; in a narrow dock the colours (and the hover) carry the values.
+        vb = self._heat.getPlotItem().getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        cell_px = vb.width() / (x1 - x0) if x1 > x0 else 0.0
+        for item in self._cell_texts:
+            item.setVisible(bool(cell_px >= MIN_CELL_TEXT_PX))
 
     def _node_row(self) -> Optional[int]:
         sel = self._state.selection
