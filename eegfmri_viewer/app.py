@@ -71,7 +71,7 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
-#: view then takes a third of the bottom row, with the 3-D view it draws on in sight.
+#: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)
 
 
@@ -587,7 +587,11 @@ class MainWindow(QMainWindow):
         # docks when two groups are tabified before the window is laid out.
         for title in HIDDEN_AT_START:
             if title in self.docks:
-                self.docks[title].hide()
+                dock = self.docks[title]
+                dock.hide()
+                # The View menu's entry shows it too: give it room then as well.
+                dock.toggleViewAction().triggered.connect(
+                    lambda checked, d=dock: self._give_room(d) if checked else None)
 
     # -- menus for other parts ----------------------------------------------------
     @property
@@ -885,21 +889,26 @@ class MainWindow(QMainWindow):
         self.set_default_dock_sizes()
 
     def show_dock(self, title: str) -> None:
-        """Show the dock ``title`` (docked if it was floating off-screen) and raise it."""
+        """Show the dock ``title`` and raise it; a dock that was hidden gets room in its row."""
         dock = self.docks[title]
         was_hidden = not dock.isVisible()
         dock.show()
         dock.raise_()
-        if was_hidden and not dock.isFloating():
-            # Qt brings a dock hidden since start back at a sliver of its row: it gets half
-            # the row, the others share the rest.
-            area = self.dockWidgetArea(dock)
-            others = [d for d in self.docks.values() if d is not dock and d.isVisible()
-                      and not d.isFloating() and self.dockWidgetArea(d) == area]
-            if others and area == Qt.DockWidgetArea.BottomDockWidgetArea:
-                half = self.width() // 2
-                self.resizeDocks([dock, *others], [half] + [half // len(others)] * len(others),
-                                 Qt.Orientation.Horizontal)
+        if was_hidden:
+            self._give_room(dock)
+
+    def _give_room(self, dock: QDockWidget) -> None:
+        # Qt brings a dock hidden since start back at a sliver of its row: it gets half
+        # the bottom row, the others share the rest.
+        area = self.dockWidgetArea(dock)
+        if dock.isFloating() or area != Qt.DockWidgetArea.BottomDockWidgetArea:
+            return
+        others = [d for d in self.docks.values() if d is not dock and d.isVisible()
+                  and not d.isFloating() and self.dockWidgetArea(d) == area]
+        if others:
+            half = self.width() // 2
+            self.resizeDocks([dock, *others], [half] + [half // len(others)] * len(others),
+                             Qt.Orientation.Horizontal)
 
     # -- background work ----------------------------------------------------------
     @Slot(object)
