@@ -137,8 +137,9 @@ def _setting_keys(settings: dict) -> set:
 def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional["ResultsBundle"]:
     """The results bundle in ``results_dir`` if it was computed from this dataset with ``config``.
 
-    A bundle matches when it loads with valid checksums, its ``dataset.json``
-    names ``dataset_root`` as its source, its ``manifest.json`` holds the same
+    A bundle matches when it loads with valid checksums, was written in the
+    current bundle format (an older one lacks arrays the views show), its
+    ``dataset.json`` names ``dataset_root`` as its source, its ``manifest.json`` holds the same
     settings, and every input file it lists still has the SHA-256 it was
     analysed with (a regenerated dataset is analysed again).
 
@@ -158,7 +159,7 @@ def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional
     """
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.pipeline.config import AnalysisConfig
-    from eegfmri_viewer.results import file_sha256, load_bundle
+    from eegfmri_viewer.results import FORMAT_VERSION, file_sha256, load_bundle
 
     results_dir = Path(results_dir)
     if not (results_dir / "manifest.json").is_file():
@@ -167,6 +168,10 @@ def find_demo_results(results_dir: Path, dataset_root: Path, config) -> Optional
         bundle = load_bundle(results_dir)
     except (InputError, OSError, ValueError) as exc:
         log.info("demo results in %s are not usable: %s", results_dir, exc)
+        return None
+    if int(bundle.manifest.get("format_version", 0)) < FORMAT_VERSION:
+        log.info("demo results in %s were written by an older version (bundle format %s): analysing again",
+                 results_dir, bundle.manifest.get("format_version"))
         return None
     source = bundle.dataset.get("source")
     if not isinstance(source, str) or Path(source).resolve() != Path(dataset_root).resolve():

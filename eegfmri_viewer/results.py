@@ -33,7 +33,9 @@ from eegfmri_viewer.atomic_write import atomic_folder
 from eegfmri_viewer.io.errors import InputError
 
 FORMAT = "eegfmri_viewer.results"
-FORMAT_VERSION = 1
+#: 2 added the salient connections, ``fmri_class_activity`` and each band's graph;
+#: older bundles still load (the views say what they lack).
+FORMAT_VERSION = 2
 _JSON_FILES = ("metrics", "dataset")
 
 

@@ -206,6 +206,28 @@ def test_results_of_a_version_without_a_setting_are_not_reused(first_run, tmp_pa
 
 
 @pytest.mark.timeout(120)
+def test_results_of_an_older_bundle_format_are_not_reused(first_run, tmp_path):
+    """Same settings, but written before the bundle held what the views now show: analyse again."""
+    import json
+    import shutil
+
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+    from eegfmri_viewer.results import FORMAT_VERSION
+
+    data_dir, config, _png, first = first_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    root = data_dir / "demo-small"
+    fast = AnalysisConfig.from_toml(config)
+    older = tmp_path / "older-format"
+    shutil.copytree(data_dir / "demo-small-results", older)
+    assert app_module.find_demo_results(older, root, fast) is not None
+    manifest = json.loads((older / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    (older / "manifest.json").write_text(json.dumps(manifest))
+    assert app_module.find_demo_results(older, root, fast) is None
+
+
+@pytest.mark.timeout(120)
 def test_results_of_other_settings_are_not_reused_and_are_cleared_for_a_new_run(first_run, tmp_path):
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.pipeline.config import AnalysisConfig
