@@ -76,7 +76,8 @@ def _fmri_connections(rng, fmri_cam, salient):
             "fmri_connection_saliency": out["saliency"], "salient_fmri_connections": out["salient"]}
 
 
-def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_nodes: int = 12):
+def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_nodes: int = 12,
+                all_roi_lags: bool = False):
     """Write a small bundle to ``path`` and return it loaded-equivalent.
 
     Parameters
@@ -154,6 +155,8 @@ def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_no
         arrays["transfer"] = {"matrix": transfer, "method": np.array("distance")}
     if phase2 and eeg:
         arrays.update(_phase2_arrays(rng, salient_rois, arrays["graphs"]["eeg_edge_index"]))
+        if all_roi_lags:
+            arrays["coupling"].update(_all_roi_lags(rng, arrays["coupling"], n_rois))
     modalities = ["eeg", "fmri"] if eeg else ["fmri"]
     bundle = ResultsBundle(
         config={"preprocessing": {"atlas": "power2011"}, "phase1": {"epochs": 2}},
@@ -169,6 +172,18 @@ def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_no
     )
     save_bundle(path, bundle)
     return bundle
+
+
+def _all_roi_lags(rng, coupling, n_rois):
+    """Lag arrays for every ROI, equal to the node arrays on the phase-2 nodes; ROI 200 peaks at -2 s in beta."""
+    n_b, n_lags = coupling["lagged_corr"].shape[0], len(coupling["lags_s"])
+    lagged = rng.normal(0, 0.1, (n_b, n_rois, n_lags))
+    lagged[3, 200] -= np.exp(-((coupling["lags_s"] + 2.0) ** 2) / 8.0)
+    lagged[:, coupling["node_index"]] = coupling["lagged_corr"]
+    p = rng.uniform(0, 1, (n_b, n_rois))
+    p[:, coupling["node_index"]] = coupling["p_value"]
+    return {"roi_lagged_corr": lagged, "roi_peak_lag_s": coupling["lags_s"][np.abs(lagged).argmax(-1)],
+            "roi_p_value": p}
 
 
 def _phase2_arrays(rng, salient_rois, eeg_edge_index):

@@ -157,6 +157,14 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
     # weights reproduce the saved CAM through the documented model
     if b.has_phase2:
         assert b.arrays["fusion"]["fusion_weights"].shape[0] == 8
+        # lagged coupling at every ROI; on the phase-2 nodes the same numbers as the nodes' own test
+        cp = b.arrays["coupling"]
+        nodes = cp["node_index"]
+        assert cp["roi_lagged_corr"].shape == (n_bands, n_rois, len(cp["lags_s"]))
+        np.testing.assert_allclose(cp["roi_lagged_corr"][:, nodes], cp["lagged_corr"], atol=1e-6)
+        np.testing.assert_allclose(cp["roi_p_value"][:, nodes], cp["p_value"])
+        np.testing.assert_allclose(cp["roi_peak_lag_s"][:, nodes], cp["peak_lag_s"])
+        assert man["timings_s"]["coupling_rois"] >= 0
     # an existing bundle is never overwritten without force
     with pytest.raises(InputError, match="--force"):
         analyze(small_demo, out, config=fast_config())

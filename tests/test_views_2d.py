@@ -501,3 +501,21 @@ def test_attention_values_are_written_only_in_cells_wide_enough(qtbot, state, fu
     qtbot.waitUntil(view.cell_values_shown, timeout=3000)
     view.resize(260, 400)
     qtbot.waitUntil(lambda: not view.cell_values_shown(), timeout=3000)
+
+
+def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, tmp_path):
+    make_bundle(tmp_path / "all", all_roi_lags=True)
+    bundle = load_bundle(tmp_path / "all")
+    cp = bundle.arrays["coupling"]
+    assert 200 not in cp["node_index"]
+    state.set_results(bundle)
+    view = show(qtbot, CouplingView, state)
+    state.select_node("roi", 200)  # not a phase-2 node: its lag curves still show
+    assert "not one of" not in view.lag_title and "(ROI 200)" in view.lag_title
+    curves = view.curves()
+    assert len(curves) == 5 and np.allclose(curves[3][2], cp["roi_lagged_corr"][3, 200])
+    assert view.peaks()[3][0] == pytest.approx(-2.0)
+    # on a phase-2 node the ROI arrays and the node arrays agree
+    node = int(cp["node_index"][0])
+    state.select_node("roi", node)
+    assert np.allclose(view.curves()[2][2], cp["lagged_corr"][2, 0])

@@ -40,7 +40,7 @@ from eegfmri_viewer.results import file_sha256
 
 # Progress fractions at which each stage starts (the last one ends at 1).
 _STAGES = {"load": 0.0, "preprocess": 0.08, "phase1_fmri": 0.3, "phase1_eeg": 0.42, "transfer": 0.75,
-           "phase2": 0.78, "save": 0.97}
+           "phase2": 0.78, "coupling_rois": 0.94, "save": 0.97}
 
 
 class _Timer:
@@ -168,6 +168,30 @@ def class_activity(fmri_windows, labels, n_classes: int):
         if (labels == c).any():
             out[c] = level[labels == c].mean(axis=0) - overall
     return out
+
+
+def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, progress=None, cancel=None) -> dict:
+    """Lagged EEG-BOLD coupling at every atlas ROI (not only the phase-2 nodes).
+
+    So that any ROI the user selects has its lag curves. The permutations use
+    the same seed, hence the same block orders, as the phase-2 nodes' test: on
+    those ROIs both give the same numbers.
+
+    Returns
+    -------
+    dict
+        ``roi_lagged_corr`` (n_bands, n_rois, n_lags), ``roi_peak_lag_s`` and
+        ``roi_p_value`` (n_bands, n_rois).
+    """
+    from eegfmri_viewer.pipeline.coupling import lagged_coupling
+    from eegfmri_viewer.pipeline.eeg_power import roi_power
+
+    power = [roi_power(c, T) for c in covariances]
+    bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
+    out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
+                          ccfg.seed, progress=progress, cancel=cancel)
+    return {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
+            "roi_p_value": out["p_value"]}
 
 
 def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:
@@ -553,6 +577,10 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 metrics["phase2"] = result.metrics
                 if result.state_dict:
                     weights["phase2"] = result.state_dict
+                with timer.stage("coupling_rois"):
+                    arrays["coupling"].update(_all_roi_lagged_coupling(
+                        covariances, rois_per_rec, T, tr, config.coupling,
+                        progress=stage_progress("coupling_rois"), cancel=cancel))
     else:
         arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}
 

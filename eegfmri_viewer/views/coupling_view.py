@@ -104,6 +104,7 @@ class CouplingView(QWidget):
         self._order = np.zeros(0, dtype=int)
         self._node_index = np.zeros(0, dtype=int)
         self._lag_index = np.zeros(0, dtype=int)
+        self._lag_prefix = ""
         self._matrix = np.zeros((0, 0))
         self._groups: List[Tuple[str, int, int]] = []
         self._bottom_labels: List[str] = []
@@ -295,6 +296,10 @@ class CouplingView(QWidget):
             text += f" [{networks[roi]}]"
         return text
 
+    def _lag_array(self, key: str):
+        """``coupling.npz`` lag array ``key`` on the ROI axis of :attr:`_lag_index` (all ROIs when saved)."""
+        return self._state.results.get("coupling", f"{self._lag_prefix}{key}")
+
     # -- state -> view ------------------------------------------------------------
     def _roi_name(self, roi: int) -> str:
         names = self._state.results.get("saliency", "roi_names")
@@ -315,7 +320,10 @@ class CouplingView(QWidget):
         self._bands = [str(b) for b in results.get("coupling", "bands")]
         self._matrix = np.asarray(results.get("coupling", "coupling"), dtype=float)
         self._node_index = np.asarray(results.get("coupling", "node_index"), dtype=int)
-        self._lag_index = self._node_index
+        # Lag curves for every atlas ROI when the bundle has them, else for the phase-2 nodes.
+        self._lag_prefix = "roi_" if results.has("coupling", "roi_lagged_corr") else ""
+        self._lag_index = (np.arange(np.shape(results.get("coupling", "roi_lagged_corr"))[1])
+                           if self._lag_prefix else self._node_index)
         side = self.compare_side()
         compare = self._state.compare
         self._compare_row.setVisible(side is not None)
@@ -430,7 +438,7 @@ class CouplingView(QWidget):
 
     def strongest_lag_node(self, band: Optional[int]) -> Optional[int]:
         """Node (index into ``node_index``) with the largest peak |lagged r| in ``band`` (all bands if None)."""
-        corr = self._state.results.get("coupling", "lagged_corr") if self._state.results is not None else None
+        corr = self._lag_array("lagged_corr") if self._state.results is not None else None
         if corr is None or not len(self._lag_index):
             return None
         peak = np.abs(np.asarray(corr, dtype=float))
@@ -446,7 +454,7 @@ class CouplingView(QWidget):
         self._curves, self._peaks = [], []
         results = self._state.results
         sel = self._state.selection
-        corr = results.get("coupling", "lagged_corr")
+        corr = self._lag_array("lagged_corr")
         lags = results.get("coupling", "lags_s")
         if corr is None or lags is None:
             self._lag_title.setText("These results have no lagged correlations (coupling.npz: lagged_corr).")
@@ -460,8 +468,8 @@ class CouplingView(QWidget):
                 self._lag_title.setText("Select a ROI (click a column above) to see its lagged correlations.")
             return
         lags = np.asarray(lags, dtype=float)
-        peak_lag = results.get("coupling", "peak_lag_s")
-        p_value = results.get("coupling", "p_value")
+        peak_lag = self._lag_array("peak_lag_s")
+        p_value = self._lag_array("p_value")
         keys = []
         for k, name in enumerate(self._bands):
             r = np.asarray(corr[k, node], dtype=float)
