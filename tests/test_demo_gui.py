@@ -182,9 +182,8 @@ def test_help_open_demo_without_results_opens_only_the_dataset(window, qtbot, tm
     assert worker.outcome == "finished" and not window.error_dialogs
 
 
-@pytest.mark.timeout(120)
-def test_results_of_a_version_without_a_setting_are_not_reused(first_run, tmp_path):
-    """A bundle whose manifest lacks a setting was computed without it: analyse again."""
+def _reused_after_editing_manifest(first_run, tmp_path, edit):
+    """Whether a copy of the first run's demo results is reused before and after ``edit(manifest)``."""
     import json
     import shutil
 
@@ -194,37 +193,37 @@ def test_results_of_a_version_without_a_setting_are_not_reused(first_run, tmp_pa
     assert first.returncode == 0, first.stderr[-3000:]
     root = data_dir / "demo-small"
     fast = AnalysisConfig.from_toml(config)
-    older = tmp_path / "older-results"
-    shutil.copytree(data_dir / "demo-small-results", older)
-    assert app_module.find_demo_results(older, root, fast) is not None
-    manifest = json.loads((older / "manifest.json").read_text())
-    del manifest["config"]["phase1"]["cam_reference"]
-    (older / "manifest.json").write_text(json.dumps(manifest))
-    # from_dict alone would fill the gap with today's default and call the settings equal
-    assert AnalysisConfig.from_dict(manifest["config"]) == fast
-    assert app_module.find_demo_results(older, root, fast) is None
+    copy = tmp_path / "edited-results"
+    shutil.copytree(data_dir / "demo-small-results", copy)
+    before = app_module.find_demo_results(copy, root, fast) is not None
+    manifest = json.loads((copy / "manifest.json").read_text())
+    edit(manifest)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return before, app_module.find_demo_results(copy, root, fast) is not None
+
+
+@pytest.mark.timeout(120)
+def test_results_of_a_version_without_a_setting_are_not_reused(first_run, tmp_path):
+    """A bundle whose manifest lacks a setting was computed without it: analyse again."""
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+    def drop_setting(manifest):
+        del manifest["config"]["phase1"]["cam_reference"]
+        # from_dict alone would fill the gap with today's default and call the settings equal
+        assert AnalysisConfig.from_dict(manifest["config"]) == AnalysisConfig.from_toml(first_run[1])
+
+    assert _reused_after_editing_manifest(first_run, tmp_path, drop_setting) == (True, False)
 
 
 @pytest.mark.timeout(120)
 def test_results_of_an_older_bundle_format_are_not_reused(first_run, tmp_path):
     """Same settings, but written before the bundle held what the views now show: analyse again."""
-    import json
-    import shutil
-
-    from eegfmri_viewer.pipeline.config import AnalysisConfig
     from eegfmri_viewer.results import FORMAT_VERSION
 
-    data_dir, config, _png, first = first_run
-    assert first.returncode == 0, first.stderr[-3000:]
-    root = data_dir / "demo-small"
-    fast = AnalysisConfig.from_toml(config)
-    older = tmp_path / "older-format"
-    shutil.copytree(data_dir / "demo-small-results", older)
-    assert app_module.find_demo_results(older, root, fast) is not None
-    manifest = json.loads((older / "manifest.json").read_text())
-    manifest["format_version"] = FORMAT_VERSION - 1
-    (older / "manifest.json").write_text(json.dumps(manifest))
-    assert app_module.find_demo_results(older, root, fast) is None
+    def older_format(manifest):
+        manifest["format_version"] = FORMAT_VERSION - 1
+
+    assert _reused_after_editing_manifest(first_run, tmp_path, older_format) == (True, False)
 
 
 @pytest.mark.timeout(120)
