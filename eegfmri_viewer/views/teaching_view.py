@@ -213,8 +213,6 @@ class TeachingView(QWidget):
         top = QWidget()
         tbox = QVBoxLayout(top)
         tbox.setContentsMargins(0, 0, 0, 0)
-        tbox.addLayout(row1)
-        tbox.addLayout(row2)
         tbox.addWidget(self._map, 1)
         tbox.addWidget(self._mode_text)
         tbox.addWidget(self._impulse_text)
@@ -236,12 +234,20 @@ class TeachingView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([600, 400])
+        # The controls span the whole width above the panes, so that their row does
+        # not set the map pane's minimum width.
+        body = QWidget()
+        bbox = QVBoxLayout(body)
+        bbox.setContentsMargins(0, 0, 0, 0)
+        bbox.addLayout(row1)
+        bbox.addLayout(row2)
+        bbox.addWidget(splitter, 1)
         # Below a readable size the content scrolls instead of forcing the window to grow.
-        splitter.setMinimumSize(640, 330)
+        body.setMinimumSize(640, 330)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setWidget(splitter)
+        scroll.setWidget(body)
         self._stack = message_stack(self, self._message, scroll)
 
         self._graph_combo.currentTextChanged.connect(self._on_graph_combo)
