@@ -23,12 +23,13 @@ and :class:`~eegfmri_viewer.graphs.graph.Graph`:
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from typing import Any, Mapping, Tuple
 
 import numpy as np
 from numpy import ndarray
+
+from eegfmri_viewer.blas_threads import one_blas_thread
 
 
 def weight_matrix(edge_index, edge_weight, n_nodes: int) -> ndarray:
@@ -111,7 +112,7 @@ def laplacian_modes(edge_index, edge_weight, n_nodes: int, normalized: bool = Fa
     L = graph_laplacian(edge_index, edge_weight, n_nodes, normalized=normalized)
     if n_nodes == 0:
         return np.zeros(0), np.zeros((0, 0))
-    with _one_blas_thread():
+    with one_blas_thread():
         lam, U = np.linalg.eigh(L)
     lam = np.clip(lam, 0.0, None)
     peak = np.argmax(np.abs(U), axis=0)
@@ -120,14 +121,6 @@ def laplacian_modes(edge_index, edge_weight, n_nodes: int, normalized: bool = Fa
     return lam, U * signs[None, :]
 
 
-def _one_blas_thread():
-    """A few hundred nodes take milliseconds on one thread; BLAS threads only add
-    contention there (seconds, not milliseconds, on a busy 2-core machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def sign_changes(vector, edge_index) -> Tuple[int, int]:

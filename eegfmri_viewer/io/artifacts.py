@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..blas_threads import one_blas_thread
 from ..progress import check_cancel, report
 from .recording import Alignment
 
@@ -85,22 +86,10 @@ def remove_gradient(raw, volume_onsets_eeg_s, max_jitter_s: float = 0.0, window=
     tol = int(np.ceil(max_jitter_s * sfreq)) + 1
     picks = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
     data = raw._data  # preloaded samples, corrected in place to avoid a second full copy
-    with _one_blas_thread():
+    with one_blas_thread():
         _gradient_blocks(data, picks, samples, spacing, window, tol, n_tr, cancel)
     return (f"gradient artifact removed by average artifact subtraction over {n_tr} volumes "
             f"(MNE GradientRemover, {total}-volume templates)")
-
-
-def _one_blas_thread():
-    """Detrending solves thousands of tiny least-squares problems; BLAS threads
-    only add contention there (6x slower on a busy 2-core machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _gradient_blocks(data, picks, samples, spacing, window, tol, n_tr, cancel) -> None:

@@ -279,6 +279,7 @@ class CortexView(QWidget):
         self._roi_mesh = None
         self._roi_scale = np.ones(0)
         self._connection_actor = None
+        self._connection_key = None
         self._sphere_template = None
         self._head_actor = None
         self._electrode_actor = None
@@ -852,10 +853,16 @@ class CortexView(QWidget):
 
     def _refresh_connections(self) -> None:
         pairs = self.salient_connection_pairs()
+        # Colour refreshes (e.g. threshold drags) come often; the arcs change only
+        # with the pairs or the surface.
+        key = (self.surface, pairs.tobytes())
+        if self._connection_actor is not None and key == self._connection_key:
+            return
         self._remove_connections()
         if not len(pairs):
             self.request_render()
             return
+        self._connection_key = key
         pv = self._pv
         points = connection_arcs(self._roi_centres(), pairs, np.asarray(self.cortex_mesh.center))
         n = points.shape[1]
