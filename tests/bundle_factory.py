@@ -182,8 +182,10 @@ def _all_roi_lags(rng, coupling, n_rois):
     lagged[:, coupling["node_index"]] = coupling["lagged_corr"]
     p = rng.uniform(0, 1, (n_b, n_rois))
     p[:, coupling["node_index"]] = coupling["p_value"]
+    # corrected over more tests than the nodes' family: larger than the nodes' corrected p
+    fwer = np.minimum(1.0, p + rng.uniform(0.05, 0.5, p.shape))
     return {"roi_lagged_corr": lagged, "roi_peak_lag_s": coupling["lags_s"][np.abs(lagged).argmax(-1)],
-            "roi_p_value": p}
+            "roi_p_value": p, "roi_p_value_fwer": fwer}
 
 
 def _phase2_arrays(rng, salient_rois, eeg_edge_index):
@@ -221,6 +223,7 @@ def _phase2_arrays(rng, salient_rois, eeg_edge_index):
         "p_value": rng.uniform(0, 1, (n_b, n_nodes)),
         "n_permutations": np.array(200),
     }
+    coupling["p_value_fwer"] = np.minimum(1.0, coupling["p_value"] + rng.uniform(0, 0.3, (n_b, n_nodes)))
     return {
         "gat_attention": gat,
         "fusion": {

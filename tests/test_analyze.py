@@ -72,7 +72,9 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
 
     torch.set_num_threads(1)
     epochs, fractions = [], []
-    out = analyze(small_demo, tmp_path / "res", config=fast_config(), progress=lambda f, m: fractions.append(f),
+    # a few permutations, so that the p-values are numbers to check
+    config = fast_config().with_overrides(coupling={"n_permutations": 20})
+    out = analyze(small_demo, tmp_path / "res", config=config, progress=lambda f, m: fractions.append(f),
                   on_epoch=epochs.append)
     b = load_bundle(out, load_weights=True)
     truth = json.loads((Path(small_demo) / "ground_truth.json").read_text())
@@ -164,6 +166,10 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
         np.testing.assert_allclose(cp["roi_lagged_corr"][:, nodes], cp["lagged_corr"], atol=1e-6)
         np.testing.assert_allclose(cp["roi_p_value"][:, nodes], cp["p_value"])
         np.testing.assert_allclose(cp["roi_peak_lag_s"][:, nodes], cp["peak_lag_s"])
+        # corrected p-values: never below the uncorrected ones, and the larger family of all
+        # atlas ROIs (same permutations, a maximum over more tests) never corrects less
+        assert np.isfinite(cp["roi_p_value_fwer"]).all() and (cp["roi_p_value_fwer"] >= cp["roi_p_value"]).all()
+        assert (cp["roi_p_value_fwer"][:, nodes] >= cp["p_value_fwer"]).all()
         assert man["timings_s"]["coupling_rois"] >= 0
     # an existing bundle is never overwritten without force
     with pytest.raises(InputError, match="--force"):

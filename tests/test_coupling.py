@@ -1,4 +1,4 @@
-"""EEG-fMRI coupling: canonical HRF, lagged correlation, peak lag and block-permutation p-values."""
+"""EEG-fMRI coupling: canonical HRF, lagged correlation, peak lag and permutation p-values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eegfmri_viewer.pipeline.coupling import (
-    canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling)
+    NULLS, canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling)
 
 TR = 2.0
 
@@ -105,14 +105,96 @@ def test_unrelated_bold_gives_large_p_values():
     p = out["p_value"][0]
     assert np.mean(p < 0.05) <= 0.2
     assert np.median(p) > 0.2
+    # 30 uncorrected tests: some fall below 0.05 by chance; none survives the correction
+    assert (p < 0.1).any()
+    assert (out["p_value_fwer"] >= out["p_value"]).all()
+    assert (out["p_value_fwer"] > 0.1).all()
+
+
+def test_corrected_p_values_keep_planted_coupling_among_unrelated_rois():
+    rng = np.random.default_rng(5)
+    n_vol, n_nodes, coupled = 150, 40, [3, 17, 31]
+    power = [np.abs(_ar1(rng, (2, n_nodes, n_vol))) for _ in range(2)]
+    bold = []
+    for p in power:
+        y = hrf_convolve(_ar1(rng, (n_nodes, n_vol)), TR) + 0.2 * rng.normal(size=(n_nodes, n_vol))
+        x = hrf_convolve(p[1, coupled], TR)  # band 1 drives the BOLD of three ROIs
+        y[coupled] = x / x.std(axis=-1, keepdims=True) + 0.7 * rng.normal(size=x.shape)
+        bold.append(y)
+    out = lagged_coupling(power, bold, TR, n_permutations=200, seed=2)
+    fwer = out["p_value_fwer"]
+    assert (fwer[1, coupled] < 0.01).all()
+    others = np.ones((2, n_nodes), bool)
+    others[1, coupled] = False
+    # 77 tests without coupling: several pass uncorrected, at most one after the correction
+    # (a family-wise error of 5 % allows one now and then)
+    assert (out["p_value"][others] < 0.05).sum() >= 3
+    assert (fwer[others] < 0.05).sum() <= 1
+    # the maximum statistic: a test is significant after correction only when its peak beats
+    # the null maximum over every band and ROI, so the corrected p can only grow
+    assert (fwer >= out["p_value"]).all()
+    # the same observed peak gets the same corrected p, whatever its band or ROI
+    peaks = np.abs(out["lagged_corr"]).max(axis=-1)
+    order = np.argsort(peaks, axis=None)
+    assert np.all(np.diff(fwer.ravel()[order]) <= 1e-12)
+
+
+def _independent(rng, n_rec=4, n_vol=150, n_nodes=40):
+    """Band power and BOLD with slow autocorrelations and no relation between them."""
+    power = [np.exp(0.5 * _ar1(rng, (1, n_nodes, n_vol), phi=0.9) / 2.3) for _ in range(n_rec)]
+    bold = [hrf_convolve(_ar1(rng, (n_nodes, n_vol), phi=0.5), TR) + 0.3 * rng.normal(size=(n_nodes, n_vol))
+            for _ in range(n_rec)]
+    return power, bold
+
+
+@pytest.mark.parametrize("null", NULLS)
+def test_p_values_keep_their_level_on_independent_slow_signals(null):
+    # 8 x 40 tests with no coupling; slow signals give large chance correlations, which a
+    # null that kept no autocorrelation would call significant (see the next test)
+    rng = np.random.default_rng(11)
+    p = []
+    for s in range(8):
+        power, bold = _independent(rng)
+        p.append(lagged_coupling(power, bold, TR, n_permutations=100, null=null, seed=s)["p_value"].ravel())
+    p = np.concatenate(p)
+    assert 0.02 <= np.mean(p < 0.05) <= 0.09
+    assert 0.3 <= np.median(p) <= 0.7
+
+
+def test_a_null_that_ignores_autocorrelation_would_be_liberal():
+    # the same data, with volumes shuffled one by one (blocks of one TR): far too many "couplings",
+    # which is why the surrogates keep the autocorrelation
+    rng = np.random.default_rng(11)
+    p = []
+    for s in range(8):
+        power, bold = _independent(rng)
+        p.append(lagged_coupling(power, bold, TR, n_permutations=100, null="blocks", block_s=TR,
+                                 seed=s)["p_value"].ravel())
+    assert np.mean(np.concatenate(p) < 0.05) > 0.15
+
+
+def test_circular_shift_surrogates_keep_each_recording_whole():
+    from eegfmri_viewer.pipeline.coupling import _circular_shift
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(3, 50))
+    for _ in range(20):
+        z = _circular_shift(y, 16, rng)
+        # the same shift for every ROI, never closer than the least shift to the original alignment
+        shifts = [j for j in range(50) if np.array_equal(z, np.roll(y, j, axis=1))]
+        assert len(shifts) == 1 and 16 <= shifts[0] <= 34
+    assert np.array_equal(_circular_shift(y[:, :1], 16, rng), y[:, :1])
 
 
 def test_no_permutations_gives_nan_p_and_mismatch_is_refused():
     rng = np.random.default_rng(0)
     out = lagged_coupling([rng.random((2, 3, 40))], [rng.normal(size=(3, 40))], TR, n_permutations=0)
     assert np.isnan(out["p_value"]).all() and out["p_value"].shape == (2, 3)
+    assert np.isnan(out["p_value_fwer"]).all() and out["p_value_fwer"].shape == (2, 3)
     with pytest.raises(ValueError, match="do not match"):
         lagged_coupling([rng.random((2, 3, 40))], [rng.normal(size=(4, 40))], TR)
+    with pytest.raises(ValueError, match="null must be one of shift, blocks"):
+        lagged_coupling([rng.random((2, 3, 40))], [rng.normal(size=(3, 40))], TR, null="phase")
 
 
 def test_embedding_coupling_is_a_per_roi_cosine():

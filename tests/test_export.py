@@ -99,6 +99,26 @@ def test_tables_hold_the_bundle_values(bundles, tmp_path):
     np.testing.assert_allclose([float(rows[0][f"w_{v}"]) for v in VIEWS], fu["fusion_weights"][0])
 
 
+def test_coupling_table_uses_the_all_roi_lagged_measures_the_viewer_shows(tmp_path):
+    make_bundle(tmp_path / "all", all_roi_lags=True)
+    bundle = load_bundle(tmp_path / "all")
+    write_tables(bundle, tmp_path / "tables")
+    cp = bundle.arrays["coupling"]
+    rows = _read(tmp_path / "tables" / "coupling.csv")
+    node = int(cp["node_index"][1])
+    row = next(r for r in rows if r["band"] == "beta" and int(r["roi"]) == node)
+    assert float(row["coupling"]) == pytest.approx(cp["coupling"][3, 1])
+    assert float(row["p_value"]) == pytest.approx(cp["roi_p_value"][3, node])
+    # corrected for every ROI tested, not only the phase-2 nodes
+    assert float(row["p_value_fwer"]) == pytest.approx(cp["roi_p_value_fwer"][3, node])
+    assert float(row["p_value_fwer"]) != pytest.approx(cp["p_value_fwer"][3, 1])
+    # a bundle written before the corrected p-value existed: empty cells, nothing invented
+    del cp["p_value_fwer"], cp["roi_p_value_fwer"]
+    write_tables(bundle, tmp_path / "old")
+    rows = _read(tmp_path / "old" / "coupling.csv")
+    assert rows and all(r["p_value_fwer"] == "" for r in rows) and all(r["p_value"] != "" for r in rows)
+
+
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
     bundle = load_bundle(bundles["fmri_only"])
     result = write_tables(bundle, tmp_path)

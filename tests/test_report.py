@@ -73,6 +73,26 @@ def test_report_is_self_contained_with_real_images(tmp_path):
     assert "Most salient connections" in text
     conns = top_salient_connections(bundle, 1, n=3)
     assert {(c["a"], c["b"]) for c in conns} == {(0, 1), (0, 142), (1, 142)} and all(c["salient"] for c in conns)
+    # The lagged-coupling table: the strongest peak, with its corrected p-value.
+    cp = bundle.arrays["coupling"]
+    assert "corrected p (FWE)" in text and f"the {len(cp['node_index'])} phase-2 ROIs" in text
+    peak = np.abs(cp["lagged_corr"]).max(-1)
+    b, n = np.unravel_index(peak.argmax(), peak.shape)
+    assert f"{peak[b, n]:.3g} {cp['peak_lag_s'][b, n]:.3g} {cp['p_value'][b, n]:.3g} {cp['p_value_fwer'][b, n]:.3g}" in text
+
+
+def test_report_lists_the_strongest_lagged_coupling_at_any_atlas_roi(tmp_path):
+    make_bundle(tmp_path / "a", all_roi_lags=True)
+    bundle = load_bundle(tmp_path / "a")
+    cp = bundle.arrays["coupling"]
+    cp["roi_lagged_corr"][3, 200] *= 3.0  # ROI 200 (beta, not a phase-2 node): the strongest peak
+    text = " ".join(_parse(build_report(bundle)).text)
+    assert f"any of the {cp['roi_lagged_corr'].shape[1]} atlas ROIs" in text
+    peak = np.abs(cp["roi_lagged_corr"]).max(-1)
+    b, roi = np.unravel_index(peak.argmax(), peak.shape)
+    assert (b, roi) == (3, 200)
+    name = str(bundle.get("saliency", "roi_names")[roi])
+    assert f"beta {name} {peak[b, roi]:.3g}" in text and f"{cp['roi_p_value_fwer'][b, roi]:.3g}" in text
 
 
 @pytest.mark.gui

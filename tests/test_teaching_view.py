@@ -10,6 +10,7 @@ real mouse events. Run under Xvfb: ``xvfb-run -a .venv/bin/python -m pytest test
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from bundle_factory import CHANNELS, make_bundle
 from eegfmri_viewer.graphs import spatial_knn_graph
@@ -25,6 +26,9 @@ from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.teaching_view import EEG_PREFIX, FMRI_GRAPH, MAP_IMPULSE, MAP_MODE, TeachingView
 from plot_view_testing import click, settle, to_pixel
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QLabel
 from plot_view_testing import show as show_view
 
 pytestmark = pytest.mark.gui
@@ -346,3 +350,115 @@ def test_on_the_cortex_puts_the_roi_map_in_the_shared_overlay(qtbot, state, full
     assert state.overlay is not None
     view.cortex_check.setChecked(False)
     assert state.overlay is None
+
+
+# ----------------------------------------------------------------------------- layout at the docked size
+# Help > Teaching View docks the view in the bottom row: about 800 x 380 px on a 1600 x 1000
+# screen, less the dock's title bar. Undocked it can be wide and short.
+NARROW = (795, 355)
+WIDE = (1400, 600)
+
+
+def scene_rect_in_widget(plot_widget, item):
+    """Pixel rectangle of a text item's glyphs (its bounding rect less the document margin) in the viewport."""
+    m = item.document().documentMargin() if hasattr(item, "document") else 0.0
+    rect = item.boundingRect().adjusted(m, m, -m, -m)
+    return plot_widget.mapFromScene(item.mapRectToScene(rect)).boundingRect()
+
+
+def panel_title_rects(view):
+    titles = [item for item in view.map_widget.getPlotItem().items if isinstance(item, pg.TextItem)]
+    return [(t.textItem.toPlainText(), scene_rect_in_widget(view.map_widget, t.textItem)) for t in titles]
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+def test_glass_brain_titles_do_not_overlap_and_are_not_clipped(qtbot, state, full, size):
+    state.set_results(full)
+    view = show(qtbot, state, size=size)
+    settle()
+    titles = panel_title_rects(view)
+    assert len(titles) == 2
+    (axial, ra), (sagittal, rs) = titles
+    assert axial.startswith("axial") and sagittal.startswith("sagittal")
+    assert not ra.intersects(rs), (ra, rs)
+    area = view.map_widget.getPlotItem().getViewBox()
+    box = view.map_widget.mapFromScene(area.mapRectToScene(area.boundingRect())).boundingRect()
+    for text, r in titles:
+        assert box.contains(r), (text, r, box)
+    # the titles sit above the nodes, not on them
+    nodes = [to_pixel(view.map_widget, x, y) for x, y in view.point_positions]
+    top_node = min(p.y() for p in nodes)
+    assert max(ra.bottom(), rs.bottom()) <= top_node
+    if size == WIDE:  # room enough for the full titles
+        assert "from above" in axial and "from the left" in sagittal
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+def test_axis_labels_lie_inside_their_plots(qtbot, state, full, size):
+    state.set_results(full)
+    view = show(qtbot, state, size=size)
+    settle()
+    for widget in (view.spectrum_widget, view.filter_widget):
+        plot = widget.getPlotItem()
+        inside = widget.viewport().rect()
+        left = scene_rect_in_widget(widget, plot.getAxis("left").label)
+        bottom = scene_rect_in_widget(widget, plot.getAxis("bottom").label)
+        for name, r in (("left", left), ("bottom", bottom)):
+            assert plot.getAxis(name).label.isVisible() and plot.getAxis(name).labelText
+            assert inside.contains(r), (name, r, inside)
+        assert not left.intersects(bottom)
+        assert plot.getAxis("left").label.font().pointSizeF() >= 8
+    if size == WIDE:
+        # room for the full labels of the filter plot (the short spectrum keeps a shorter one)
+        assert view.filter_widget.getPlotItem().getAxis("left").labelText == "filter response g(\u03bb)"
+        assert view.filter_widget.getPlotItem().getAxis("bottom").labelText == "graph frequency \u03bb"
+        assert view.spectrum_widget.getPlotItem().getAxis("left").labelText.startswith("eigenvalue")
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+def test_filter_legend_stays_off_the_curves(qtbot, state, full, size):
+    state.set_results(full)
+    view = show(qtbot, state, size=size)
+    settle()
+    fw = view.filter_widget
+    vb = fw.getPlotItem().getViewBox()
+    plot_area = vb.mapRectToScene(vb.boundingRect())
+    data = fw.getPlotItem().items[0].mapRectToScene(fw.getPlotItem().items[0].boundingRect())
+    for curve in fw.getPlotItem().listDataItems():
+        data = data.united(curve.mapRectToScene(curve.boundingRect()))
+    data = data.intersected(plot_area)
+    assert data.width() > 0 and data.height() > 0
+    for item in fw.scene().items():
+        if isinstance(item, pg.LegendItem) and item.isVisible() and item.items:
+            assert not item.mapRectToScene(item.boundingRect()).intersects(data)
+    # The legend is there and names the mean, the strongest and the selected filter, outside the plot area.
+    legends = [w for w in view.findChildren(QLabel) if w.isVisible() and "strongest" in w.text()]
+    legend_items = [item for item in fw.scene().items() if isinstance(item, pg.LegendItem) and item.items]
+    assert legends or legend_items
+    for label in legends:
+        doc = QTextDocument()
+        doc.setHtml(label.text())
+        text = doc.toPlainText().replace("\xa0", " ")
+        assert "mean |g(\u03bb)|" in text and "selected" in text
+        top_left = label.mapToGlobal(label.rect().topLeft())
+        rect = QRect(top_left, label.size())
+        area = QRect(fw.mapToGlobal(fw.mapFromScene(plot_area).boundingRect().topLeft()),
+                     fw.mapFromScene(plot_area).boundingRect().size())
+        assert not rect.intersects(area)
+        assert label.font().pointSizeF() >= 8
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+def test_electrode_names_never_run_into_each_other(qtbot, state, full, size):
+    state.set_results(full)
+    view = show(qtbot, state, size=size)
+    view.graph_combo.setCurrentText(EEG_PREFIX + "alpha")
+    settle()
+    names = [t for t in view.map_widget.getPlotItem().items if isinstance(t, pg.TextItem)]
+    assert len(names) == len(CHANNELS)
+    shown = [scene_rect_in_widget(view.map_widget, t.textItem) for t in names if t.isVisible()]
+    for i, a in enumerate(shown):
+        for b in shown[i + 1:]:
+            assert not a.intersects(b), (a, b)
+    # hidden names are still one hover away
+    assert view.hover_text(CHANNELS.index("Oz")).startswith("Oz")

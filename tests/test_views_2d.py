@@ -419,7 +419,7 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     # Nothing selected: the lag curves of the strongest coupling in the selected band (alpha).
     lagged = full.arrays["coupling"]["lagged_corr"]
     strongest = int(np.argmax(np.abs(lagged[2]).max(axis=-1)))
-    assert "no ROI selected, so the strongest coupling" in view.lag_title
+    assert "the strongest coupling; click a column to choose" in view.lag_title
     assert f"(ROI {int(node_index[strongest])})" in view.lag_title
     assert np.allclose(view.curves()[2][2], lagged[2, strongest])
     widget = view.heatmap_widget
@@ -434,7 +434,12 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     curves = view.curves()
     assert len(curves) == 5
     names = [c[0] for c in curves]
-    assert names[2].startswith("alpha") and "p = " in names[2]
+    assert names[2].startswith("alpha") and ", p 0." in names[2]
+    p_fwe = full.arrays["coupling"]["p_value_fwer"]
+    assert f"FWE {p_fwe[2, 0]:.2g}" in names[2]
+    assert f"FWE: corrected for 5 bands \u00d7 {len(node_index)} ROIs" in view.lag_key
+    # a bundle whose config does not name the null was written when shuffled blocks were the only one
+    assert "p: 200 block permutations" in view.lag_key
     assert all(name in view.lag_key for name in names)
     assert curves[2][3] > max(c[3] for k, c in enumerate(curves) if k != 2)  # selected band drawn thicker
     assert "strongest" not in view.lag_title
@@ -508,6 +513,7 @@ def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, t
     bundle = load_bundle(tmp_path / "all")
     cp = bundle.arrays["coupling"]
     assert 200 not in cp["node_index"]
+    bundle.config["coupling"] = {"null": "shift"}
     state.set_results(bundle)
     view = show(qtbot, CouplingView, state)
     state.select_node("roi", 200)  # not a phase-2 node: its lag curves still show
@@ -519,3 +525,11 @@ def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, t
     node = int(cp["node_index"][0])
     state.select_node("roi", node)
     assert np.allclose(view.curves()[2][2], cp["lagged_corr"][2, 0])
+    # p-values come from the all-ROI family in the curves and in the heat map's hover text alike:
+    # the corrected p of a ROI depends on how many tests it was corrected for
+    fwe = f"FWE {cp['roi_p_value_fwer'][2, node]:.2g}"
+    assert fwe in view.curves()[2][0]
+    assert f"\u00d7 {cp['roi_lagged_corr'].shape[1]} ROIs" in view.lag_key
+    assert "p: 200 circular shifts" in view.lag_key
+    col = int(np.flatnonzero(view.display_order == node)[0])
+    assert fwe in view.value_text(2, col)

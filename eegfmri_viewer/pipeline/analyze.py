@@ -180,8 +180,9 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, prog
     Returns
     -------
     dict
-        ``roi_lagged_corr`` (n_bands, n_rois, n_lags), ``roi_peak_lag_s`` and
-        ``roi_p_value`` (n_bands, n_rois).
+        ``roi_lagged_corr`` (n_bands, n_rois, n_lags), ``roi_peak_lag_s``,
+        ``roi_p_value`` and ``roi_p_value_fwer`` (n_bands, n_rois; corrected over
+        all bands and atlas ROIs).
     """
     from eegfmri_viewer.pipeline.coupling import lagged_coupling
     from eegfmri_viewer.pipeline.eeg_power import roi_power
@@ -189,9 +190,9 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, prog
     power = [roi_power(c, T) for c in covariances]
     bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
     out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
-                          ccfg.seed, progress=progress, cancel=cancel)
+                          ccfg.seed, null=ccfg.null, progress=progress, cancel=cancel)
     return {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
-            "roi_p_value": out["p_value"]}
+            "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"]}
 
 
 def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:

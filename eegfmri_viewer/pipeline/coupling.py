@@ -8,7 +8,9 @@ Two measures per ROI and EEG band:
 * lagged coupling: Pearson correlation between the EEG band power at the ROI,
   convolved with the canonical SPM haemodynamic response, and the ROI's BOLD, for
   BOLD shifted by -10 s ... +10 s in TR steps; the lag of the largest |r|; and a
-  block-permutation p-value for that peak.
+  permutation p-value for that peak against surrogates that keep the
+  autocorrelation of the BOLD (circular shifts or shuffled blocks), uncorrected
+  and corrected for all bands and ROIs.
 
 See ``docs/method.md`` (section "EEG-fMRI coupling") for the choices.
 """
@@ -185,18 +187,49 @@ def _block_permute(y: np.ndarray, block: int, rng: np.random.Generator) -> np.nd
     return y[..., idx]
 
 
+def _circular_shift(y: np.ndarray, min_shift: int, rng: np.random.Generator) -> np.ndarray:
+    n = y.shape[-1]
+    if n < 2:
+        return y
+    lo = max(1, min(min_shift, n // 2))
+    return np.roll(y, int(rng.integers(lo, n - lo + 1)), axis=-1)
+
+
+#: Null distributions of the lagged-coupling test (``CouplingConfig.null``).
+NULLS = ("shift", "blocks")
+
+
 def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
                     min_lag_s: float = -10.0, max_lag_s: float = 10.0, n_permutations: int = 200,
-                    block_s: float = 32.0, seed: int = 0, progress=None, cancel=None) -> dict:
-    """Lag curves, peak lags and block-permutation p-values for every band and ROI.
+                    block_s: float = 32.0, seed: int = 0, null: str = "shift", progress=None,
+                    cancel=None) -> dict:
+    """Lag curves, peak lags and permutation p-values for every band and ROI.
 
     The EEG band power is convolved with the canonical HRF (:func:`hrf_convolve`),
     then correlated with BOLD over the lags (:func:`lagged_correlation`). The peak is
     the lag of the largest |r|. The p-value tests that peak against a null that keeps
-    the autocorrelation of BOLD: each recording's BOLD is cut into consecutive blocks
-    of ``block_s`` seconds (>= the 32 s span of the HRF), the blocks are shuffled (the
-    same order for all ROIs), and the maximum |r| over all lags is recomputed, so the
-    search over lags is accounted for. ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
+    the autocorrelation of BOLD, with one of two surrogates of each recording's BOLD
+    (the same for all ROIs, so the dependence between ROIs is kept too):
+
+    * ``"shift"`` (default): the BOLD is shifted circularly by a random offset of at
+      least ``block_s`` seconds (and at most the length minus that). The whole
+      autocorrelation is kept except at the one wrap point.
+    * ``"blocks"``: the BOLD is cut into consecutive blocks of ``block_s`` seconds
+      and the blocks are shuffled. The autocorrelation across block boundaries is
+      lost, which makes this null a little liberal for slow signals
+      (``benchmarks/bench_coupling_null.py`` measures both).
+
+    The maximum |r| over all lags is recomputed for each surrogate, so the search
+    over lags is accounted for. ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
+
+    ``p_value_fwer`` corrects for the number of tests (every band and ROI given) by
+    the maximum statistic (Westfall & Young 1993; Nichols & Holmes 2002): each
+    observed peak is compared with the largest null peak over all bands and ROIs of
+    the same permutation. The permutation moves every ROI's BOLD together, so the
+    dependence between ROIs and bands is kept, and the family-wise error rate is
+    controlled without assuming independent tests. With N permutations no p-value
+    is below 1 / (N + 1), which is why a Bonferroni or FDR correction of the
+    uncorrected p-values would be far too coarse here.
 
     Parameters
     ----------
@@ -209,11 +242,13 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     min_lag_s, max_lag_s : float
         Lag range in seconds.
     n_permutations : int
-        Number of block permutations; 0 gives NaN p-values.
+        Number of surrogates; 0 gives NaN p-values.
     block_s : float
-        Block length in seconds.
+        Block length (``"blocks"``) or least circular shift (``"shift"``) in seconds.
     seed : int
         Seed of the permutations.
+    null : {"shift", "blocks"}
+        Surrogate of the BOLD under the null (see above).
     progress, cancel
         See :mod:`eegfmri_viewer.progress`.
 
@@ -222,6 +257,7 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     dict
         ``lags_s (n_lags,)``, ``lagged_corr (n_bands, n_nodes, n_lags)``,
         ``peak_lag_s (n_bands, n_nodes)``, ``p_value (n_bands, n_nodes)``,
+        ``p_value_fwer (n_bands, n_nodes)`` (corrected over all bands and nodes given),
         ``n_permutations ()``.
     """
     if len(eeg_power) == 0 or len(eeg_power) != len(bold):
@@ -230,6 +266,8 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         if x.ndim != 3 or y.ndim != 2 or x.shape[1:] != y.shape:
             raise ValueError(f"recording {r}: EEG power {x.shape} and BOLD {y.shape} do not match "
                              "(expected (n_bands, n_nodes, n_volumes) and (n_nodes, n_volumes))")
+    if null not in NULLS:
+        raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     lags = lag_steps(tr, min_lag_s, max_lag_s)
     x = [_zscore(hrf_convolve(p, tr)) for p in eeg_power]
     y = [_zscore(np.asarray(b, dtype=np.float64)) for b in bold]
@@ -239,21 +277,28 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     peak_lag_s = lags[peak] * tr
     observed = np.abs(corr).max(axis=-1)
     p_value = np.full(observed.shape, np.nan)
+    p_value_fwer = np.full(observed.shape, np.nan)
     if n_permutations > 0:
         rng = np.random.default_rng(seed)
         block = max(1, int(round(block_s / tr)))
         exceed = np.zeros(observed.shape)
+        exceed_max = np.zeros(observed.shape)
         for i in range(n_permutations):
             check_cancel(cancel)
-            y_perm = [_block_permute(b, block, rng) for b in y]
-            null = np.abs(sums.correlation(y_perm)).max(axis=-1)
-            exceed += null >= observed - 1e-12
+            if null == "shift":
+                y_perm = [_circular_shift(b, block, rng) for b in y]
+            else:
+                y_perm = [_block_permute(b, block, rng) for b in y]
+            null_peak = np.abs(sums.correlation(y_perm)).max(axis=-1)
+            exceed += null_peak >= observed - 1e-12
+            exceed_max += null_peak.max() >= observed - 1e-12
             if i % 10 == 0:
                 report(progress, i / n_permutations, f"coupling permutations {i}/{n_permutations}")
         p_value = (1.0 + exceed) / (1.0 + n_permutations)
+        p_value_fwer = (1.0 + exceed_max) / (1.0 + n_permutations)
     report(progress, 1.0, "coupling done")
     return dict(lags_s=(lags * tr).astype(np.float64), lagged_corr=corr.astype(np.float32),
-                peak_lag_s=peak_lag_s.astype(np.float64), p_value=p_value,
+                peak_lag_s=peak_lag_s.astype(np.float64), p_value=p_value, p_value_fwer=p_value_fwer,
                 n_permutations=np.asarray(int(n_permutations)))
 
 

@@ -103,10 +103,15 @@ class CouplingConfig:
         Range of BOLD shifts relative to the HRF-convolved EEG power, in seconds;
         lags are taken in steps of one TR. Positive lag: BOLD follows EEG.
     n_permutations : int
-        Block permutations for the p-value (0 skips the test; p-values are then NaN).
+        Surrogates for the p-value (0 skips the test; p-values are then NaN).
+    null : {"shift", "blocks"}
+        Surrogate BOLD under the null: circularly shifted by at least ``block_s``
+        (keeps the whole autocorrelation but at the wrap point), or cut into
+        blocks of ``block_s`` that are shuffled (a little liberal for slow signals).
     block_s : float
-        Length of the BOLD blocks that are shuffled, in seconds. It should be at
-        least the span of the HRF (32 s) so that within-block autocorrelation is kept.
+        Least circular shift, or length of the shuffled blocks, in seconds. At
+        least the span of the HRF (32 s), so that the surrogate never lines up
+        with the original within the lags searched.
     seed : int
         Seed of the permutation draw.
     """
@@ -114,6 +119,7 @@ class CouplingConfig:
     min_lag_s: float = -10.0
     max_lag_s: float = 10.0
     n_permutations: int = 200
+    null: str = "shift"
     block_s: float = 32.0
     seed: int = 0
 
@@ -124,6 +130,8 @@ class CouplingConfig:
             out.append(f"min_lag_s: must be <= max_lag_s ({self.max_lag_s}), got {self.min_lag_s}")
         if self.n_permutations < 0:
             out.append(f"n_permutations: must be >= 0, got {self.n_permutations}")
+        if self.null not in ("shift", "blocks"):
+            out.append(f"null: must be 'shift' or 'blocks', got {self.null!r}")
         if self.block_s <= 0:
             out.append(f"block_s: must be > 0, got {self.block_s}")
         return out

@@ -409,7 +409,7 @@ def _run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
     coupling, coupling_global = embedding_coupling(band_emb, embeddings["fmri"])
     lagged = lagged_coupling(inputs.eeg_power_roi, inputs.bold_roi, inputs.tr,
                              ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s, ccfg.seed,
-                             progress=sub_progress(progress, 0.85, 1.0), cancel=cancel)
+                             null=ccfg.null, progress=sub_progress(progress, 0.85, 1.0), cancel=cancel)
     coupling_arrays = dict(bands=np.asarray(bands), node_index=node_index, coupling=coupling,
                            coupling_global=coupling_global, **lagged)
 

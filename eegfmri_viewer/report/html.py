@@ -22,6 +22,7 @@ from eegfmri_viewer import __version__
 from eegfmri_viewer.atomic_write import atomic_write_bytes
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 from eegfmri_viewer.report import figures
+from eegfmri_viewer.report.tables import lagged_arrays
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.4}
@@ -297,15 +298,22 @@ def _coupling_section(bundle) -> str:
         out.append("<p>Global coupling index per band: " + ", ".join(
             f"{html.escape(b)} {_fmt(float(v))}" for b, v in zip(bands, cp["coupling_global"])) + "</p>")
     rows = []
-    if "lagged_corr" in cp:
-        peak = np.abs(cp["lagged_corr"]).max(-1)
+    lagged, lag_roi = lagged_arrays(cp)
+    if "lagged_corr" in lagged:
+        peak = np.abs(lagged["lagged_corr"]).max(-1)
         order = np.dstack(np.unravel_index(np.argsort(-peak, axis=None), peak.shape))[0][:10]
         for b, n in order:
-            p = cp["p_value"][b, n] if "p_value" in cp else np.nan
-            rows.append([html.escape(bands[b]), _fmt(str(names[node_index[n]])), _fmt(float(peak[b, n])),
-                         _fmt(float(cp["peak_lag_s"][b, n])), _fmt(float(p))])
-        out.append("<p>Strongest lagged correlations between HRF-convolved EEG band power (on the ROI) and BOLD:</p>")
-        out.append(_table(["band", "ROI", "|r| at peak", "peak lag (s)", "permutation p"], rows))
+            p, p_fwe = (float(lagged[k][b, n]) if k in lagged else np.nan for k in ("p_value", "p_value_fwer"))
+            rows.append([html.escape(bands[b]), _fmt(str(names[lag_roi[n]])), _fmt(float(peak[b, n])),
+                         _fmt(float(lagged["peak_lag_s"][b, n])), _fmt(p), _fmt(p_fwe)])
+        where = (f"any of the {len(lag_roi)} atlas ROIs" if len(lag_roi) != len(node_index)
+                 else f"the {len(lag_roi)} phase-2 ROIs")
+        out.append("<p>Strongest lagged correlations between HRF-convolved EEG band power (on the ROI) and BOLD, "
+                   f"at {where}. The corrected p-value accounts for every band and ROI tested "
+                   f"({len(bands)} \u00d7 {len(lag_roi)}) by the maximum statistic over the same "
+                   "surrogates.</p>")
+        out.append(_table(["band", "ROI", "|r| at peak", "peak lag (s)", "permutation p", "corrected p (FWE)"],
+                          rows))
     return "\n".join(out)
 
 

@@ -19,7 +19,7 @@ saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n
 connections.csv            graph, class, node_a, name_a, node_b,        (fMRI + n_b graphs) ×
                            name_b, weight, saliency, salient            n_cls × edges
 coupling.csv               band, roi, roi_name, x_mm, y_mm, z_mm,       n_b × n_nodes
-                           coupling, peak_lag_s, p_value
+                           coupling, peak_lag_s, p_value, p_value_fwer
 fusion_global.csv          view, weight                                 6
 fusion_nodes.csv           roi, roi_name, x_mm, y_mm, z_mm, then one    n_nodes
                            column per view (``w_beta`` ...)
@@ -42,8 +42,11 @@ are atlas ROI indices (fMRI) or channel indices.
 standard deviations of the ROI's series): whether a ROI supports the class by
 being up or by being down in it (empty for bundles written without it).
 
-``peak_lag_s`` and ``p_value`` are empty cells when the bundle has no lagged
-correlation; ``salient`` is 1 or 0 (empty when the bundle has no such mask).
+``peak_lag_s``, ``p_value`` and ``p_value_fwer`` (corrected for every band and
+ROI tested, by the maximum statistic) are those of the lagged coupling at every
+atlas ROI when the bundle has it, so they are the numbers the viewer shows; they
+are empty cells when the bundle has no lagged correlation (``p_value_fwer`` also
+for bundles written before it was added); ``salient`` is 1 or 0 (empty when the bundle has no such mask).
 """
 
 from __future__ import annotations
@@ -190,21 +193,56 @@ def connection_rows(bundle) -> tuple:
     return ["graph", "class", "node_a", "name_a", "node_b", "name_b", "weight", "saliency", "salient"], rows
 
 
+def lagged_arrays(coupling: dict) -> tuple:
+    """The lagged-coupling arrays of ``coupling.npz`` and the atlas ROI of each of their rows.
+
+    Those of every atlas ROI (``roi_*``) when the bundle has them, else those of
+    the phase-2 nodes. The two agree on the nodes except for ``p_value_fwer``,
+    which is corrected for the tests of its own family: the ROI family is the one
+    every analysis ran, so the viewer, the tables and the report all use it.
+
+    Parameters
+    ----------
+    coupling : dict
+        Arrays of ``coupling.npz``.
+
+    Returns
+    -------
+    arrays : dict
+        ``lagged_corr`` (n_bands, n, n_lags), ``peak_lag_s``, ``p_value`` and
+        ``p_value_fwer`` (n_bands, n), each present only when saved.
+    roi : ndarray, shape (n,)
+        Atlas ROI index of each row.
+    """
+    prefix = "roi_" if "roi_lagged_corr" in coupling else ""
+    arrays = {k: np.asarray(coupling[prefix + k]) for k in ("lagged_corr", "peak_lag_s", "p_value", "p_value_fwer")
+              if prefix + k in coupling}
+    if prefix:
+        roi = np.arange(np.shape(coupling["roi_lagged_corr"])[1])
+    else:
+        roi = np.asarray(coupling["node_index"], dtype=int)
+    return arrays, roi
+
+
 def coupling_rows(bundle) -> tuple:
     """Header and rows of ``coupling.csv`` (band × phase-2 ROI)."""
     names, coords, _ = _roi_info(bundle)
     cp = bundle.arrays["coupling"]
     coupling = np.asarray(cp["coupling"], dtype=float)  # (n_b, n_nodes)
     nodes = np.asarray(cp["node_index"], dtype=int)
-    lag = cp.get("peak_lag_s")
-    p = cp.get("p_value")
+    lagged, lag_roi = lagged_arrays(cp)
+    row_of = {int(r): i for i, r in enumerate(lag_roi)}
+
+    def lag_value(key, b, roi):
+        return float(lagged[key][b, row_of[roi]]) if key in lagged and roi in row_of else None
+
     rows = []
     for b, band in enumerate(str(x) for x in cp["bands"]):
         for k, roi in enumerate(nodes):
             rows.append([band, roi, names[roi], *coords[roi], coupling[b, k],
-                         float(lag[b, k]) if lag is not None else None,
-                         float(p[b, k]) if p is not None else None])
-    return ["band", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "coupling", "peak_lag_s", "p_value"], rows
+                         *(lag_value(key, b, int(roi)) for key in ("peak_lag_s", "p_value", "p_value_fwer"))])
+    return ["band", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "coupling", "peak_lag_s", "p_value",
+            "p_value_fwer"], rows
 
 
 def fusion_global_rows(bundle) -> tuple:

@@ -7,6 +7,11 @@ averaged over all nodes; one head or the mean over heads. Right: the fusion
 weights ω_v (eqs. 21–22) as bars, global and for the selected node. Clicking a
 row, column or bar of an EEG band selects that band.
 
+The view names along the axes are written in full where they fit; in a narrow
+dock the EEG bands become their Greek letters (δ θ α β γ) and fmri becomes
+"fMRI", and if even those would overlap some labels are left out (the tick
+marks stay, and hovering a cell names its views).
+
 In compare mode (``state.compare`` holds fusion weights of two bundles) the
 bars show the global ω of session A (grey) and session B (coloured) side by
 side, and a third plot shows the change B − A per view (red up, blue down).
@@ -14,11 +19,13 @@ side, and a third plot shows the change B − A per view (red up, blue down).
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+import math
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
@@ -30,26 +37,110 @@ SCOPE_SELECTED = "selected node (else mean)"
 SCOPE_MEAN = "mean over nodes"
 #: Narrowest heatmap cell (pixels) that still gets its value written in it.
 MIN_CELL_TEXT_PX = 30.0
+#: Short axis labels of the default view names; other (user-configured) names keep their own.
+SHORT_VIEW_NAMES = {"delta": "\u03b4", "theta": "\u03b8", "alpha": "\u03b1", "beta": "\u03b2",
+                    "gamma": "\u03b3", "fmri": "fMRI"}
+#: Least empty space (pixels) between two neighbouring tick labels.
+TICK_GAP_PX = 4.0
+#: How far (pixels) pyqtgraph lets a tick label run past the end of its axis once
+#: ``hideOverlappingLabels`` is off; further out it drops the label (and the plot's
+#: edge may be nearer still).
+AXIS_END_OVERFLOW_PX = 15.0
+#: Extra room (pixels per tick) wanted before switching back to the wider labels, so that
+#: the axis growing with them cannot make the choice flip back and forth.
+WIDER_LABELS_MARGIN_PX = 3.0
 
 
-def _fixed_plot(left_label: str) -> pg.PlotWidget:
+def short_view_name(name: str) -> str:
+    """Short axis label of a view: the Greek letter of a default EEG band, "fMRI", else ``name``."""
+    return SHORT_VIEW_NAMES.get(str(name).lower(), str(name))
+
+
+def fitting_tick_labels(forms: Sequence[Sequence[str]], spacing_px: float, extent: Callable[[str], float],
+                        end_room_px: Tuple[float, float] = (math.inf, math.inf),
+                        gap_px: float = TICK_GAP_PX) -> List[str]:
+    """Labels for equally spaced ticks that do not overlap on screen.
+
+    The first of ``forms`` whose labels all fit is returned. When none fits,
+    labels of the last form are kept longest first (they say the most and are
+    the hardest to guess from their neighbours), each only if it clears the
+    labels kept so far; the others become ``""``. Equally long labels thus
+    thin out to every second, third, ... tick.
+
+    Parameters
+    ----------
+    forms : sequence of sequences of str
+        Candidate label lists, widest first (e.g. full names, then short names);
+        each holds one label per tick, in axis order.
+    spacing_px : float
+        Distance between neighbouring ticks on screen.
+    extent : callable
+        Size of a label along the axis in pixels (its width on a horizontal
+        axis, the line height on a vertical one).
+    end_room_px : tuple of float
+        Room before the first tick and after the last one (to the axis ends,
+        plus what the plot leaves beyond them); no label may reach further.
+    gap_px : float
+        Empty space kept between neighbouring labels.
+
+    Returns
+    -------
+    labels : list of str
+        One label per tick; ``""`` where a label is left out.
+    """
+    forms = [[str(s) for s in form] for form in forms]
+    n = len(forms[0])
+
+    def clear(kept: List[int], k: int, size: List[float]) -> bool:
+        before, after = end_room_px
+        if size[k] / 2 > min(before + k * spacing_px, after + (n - 1 - k) * spacing_px):
+            return False
+        return all((size[j] + size[k]) / 2 + gap_px <= abs(k - j) * spacing_px for j in kept)
+
+    for form in forms:
+        size = [float(extent(s)) for s in form]
+        kept: List[int] = []
+        for k in range(n):
+            if not clear(kept, k, size):
+                break
+            kept.append(k)
+        else:
+            return form
+    labels = [""] * n
+    kept = []
+    for k in sorted(range(n), key=lambda k: (-size[k], -len(form[k]), k)):
+        if clear(kept, k, size):
+            kept.append(k)
+            labels[k] = form[k]
+    return labels
+
+
+def _fixed_plot(left_label: str, tick_font: QFont) -> pg.PlotWidget:
     """A white plot without menu, buttons or mouse panning (the bar charts)."""
     widget = pg.PlotWidget(background="w")
     widget.setMenuEnabled(False)
     item = widget.getPlotItem()
     item.hideButtons()
     item.setMouseEnabled(False, False)
-    _style_axes(item)
+    _style_axes(item, tick_font)
+    # Room right of the last bar for its label ("fMRI") to run past the axis end.
+    item.layout.setContentsMargins(1, 1, AXIS_END_OVERFLOW_PX, 1)
     item.setLabel("left", left_label)
     return widget
 
 
-def _style_axes(plot_item: pg.PlotItem) -> None:
+def _style_axes(plot_item: pg.PlotItem, tick_font: Optional[QFont] = None) -> None:
     for axis in ("left", "bottom"):
         plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
         plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
         # Correlations and weights read better as 0.2 than as 200 (x0.001).
         plot_item.getAxis(axis).enableAutoSIPrefix(False)
+        if tick_font is not None:
+            # The labels are measured with this font to decide which ones fit.
+            plot_item.getAxis(axis).setStyle(tickFont=tick_font)
+    # The end labels sit half a cell from the axis ends; let them run a little past the
+    # ends rather than pyqtgraph dropping them.
+    plot_item.getAxis("bottom").setStyle(hideOverlappingLabels=False)
 
 
 class AttentionView(QWidget):
@@ -69,6 +160,9 @@ class AttentionView(QWidget):
         self._views: List[str] = []
         self._matrix = np.zeros((0, 0))
         self._row: Optional[int] = None
+        self._tick_font = QFont(self.font())
+        # Labels set on each axis, to set them again only when they change.
+        self._axis_labels = {}
 
         self._message = QLabel()
         self._message.setWordWrap(True)
@@ -90,7 +184,7 @@ class AttentionView(QWidget):
         hp.setMouseEnabled(False, False)
         hp.invertY(True)
         hp.setAspectLocked(True)
-        _style_axes(hp)
+        _style_axes(hp, self._tick_font)
         hp.setLabel("left", "query view (attends)")
         hp.setLabel("bottom", "key view (attended to)")
         self._image = pg.ImageItem()
@@ -102,14 +196,14 @@ class AttentionView(QWidget):
         self._band_box = pg.PlotCurveItem(pen=pg.mkPen((230, 60, 40), width=3))
         hp.addItem(self._band_box)
 
-        self._bars = _fixed_plot("fusion weight \u03c9")
+        self._bars = _fixed_plot("fusion weight \u03c9", self._tick_font)
         bp = self._bars.getPlotItem()
         self._bar_global = pg.BarGraphItem(x=[], height=[], width=0.38)
         self._bar_node = pg.BarGraphItem(x=[], height=[], width=0.38)
         bp.addItem(self._bar_global)
         bp.addItem(self._bar_node)
 
-        self._diff = _fixed_plot("\u0394\u03c9 (B \u2212 A)")
+        self._diff = _fixed_plot("\u0394\u03c9 (B \u2212 A)", self._tick_font)
         dp = self._diff.getPlotItem()
         dp.addLine(y=0, pen=pg.mkPen((120, 120, 120)))
         self._bar_diff = pg.BarGraphItem(x=[], height=[], width=0.6)
@@ -148,6 +242,9 @@ class AttentionView(QWidget):
         self._head.currentIndexChanged.connect(lambda _i: self.redraw())
         self._heat.scene().sigMouseMoved.connect(self._on_heat_moved)
         self._heat.getPlotItem().getViewBox().sigResized.connect(lambda _vb: self._fit_cell_texts())
+        self._heat.getPlotItem().getViewBox().sigResized.connect(lambda _vb: self._fit_heat_labels())
+        for plot in (self._bars, self._diff):
+            plot.getPlotItem().getViewBox().sigResized.connect(lambda _vb, p=plot: self._fit_bar_labels(p))
         self._heat.scene().sigMouseClicked.connect(self._on_heat_clicked)
         self._bars.scene().sigMouseClicked.connect(self._on_bars_clicked)
         state.resultsChanged.connect(lambda _r: self.reload())
@@ -271,11 +368,10 @@ class AttentionView(QWidget):
         self._head.addItems([MEAN_HEADS] + [f"head {h + 1}" for h in range(n_heads)])
         self._head.blockSignals(False)
         m = len(self._views)
-        ticks = [(k + 0.5, v) for k, v in enumerate(self._views)]
         hp = self._heat.getPlotItem()
-        hp.getAxis("bottom").setTicks([ticks, []])
-        hp.getAxis("left").setTicks([ticks, []])
         hp.setRange(xRange=(0, m), yRange=(0, m), padding=0.02)
+        self._axis_labels = {}
+        self._fit_heat_labels()
         for item in self._cell_texts:
             hp.removeItem(item)
         self._cell_texts = []
@@ -287,18 +383,84 @@ class AttentionView(QWidget):
                 self._cell_texts.append(item)
         self._fit_cell_texts()
         bp = self._bars.getPlotItem()
-        bp.getAxis("bottom").setTicks([[(k, v) for k, v in enumerate(self._views)], []])
         gw = np.asarray(results.get("fusion", "fusion_weights_global", np.full(m, np.nan)), dtype=float)
         self._bar_global.setOpts(x=np.arange(m) - 0.2, height=gw, width=0.38,
                                  brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)
         top = np.nanmax(np.concatenate([gw, np.asarray(results.get("fusion", "fusion_weights", gw[None]),
                                                        dtype=float).ravel()]))
         bp.setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
+        self._fit_bar_labels(self._bars)
         self.redraw()
 
     def cell_values_shown(self) -> bool:
         """Whether the values are written in the heatmap's cells (only when the cells are wide enough)."""
         return bool(self._cell_texts) and self._cell_texts[0].isVisible()
+
+    def tick_labels(self, plot: pg.PlotWidget, axis: str = "bottom") -> List[str]:
+        """Labels set on ``axis`` of ``plot`` (heatmap, bars or diff), one per view; ``""`` = left out."""
+        return list(self._axis_labels.get((id(plot), axis), []))
+
+    def _set_labels(self, plot: pg.PlotWidget, axis: str, positions, labels: List[str]) -> None:
+        key = (id(plot), axis)
+        if self._axis_labels.get(key) == labels:
+            return
+        self._axis_labels[key] = labels
+        plot.getPlotItem().getAxis(axis).setTicks([list(zip(positions, labels)), []])
+
+    @staticmethod
+    def _room_beyond_axis(plot: pg.PlotWidget) -> Tuple[float, float]:
+        """Pixels a bottom tick label may reach left and right of the plot area before it is cut."""
+        rect = plot.getPlotItem().getViewBox().sceneBoundingRect()
+        return (min(AXIS_END_OVERFLOW_PX, max(0.0, rect.left())),
+                min(AXIS_END_OVERFLOW_PX, max(0.0, plot.viewport().width() - rect.right())))
+
+    def _fit_heat_labels(self) -> None:
+        """Full view names along the heatmap's axes where they fit, else short ones, else fewer."""
+        m = len(self._views)
+        vb = self._heat.getPlotItem().getViewBox()
+        if m == 0 or vb.width() <= 0 or vb.height() <= 0:
+            return
+        fm = QFontMetrics(self._tick_font)
+        full = list(self._views)
+        short = [short_view_name(v) for v in full]
+        (x0, x1), (y0, y1) = vb.targetRange()
+
+        def widest(labels):
+            return max((fm.horizontalAdvance(s) for s in labels if s), default=0)
+
+        left_now = widest(self.tick_labels(self._heat, "left"))
+        beyond = self._room_beyond_axis(self._heat)
+        # The left axis is as wide as its widest label and the aspect-locked map gives up
+        # that width, so the cell size is estimated for the left labels each choice implies.
+        for left_form, bottom_forms in ((full, [full]), (short, [full, short])):
+            width = vb.width() + left_now - widest(left_form)
+            cell = min(width / (x1 - x0), vb.height() / (y1 - y0))
+            if left_form is full and self.tick_labels(self._heat, "left") != full:
+                cell -= WIDER_LABELS_MARGIN_PX
+            bottom = fitting_tick_labels(bottom_forms, cell, fm.horizontalAdvance,
+                                         ((0.5 - x0) * cell + beyond[0], (x1 - m + 0.5) * cell + beyond[1]))
+            if bottom == bottom_forms[-1] or left_form is short:
+                break
+        rows_room = ((0.5 - y0) * cell + AXIS_END_OVERFLOW_PX, (y1 - m + 0.5) * cell + AXIS_END_OVERFLOW_PX)
+        left = fitting_tick_labels([left_form], cell, lambda _s: fm.height(), rows_room)
+        centres = [k + 0.5 for k in range(m)]
+        self._set_labels(self._heat, "bottom", centres, bottom)
+        self._set_labels(self._heat, "left", centres, left)
+
+    def _fit_bar_labels(self, plot: pg.PlotWidget) -> None:
+        """Full view names under the bars where they fit, else short ones, else fewer."""
+        m = len(self._views)
+        vb = plot.getPlotItem().getViewBox()
+        if m == 0 or vb.width() <= 0:
+            return
+        fm = QFontMetrics(self._tick_font)
+        full = list(self._views)
+        # The bars' x range is fixed at (-0.7, m - 0.3): one view per unit.
+        spacing = vb.width() / m
+        beyond = self._room_beyond_axis(plot)
+        labels = fitting_tick_labels([full, [short_view_name(v) for v in full]], spacing, fm.horizontalAdvance,
+                                     (0.7 * spacing + beyond[0], 0.3 * spacing + beyond[1]))
+        self._set_labels(plot, "bottom", list(range(m)), labels)
 
     def _fit_cell_texts(self) -> None:
         # "0.19" needs about 30 px; in a narrow dock the colours (and the hover) carry the values.
@@ -409,10 +571,10 @@ class AttentionView(QWidget):
         self._bar_diff.setOpts(x=np.arange(m), height=diff, width=0.6, brushes=brushes,
                                pens=[pg.mkPen((40, 40, 40))] * m)
         dp = self._diff.getPlotItem()
-        dp.getAxis("bottom").setTicks([[(k, v) for k, v in enumerate(self._views)], []])
         lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
         lim = lim if lim > 0 else 0.05
         dp.setRange(xRange=(-0.7, m - 0.3), yRange=(-1.1 * lim, 1.1 * lim), padding=0)
+        self._fit_bar_labels(self._diff)
         self._diff_title.setText(f"<b>Change of \u03c9</b> ({scope}), B \u2212 A (red: more weight after)")
 
     def _compare_roi(self, arrays) -> Optional[int]:

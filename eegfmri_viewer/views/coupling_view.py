@@ -284,16 +284,26 @@ class CouplingView(QWidget):
             if "coupling_q" in arrays:
                 text += f", q = {float(arrays['coupling_q'][band, roi]):.3g}"
             return text
-        p = results.get("coupling", "p_value")
-        lag = results.get("coupling", "peak_lag_s")
         text = f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): coupling {self._matrix[band, node]:.3f}"
-        if lag is not None:
-            text += f", peak lag {float(lag[band, node]):+.1f} s"
-        if p is not None:
-            text += f", p = {float(p[band, node]):.3g}"
+        rows = np.flatnonzero(self._lag_index == roi)
+        if len(rows):
+            # the lagged measures of the same family as the lag curves below, so the two agree
+            text += self._lag_stats_text(band, int(rows[0]))
         networks = results.get("saliency", "roi_networks")
         if networks is not None and roi < len(networks) and str(networks[roi]):
             text += f" [{networks[roi]}]"
+        return text
+
+    def _lag_stats_text(self, band: int, row: int) -> str:
+        """", peak lag …, p …, FWE …" of band index ``band`` at lag row ``row`` (what the bundle has)."""
+        text = ""
+        lag, p, p_fwe = (self._lag_array(k) for k in ("peak_lag_s", "p_value", "p_value_fwer"))
+        if lag is not None:
+            text += f", peak lag {float(lag[band, row]):+.1f} s"
+        if p is not None:
+            text += f", p {float(p[band, row]):.2g}"
+        if p_fwe is not None:
+            text += f", FWE {float(p_fwe[band, row]):.2g}"
         return text
 
     def _lag_array(self, key: str):
@@ -470,6 +480,7 @@ class CouplingView(QWidget):
         lags = np.asarray(lags, dtype=float)
         peak_lag = self._lag_array("peak_lag_s")
         p_value = self._lag_array("p_value")
+        p_fwe = self._lag_array("p_value_fwer")
         keys = []
         for k, name in enumerate(self._bands):
             r = np.asarray(corr[k, node], dtype=float)
@@ -481,9 +492,11 @@ class CouplingView(QWidget):
             else:
                 i = int(np.nanargmax(np.abs(r)))
                 lag_k = float(lags[i])
-            label = f"{name} r = {r[i]:+.2f} at {lag_k:+.1f} s"
+            label = f"{name} r {r[i]:+.2f} at {lag_k:+.0f} s"
             if p_value is not None:
-                label += f", p = {float(p_value[k, node]):.2g}"
+                label += f", p {float(p_value[k, node]):.2g}"
+            if p_fwe is not None:
+                label += f", FWE {float(p_fwe[k, node]):.2g}"
             curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
             weight = "font-weight:bold;" if k == band else ""
             colour = "rgb({},{},{})".format(*(int(v) for v in rgb[:3]))
@@ -496,12 +509,28 @@ class CouplingView(QWidget):
             self._curves.append(curve)
             self._peaks.append(peak)
         n_perm = results.get("coupling", "n_permutations")
-        perm = f" (peaks; p from {int(n_perm)} permutations)" if n_perm is not None else " (peaks)"
+        # bundles written before the circular-shift null was added used shuffled blocks
+        null = str(results.config.get("coupling", {}).get("null", "blocks"))
+        surrogate = {"shift": "circular shifts", "blocks": "block permutations"}.get(null, null)
+        perm = f" (r at the peak; p: {int(n_perm)} {surrogate}" if n_perm is not None else " (r at the peak"
+        tip = ("r: correlation of the HRF-convolved EEG band power at the ROI with the BOLD shifted by the lag, "
+               "at the lag of the largest |r|.")
+        if n_perm is not None:
+            tip += (f" p: permutation p-value of that peak (the search over lags included) against "
+                    f"{int(n_perm)} surrogate BOLD series ({surrogate}, which keep its autocorrelation).")
+        if p_fwe is not None:
+            perm += f"; FWE: corrected for {corr.shape[0]} bands \u00d7 {corr.shape[1]} ROIs"
+            tip += (f" FWE: the p-value corrected for all {corr.shape[0]} bands \u00d7 {corr.shape[1]} ROIs "
+                    "tested, by the maximum statistic over the same permutations; read it when scanning "
+                    "the whole brain.")
+        perm += ")"
         self._lag_key.setText(" &nbsp; ".join(keys) + perm)
+        self._lag_key.setToolTip(tip)
         roi = int(self._lag_index[node])
-        which = "" if chosen else " \u2014 no ROI selected, so the strongest coupling; click a column to choose"
-        self._lag_title.setText(
-            f"<b>Lagged correlation</b> of HRF-convolved band power and BOLD, {self._roi_name(roi)} (ROI {roi}){which}")
+        which = "" if chosen else " \u2014 the strongest coupling; click a column to choose"
+        self._lag_title.setText(f"<b>Lagged correlation</b>, {self._roi_name(roi)} (ROI {roi}){which}")
+        self._lag_title.setToolTip("Correlation of the HRF-convolved EEG band power at the ROI with its BOLD, "
+                                   "over lags of the BOLD after the EEG")
 
     # -- hover and clicks -------------------------------------------------------------
     def _cell_at(self, scene_pos) -> Optional[Tuple[int, int]]:

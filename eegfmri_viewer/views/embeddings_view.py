@@ -5,6 +5,8 @@ into one plane, so distances between clouds mean something: PCA (principal
 axes of all points, by SVD) by default, t-SNE (scikit-learn, imported only when
 chosen) as an option. The selected ROI is ringed in every cloud and its points
 are joined by a line, showing how far apart the views place the same region.
+The key (which colour is which view) sits in its own row above the plot, in as
+many columns as the width allows, so it never covers points.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
@@ -71,6 +73,84 @@ def tsne_2d(points, seed: int = 0):
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
+class CloudKey(QWidget):
+    """The key of the clouds: a coloured symbol and a name per view, in columns.
+
+    As many columns as the widest entry allows in the width given (at least
+    one), filled row by row, so the key grows downwards rather than past the
+    edge in a narrow dock.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    """
+
+    #: Pixels between two columns of entries.
+    COLUMN_GAP = 14
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(4, 0, 4, 0)
+        self._grid.setHorizontalSpacing(self.COLUMN_GAP)
+        self._grid.setVerticalSpacing(0)
+        self._entries: List[QLabel] = []
+        self._columns = 0
+
+    def set_entries(self, entries: List[Tuple[str, str, Tuple[int, int, int]]]) -> None:
+        """Show ``(name, symbol, rgb)`` entries, e.g. ``("beta", "\u25cf", (204, 187, 68))``."""
+        for label in self._entries:
+            self._grid.removeWidget(label)
+            label.hide()
+            label.deleteLater()
+        self._entries = []
+        for name, symbol, (r, g, b) in entries:
+            label = QLabel(f'<span style="color: rgb({r}, {g}, {b}); font-size: large;">{symbol}</span>&nbsp;{name}')
+            label.setTextFormat(Qt.RichText)
+            self._entries.append(label)
+        self._columns = 0
+        self._arrange()
+
+    def names(self) -> List[str]:
+        """The entries' text (symbol and name), in order."""
+        return [label.text() for label in self._entries]
+
+    def entry_labels(self) -> List[QLabel]:
+        """The entries' widgets, in order."""
+        return list(self._entries)
+
+    @property
+    def columns(self) -> int:
+        """Number of columns the entries are laid out in."""
+        return self._columns
+
+    def _fitting_columns(self) -> int:
+        if not self._entries:
+            return 0
+        entry = max(label.sizeHint().width() for label in self._entries)
+        margins = self._grid.contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        return int(max(1, min(len(self._entries), (room + self.COLUMN_GAP) // (entry + self.COLUMN_GAP))))
+
+    def _arrange(self) -> None:
+        columns = self._fitting_columns()
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for label in self._entries:
+            self._grid.removeWidget(label)
+        for col in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(col, 0)
+        for k, label in enumerate(self._entries):
+            self._grid.addWidget(label, k // columns, k % columns)
+        # Spare width goes to the right of the last column, not between the entries.
+        self._grid.setColumnStretch(columns, 1)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._arrange()
+
+
 class EmbeddingsView(QWidget):
     """Scatter of the per-view and fused node embeddings, linked to the ROI selection.
 
@@ -109,10 +189,8 @@ class EmbeddingsView(QWidget):
             self._plot.getPlotItem().getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
             self._plot.getPlotItem().getAxis(axis).setTextPen(pg.mkPen((40, 40, 40)))
             self._plot.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
-        # Seven entries in columns: a single column covers a short plot's points.
-        self._legend = self._plot.getPlotItem().addLegend(offset=(10, 5), labelTextColor=(30, 30, 30),
-                                                          brush=pg.mkBrush(255, 255, 255, 200), colCount=4,
-                                                          verSpacing=-6, horSpacing=6)
+        # The key lives outside the plot: inside, it hid the points under it.
+        self._key = CloudKey()
         self._link = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=2, style=Qt.DashLine), antialias=True)
         self._link.setZValue(20)
         self._plot.addItem(self._link)
@@ -126,6 +204,7 @@ class EmbeddingsView(QWidget):
         box = QVBoxLayout(content)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(controls)
+        box.addWidget(self._key)
         box.addWidget(self._plot, 1)
         box.addWidget(self._note)
         self._stack = message_stack(self, self._message, content)
@@ -140,6 +219,11 @@ class EmbeddingsView(QWidget):
     def plot_widget(self) -> pg.PlotWidget:
         """The scatter plot."""
         return self._plot
+
+    @property
+    def key_widget(self) -> CloudKey:
+        """The key of the clouds (a row above the plot)."""
+        return self._key
 
     @property
     def message(self) -> Optional[str]:
@@ -193,8 +277,8 @@ class EmbeddingsView(QWidget):
         self._xy, axis_text = self._cache[key]
         for cloud in self._clouds.values():
             self._plot.removeItem(cloud)
-        self._legend.clear()
         self._clouds = {}
+        entries = []
         for k, view in enumerate(views):
             rgb = view_color(view, k)
             fused = view == "fused"
@@ -207,11 +291,12 @@ class EmbeddingsView(QWidget):
                 pen=pg.mkPen((255, 255, 255), width=0.5),
                 hoverable=True,
                 tip=lambda x, y, data, v=view: self._hover_text(v, int(data)),
-                name="fused (E_f)" if fused else view,
             )
+            entries.append(("fused (E_f)" if fused else view, "\u2605" if fused else "\u25cf", rgb))
             cloud.sigClicked.connect(self._on_clicked)
             self._plot.addItem(cloud)
             self._clouds[view] = cloud
+        self._key.set_entries(entries)
         self._plot.getPlotItem().setLabel("bottom", f"{method} 1{axis_text[0]}")
         self._plot.getPlotItem().setLabel("left", f"{method} 2{axis_text[1]}")
         self._plot.getPlotItem().enableAutoRange()

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,6 +72,17 @@ ROI_NODE_SIZE = 9.0
 HOP_COLORS = [(0, 0, 0), (213, 94, 0), (230, 159, 0), (240, 228, 66), (0, 158, 115), (86, 180, 233)]
 OUT_OF_REACH = (200, 200, 200)
 ZERO_TOL = 1e-9
+# Glass-brain panel titles, longest first: the longest pair that fits over the panels is shown.
+PANEL_TITLES = [("axial (x\u2013y, from above)", "sagittal (y\u2013z, from the left)"),
+                ("axial, from above", "sagittal, from the left"),
+                ("axial", "sagittal")]
+# Axis labels, longest first: the longest that fits along the axis is shown (the docked view is short).
+SPECTRUM_LABELS = {"left": ["eigenvalue \u03bb\u2096 of L = D \u2212 W", "eigenvalue \u03bb\u2096", "\u03bb\u2096"],
+                   "bottom": ["mode k"]}
+FILTER_LABELS = {"left": ["filter response g(\u03bb)", "response g(\u03bb)", "g(\u03bb)"],
+                 "bottom": ["graph frequency \u03bb", "frequency \u03bb", "\u03bb"]}
+MEAN_PEN = (20, 20, 20)
+SELECTED_PEN = (0, 90, 200)
 
 
 def _style_axes(plot_item: pg.PlotItem) -> None:
@@ -78,6 +90,28 @@ def _style_axes(plot_item: pg.PlotItem) -> None:
         plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
         plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
         plot_item.getAxis(axis).enableAutoSIPrefix(False)
+
+
+def _text_width(font, text: str) -> float:
+    """Width in pixels of ``text`` drawn in ``font``."""
+    return QFontMetricsF(font).horizontalAdvance(text)
+
+
+def _fit_axis_labels(plot_item: pg.PlotItem, labels: Dict[str, List[str]]) -> None:
+    """Give each axis the longest of its ``labels`` that fits along it.
+
+    A label longer than its axis is drawn past the plot's edge and cut off; the
+    axis is as long as the ViewBox beside it.
+    """
+    vb = plot_item.getViewBox()
+    for side, variants in labels.items():
+        axis = plot_item.getAxis(side)
+        room = (vb.height() if side == "left" else vb.width()) - 4
+        font = axis.label.font()
+        margin = 2 * axis.label.document().documentMargin()
+        text = next((t for t in variants if _text_width(font, t) + margin <= room), variants[-1])
+        if axis.labelText != text:
+            axis.setLabel(text)
 
 
 class TeachingView(QWidget):
@@ -130,6 +164,10 @@ class TeachingView(QWidget):
         self._map_combo.setToolTip("What the node colours show")
         self._filter_combo = QComboBox()
         self._filter_combo.setToolTip("Filter of the first Chebyshev layer (output \u2190 input channel)")
+        # Sized for the filter names, not for the long mean-filter item: the row must fit the docked view.
+        self._filter_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self._filter_combo.setMinimumContentsLength(len("filter out 00 \u2190 in 00"))
+        self._graph_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self._cortex_check = QCheckBox("On the cortex")
         self._cortex_check.setToolTip("Also show the map (eigenmode or impulse response) on the Cortex 3-D view "
                                       "instead of the CAM (fMRI ROI graph only)")
@@ -170,6 +208,10 @@ class TeachingView(QWidget):
         self._highlight.setZValue(11)
         mp.addItem(self._highlight)
         self._panel_labels: List[pg.TextItem] = []
+        # Data extents of the map ((x0, x1), (y0, y1)), and of each glass-brain panel (x0, x1).
+        self._map_range: Optional[Tuple[Tuple[float, float], Tuple[float, float]]] = None
+        self._panel_spans: List[Tuple[float, float]] = []
+        mp.getViewBox().sigResized.connect(lambda _vb: self._fit_map())
 
         self._mode_text = QLabel()
         self._mode_text.setWordWrap(True)
@@ -181,8 +223,10 @@ class TeachingView(QWidget):
         sp = self._spectrum.getPlotItem()
         sp.hideButtons()
         _style_axes(sp)
-        sp.setLabel("bottom", "mode k")
-        sp.setLabel("left", "eigenvalue \u03bb\u2096 of L = D \u2212 W")
+        sp.setLabel("bottom", SPECTRUM_LABELS["bottom"][0])
+        sp.setLabel("left", SPECTRUM_LABELS["left"][0])
+        sp.getAxis("left").setToolTip("Eigenvalue \u03bb\u2096 of the graph Laplacian L = D \u2212 W (eq. 1)")
+        sp.getViewBox().sigResized.connect(lambda _vb: _fit_axis_labels(sp, SPECTRUM_LABELS))
         self._spectrum_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(90, 90, 90), pen=None)
         self._spectrum_points.sigClicked.connect(self._on_spectrum_clicked)
         sp.addItem(self._spectrum_points)
@@ -196,11 +240,15 @@ class TeachingView(QWidget):
         fp = self._filters.getPlotItem()
         fp.hideButtons()
         _style_axes(fp)
-        fp.setLabel("bottom", "graph frequency \u03bb")
-        fp.setLabel("left", "filter response g(\u03bb)")
+        fp.setLabel("bottom", FILTER_LABELS["bottom"][0])
+        fp.setLabel("left", FILTER_LABELS["left"][0])
+        fp.getAxis("left").setToolTip("Filter response g(\u03bb) of the first Chebyshev layer")
+        fp.getViewBox().sigResized.connect(lambda _vb: _fit_axis_labels(fp, FILTER_LABELS))
         fp.addLine(y=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
-        self._filter_legend = fp.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30),
-                                           brush=pg.mkBrush(255, 255, 255, 150))
+        # The legend is a wrapped line of text above the plot: inside the small plot it hid the curves.
+        self._filter_legend = QLabel()
+        self._filter_legend.setWordWrap(True)
+        self._filter_legend.setTextFormat(Qt.RichText)
         self._filter_curves: List[pg.PlotDataItem] = []
         self._filter_curve_names: List[str] = []
         self._ticks = pg.PlotCurveItem(pen=pg.mkPen((90, 90, 90), width=1), connect="pairs")
@@ -210,17 +258,35 @@ class TeachingView(QWidget):
         self._filter_note = QLabel()
         self._filter_note.setWordWrap(True)
 
-        top = QWidget()
-        tbox = QVBoxLayout(top)
-        tbox.setContentsMargins(0, 0, 0, 0)
-        tbox.addWidget(self._map, 1)
-        tbox.addWidget(self._mode_text)
-        tbox.addWidget(self._impulse_text)
+        # The explanations scroll in their own pane under the map: in the docked view
+        # (about 800 x 380 px) they would otherwise squeeze the map and the plots.
+        texts = QWidget()
+        xbox = QVBoxLayout(texts)
+        xbox.setContentsMargins(2, 2, 2, 2)
+        for label in (self._mode_text, self._impulse_text, self._filter_note):
+            xbox.addWidget(label)
+        xbox.addStretch(1)
+        text_scroll = QScrollArea()
+        text_scroll.setWidgetResizable(True)
+        text_scroll.setFrameShape(QFrame.NoFrame)
+        text_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        text_scroll.setWidget(texts)
+        text_scroll.setMinimumHeight(50)
+        self._map.setMinimumHeight(120)
+        top = QSplitter(Qt.Vertical)
+        top.addWidget(self._map)
+        top.addWidget(text_scroll)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([300, 200])
         filter_box = QWidget()
         fbox = QVBoxLayout(filter_box)
         fbox.setContentsMargins(0, 0, 0, 0)
-        fbox.addWidget(self._filter_note)
+        fbox.setSpacing(0)
+        fbox.addWidget(self._filter_legend)
         fbox.addWidget(self._filters, 1)
+        self._spectrum.setMinimumHeight(90)
+        self._filters.setMinimumHeight(100)
         # Map on the left, spectrum over filter responses on the right: the dock opens in
         # the bottom row, a wide and not very tall place.
         right = QSplitter(Qt.Vertical)
@@ -228,6 +294,7 @@ class TeachingView(QWidget):
         right.addWidget(filter_box)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
+        right.setSizes([240, 360])
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(top)
         splitter.addWidget(right)
@@ -641,6 +708,7 @@ class TeachingView(QWidget):
             pad = outline.radius * 0.2
             xr = (outline.center[0] - outline.radius - pad, outline.center[0] + outline.radius + pad)
             yr = (outline.center[1] - outline.radius - pad, outline.center[1] + outline.radius * 1.15 + pad)
+            self._panel_spans = []
             for name, (x, y) in zip(np.asarray(self._names)[known], pos[known]):
                 label = pg.TextItem(name, color=(60, 60, 60), anchor=(0.5, -0.55))
                 label.setPos(x, y)
@@ -659,16 +727,19 @@ class TeachingView(QWidget):
             sagittal = np.column_stack([c[:, 1] + shift, c[:, 2]])
             self._points_pos = np.vstack([axial, sagittal])
             self._points_node = np.concatenate([nodes, nodes])
-            top = max(c[:, 1].max(), c[:, 2].max()) if len(c) else 0.0
-            for text, x in (("axial (x\u2013y, from above)", axial[:, 0].mean() if len(c) else 0.0),
-                            ("sagittal (y\u2013z, from the left)", sagittal[:, 0].mean() if len(c) else 0.0)):
-                label = pg.TextItem(text, color=(60, 60, 60), anchor=(0.5, 1.0))
-                label.setPos(x, top + 12)
-                self._map.addItem(label)
-                self._panel_labels.append(label)
+            if len(c):
+                self._panel_spans = [(float(axial[:, 0].min()), float(axial[:, 0].max())),
+                                     (float(sagittal[:, 0].min()), float(sagittal[:, 0].max()))]
+                # Their text and place depend on the map's size in pixels: see _fit_map.
+                for text in PANEL_TITLES[0]:
+                    label = pg.TextItem(text, color=(60, 60, 60), anchor=(0.5, 1.0))
+                    self._map.addItem(label)
+                    self._panel_labels.append(label)
+            else:
+                self._panel_spans = []
             lo, hi = self._points_pos.min(axis=0), self._points_pos.max(axis=0)
             pad = 12.0
-            xr, yr = (lo[0] - pad, hi[0] + pad), (lo[1] - pad, hi[1] + 30.0)
+            xr, yr = (lo[0] - pad, hi[0] + pad), (lo[1] - pad, hi[1])
         # Faint edges, each undirected pair once, in every panel (ROIs appear in two).
         ei = self._edge_index[:, self._edge_index[0] != self._edge_index[1]]
         pairs = np.unique(np.sort(ei, axis=0), axis=1) if ei.size else np.zeros((2, 0), dtype=np.int64)
@@ -683,7 +754,75 @@ class TeachingView(QWidget):
             seg.append(np.stack([self._points_pos[a[ok]], self._points_pos[b[ok]]], axis=1).reshape(-1, 2))
         seg = np.concatenate(seg) if seg else np.zeros((0, 2))
         self._edges_item.setData(seg[:, 0], seg[:, 1])
-        self._map.getPlotItem().setRange(xRange=xr, yRange=yr, padding=0)
+        self._map_range = (tuple(map(float, xr)), tuple(map(float, yr)))
+        self._fit_map()
+
+    def _fit_map(self) -> None:
+        """Show the whole map, with a strip above the glass brain for titles that fit their panels.
+
+        The titles are drawn at a fixed size in pixels while the map scales with
+        the widget: in the docked view the full titles are wider than their
+        panels, so the longest pair that fits is chosen here on every resize.
+        """
+        if self._map_range is None:
+            return
+        plot = self._map.getPlotItem()
+        (x0, x1), (y0, y1) = self._map_range
+        vb = plot.getViewBox()
+        w, h = vb.width(), vb.height()
+        if not self._panel_spans or w < 2 or h < 2 or x1 <= x0 or y1 <= y0:
+            plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            if self._kind == "electrode" and w >= 2 and h >= 2 and x1 > x0 and y1 > y0:
+                self._show_names_if_apart(min(w / (x1 - x0), h / (y1 - y0)))
+            return
+        font = self._panel_labels[0].textItem.font()
+        margin = 2 * self._panel_labels[0].textItem.document().documentMargin()
+        gap = 8.0  # pixels between the top node centre and the title's glyphs: clear of its disc
+        strip = QFontMetricsF(font).height() + margin + gap
+        # Pixels per map unit with the aspect locked: the data and the title strip must both fit.
+        ppu = min(w / (x1 - x0), max(h - strip, 1.0) / (y1 - y0))
+        half = 0.5 * w / ppu
+        left, right = 0.5 * (x0 + x1) - half, 0.5 * (x0 + x1) + half
+        split = 0.5 * (self._panel_spans[0][1] + self._panel_spans[1][0])
+        slots = [(left, split), (split, right)]
+        titles = next((pair for pair in PANEL_TITLES
+                       if all(_text_width(font, t) + margin <= (b - a) * ppu for t, (a, b) in zip(pair, slots))),
+                      PANEL_TITLES[-1])
+        for label, text, (a, b), (p0, p1) in zip(self._panel_labels, titles, slots, self._panel_spans):
+            if label.textItem.toPlainText() != text:
+                label.setText(text)
+            # Over the middle of its panel, moved inward when that would run past its slot.
+            half_text = 0.5 * (_text_width(font, text) + margin) / ppu
+            x = min(max(0.5 * (p0 + p1), a + half_text), b - half_text) if b - a > 2 * half_text else 0.5 * (a + b)
+            label.setPos(x, y1 + (gap - margin / 2) / ppu)
+        plot.setRange(xRange=(x0, x1), yRange=(y0, y1 + strip / ppu), padding=0)
+
+    def _show_names_if_apart(self, ppu: float) -> None:
+        """Show the electrode names only when no two of them overlap at ``ppu`` pixels per unit.
+
+        In the docked view 64 names run into each other; then they are hidden
+        and a node's tooltip still names it.
+        """
+        labels = self._panel_labels
+        if not labels:
+            return
+        rects = []
+        for label in labels:
+            item = label.textItem
+            m = item.document().documentMargin()
+            fm = QFontMetricsF(item.font())
+            width, height = fm.horizontalAdvance(item.toPlainText()), fm.height()
+            # anchor (0.5, -0.55): centred under the node, 0.55 of the label's height below it.
+            box_h = height + 2 * m
+            cx = label.pos().x() * ppu
+            top = -label.pos().y() * ppu + 0.55 * box_h + m
+            rects.append((cx - width / 2, top, cx + width / 2, top + height))
+        r = np.asarray(rects)
+        apart = np.ones(len(r), dtype=bool) if len(r) < 2 else ~(
+            (r[:, None, 0] < r[None, :, 2]) & (r[None, :, 0] < r[:, None, 2])
+            & (r[:, None, 1] < r[None, :, 3]) & (r[None, :, 1] < r[:, None, 3]))[np.triu_indices(len(r), 1)].any()
+        for label in labels:
+            label.setVisible(bool(np.all(apart)))
 
     def _selected_node(self) -> Optional[int]:
         sel = self._state.selection
@@ -815,6 +954,7 @@ class TeachingView(QWidget):
         for curve in self._filter_curves:
             fp.removeItem(curve)
         self._filter_legend.clear()
+        self._filter_legend.setVisible(False)
         self._filter_curves, self._filter_curve_names = [], []
         self._ticks.setData([], [])
         label = self._graph_combo.currentText()
@@ -825,25 +965,29 @@ class TeachingView(QWidget):
             self._filters.setVisible(False)
             return
         self._filters.setVisible(True)
+        self._filter_legend.setVisible(True)
         grid = np.linspace(0.0, self._lambda_max, N_GRID) if self._lambda_max > 0 else np.zeros(1)
         g = chebyshev_response(self._theta, grid, self._lambda_max)  # (out, in, N_GRID)
-        curves = [("mean |g(\u03bb)| over all filters", np.abs(g).mean(axis=(0, 1)), pg.mkPen((20, 20, 20), width=3))]
+        curves = [("mean |g(\u03bb)| over all filters", np.abs(g).mean(axis=(0, 1)), pg.mkPen(MEAN_PEN, width=3))]
         for idx, (name, pair) in enumerate(self._filter_choices[1:]):
             color = pg.intColor(idx, hues=N_STRONGEST, values=1, maxValue=200, alpha=150)
             curves.append((name, g[pair[0], pair[1]], pg.mkPen(color, width=1.2)))
         sel_theta = self.filter_theta()
         curves.append((f"selected: {self._filter_combo.currentText()}",
-                       chebyshev_response(sel_theta, grid, self._lambda_max), pg.mkPen((0, 90, 200), width=3)))
+                       chebyshev_response(sel_theta, grid, self._lambda_max), pg.mkPen(SELECTED_PEN, width=3)))
         self._filter_curve_names = [name for name, _y, _pen in curves]
-        for idx, (name, y, pen) in enumerate(curves):
-            # The legend names the mean, the thin strongest filters once, and the selected one.
-            legend = (name if idx in (0, len(curves) - 1)
-                      else f"the {len(curves) - 2} strongest filters" if idx == 1 else None)
-            if idx == len(curves) - 1:
-                legend = "selected filter (impulse response)"
-            curve = pg.PlotDataItem(grid, y, pen=pen, name=legend)
+        for name, y, pen in curves:
+            curve = pg.PlotDataItem(grid, y, pen=pen)
             fp.addItem(curve)
             self._filter_curves.append(curve)
+        # The legend names the mean, the thin strongest filters once, and the selected one;
+        # non-breaking spaces keep each entry on one line when the legend wraps.
+        strongest = "".join(_swatch(pen.color(), 1) for _name, _y, pen in curves[1:-1])
+        entries = [_swatch(pg.mkColor(MEAN_PEN)) + "&nbsp;mean&nbsp;|g(\u03bb)|&nbsp;over&nbsp;all&nbsp;filters"]
+        if len(curves) > 2:
+            entries.append(f"{strongest}&nbsp;the&nbsp;{len(curves) - 2}&nbsp;strongest")
+        entries.append(_swatch(pg.mkColor(SELECTED_PEN)) + "&nbsp;selected&nbsp;(impulse&nbsp;response)")
+        self._filter_legend.setText(" &nbsp; ".join(entries))
         ys = np.concatenate([c[1] for c in curves] + [np.zeros(1)])
         lo, hi = float(ys.min()), float(ys.max())
         span = max(hi - lo, 1e-9)
@@ -915,6 +1059,12 @@ class TeachingView(QWidget):
         if len(points):
             self._mode_slider.setValue(int(points[0].data()))
             ev.accept()
+
+
+def _swatch(color, length: int = 2) -> str:
+    """A short line (``length`` characters) in ``color`` (a QColor), as rich text for the legend."""
+    line = "\u2501" * length
+    return f'<span style="color:{color.name()}; font-weight:bold">{line}</span>'
 
 
 def _subscript(n: int) -> str:
