@@ -183,7 +183,7 @@ def _all_roi_lags(rng, coupling, n_rois):
     p = rng.uniform(0, 1, (n_b, n_rois))
     p[:, coupling["node_index"]] = coupling["p_value"]
     # corrected over more tests than the nodes' family: larger than the nodes' corrected p
-    fwer = np.minimum(1.0, p + rng.uniform(0.05, 0.5, p.shape))
+    fwer = np.minimum(1.0, 3.0 * p)
     return {"roi_lagged_corr": lagged, "roi_peak_lag_s": coupling["lags_s"][np.abs(lagged).argmax(-1)],
             "roi_p_value": p, "roi_p_value_fwer": fwer}
 

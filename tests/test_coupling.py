@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from eegfmri_viewer.pipeline.coupling import (
-    NULLS, canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling)
+    NULLS, canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling,
+    task_design)
 
 TR = 2.0
 
@@ -203,3 +204,44 @@ def test_embedding_coupling_is_a_per_roi_cosine():
     c, g = embedding_coupling(band, fmri)
     np.testing.assert_allclose(c, [[1.0, -1.0, 0.0]], atol=1e-6)
     assert g[0] == pytest.approx(0.0)
+
+
+def test_task_design_is_the_hrf_convolved_boxcar_of_each_class():
+    onset, duration = np.array([10.0, 50.0, 30.0]), np.array([20.0, 20.0, 10.0])
+    kinds = np.array(["visual", "visual", "motor"])
+    d = task_design(onset, duration, kinds, ["motor", "rest", "visual"], TR, 60, oversample=4)
+    assert d.shape == (60, 3)
+    assert np.all(d[:, 1] == 0)  # no rest event in this run
+    # the visual regressor: boxcar on a TR/4 grid, convolved with the HRF, taken at each volume onset
+    t = np.arange(240) * TR / 4
+    box = (((t >= 10) & (t < 30)) | ((t >= 50) & (t < 70))).astype(float)
+    np.testing.assert_allclose(d[:, 2], np.convolve(box, canonical_hrf(TR / 4))[:240][::4], atol=1e-12)
+    # the response starts with the onset, not before, and peaks late in the block
+    assert d[5, 0] == 0 and d[16, 0] > 0 and 10 + 5 <= d[:, 2].argmax() * TR <= 30 + 2
+
+
+def test_removing_the_task_keeps_spontaneous_coupling_and_drops_task_driven_co_modulation():
+    rng = np.random.default_rng(8)
+    n_vol, n_rec = 180, 4
+    onsets = np.arange(0.0, n_vol * TR, 60.0)
+    power, bold, designs = [], [], []
+    for _ in range(n_rec):
+        design = task_design(onsets, np.full(len(onsets), 30.0), np.full(len(onsets), "task"), ["task"], TR, n_vol)
+        task = np.repeat((np.arange(n_vol * TR / 30) % 2 == 0).astype(float), int(30 / TR))[:n_vol]
+        spont = _ar1(rng, (n_vol,), phi=0.6)
+        p = np.empty((1, 2, n_vol))
+        p[0, 0] = np.exp(0.8 * task + 0.2 * rng.normal(size=n_vol))  # ROI 0: task only, nothing shared beyond it
+        p[0, 1] = np.exp(0.5 * spont)                                 # ROI 1: spontaneous coupling, no task
+        y = np.empty((2, n_vol))
+        y[0] = 2.0 * design[:, 0] + 0.3 * rng.normal(size=n_vol)
+        y[1] = hrf_convolve(p[0, 1], TR) / hrf_convolve(p[0, 1], TR).std() + 0.7 * rng.normal(size=n_vol)
+        power.append(p), bold.append(y), designs.append(design)
+    plain = lagged_coupling(power, bold, TR, n_permutations=100, seed=0)
+    beyond = lagged_coupling(power, bold, TR, n_permutations=100, seed=0, confounds=designs)
+    # the task correlates ROI 0's power and BOLD; with the task removed nothing is left there
+    assert plain["p_value"][0, 0] < 0.05 and np.abs(plain["lagged_corr"][0, 0]).max() > 0.5
+    assert beyond["p_value"][0, 0] > 0.05 and np.abs(beyond["lagged_corr"][0, 0]).max() < 0.2
+    # the spontaneous coupling of ROI 1 survives
+    assert beyond["p_value"][0, 1] < 0.05 and np.abs(beyond["lagged_corr"][0, 1]).max() > 0.4
+    with pytest.raises(ValueError, match="do not match"):
+        lagged_coupling(power, bold, TR, confounds=[d[:-1] for d in designs])

@@ -91,6 +91,9 @@ def test_report_lists_the_strongest_lagged_coupling_at_any_atlas_roi(tmp_path):
     peak = np.abs(cp["roi_lagged_corr"]).max(-1)
     b, roi = np.unravel_index(peak.argmax(), peak.shape)
     assert (b, roi) == (3, 200)
+    assert "beyond the task" not in text
+    bundle.config["coupling"] = {"remove_task": True}
+    assert "the coupling beyond the task" in " ".join(_parse(build_report(bundle)).text)
     name = str(bundle.get("saliency", "roi_names")[roi])
     assert f"beta {name} {peak[b, roi]:.3g}" in text and f"{cp['roi_p_value_fwer'][b, roi]:.3g}" in text
 

@@ -352,6 +352,29 @@ def test_on_the_cortex_puts_the_roi_map_in_the_shared_overlay(qtbot, state, full
     assert state.overlay is None
 
 
+def test_one_map_on_the_cortex_at_a_time(qtbot, state, weights, tmp_path):
+    from eegfmri_viewer.views.coupling_view import CouplingView
+
+    make_bundle(tmp_path / "p2")  # with phase 2: the coupling view has lag curves to show
+    bundle = load_bundle(tmp_path / "p2", verify=False)
+    bundle.weights = dict(weights)
+    state.set_results(bundle)
+    teaching = show(qtbot, state)
+    coupling = CouplingView(state)
+    qtbot.addWidget(coupling)
+    teaching.cortex_check.setChecked(True)
+    assert state.overlay.owner == "Teaching"
+    # the coupling view takes the cortex: the teaching box no longer claims it
+    coupling.cortex_check.setChecked(True)
+    assert state.overlay.owner == "Coupling" and not teaching.cortex_check.isChecked()
+    teaching.cortex_check.setChecked(True)
+    assert state.overlay.owner == "Teaching" and not coupling.cortex_check.isChecked()
+    # unticking a box that no longer owns the overlay leaves the other's map alone
+    coupling.cortex_check.setChecked(True)
+    teaching.cortex_check.setChecked(False)
+    assert state.overlay is not None and state.overlay.owner == "Coupling"
+
+
 # ----------------------------------------------------------------------------- layout at the docked size
 # Help > Teaching View docks the view in the bottom row: about 800 x 380 px on a 1600 x 1000
 # screen, less the dock's title bar. Undocked it can be wide and short.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bundle_factory import CHANNELS, VIEWS, make_bundle
-from eegfmri_viewer.results import load_bundle
+from eegfmri_viewer.results import load_bundle, save_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.attention_view import AttentionView
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
@@ -420,7 +420,7 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     lagged = full.arrays["coupling"]["lagged_corr"]
     strongest = int(np.argmax(np.abs(lagged[2]).max(axis=-1)))
     assert "the strongest coupling; click a column to choose" in view.lag_title
-    assert f"(ROI {int(node_index[strongest])})" in view.lag_title
+    assert f"(index {int(node_index[strongest])})" in view.lag_title
     assert np.allclose(view.curves()[2][2], lagged[2, strongest])
     widget = view.heatmap_widget
     render(widget)
@@ -517,7 +517,7 @@ def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, t
     state.set_results(bundle)
     view = show(qtbot, CouplingView, state)
     state.select_node("roi", 200)  # not a phase-2 node: its lag curves still show
-    assert "not one of" not in view.lag_title and "(ROI 200)" in view.lag_title
+    assert "not one of" not in view.lag_title and "(index 200)" in view.lag_title
     curves = view.curves()
     assert len(curves) == 5 and np.allclose(curves[3][2], cp["roi_lagged_corr"][3, 200])
     assert view.peaks()[3][0] == pytest.approx(-2.0)
@@ -531,5 +531,59 @@ def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, t
     assert fwe in view.curves()[2][0]
     assert f"\u00d7 {cp['roi_lagged_corr'].shape[1]} ROIs" in view.lag_key
     assert "p: 200 circular shifts" in view.lag_key
+    assert "beyond the task" not in view.lag_title
+    # an analysis run with [coupling] remove_task says so
+    bundle.config["coupling"]["remove_task"] = True
+    save_bundle(tmp_path / "task_removed", bundle)
+    state.set_results(load_bundle(tmp_path / "task_removed"))
+    assert "Lagged correlation beyond the task" in view.lag_title
     col = int(np.flatnonzero(view.display_order == node)[0])
     assert fwe in view.value_text(2, col)
+
+
+def test_coupling_puts_the_lagged_r_of_the_band_on_the_cortex(qtbot, state, tmp_path):
+    make_bundle(tmp_path / "all", all_roi_lags=True)
+    bundle = load_bundle(tmp_path / "all")
+    cp = bundle.arrays["coupling"]
+    n_rois = len(bundle.get("saliency", "roi_coords"))
+    state.set_results(bundle)
+    state.set_band("beta")
+    view = show(qtbot, CouplingView, state)
+    assert state.overlay is None and not view.significant_check.isEnabled()
+    view.cortex_check.setChecked(True)
+    overlay = state.overlay
+    assert overlay.owner == "Coupling" and "beta" in overlay.title and len(overlay.values) == n_rois
+
+    def peak_r(band):
+        corr = cp["roi_lagged_corr"][band]
+        return corr[np.arange(n_rois), np.abs(corr).argmax(-1)]
+
+    # every atlas ROI, signed r at the peak: ROI 200's planted beta peak is negative
+    np.testing.assert_allclose(overlay.values, peak_r(3))
+    assert overlay.values[200] < -0.8
+    state.set_band("alpha")
+    assert "alpha" in state.overlay.title
+    np.testing.assert_allclose(state.overlay.values, peak_r(2))
+    # only the ROIs that survive the correction for all bands x ROIs
+    assert view.significant_check.isEnabled()
+    view.significant_check.setChecked(True)
+    keep = cp["roi_p_value_fwer"][2] < 0.05
+    assert 0 < keep.sum() < n_rois
+    values = state.overlay.values
+    assert np.isnan(values[~keep]).all() and np.allclose(values[keep], peak_r(2)[keep])
+    assert "FWE p < 0.05" in state.overlay.title
+    view.cortex_check.setChecked(False)
+    assert state.overlay is None
+
+
+def test_coupling_overlay_of_a_bundle_with_node_lags_only_leaves_other_rois_blank(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, CouplingView, state)
+    view.cortex_check.setChecked(True)
+    values = state.overlay.values
+    nodes = full.arrays["coupling"]["node_index"]
+    assert np.isfinite(values[nodes]).all()
+    assert np.isnan(np.delete(values, nodes)).all()
+    # new results clear the overlay; the box still ticked puts the new bundle's map back
+    state.set_results(load_bundle(full.path))
+    assert state.overlay is not None and state.overlay.owner == "Coupling"

@@ -211,3 +211,16 @@ def test_embeddings_key_covers_no_points(qtbot, state, size):
     assert 1 < key.columns <= len(texts)
     rows = math.ceil(len(texts) / key.columns)
     assert rows <= 2  # seven entries fit in two rows at 380 px
+
+
+# ----------------------------------------------------------------------------- electrode graph
+def test_electrode_edge_slider_keeps_a_usable_width_in_a_docked_view(qtbot, state):
+    from eegfmri_viewer.views.electrode_graph_view import ElectrodeGraphView
+
+    # the electrode dock of the default layout is about 440 px wide
+    view = show(qtbot, ElectrodeGraphView, state, size=(440, 360))
+    settle()
+    slider = view.threshold_slider
+    assert slider.isVisible() and slider.width() >= 150
+    # and its percentage is readable beside it
+    assert view.threshold_text == f"{slider.value()}%"

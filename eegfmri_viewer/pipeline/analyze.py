@@ -35,6 +35,7 @@ from numpy import ndarray
 
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.pipeline.config import AnalysisConfig
+from eegfmri_viewer.pipeline.coupling import task_design
 from eegfmri_viewer.progress import check_cancel, report, sub_progress
 from eegfmri_viewer.results import file_sha256
 
@@ -170,7 +171,8 @@ def class_activity(fmri_windows, labels, n_classes: int):
     return out
 
 
-def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, progress=None, cancel=None) -> dict:
+def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task_designs=None, progress=None,
+                             cancel=None) -> dict:
     """Lagged EEG-BOLD coupling at every atlas ROI (not only the phase-2 nodes).
 
     So that any ROI the user selects has its lag curves. The permutations use
@@ -190,7 +192,7 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, prog
     power = [roi_power(c, T) for c in covariances]
     bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
     out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
-                          ccfg.seed, null=ccfg.null, progress=progress, cancel=cancel)
+                          ccfg.seed, null=ccfg.null, confounds=task_designs, progress=progress, cancel=cancel)
     return {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
             "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"]}
 
@@ -376,6 +378,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # 2. preprocess
     atlas = _load_atlas(config)
     per_rec_windows, covariances, rois_per_rec, eeg_meta = [], [], [], []
+    # The task regressors of each recording (expected BOLD of each class's blocks),
+    # removed before the lagged coupling when [coupling] remove_task is on.
+    task_designs = []
     # Session of every window, so that one bundle analysed over two sessions
     # can be compared session against session with the same model.
     window_sessions = []
@@ -411,6 +416,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         per_rec_windows.append(win)
         window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
         rois_per_rec.append(roi_series.data)
+        task_designs.append(task_design(rec.events.onset, rec.events.duration, rec.events.trial_type, class_names,
+                                        roi_series.tr, roi_series.n_volumes))
         rec_subjects.append(str(rec.subject))
         del eeg_bands
     if not per_rec_windows:
@@ -571,6 +578,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                         eeg_power_roi=[roi_power(c, T_nodes) for c in covariances],
                         bold_roi=[r[:, node_index].T.astype(np.float32) for r in rois_per_rec],
                         tr=tr,
+                        task_design=task_designs if config.coupling.remove_task else None,
                     )
                     result = run_phase2(inputs, config, progress=stage_progress("phase2"), cancel=cancel,
                                         on_epoch=on_epoch)
@@ -581,6 +589,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 with timer.stage("coupling_rois"):
                     arrays["coupling"].update(_all_roi_lagged_coupling(
                         covariances, rois_per_rec, T, tr, config.coupling,
+                        task_designs if config.coupling.remove_task else None,
                         progress=stage_progress("coupling_rois"), cancel=cancel))
     else:
         arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}

@@ -78,6 +78,57 @@ def hrf_convolve(power: np.ndarray, tr: float) -> np.ndarray:
     return lfilter(canonical_hrf(tr), [1.0], x, axis=-1)
 
 
+def task_design(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray, classes: Sequence[str],
+                tr: float, n_volumes: int, oversample: int = 16) -> np.ndarray:
+    """Expected BOLD response to each class's blocks: the task regressors of a GLM.
+
+    Each class's boxcar (1 while one of its events runs) is built on a grid of
+    ``tr / oversample`` seconds, convolved with the canonical HRF
+    (:func:`canonical_hrf`) and sampled at the volume onsets, as SPM builds its
+    regressors.
+
+    Parameters
+    ----------
+    onset, duration : ndarray, shape (n_events,)
+        Events on the BOLD clock, in seconds from the onset of volume 0.
+    trial_type : ndarray, shape (n_events,)
+        Class of each event; events of other types are ignored.
+    classes : sequence of str
+        Classes, one regressor each (in this order).
+    tr : float
+        Repetition time in seconds.
+    n_volumes : int
+        Number of volumes of the run.
+    oversample : int
+        Grid points per TR.
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_classes)
+    """
+    dt = tr / oversample
+    t = np.arange(n_volumes * oversample) * dt
+    h = canonical_hrf(dt)
+    design = np.zeros((n_volumes, len(classes)))
+    kinds = np.asarray(trial_type).astype(str)
+    for c, name in enumerate(classes):
+        box = np.zeros(len(t))
+        for o, d in zip(np.asarray(onset, float)[kinds == name], np.asarray(duration, float)[kinds == name]):
+            box[(t >= o) & (t < o + max(d, dt))] = 1.0
+        design[:, c] = np.convolve(box, h)[: len(t)][::oversample]
+    return design
+
+
+def _remove(x: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """``x`` (..., T) less its least-squares fit by ``design`` (T, k) and a constant."""
+    d = np.column_stack([np.ones(x.shape[-1]), design])
+    q, r = np.linalg.qr(d)
+    # A class absent from a run gives a zero column (a column that adds nothing to the
+    # basis): its direction in q is arbitrary, so it is left out.
+    q = q[:, np.abs(r.diagonal()) > 1e-10 * max(1.0, float(np.abs(d).max()))]
+    return x - (x @ q) @ q.T
+
+
 def lag_steps(tr: float, min_lag_s: float, max_lag_s: float) -> np.ndarray:
     """Lags in volumes covering ``[min_lag_s, max_lag_s]`` in TR steps.
 
@@ -201,7 +252,7 @@ NULLS = ("shift", "blocks")
 
 def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
                     min_lag_s: float = -10.0, max_lag_s: float = 10.0, n_permutations: int = 200,
-                    block_s: float = 32.0, seed: int = 0, null: str = "shift", progress=None,
+                    block_s: float = 32.0, seed: int = 0, null: str = "shift", confounds=None, progress=None,
                     cancel=None) -> dict:
     """Lag curves, peak lags and permutation p-values for every band and ROI.
 
@@ -218,6 +269,12 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
       and the blocks are shuffled. The autocorrelation across block boundaries is
       lost, which makes this null a little liberal for slow signals
       (``benchmarks/bench_coupling_null.py`` measures both).
+
+    With ``confounds`` (e.g. the task regressors of :func:`task_design`), both the
+    HRF-convolved band power and the BOLD are first replaced by their residuals
+    after a least-squares fit of the confounds: the correlation is then the
+    coupling *beyond* what the confounds explain in both (a task that drives EEG
+    power and BOLD together correlates them at every region it reaches).
 
     The maximum |r| over all lags is recomputed for each surrogate, so the search
     over lags is accounted for. ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
@@ -249,6 +306,8 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         Seed of the permutations.
     null : {"shift", "blocks"}
         Surrogate of the BOLD under the null (see above).
+    confounds : sequence of ndarray, each shape (n_volumes_r, n_confounds), or None
+        Per recording, time courses removed from both sides before correlating.
     progress, cancel
         See :mod:`eegfmri_viewer.progress`.
 
@@ -269,8 +328,19 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     lags = lag_steps(tr, min_lag_s, max_lag_s)
-    x = [_zscore(hrf_convolve(p, tr)) for p in eeg_power]
-    y = [_zscore(np.asarray(b, dtype=np.float64)) for b in bold]
+    x = [hrf_convolve(p, tr) for p in eeg_power]
+    y = [np.asarray(b, dtype=np.float64) for b in bold]
+    if confounds is not None:
+        if len(confounds) != len(bold):
+            raise ValueError(f"need one confound array per recording, got {len(confounds)} for {len(bold)}")
+        for r, (c, b) in enumerate(zip(confounds, bold)):
+            if np.ndim(c) != 2 or len(c) != np.shape(b)[-1]:
+                raise ValueError(f"recording {r}: confounds {np.shape(c)} do not match its "
+                                 f"{np.shape(b)[-1]} volumes (expected (n_volumes, n_confounds))")
+        x = [_remove(a, np.asarray(c, float)) for a, c in zip(x, confounds)]
+        y = [_remove(b, np.asarray(c, float)) for b, c in zip(y, confounds)]
+    x = [_zscore(a) for a in x]
+    y = [_zscore(b) for b in y]
     sums = _LaggedSums(x, lags)
     corr = sums.correlation(y)
     peak = np.abs(corr).argmax(axis=-1)

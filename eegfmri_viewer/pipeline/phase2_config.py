@@ -114,6 +114,11 @@ class CouplingConfig:
         with the original within the lags searched.
     seed : int
         Seed of the permutation draw.
+    remove_task : bool
+        Remove the task from both sides first (the HRF-convolved regressor of
+        each class, fitted by least squares per recording), so the lagged
+        correlation measures the coupling beyond what the task drives in both.
+        Off by default: the plain correlation the paper uses.
     """
 
     min_lag_s: float = -10.0
@@ -122,6 +127,7 @@ class CouplingConfig:
     null: str = "shift"
     block_s: float = 32.0
     seed: int = 0
+    remove_task: bool = False
 
     def problems(self) -> list[str]:
         """Return the settings that are out of range, as ``"key: why"`` sentences."""

@@ -45,6 +45,9 @@ class Phase2Inputs:
         Per recording, ROI BOLD.
     tr : float
         Repetition time in seconds.
+    task_design : list of ndarray, each shape (n_volumes_r, n_classes), or None
+        Per recording, the task regressors removed before the lagged coupling
+        (``CouplingConfig.remove_task``); None keeps the plain correlation.
     """
 
     node_index: np.ndarray
@@ -56,6 +59,7 @@ class Phase2Inputs:
     eeg_power_roi: list
     bold_roi: list
     tr: float
+    task_design: Optional[list] = None
 
 
 @dataclass
@@ -409,7 +413,8 @@ def _run_phase2(inputs: Phase2Inputs, config=None, progress=None, cancel=None,
     coupling, coupling_global = embedding_coupling(band_emb, embeddings["fmri"])
     lagged = lagged_coupling(inputs.eeg_power_roi, inputs.bold_roi, inputs.tr,
                              ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s, ccfg.seed,
-                             null=ccfg.null, progress=sub_progress(progress, 0.85, 1.0), cancel=cancel)
+                             null=ccfg.null, confounds=inputs.task_design,
+                             progress=sub_progress(progress, 0.85, 1.0), cancel=cancel)
     coupling_arrays = dict(bands=np.asarray(bands), node_index=node_index, coupling=coupling,
                            coupling_global=coupling_global, **lagged)
 

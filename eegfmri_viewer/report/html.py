@@ -308,8 +308,12 @@ def _coupling_section(bundle) -> str:
                          _fmt(float(lagged["peak_lag_s"][b, n])), _fmt(p), _fmt(p_fwe)])
         where = (f"any of the {len(lag_roi)} atlas ROIs" if len(lag_roi) != len(node_index)
                  else f"the {len(lag_roi)} phase-2 ROIs")
+        task = ""
+        if bundle.config.get("coupling", {}).get("remove_task", False):
+            task = (", after removing from both the expected response to each class's blocks: the coupling "
+                    "beyond the task")
         out.append("<p>Strongest lagged correlations between HRF-convolved EEG band power (on the ROI) and BOLD, "
-                   f"at {where}. The corrected p-value accounts for every band and ROI tested "
+                   f"at {where}{task}. The corrected p-value accounts for every band and ROI tested "
                    f"({len(bands)} \u00d7 {len(lag_roi)}) by the maximum statistic over the same "
                    "surrogates.</p>")
         out.append(_table(["band", "ROI", "|r| at peak", "peak lag (s)", "permutation p", "corrected p (FWE)"],

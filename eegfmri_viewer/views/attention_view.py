@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
+from eegfmri_viewer.views.roi_names import roi_label, roi_name
 
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
@@ -477,10 +478,6 @@ class AttentionView(QWidget):
         rows = np.flatnonzero(np.asarray(self._state.results.get("fusion", "node_index")) == sel.node_index)
         return int(rows[0]) if len(rows) else None
 
-    def _roi_name(self, roi: int) -> str:
-        names = self._state.results.get("saliency", "roi_names")
-        return str(names[roi]) if names is not None and roi < len(names) else f"ROI {roi}"
-
     def redraw(self) -> None:
         """Redraw heatmap and bars for the current node, head and band."""
         results = self._state.results
@@ -505,7 +502,7 @@ class AttentionView(QWidget):
         head_text = self._head.currentText()
         if self._row is not None:
             roi = int(node_index[self._row])
-            where = f"{self._roi_name(roi)} (ROI {roi})"
+            where = roi_label(self._state.results, roi)
         else:
             where = f"mean over {att.shape[0]} nodes"
         self._heat_title.setText(f"<b>Cross-view attention</b>: {where}, {head_text}")
@@ -517,7 +514,7 @@ class AttentionView(QWidget):
                                    width=0.38, brushes=[pg.mkBrush(*c) for c in colors],
                                    pens=[pg.mkPen((40, 40, 40))] * m)
             bar_title = ("<b>Fusion weights \u03c9</b>: global (grey) and "
-                         f"{self._roi_name(int(node_index[self._row]))} (coloured)")
+                         f"{roi_name(self._state.results, int(node_index[self._row]))} (coloured)")
         else:
             self._bar_node.setOpts(x=[], height=[], width=0.38)
             bar_title = "<b>Fusion weights \u03c9</b>: global (grey)"
@@ -525,7 +522,8 @@ class AttentionView(QWidget):
         self._draw_compare()
         sel = self._state.selection
         if self._row is None and sel.node_kind == "roi" and self._scope.currentText() == SCOPE_SELECTED:
-            note = (f"{self._roi_name(sel.node_index)} is not a phase-2 node: showing the mean over nodes. ")
+            note = (f"{roi_name(self._state.results, sel.node_index)} is not a phase-2 node: "
+                    "showing the mean over nodes. ")
         else:
             note = ""
         self._note.setText(note + "Rows sum to one (softmax over key views). Click a band's row, column or bar "
@@ -557,7 +555,7 @@ class AttentionView(QWidget):
             # the selected ROI's own weights, when it is a phase-2 node of both sessions
             a, b = (np.asarray(arrays[k][roi], dtype=float)[order] for k in ("fusion_a", "fusion_b"))
             diff = b - a
-            scope = self._roi_name(roi)
+            scope = roi_name(self._state.results, roi)
         colors = [view_color(v, k) for k, v in enumerate(self._views)]
         self._bar_global.setOpts(x=np.arange(m) - 0.2, height=a, width=0.38,
                                  brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)

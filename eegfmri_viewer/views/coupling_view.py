@@ -19,17 +19,23 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout,
+                               QWidget)
 
+from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
+from eegfmri_viewer.views.overlay_check import untick_when_replaced
+from eegfmri_viewer.views.roi_names import roi_label, roi_name
 
 MAX_ROI_TICKS = 24
 #: Rough width of one character of an axis label, in pixels.
 CHAR_PX = 7.0
 # Compare mode: selector text -> suffix of compare.npz's coupling arrays.
 COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
+#: Owner name of this view's cortex overlay (said in the cortex view's note).
+OVERLAY_OWNER = "Coupling"
 
 
 def short_network_name(name: str) -> str:
@@ -161,6 +167,22 @@ class CouplingView(QWidget):
         self._hover = QLabel(" ")
         self._lag_title = QLabel()
         self._lag_title.setWordWrap(True)
+        self._cortex_check = QCheckBox("Lagged r on the cortex")
+        self._cortex_check.setToolTip("Show the peak lagged correlation of the selected band at every ROI on "
+                                      "the Cortex 3-D view, in place of the CAM")
+        self._significant_check = QCheckBox("only FWE p < 0.05")
+        self._significant_check.setToolTip("On the cortex, colour only the ROIs whose coupling survives the "
+                                           "correction for all bands \u00d7 ROIs tested")
+        self._significant_check.setEnabled(False)
+        for check in (self._cortex_check, self._significant_check):
+            # Narrow docks clip the text rather than widen the whole view.
+            check.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+            check.setMinimumWidth(40)
+        cortex_row = QHBoxLayout()
+        cortex_row.setContentsMargins(0, 0, 0, 0)
+        cortex_row.addWidget(self._cortex_check)
+        cortex_row.addWidget(self._significant_check)
+        cortex_row.addStretch(1)
         top = QWidget()
         tbox = QVBoxLayout(top)
         tbox.setContentsMargins(0, 0, 0, 0)
@@ -171,6 +193,7 @@ class CouplingView(QWidget):
         bottom = QWidget()
         bbox = QVBoxLayout(bottom)
         bbox.setContentsMargins(0, 0, 0, 0)
+        bbox.addLayout(cortex_row)
         bbox.addWidget(self._lag_title)
         bbox.addWidget(self._lags, 1)
         # The per-band peaks as a line of text under the plot: a legend inside a short
@@ -190,6 +213,10 @@ class CouplingView(QWidget):
         self._compare_combo.currentIndexChanged.connect(lambda _i: self.reload())
         state.nodeChanged.connect(lambda _k, _i: self._draw_selection())
         state.bandChanged.connect(lambda _b: self._draw_selection())
+        state.bandChanged.connect(lambda _b: self._publish_overlay())
+        state.overlayChanged.connect(self._on_overlay)
+        self._cortex_check.toggled.connect(lambda _on: self._publish_overlay())
+        self._significant_check.toggled.connect(lambda _on: self._publish_overlay())
         self.reload()
 
     # -- public helpers (also used by tests) ----------------------------------
@@ -197,6 +224,66 @@ class CouplingView(QWidget):
     def message(self) -> Optional[str]:
         """The sentence shown instead of the plots, or ``None`` when they are shown."""
         return self._message.text() if self._stack.currentIndex() == 0 else None
+
+    @property
+    def cortex_check(self) -> QCheckBox:
+        """"Lagged r on the cortex": the peak lagged r of the band is the Cortex 3-D view's overlay."""
+        return self._cortex_check
+
+    @property
+    def significant_check(self) -> QCheckBox:
+        """"only FWE p < 0.05": the overlay leaves out ROIs whose corrected p is not below 0.05."""
+        return self._significant_check
+
+    def cortex_values(self) -> Optional[Tuple[str, np.ndarray]]:
+        """Title and per-atlas-ROI values of the cortex overlay, shape (n_rois,); None without lag curves.
+
+        The value is the lagged r at its peak (signed: alpha power and BOLD are
+        anticorrelated) in the selected band (the first band when the selection's
+        band is not one of the bundle's). NaN where the bundle has no lag curve
+        (bundles without ``roi_*`` arrays have them for the phase-2 nodes only)
+        and, with "only FWE p < 0.05", where the corrected p is not below 0.05.
+        """
+        results = self._state.results
+        if results is None or self._stack.currentIndex() == 0 or not self._bands:
+            return None
+        corr = self._lag_array("lagged_corr")
+        coords = results.get("saliency", "roi_coords")
+        if corr is None or coords is None:
+            return None
+        band = self._state.selection.band
+        b = self._bands.index(band) if band in self._bands else 0
+        corr = np.asarray(corr[b], dtype=float)  # (n, n_lags)
+        peak = corr[np.arange(len(corr)), np.abs(corr).argmax(axis=-1)]
+        values = np.full(len(coords), np.nan)
+        values[self._lag_index] = peak
+        title = f"lagged r, {self._bands[b]} (peak within the lags)"
+        p_fwe = self._lag_array("p_value_fwer")
+        if self._significant_check.isChecked() and p_fwe is not None:
+            keep = np.zeros(len(coords), dtype=bool)
+            keep[self._lag_index] = np.asarray(p_fwe[b], dtype=float) < 0.05
+            values[~keep] = np.nan
+            title = f"lagged r, {self._bands[b]}, FWE p < 0.05 (peak within the lags)"
+        return title, values
+
+    def _publish_overlay(self) -> None:
+        """Put the band's lagged r on the cortex when asked, or take this view's map off it."""
+        self._significant_check.setEnabled(self._cortex_check.isChecked()
+                                           and self._state.results is not None
+                                           and self._lag_array("p_value_fwer") is not None)
+        shown = self._cortex_check.isChecked() and self.compare_side() is None
+        current = self._state.overlay
+        if shown:
+            made = self.cortex_values()
+            if made is not None:
+                self._state.set_overlay(CortexOverlay(made[0], made[1], owner=OVERLAY_OWNER))
+                return
+        if current is not None and current.owner == OVERLAY_OWNER:
+            self._state.set_overlay(None)
+
+    def _on_overlay(self, overlay) -> None:
+        if untick_when_replaced(self._cortex_check, OVERLAY_OWNER, overlay):
+            self._significant_check.setEnabled(False)
 
     @property
     def heatmap_widget(self) -> pg.PlotWidget:
@@ -279,12 +366,13 @@ class CouplingView(QWidget):
         results = self._state.results
         if self.compare_side() is not None:
             arrays = self._state.compare.arrays
-            text = (f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): A {arrays['coupling_a'][band, roi]:.3f}, "
-                    f"B {arrays['coupling_b'][band, roi]:.3f}, B \u2212 A {arrays['coupling_diff'][band, roi]:+.3f}")
+            text = (f"{self._bands[band]} \u00d7 {roi_label(self._state.results, roi)}: "
+                    f"A {arrays['coupling_a'][band, roi]:.3f}, B {arrays['coupling_b'][band, roi]:.3f}, B \u2212 A {arrays['coupling_diff'][band, roi]:+.3f}")
             if "coupling_q" in arrays:
                 text += f", q = {float(arrays['coupling_q'][band, roi]):.3g}"
             return text
-        text = f"{self._bands[band]} \u00d7 {self._roi_name(roi)} (ROI {roi}): coupling {self._matrix[band, node]:.3f}"
+        text = (f"{self._bands[band]} \u00d7 {roi_label(self._state.results, roi)}: "
+                f"coupling {self._matrix[band, node]:.3f}")
         rows = np.flatnonzero(self._lag_index == roi)
         if len(rows):
             # the lagged measures of the same family as the lag curves below, so the two agree
@@ -293,6 +381,10 @@ class CouplingView(QWidget):
         if networks is not None and roi < len(networks) and str(networks[roi]):
             text += f" [{networks[roi]}]"
         return text
+
+    def _task_removed(self) -> bool:
+        """Whether the analysis removed the task regressors before the lagged coupling."""
+        return bool(self._state.results.config.get("coupling", {}).get("remove_task", False))
 
     def _lag_stats_text(self, band: int, row: int) -> str:
         """", peak lag …, p …, FWE …" of band index ``band`` at lag row ``row`` (what the bundle has)."""
@@ -311,10 +403,6 @@ class CouplingView(QWidget):
         return self._state.results.get("coupling", f"{self._lag_prefix}{key}")
 
     # -- state -> view ------------------------------------------------------------
-    def _roi_name(self, roi: int) -> str:
-        names = self._state.results.get("saliency", "roi_names")
-        return str(names[roi]) if names is not None and roi < len(names) else f"ROI {roi}"
-
     def reload(self) -> None:
         """Re-read coupling.npz from ``state.results`` and redraw."""
         results = self._state.results
@@ -325,6 +413,7 @@ class CouplingView(QWidget):
             self._message.setText(text)
             self._stack.setCurrentIndex(0)
             self._matrix = np.zeros((0, 0))
+            self._publish_overlay()
             return
         self._stack.setCurrentIndex(1)
         self._bands = [str(b) for b in results.get("coupling", "bands")]
@@ -388,6 +477,7 @@ class CouplingView(QWidget):
                      "showing this bundle's coupling. " + title)
         self._heat_title.setText(title)
         self._draw_selection()
+        self._publish_overlay()
 
     def _selected_node(self) -> Optional[int]:
         sel = self._state.selection
@@ -472,8 +562,8 @@ class CouplingView(QWidget):
         if node is None:
             if sel.node_kind == "roi":
                 self._lag_title.setText(
-                    f"{self._roi_name(sel.node_index)} is not one of the {len(self._lag_index)} phase-2 ROIs: "
-                    "click a column above to see its lagged correlations.")
+                    f"{roi_name(self._state.results, sel.node_index)} is not one of the {len(self._lag_index)} "
+                    "phase-2 ROIs: click a column above to see its lagged correlations.")
             else:
                 self._lag_title.setText("Select a ROI (click a column above) to see its lagged correlations.")
             return
@@ -528,9 +618,14 @@ class CouplingView(QWidget):
         self._lag_key.setToolTip(tip)
         roi = int(self._lag_index[node])
         which = "" if chosen else " \u2014 the strongest coupling; click a column to choose"
-        self._lag_title.setText(f"<b>Lagged correlation</b>, {self._roi_name(roi)} (ROI {roi}){which}")
-        self._lag_title.setToolTip("Correlation of the HRF-convolved EEG band power at the ROI with its BOLD, "
-                                   "over lags of the BOLD after the EEG")
+        what = "Lagged correlation beyond the task" if self._task_removed() else "Lagged correlation"
+        self._lag_title.setText(f"<b>{what}</b>, {roi_label(self._state.results, roi)}{which}")
+        tip = ("Correlation of the HRF-convolved EEG band power at the ROI with its BOLD, over lags of the BOLD "
+               "after the EEG")
+        if self._task_removed():
+            tip += (", after removing from both the expected response to each class's blocks ([coupling] "
+                    "remove_task): the coupling beyond what the task drives in both")
+        self._lag_title.setToolTip(tip)
 
     # -- hover and clicks -------------------------------------------------------------
     def _cell_at(self, scene_pos) -> Optional[Tuple[int, int]]:

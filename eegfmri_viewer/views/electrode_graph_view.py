@@ -137,13 +137,20 @@ class ElectrodeGraphView(QWidget):
         self._threshold.setToolTip("Hide this percentage of the edges, the weakest first")
         self._spacing = 0.0
         self._threshold_label = QLabel()
-        controls = QHBoxLayout()
+        controls = QVBoxLayout()
+        choices = QHBoxLayout()
         for text, widget in (("Band", self._band_combo), ("Layer", self._layer_combo), ("Head", self._head_combo)):
-            controls.addWidget(QLabel(text))
-            controls.addWidget(widget)
-        controls.addWidget(QLabel("Hide weakest"))
-        controls.addWidget(self._threshold, 1)
-        controls.addWidget(self._threshold_label)
+            choices.addWidget(QLabel(text))
+            choices.addWidget(widget)
+        choices.addStretch(1)
+        # The slider has a row of its own: beside three combo boxes in a docked view it
+        # was squeezed to a few pixels.
+        hiding = QHBoxLayout()
+        hiding.addWidget(QLabel("Hide weakest"))
+        hiding.addWidget(self._threshold, 1)
+        hiding.addWidget(self._threshold_label)
+        controls.addLayout(choices)
+        controls.addLayout(hiding)
 
         self._plot = map_plot()
         self._note = QLabel()
@@ -236,8 +243,13 @@ class ElectrodeGraphView(QWidget):
 
     @property
     def threshold_slider(self) -> QSlider:
-        """Edge threshold, percent of the strongest edge."""
+        """"Hide weakest": the percentage of edges hidden, the weakest first."""
         return self._threshold
+
+    @property
+    def threshold_text(self) -> str:
+        """The percentage written beside the slider."""
+        return self._threshold_label.text()
 
     def highlighted_position(self) -> Optional[np.ndarray]:
         """Plot position of the ringed (selected) electrode, shape (2,), or ``None``."""

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBox
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
+from eegfmri_viewer.views.roi_names import roi_label, roi_name
 
 METHODS = ("PCA", "t-SNE")
 
@@ -331,13 +332,9 @@ class EmbeddingsView(QWidget):
             labels = tuple(f" ({100 * e:.0f} % of variance)" for e in explained)
         return {v: xy[k * n:(k + 1) * n] for k, v in enumerate(views)}, labels
 
-    def _roi_name(self, roi: int) -> str:
-        names = self._state.results.get("saliency", "roi_names")
-        return str(names[roi]) if names is not None and roi < len(names) else f"ROI {roi}"
-
     def _hover_text(self, view: str, row: int) -> str:
         roi = int(self._node_index[row]) if row < len(self._node_index) else row
-        return f"{self._roi_name(roi)} (ROI {roi})\nview: {view}"
+        return f"{roi_label(self._state.results, roi)}\nview: {view}"
 
     def _draw_selection(self) -> None:
         if self._stack.currentIndex() == 0 or not self._xy:
@@ -351,16 +348,16 @@ class EmbeddingsView(QWidget):
             self._highlight.setData(pos=pts)
             self._link.setData(pts[:, 0], pts[:, 1])
             self._note.setText(
-                f"{self._roi_name(sel.node_index)}: ringed in every view's cloud, the dashed line joins them "
-                f"({len(self._views)} views, {n_nodes} nodes). Click a point to select its ROI."
+                f"{roi_name(self._state.results, sel.node_index)}: ringed in every view's cloud, the dashed line "
+                f"joins them ({len(self._views)} views, {n_nodes} nodes). Click a point to select its ROI."
             )
             return
         self._highlight.setData([])
         self._link.setData([], [])
         if sel.node_kind == "roi":
             self._note.setText(
-                f"{self._roi_name(sel.node_index)} is not one of the {n_nodes} phase-2 nodes (salient ROIs). "
-                "Click a point to select one."
+                f"{roi_name(self._state.results, sel.node_index)} is not one of the {n_nodes} phase-2 nodes "
+                "(salient ROIs). Click a point to select one."
             )
         else:
             self._note.setText(f"{n_nodes} phase-2 nodes in {len(self._views)} views. Click a point to select its ROI.")

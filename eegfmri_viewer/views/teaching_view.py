@@ -52,6 +52,7 @@ from eegfmri_viewer.graphs.spectral import (
     sign_changes,
 )
 from eegfmri_viewer.state.overlay import CortexOverlay
+from eegfmri_viewer.views.overlay_check import untick_when_replaced
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.map_plot import map_plot
@@ -273,12 +274,7 @@ class TeachingView(QWidget):
         text_scroll.setWidget(texts)
         text_scroll.setMinimumHeight(50)
         self._map.setMinimumHeight(120)
-        top = QSplitter(Qt.Vertical)
-        top.addWidget(self._map)
-        top.addWidget(text_scroll)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        top.setSizes([300, 200])
+        top = _splitter(Qt.Vertical, [(self._map, 3, 300), (text_scroll, 2, 200)])
         filter_box = QWidget()
         fbox = QVBoxLayout(filter_box)
         fbox.setContentsMargins(0, 0, 0, 0)
@@ -289,18 +285,8 @@ class TeachingView(QWidget):
         self._filters.setMinimumHeight(100)
         # Map on the left, spectrum over filter responses on the right: the dock opens in
         # the bottom row, a wide and not very tall place.
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self._spectrum)
-        right.addWidget(filter_box)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setSizes([240, 360])
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(top)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([600, 400])
+        right = _splitter(Qt.Vertical, [(self._spectrum, 2, 240), (filter_box, 3, 360)])
+        splitter = _splitter(Qt.Horizontal, [(top, 3, 600), (right, 2, 400)])
         # The controls span the whole width above the panes, so that their row does
         # not set the map pane's minimum width.
         body = QWidget()
@@ -322,6 +308,7 @@ class TeachingView(QWidget):
         self._filter_combo.currentIndexChanged.connect(lambda _i: self._on_filter_changed())
         self._mode_slider.valueChanged.connect(self._on_mode_slider)
         self._cortex_check.toggled.connect(lambda _on: self._draw_map())
+        state.overlayChanged.connect(lambda o: untick_when_replaced(self._cortex_check, OVERLAY_OWNER, o))
         self._mode_spin.valueChanged.connect(self._mode_slider.setValue)
         state.resultsChanged.connect(lambda _r: self.reload())
         state.bandChanged.connect(lambda _b: self._on_state_band())
@@ -1059,6 +1046,16 @@ class TeachingView(QWidget):
         if len(points):
             self._mode_slider.setValue(int(points[0].data()))
             ev.accept()
+
+
+def _splitter(orientation, panes) -> QSplitter:
+    """A splitter of ``panes``: (widget, stretch factor, initial size in pixels) each."""
+    splitter = QSplitter(orientation)
+    for i, (widget, stretch, _size) in enumerate(panes):
+        splitter.addWidget(widget)
+        splitter.setStretchFactor(i, stretch)
+    splitter.setSizes([size for _w, _s, size in panes])
+    return splitter
 
 
 def _swatch(color, length: int = 2) -> str:

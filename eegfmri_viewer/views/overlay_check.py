@@ -1,0 +1,33 @@
+"""The "on the cortex" check box of a view that can put its map on the Cortex 3-D view."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox
+
+
+def untick_when_replaced(check: QCheckBox, owner: str, overlay) -> bool:
+    """Untick ``check`` (without its signal) when another view's ``overlay`` took the cortex.
+
+    The cortex shows one overlay at a time; a box left ticked would say this
+    view's map is shown when it is not.
+
+    Parameters
+    ----------
+    check : QCheckBox
+        The view's "on the cortex" box.
+    owner : str
+        The view's overlay owner name.
+    overlay : CortexOverlay or None
+        The state's new overlay.
+
+    Returns
+    -------
+    bool
+        Whether the box was unticked.
+    """
+    if overlay is None or overlay.owner == owner or not check.isChecked():
+        return False
+    check.blockSignals(True)
+    check.setChecked(False)
+    check.blockSignals(False)
+    return True
