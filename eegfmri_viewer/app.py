@@ -867,10 +867,10 @@ class MainWindow(QMainWindow):
         docks, h = self.docks, self.height()
         bottom = [docks[t] for t in ("Attention & fusion", "Coupling") if t in docks and docks[t].isVisible()]
         if bottom:
-            self.resizeDocks(bottom, [int(0.34 * h)] * len(bottom), Qt.Orientation.Vertical)
+            self.resizeDocks(bottom, [int(0.37 * h)] * len(bottom), Qt.Orientation.Vertical)
         tabbed = next((docks[t] for t in TABBED_DOCKS if t in docks and docks[t].isVisible()), None)
         if "Cortex 3-D" in docks and tabbed is not None:
-            self.resizeDocks([docks["Cortex 3-D"], tabbed], [int(0.42 * h), int(0.14 * h)], Qt.Orientation.Vertical)
+            self.resizeDocks([docks["Cortex 3-D"], tabbed], [int(0.41 * h), int(0.12 * h)], Qt.Orientation.Vertical)
         right = [docks[t] for t in ("Electrode graph", "Embeddings") if t in docks and docks[t].isVisible()]
         if len(right) == 2:
             self.resizeDocks(right, [int(0.28 * h)] * 2, Qt.Orientation.Vertical)

@@ -88,3 +88,112 @@ def test_every_key_is_documented():
         assert f"[{table}]" in doc
         for name in klass.__dataclass_fields__:
             assert f"`{name}`" in doc, f"[{table}] {name} is not documented in docs/config.md"
+
+
+# -- field metadata: choices and docstrings ----------------------------------------------------
+
+ENUMERATED = {
+    ("preprocessing", "bold_scaling"): ("subject", "run"),
+    ("graph", "kind"): ("functional", "spatial"),
+    ("graph", "transfer"): ("mne", "distance"),
+    ("phase1", "cam_reference"): ("average", "none"),
+    ("training", "level"): ("group", "individual"),
+    ("phase2", "centring"): ("nodes_windows", "nodes", "none"),
+    ("coupling", "null"): ("shift", "blocks"),
+}
+
+
+def test_choices_are_declared_as_field_metadata():
+    from eegfmri_viewer.pipeline.config_fields import field_choices
+
+    declared = {(table, key): choices for table, klass in AnalysisConfig.tables().items()
+                for key, choices in field_choices(klass).items()}
+    assert declared == ENUMERATED
+    defaults = AnalysisConfig().to_dict()
+    for (table, key), choices in declared.items():
+        assert defaults[table][key] in choices
+
+
+@pytest.mark.parametrize("table, key, message", [
+    ("coupling", "null", "null: must be 'shift' or 'blocks', got 'x'"),
+    ("phase2", "centring", "centring: must be 'nodes_windows', 'nodes' or 'none', got 'x'"),
+    ("preprocessing", "bold_scaling", "bold_scaling: must be 'subject' or 'run', got 'x'"),
+    ("graph", "kind", "kind: must be 'functional' or 'spatial', got 'x'"),
+    ("graph", "transfer", "transfer: must be 'mne' or 'distance', got 'x'"),
+    ("phase1", "cam_reference", "cam_reference: must be 'average' or 'none', got 'x'"),
+    ("training", "level", "level: must be 'group' or 'individual', got 'x'"),
+])
+def test_every_choice_field_rejects_other_values(tmp_path, table, key, message):
+    path = write(tmp_path, f"[{table}]\n{key} = 'x'\n")
+    with pytest.raises(InputError) as info:
+        AnalysisConfig.from_toml(path)
+    assert f"[{table}] {message}" in str(info.value)
+    # every listed choice is accepted
+    for choice in ENUMERATED[(table, key)]:
+        cfg = AnalysisConfig().with_overrides(**{table: {key: choice}})
+        assert getattr(getattr(cfg, table), key) == choice
+
+
+def test_a_choice_added_to_the_metadata_is_validated_from_there():
+    import dataclasses
+
+    from eegfmri_viewer.pipeline.config_fields import choice_field, choice_problems
+
+    @dataclasses.dataclass
+    class Table:
+        mode: str = choice_field("a", ("a", "b", "c"))
+        other: str = "free"
+
+    assert choice_problems(Table(mode="c", other="anything")) == []
+    assert choice_problems(Table(mode="d")) == ["mode: must be 'a', 'b' or 'c', got 'd'"]
+    with pytest.raises(ValueError, match="not one of the choices"):
+        choice_field("z", ("a", "b"))
+
+
+def test_parse_attributes_reads_numpydoc_entries():
+    from eegfmri_viewer.pipeline.config_fields import parse_attributes
+
+    doc = '''Summary line.
+
+    Attributes
+    ----------
+    alpha : float
+        First line of alpha,
+        second line.
+    lo, hi : int
+        Shared range.
+    flag
+        No type given.
+
+    Notes
+    -----
+    not_an_entry : str
+        Belongs to the notes.
+    '''
+    entries = parse_attributes(doc)
+    assert entries == {
+        "alpha": ("float", "First line of alpha, second line."),
+        "lo": ("int", "Shared range."),
+        "hi": ("int", "Shared range."),
+        "flag": ("", "No type given."),
+    }
+    assert parse_attributes("No sections here.") == {}
+
+
+def test_plain_text_removes_rst_markup():
+    from eegfmri_viewer.pipeline.config_fields import plain_text
+
+    assert plain_text("at least ``block_s``; see :mod:`a.b.c` and :class:`~x.y.Z`") == \
+        "at least block_s; see a.b.c and Z"
+
+
+def test_every_key_has_a_docstring_entry():
+    from eegfmri_viewer.pipeline.config_fields import attribute_docs
+
+    for table, klass in AnalysisConfig.tables().items():
+        docs = attribute_docs(klass)
+        for name in klass.__dataclass_fields__:
+            assert docs.get(name, "").strip(), f"[{table}] {name} has no entry in {klass.__name__}'s Attributes"
+        assert set(docs) <= set(klass.__dataclass_fields__)
+    coupling = attribute_docs(AnalysisConfig.tables()["coupling"])
+    assert coupling["min_lag_s"] == coupling["max_lag_s"] and "BOLD shifts" in coupling["min_lag_s"]

@@ -1,7 +1,7 @@
 """Training dock: generated settings form, validation, and a run through the main window."""
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from eegfmri_viewer.pipeline.config import AnalysisConfig
 from eegfmri_viewer.state import AppState
@@ -28,6 +28,8 @@ def test_form_has_a_widget_with_the_default_for_every_config_key(view):
             assert isinstance(widget, QSpinBox) and widget.value() == value
         elif isinstance(value, float):
             assert isinstance(widget, QDoubleSpinBox) and widget.value() == pytest.approx(value)
+        elif isinstance(widget, QComboBox):  # settings with fixed choices
+            assert widget.currentText() == value
         else:
             assert isinstance(widget, QLineEdit)
     # unedited, the form reproduces the default config exactly

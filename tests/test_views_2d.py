@@ -437,10 +437,16 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     assert names[2].startswith("alpha") and ", p 0." in names[2]
     p_fwe = full.arrays["coupling"]["p_value_fwer"]
     assert f"FWE {p_fwe[2, 0]:.2g}" in names[2]
-    assert f"FWE: corrected for 5 bands \u00d7 {len(node_index)} ROIs" in view.lag_key
+    assert f"FWE over 5 \u00d7 {len(node_index)} tests" in view.lag_key
+    assert f"corrected for all 5 bands \u00d7 {len(node_index)} ROIs" in view.lag_key_tooltip
     # a bundle whose config does not name the null was written when shuffled blocks were the only one
     assert "p: 200 block permutations" in view.lag_key
-    assert all(name in view.lag_key for name in names)
+    # the key: one row per band with its short name, peak r and lag, p and corrected p
+    cp = full.arrays["coupling"]
+    for k, short in enumerate(["\u03b4", "\u03b8", "\u03b1", "\u03b2", "\u03b3"]):
+        at_peak = lagged[k, 0][np.argmin(np.abs(cp["lags_s"] - cp["peak_lag_s"][k, 0]))]
+        assert short in view.lag_key and f"{at_peak:+.2f}" in view.lag_key
+    assert f"<b>{p_fwe[2, 0]:.2g}</b>" in view.lag_key  # the selected band (alpha) is bold
     assert curves[2][3] > max(c[3] for k, c in enumerate(curves) if k != 2)  # selected band drawn thicker
     assert "strongest" not in view.lag_title
     assert np.allclose(curves[2][2], lagged[2, 0])
@@ -450,6 +456,15 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     box = view.roi_box()
     col = int(np.flatnonzero(view.display_order == node_index[0])[0])
     assert box[:, 0].min() == col and box[:, 0].max() == col + 1
+
+
+def test_coupling_key_sits_beside_the_lag_plot_unless_the_view_is_narrow(qtbot, state, full):
+    state.set_results(full)
+    view = show(qtbot, CouplingView, state, size=(600, 360))
+    qtbot.waitUntil(view.key_beside_plot, timeout=3000)
+    assert view.lag_widget.height() >= 80  # the docked height leaves the plot readable
+    view.resize(300, 600)
+    qtbot.waitUntil(lambda: not view.key_beside_plot(), timeout=3000)
 
 
 def test_coupling_highlights_roi_selected_elsewhere(qtbot, state, full):
@@ -529,7 +544,7 @@ def test_coupling_lag_curves_of_any_roi_when_the_bundle_has_them(qtbot, state, t
     # the corrected p of a ROI depends on how many tests it was corrected for
     fwe = f"FWE {cp['roi_p_value_fwer'][2, node]:.2g}"
     assert fwe in view.curves()[2][0]
-    assert f"\u00d7 {cp['roi_lagged_corr'].shape[1]} ROIs" in view.lag_key
+    assert f"\u00d7 {cp['roi_lagged_corr'].shape[1]} tests" in view.lag_key
     assert "p: 200 circular shifts" in view.lag_key
     assert "beyond the task" not in view.lag_title
     # an analysis run with [coupling] remove_task says so

@@ -19,7 +19,8 @@ import pytest
 from bundle_factory import VIEWS, make_bundle
 from eegfmri_viewer.results import load_bundle
 from eegfmri_viewer.state import AppState
-from eegfmri_viewer.views.attention_view import AttentionView, fitting_tick_labels, short_view_name
+from eegfmri_viewer.views.attention_view import AttentionView, fitting_tick_labels
+from eegfmri_viewer.views.view_names import short_view_name
 from eegfmri_viewer.views.embeddings_view import EmbeddingsView
 from plot_view_testing import settle, show
 from PySide6.QtCore import QPoint, QRect

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.pipeline.config_fields import choice_field, choice_problems
 from eegfmri_viewer.pipeline.phase2_config import CouplingConfig, Phase2Config
 
 DEFAULT_BANDS = [["delta", 1.0, 4.0], ["theta", 4.0, 8.0], ["alpha", 8.0, 13.0], ["beta", 13.0, 30.0],
@@ -83,12 +84,10 @@ class PreprocessingConfig:
     window_s: float = 6.0
     step_s: float = 0.0
     hrf_delay_s: float = 5.0
-    bold_scaling: str = "subject"
+    bold_scaling: str = choice_field("subject", ("subject", "run"))
 
     def problems(self) -> list:
-        out = []
-        if self.bold_scaling not in ("subject", "run"):
-            out.append(f"bold_scaling: must be 'subject' or 'run', got {self.bold_scaling!r}")
+        out = choice_problems(self)
         if self.eeg_sfreq <= 0:
             out.append(f"eeg_sfreq: must be > 0, got {self.eeg_sfreq}")
         if self.radius_mm <= 0:
@@ -126,18 +125,14 @@ class GraphConfig:
         ``"distance"`` (fast distance weighting).
     """
 
-    kind: str = "functional"
+    kind: str = choice_field("functional", ("functional", "spatial"))
     k: int = 8
-    transfer: str = "mne"
+    transfer: str = choice_field("mne", ("mne", "distance"))
 
     def problems(self) -> list:
-        out = []
-        if self.kind not in ("functional", "spatial"):
-            out.append(f"kind: must be 'functional' or 'spatial', got {self.kind!r}")
+        out = choice_problems(self)
         if self.k < 1:
             out.append(f"k: must be at least 1, got {self.k}")
-        if self.transfer not in ("mne", "distance"):
-            out.append(f"transfer: must be 'mne' or 'distance', got {self.transfer!r}")
         return out
 
 
@@ -190,11 +185,11 @@ class Phase1Config:
     dropout: float = 0.25
     node_embedding: int = 8
     salient_top_n: int = 10
-    cam_reference: str = "average"
+    cam_reference: str = choice_field("average", ("average", "none"))
     eeg: bool = True
 
     def problems(self) -> list:
-        out = []
+        out = choice_problems(self)
         for key in ("eeg_kernel_s", "fmri_kernel_s"):
             if getattr(self, key) <= 0:
                 out.append(f"{key}: must be > 0, got {getattr(self, key)}")
@@ -207,8 +202,6 @@ class Phase1Config:
             out.append(f"hidden: must be a non-empty list of positive integers, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             out.append(f"dropout: must lie in [0, 1), got {self.dropout}")
-        if self.cam_reference not in ("average", "none"):
-            out.append(f"cam_reference: must be 'average' or 'none', got {self.cam_reference!r}")
         return out
 
 
@@ -244,7 +237,7 @@ class TrainingConfig:
         machine that is busy with other work.
     """
 
-    level: str = "group"
+    level: str = choice_field("group", ("group", "individual"))
     epochs: int = 60
     batch_size: int = 32
     lr: float = 1e-2
@@ -257,11 +250,9 @@ class TrainingConfig:
     threads: int = 1
 
     def problems(self) -> list:
-        out = []
+        out = choice_problems(self)
         if self.threads < 1:
             out.append(f"threads: must be at least 1, got {self.threads}")
-        if self.level not in ("group", "individual"):
-            out.append(f"level: must be 'group' or 'individual', got {self.level!r}")
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 out.append(f"{key}: must be at least 1, got {getattr(self, key)}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eegfmri_viewer.pipeline.config_fields import choice_field, choice_problems
+
 
 @dataclass
 class Phase2Config:
@@ -61,7 +63,7 @@ class Phase2Config:
     cross_heads: int = 4
     n_layers: int = 2
     k: int = 8
-    centring: str = "nodes_windows"
+    centring: str = choice_field("nodes_windows", ("nodes_windows", "nodes", "none"))
     rho: float = 0.8
     epochs: int = 60
     lr: float = 1e-2
@@ -73,7 +75,7 @@ class Phase2Config:
 
     def problems(self) -> list[str]:
         """Return the settings that are out of range, as ``"key: why"`` sentences."""
-        out = []
+        out = choice_problems(self)
         for key in ("hidden_dim", "out_dim", "heads", "cross_heads", "n_layers", "k",
                     "epochs", "batch_size", "n_salient"):
             if int(getattr(self, key)) < 1:
@@ -86,8 +88,6 @@ class Phase2Config:
             out.append(f"lr: must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             out.append(f"weight_decay: must be >= 0, got {self.weight_decay}")
-        if self.centring not in ("nodes_windows", "nodes", "none"):
-            out.append(f"centring: must be 'nodes_windows', 'nodes' or 'none', got {self.centring!r}")
         if self.cross_heads >= 1 and self.out_dim % self.cross_heads:
             out.append(f"cross_heads: must divide out_dim ({self.out_dim}), got {self.cross_heads}")
         return out
@@ -124,20 +124,18 @@ class CouplingConfig:
     min_lag_s: float = -10.0
     max_lag_s: float = 10.0
     n_permutations: int = 200
-    null: str = "shift"
+    null: str = choice_field("shift", ("shift", "blocks"))
     block_s: float = 32.0
     seed: int = 0
     remove_task: bool = False
 
     def problems(self) -> list[str]:
         """Return the settings that are out of range, as ``"key: why"`` sentences."""
-        out = []
+        out = choice_problems(self)
         if self.min_lag_s > self.max_lag_s:
             out.append(f"min_lag_s: must be <= max_lag_s ({self.max_lag_s}), got {self.min_lag_s}")
         if self.n_permutations < 0:
             out.append(f"n_permutations: must be >= 0, got {self.n_permutations}")
-        if self.null not in ("shift", "blocks"):
-            out.append(f"null: must be 'shift' or 'blocks', got {self.null!r}")
         if self.block_s <= 0:
             out.append(f"block_s: must be > 0, got {self.block_s}")
         return out

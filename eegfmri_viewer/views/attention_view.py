@@ -32,15 +32,13 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
+from eegfmri_viewer.views.view_names import short_view_name
 
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
 SCOPE_MEAN = "mean over nodes"
 #: Narrowest heatmap cell (pixels) that still gets its value written in it.
 MIN_CELL_TEXT_PX = 30.0
-#: Short axis labels of the default view names; other (user-configured) names keep their own.
-SHORT_VIEW_NAMES = {"delta": "\u03b4", "theta": "\u03b8", "alpha": "\u03b1", "beta": "\u03b2",
-                    "gamma": "\u03b3", "fmri": "fMRI"}
 #: Least empty space (pixels) between two neighbouring tick labels.
 TICK_GAP_PX = 4.0
 #: How far (pixels) pyqtgraph lets a tick label run past the end of its axis once
@@ -50,11 +48,6 @@ AXIS_END_OVERFLOW_PX = 15.0
 #: Extra room (pixels per tick) wanted before switching back to the wider labels, so that
 #: the axis growing with them cannot make the choice flip back and forth.
 WIDER_LABELS_MARGIN_PX = 3.0
-
-
-def short_view_name(name: str) -> str:
-    """Short axis label of a view: the Greek letter of a default EEG band, "fMRI", else ``name``."""
-    return SHORT_VIEW_NAMES.get(str(name).lower(), str(name))
 
 
 def fitting_tick_labels(forms: Sequence[Sequence[str]], spacing_px: float, extent: Callable[[str], float],

@@ -19,12 +19,13 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.view_names import short_view_name
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.overlay_check import untick_when_replaced
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
@@ -34,6 +35,8 @@ MAX_ROI_TICKS = 24
 CHAR_PX = 7.0
 # Compare mode: selector text -> suffix of compare.npz's coupling arrays.
 COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
+#: Narrowest view (pixels) that has the lag curves' key beside the plot rather than under it.
+KEY_BESIDE_MIN_PX = 440
 #: Owner name of this view's cortex overlay (said in the cortex view's note).
 OVERLAY_OWNER = "Coupling"
 
@@ -147,7 +150,7 @@ class CouplingView(QWidget):
         lp.hideButtons()
         _style_axes(lp)
         lp.setLabel("bottom", "lag of BOLD after EEG power (s)")
-        lp.setLabel("left", "correlation r")
+        lp.setLabel("left", "r")
         lp.addLine(x=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
         lp.addLine(y=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
 
@@ -164,7 +167,9 @@ class CouplingView(QWidget):
         crow.addWidget(self._compare_combo)
         crow.addStretch(1)
         self._compare_row.setVisible(False)
-        self._hover = QLabel(" ")
+        # The hovered cell's values go to the heat map's tooltip: a line of text for them
+        # under the heat map would take height that a docked view does not have.
+        self._hover = ""
         self._lag_title = QLabel()
         self._lag_title.setWordWrap(True)
         self._cortex_check = QCheckBox("Lagged r on the cortex")
@@ -178,32 +183,48 @@ class CouplingView(QWidget):
             # Narrow docks clip the text rather than widen the whole view.
             check.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
             check.setMinimumWidth(40)
-        cortex_row = QHBoxLayout()
-        cortex_row.setContentsMargins(0, 0, 0, 0)
-        cortex_row.addWidget(self._cortex_check)
-        cortex_row.addWidget(self._significant_check)
-        cortex_row.addStretch(1)
+        # The two boxes stacked beside the (two-line) lag title: a row of their own
+        # would take height from the lag plot in a docked view.
+        checks = QVBoxLayout()
+        checks.setContentsMargins(0, 0, 0, 0)
+        checks.setSpacing(0)
+        checks.addWidget(self._cortex_check)
+        checks.addWidget(self._significant_check)
+        title_row = QHBoxLayout()
+        title_row.setContentsMargins(0, 0, 0, 0)
+        title_row.addWidget(self._lag_title, 1)
+        title_row.addLayout(checks)
         top = QWidget()
         tbox = QVBoxLayout(top)
         tbox.setContentsMargins(0, 0, 0, 0)
         tbox.addWidget(self._compare_row)
         tbox.addWidget(self._heat_title)
         tbox.addWidget(self._heat, 1)
-        tbox.addWidget(self._hover)
         bottom = QWidget()
         bbox = QVBoxLayout(bottom)
         bbox.setContentsMargins(0, 0, 0, 0)
-        bbox.addLayout(cortex_row)
-        bbox.addWidget(self._lag_title)
-        bbox.addWidget(self._lags, 1)
-        # The per-band peaks as a line of text under the plot: a legend inside a short
-        # plot would cover the curves.
+        bbox.addLayout(title_row)
+        self._lags.setMinimumHeight(80)
+        # The per-band peaks, one line each, beside the plot: a legend inside a short plot
+        # would cover the curves, and lines of text under it take the height a docked
+        # view (wide and short) does not have.
         self._lag_key = QLabel()
         self._lag_key.setWordWrap(True)
-        bbox.addWidget(self._lag_key)
+        self._lag_key.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        # A table does not wrap: in a very narrow view it is cut rather than widen the view.
+        self._lag_key.setMinimumWidth(100)
+        self._lag_row = QBoxLayout(QBoxLayout.LeftToRight)
+        self._lag_row.setContentsMargins(0, 0, 0, 0)
+        self._lag_row.addWidget(self._lags, 3)
+        self._lag_row.addWidget(self._lag_key, 2)
+        bbox.addLayout(self._lag_row, 1)
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
+        # Both halves need their room: the heat map its five band rows, the lag section its text.
+        self._heat.setMinimumHeight(100)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         self._stack = message_stack(self, self._message, splitter)
 
         self._heat.scene().sigMouseMoved.connect(self._on_moved)
@@ -218,6 +239,17 @@ class CouplingView(QWidget):
         self._cortex_check.toggled.connect(lambda _on: self._publish_overlay())
         self._significant_check.toggled.connect(lambda _on: self._publish_overlay())
         self.reload()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        # The key of the lag curves sits beside the plot, or under it when the view is
+        # too narrow for both side by side.
+        narrow = event.size().width() < KEY_BESIDE_MIN_PX
+        self._lag_row.setDirection(QBoxLayout.TopToBottom if narrow else QBoxLayout.LeftToRight)
+        super().resizeEvent(event)
+
+    def key_beside_plot(self) -> bool:
+        """Whether the lag curves' key is beside the plot (else under it)."""
+        return self._lag_row.direction() == QBoxLayout.LeftToRight
 
     # -- public helpers (also used by tests) ----------------------------------
     @property
@@ -319,6 +351,11 @@ class CouplingView(QWidget):
         return out
 
     @property
+    def lag_key_tooltip(self) -> str:
+        """What r, p and FWE in the key mean (the key's tooltip)."""
+        return self._lag_key.toolTip()
+
+    @property
     def lag_key(self) -> str:
         """The key under the lag plot (rich text): each band's peak r, lag and p."""
         return self._lag_key.text()
@@ -356,8 +393,8 @@ class CouplingView(QWidget):
 
     @property
     def hover_text(self) -> str:
-        """Text of the heatmap cell under the mouse (blank when none)."""
-        return self._hover.text()
+        """Text of the heatmap cell under the mouse, shown as the heat map's tooltip ("" when none)."""
+        return self._hover
 
     def value_text(self, band: int, col: int) -> str:
         """Hover text of the cell of band index ``band`` and display column ``col``."""
@@ -571,7 +608,7 @@ class CouplingView(QWidget):
         peak_lag = self._lag_array("peak_lag_s")
         p_value = self._lag_array("p_value")
         p_fwe = self._lag_array("p_value_fwer")
-        keys = []
+        rows = []
         for k, name in enumerate(self._bands):
             r = np.asarray(corr[k, node], dtype=float)
             rgb = view_color(name, k)
@@ -588,9 +625,9 @@ class CouplingView(QWidget):
             if p_fwe is not None:
                 label += f", FWE {float(p_fwe[k, node]):.2g}"
             curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
-            weight = "font-weight:bold;" if k == band else ""
-            colour = "rgb({},{},{})".format(*(int(v) for v in rgb[:3]))
-            keys.append(f"<span style='color:{colour};{weight}'>\u25a0</span> <span style='{weight}'>{label}</span>")
+            cells = [f"{r[i]:+.2f}", f"{lag_k:+.0f} s"]
+            cells += [f"{float(a[k, node]):.2g}" for a in (p_value, p_fwe) if a is not None]
+            rows.append((name, rgb, k == band, cells))
             lp.addItem(curve)
             peak = pg.ScatterPlotItem(x=[lag_k], y=[r[i]], symbol="o", size=12,
                                       brush=pg.mkBrush(*rgb), pen=pg.mkPen((0, 0, 0), width=1.5))
@@ -602,19 +639,21 @@ class CouplingView(QWidget):
         # bundles written before the circular-shift null was added used shuffled blocks
         null = str(results.config.get("coupling", {}).get("null", "blocks"))
         surrogate = {"shift": "circular shifts", "blocks": "block permutations"}.get(null, null)
-        perm = f" (r at the peak; p: {int(n_perm)} {surrogate}" if n_perm is not None else " (r at the peak"
+        perm = f" (p: {int(n_perm)} {surrogate}" if n_perm is not None else " ("
         tip = ("r: correlation of the HRF-convolved EEG band power at the ROI with the BOLD shifted by the lag, "
                "at the lag of the largest |r|.")
         if n_perm is not None:
             tip += (f" p: permutation p-value of that peak (the search over lags included) against "
                     f"{int(n_perm)} surrogate BOLD series ({surrogate}, which keep its autocorrelation).")
         if p_fwe is not None:
-            perm += f"; FWE: corrected for {corr.shape[0]} bands \u00d7 {corr.shape[1]} ROIs"
+            perm += f"; FWE over {corr.shape[0]} \u00d7 {corr.shape[1]} tests"
             tip += (f" FWE: the p-value corrected for all {corr.shape[0]} bands \u00d7 {corr.shape[1]} ROIs "
                     "tested, by the maximum statistic over the same permutations; read it when scanning "
                     "the whole brain.")
         perm += ")"
-        self._lag_key.setText(" &nbsp; ".join(keys) + perm)
+        footer = perm.strip()[1:-1] if perm != " ()" else ""
+        header = ["r", "lag"] + [h for h, a in (("p", p_value), ("FWE", p_fwe)) if a is not None]
+        self._lag_key.setText(_key_table(header, rows, footer))
         self._lag_key.setToolTip(tip)
         roi = int(self._lag_index[node])
         which = "" if chosen else " \u2014 the strongest coupling; click a column to choose"
@@ -640,9 +679,8 @@ class CouplingView(QWidget):
         if self._stack.currentIndex() == 0:
             return
         cell = self._cell_at(scene_pos)
-        text = self.value_text(*cell) if cell is not None else " "
-        self._hover.setText(text)
-        self._heat.setToolTip(text if cell is not None else "")
+        self._hover = self.value_text(*cell) if cell is not None else ""
+        self._heat.setToolTip(self._hover)
 
     def _on_clicked(self, ev) -> None:
         if self._stack.currentIndex() == 0:
@@ -653,3 +691,21 @@ class CouplingView(QWidget):
         b, c = cell
         self._state.set_band(self._bands[b])
         self._state.select_node("roi", int(self._node_index[self._order[c]]))
+
+
+def _key_table(header: List[str], rows, footer: str) -> str:
+    """Rich-text table of the lag curves' peaks: one row per band, its colour and short name first.
+
+    ``rows`` holds (band name, rgb, selected, cells); the selected band is bold.
+    A table fits beside a short plot where sentences would wrap to many lines.
+    """
+    pad = "style='padding: 0 6px 0 0;'"
+    head = "".join(f"<th align='right' {pad}>{h}</th>" for h in header)
+    body = []
+    for name, rgb, selected, cells in rows:
+        colour = "rgb({},{},{})".format(*(int(v) for v in rgb[:3]))
+        bold = (lambda t: f"<b>{t}</b>") if selected else (lambda t: t)
+        body.append(f"<tr><td {pad}><span style='color:{colour}'>\u25a0</span> {bold(short_view_name(name))}</td>"
+                    + "".join(f"<td align='right' {pad}>{bold(c)}</td>" for c in cells) + "</tr>")
+    foot = f"<br><small>{footer}</small>" if footer else ""
+    return f"<table cellspacing='0'><tr><th></th>{head}</tr>{''.join(body)}</table>{foot}"

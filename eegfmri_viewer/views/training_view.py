@@ -9,15 +9,17 @@ outcome back through :meth:`on_progress`, :meth:`on_epoch`,
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import typing
 from pathlib import Path
 from typing import Any, Optional
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -43,6 +45,10 @@ def _default_source(state) -> str:
 class TrainingView(QWidget):
     """Settings form generated from :class:`AnalysisConfig`, with live training curves.
 
+    A setting with declared choices (``choice_field``) is a :class:`ChoiceBox`
+    listing them; every row's tooltip is the setting's entry in its dataclass's
+    ``Attributes`` docstring, with the default.
+
     Parameters
     ----------
     state : AppState
@@ -62,6 +68,7 @@ class TrainingView(QWidget):
         super().__init__(parent)
         # lazily: the config module pulls in the pipeline package
         from eegfmri_viewer.pipeline.config import AnalysisConfig
+        from eegfmri_viewer.pipeline.config_fields import attribute_docs, field_choices
 
         self.state = state
         self._config_class = AnalysisConfig
@@ -86,10 +93,21 @@ class TrainingView(QWidget):
             box = QGroupBox(f"[{table}]")
             form = QFormLayout(box)
             hints = typing.get_type_hints(klass)
+            choices = field_choices(klass)
+            docs = attribute_docs(klass)
             for f in dataclasses.fields(klass):
-                widget = self._make_widget(hints[f.name], self._defaults[table][f.name])
+                default = self._defaults[table][f.name]
+                if f.name in choices:
+                    widget = ChoiceBox(choices[f.name], default)
+                else:
+                    widget = self._make_widget(hints[f.name], default)
                 widget.setObjectName(f"{table}.{f.name}")
                 form.addRow(f.name, widget)
+                # keys without a docstring entry get no tooltip rather than a made-up one
+                if f.name in docs:
+                    tip = _tooltip(docs[f.name], default)
+                    widget.setToolTip(tip)
+                    form.labelForField(widget).setToolTip(tip)
                 self.widgets[(table, f.name)] = widget
             form_layout.addWidget(box)
         scroll = QScrollArea()
@@ -146,11 +164,11 @@ class TrainingView(QWidget):
             widget = QCheckBox()
             widget.setChecked(bool(value))
         elif hint is int:
-            widget = QSpinBox()
+            widget = FormSpinBox()
             widget.setRange(-10**9, 10**9)
             widget.setValue(int(value))
         elif hint is float:
-            widget = QDoubleSpinBox()
+            widget = FormDoubleSpinBox()
             widget.setDecimals(6)
             widget.setRange(-1e12, 1e12)
             widget.setValue(float(value))
@@ -172,6 +190,8 @@ class TrainingView(QWidget):
                 value = widget.isChecked()
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
                 value = widget.value()
+            elif isinstance(widget, ChoiceBox):
+                value = widget.text()
             else:
                 value = _parse_value(widget.text(), self._defaults[table][key], f"[{table}] {key}")
             result.setdefault(table, {})[key] = value
@@ -182,6 +202,11 @@ class TrainingView(QWidget):
 
         Used when a run starts from elsewhere (``--demo-config``) so that the
         form shows the settings the run uses.
+
+        Raises
+        ------
+        ValueError
+            A value that is not one of the choices of its setting.
         """
         for (table, key), widget in self.widgets.items():
             if key not in values.get(table, {}):
@@ -193,6 +218,8 @@ class TrainingView(QWidget):
                 widget.setValue(int(value))
             elif isinstance(widget, QDoubleSpinBox):
                 widget.setValue(float(value))
+            elif isinstance(widget, ChoiceBox):
+                widget.setText(str(value))
             else:
                 widget.setText(_format_value(value))
 
@@ -269,6 +296,97 @@ class TrainingView(QWidget):
         self.acc_plot.clear()
         self.curves.clear()
         self._history.clear()
+
+
+class _WheelWhenFocused:
+    """Mixin: the mouse wheel changes the value only once the field has the focus.
+
+    The settings form scrolls; a wheel turn that passes over a spin or combo box
+    on its way down the form would otherwise change a setting unnoticed. An
+    unfocused field ignores the wheel, so it reaches the scroll area.
+    """
+
+    def _take_focus_by_click(self) -> None:
+        self.setFocusPolicy(Qt.StrongFocus)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
+class FormSpinBox(_WheelWhenFocused, QSpinBox):
+    """Integer setting of the form (see :class:`_WheelWhenFocused`)."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._take_focus_by_click()
+
+
+class FormDoubleSpinBox(_WheelWhenFocused, QDoubleSpinBox):
+    """Real-valued setting of the form (see :class:`_WheelWhenFocused`)."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._take_focus_by_click()
+
+
+class ChoiceBox(_WheelWhenFocused, QComboBox):
+    """Combo box of the allowed values of one setting.
+
+    ``text()`` / ``setText()`` read and select the value, as on the line edits
+    of the free-form settings.
+
+    Parameters
+    ----------
+    choices : sequence of str
+        The allowed values, in the order listed.
+    value : str
+        The value selected at first.
+    """
+
+    def __init__(self, choices, value: str, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._take_focus_by_click()
+        self.addItems([str(c) for c in choices])
+        self.setText(value)
+
+    def choices(self) -> list:
+        """The listed values."""
+        return [self.itemText(i) for i in range(self.count())]
+
+    def text(self) -> str:
+        """The selected value."""
+        return self.currentText()
+
+    def setText(self, value: str) -> None:  # noqa: N802 - Qt naming, like QLineEdit.setText
+        """Select ``value``.
+
+        Raises
+        ------
+        ValueError
+            ``value`` is not one of the choices.
+        """
+        index = self.findText(str(value))
+        if index < 0:
+            raise ValueError(f"{self.objectName() or 'setting'}: {value!r} is not one of "
+                             f"{', '.join(repr(c) for c in self.choices())}")
+        self.setCurrentIndex(index)
+
+
+def _toml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, list, tuple)):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _tooltip(description: str, default: Any) -> str:
+    # rich text, so that Qt wraps a long description instead of one wide line
+    return (f"<p>{html.escape(description, quote=False)}</p>"
+            f"<p>Default: <code>{html.escape(_toml_text(default), quote=False)}</code></p>")
 
 
 def _format_value(value: Any) -> str:
