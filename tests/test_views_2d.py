@@ -463,8 +463,12 @@ def test_coupling_key_sits_beside_the_lag_plot_unless_the_view_is_narrow(qtbot, 
     view = show(qtbot, CouplingView, state, size=(600, 360))
     qtbot.waitUntil(view.key_beside_plot, timeout=3000)
     assert view.lag_widget.height() >= 80  # the docked height leaves the plot readable
+    assert "p: 200 block permutations" in view.lag_key
     view.resize(300, 600)
     qtbot.waitUntil(lambda: not view.key_beside_plot(), timeout=3000)
+    # under the plot the key keeps its table; how p was computed moves to its tooltip
+    assert "FWE" in view.lag_key and "permutations" not in view.lag_key
+    assert "200 surrogate BOLD series (block permutations" in view.lag_key_tooltip
 
 
 def test_coupling_highlights_roi_selected_elsewhere(qtbot, state, full):

@@ -114,6 +114,8 @@ class CouplingView(QWidget):
         self._node_index = np.zeros(0, dtype=int)
         self._lag_index = np.zeros(0, dtype=int)
         self._lag_prefix = ""
+        # (header, rows, footer) of the lag curves' key, or None without curves
+        self._key = None
         self._matrix = np.zeros((0, 0))
         self._groups: List[Tuple[str, int, int]] = []
         self._bottom_labels: List[str] = []
@@ -244,8 +246,19 @@ class CouplingView(QWidget):
         # The key of the lag curves sits beside the plot, or under it when the view is
         # too narrow for both side by side.
         narrow = event.size().width() < KEY_BESIDE_MIN_PX
-        self._lag_row.setDirection(QBoxLayout.TopToBottom if narrow else QBoxLayout.LeftToRight)
+        if narrow == self.key_beside_plot():
+            self._lag_row.setDirection(QBoxLayout.TopToBottom if narrow else QBoxLayout.LeftToRight)
+            self._render_key()
         super().resizeEvent(event)
+
+    def _render_key(self) -> None:
+        # Under the plot every line takes height from it: the line saying how p and FWE
+        # were computed is then left to the key's tooltip.
+        if self._key is None:
+            self._lag_key.setText("")
+            return
+        header, rows, footer = self._key
+        self._lag_key.setText(_key_table(header, rows, footer if self.key_beside_plot() else ""))
 
     def key_beside_plot(self) -> bool:
         """Whether the lag curves' key is beside the plot (else under it)."""
@@ -587,6 +600,7 @@ class CouplingView(QWidget):
         lp = self._lags.getPlotItem()
         for item in self._curves + self._peaks:
             lp.removeItem(item)
+        self._key = None
         self._lag_key.setText("")
         self._curves, self._peaks = [], []
         results = self._state.results
@@ -653,7 +667,8 @@ class CouplingView(QWidget):
         perm += ")"
         footer = perm.strip()[1:-1] if perm != " ()" else ""
         header = ["r", "lag"] + [h for h, a in (("p", p_value), ("FWE", p_fwe)) if a is not None]
-        self._lag_key.setText(_key_table(header, rows, footer))
+        self._key = (header, rows, footer)
+        self._render_key()
         self._lag_key.setToolTip(tip)
         roi = int(self._lag_index[node])
         which = "" if chosen else " \u2014 the strongest coupling; click a column to choose"
