@@ -461,6 +461,8 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
 def test_coupling_key_sits_beside_the_lag_plot_unless_the_view_is_narrow(qtbot, state, full):
     state.set_results(full)
     view = show(qtbot, CouplingView, state, size=(600, 360))
+    # the heat map says what its cosine compares, and where EEG-BOLD coupling is read instead
+    assert "not time courses" in view.heat_note
     qtbot.waitUntil(view.key_beside_plot, timeout=3000)
     assert view.lag_widget.height() >= 80  # the docked height leaves the plot readable
     assert "p: 200 block permutations" in view.lag_key

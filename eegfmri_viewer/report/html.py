@@ -294,6 +294,10 @@ def _coupling_section(bundle) -> str:
     node_index = cp["node_index"].astype(int)
     bands = [str(b) for b in cp["bands"]]
     out = [_img(figures.coupling_heatmap(bands, [str(names[i]) for i in node_index], cp["coupling"]), "coupling heatmap")]
+    out.append("<p>Embedding coupling: the cosine between a ROI's phase-2 embedding in the band's view and in "
+               "the fMRI view, i.e. how alike the ROI's place is in the two views' learnt similarity structure. "
+               "It compares geometry, not time courses; for EEG power-BOLD coupling read the lagged "
+               "correlations below.</p>")
     if "coupling_global" in cp:
         out.append("<p>Global coupling index per band: " + ", ".join(
             f"{html.escape(b)} {_fmt(float(v))}" for b, v in zip(bands, cp["coupling_global"])) + "</p>")

@@ -35,6 +35,12 @@ MAX_ROI_TICKS = 24
 CHAR_PX = 7.0
 # Compare mode: selector text -> suffix of compare.npz's coupling arrays.
 COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
+#: What the embedding coupling is, and is not: shown with the heat map and in the report.
+EMBEDDING_COUPLING_NOTE = (
+    "Embedding coupling: the cosine between a ROI's phase-2 embedding in the band's view and in the fMRI "
+    "view, i.e. how alike the ROI's place is in the two views' learnt similarity structure (DESIGN.md step "
+    "10). It compares geometry, not time courses: on the demo it does not single out the ROI/band pairs "
+    "planted as coupled (docs/method.md). For EEG power-BOLD coupling read the lagged correlation below.")
 #: Narrowest view (pixels) that has the lag curves' key beside the plot rather than under it.
 KEY_BESIDE_MIN_PX = 440
 #: Owner name of this view's cortex overlay (said in the cortex view's note).
@@ -158,6 +164,7 @@ class CouplingView(QWidget):
 
         self._heat_title = QLabel()
         self._heat_title.setWordWrap(True)
+        self._heat_title.setToolTip(EMBEDDING_COUPLING_NOTE)
         self._compare_combo = QComboBox()
         self._compare_combo.addItems(list(COMPARE_SIDES))
         self._compare_combo.setCurrentText("B \u2212 A")
@@ -362,6 +369,11 @@ class CouplingView(QWidget):
             x, y = curve.getData()
             out.append((curve.name(), x, y, float(curve.opts["pen"].widthF())))
         return out
+
+    @property
+    def heat_note(self) -> str:
+        """What the heat map's cosine compares (the tooltip of its title)."""
+        return self._heat_title.toolTip()
 
     @property
     def lag_key_tooltip(self) -> str:
