@@ -34,8 +34,10 @@ from eegfmri_viewer.io.errors import InputError
 
 FORMAT = "eegfmri_viewer.results"
 #: 2 added the salient connections, ``fmri_class_activity`` and each band's graph;
-#: older bundles still load (the views say what they lack).
-FORMAT_VERSION = 2
+#: 3 the corrected coupling p-values (``*_p_value_fwer``) and each recording's EEG
+#: power-BOLD correlation (``recording_lagged_r``, for before / after tests).
+#: Older bundles still load (the views say what they lack).
+FORMAT_VERSION = 3
 _JSON_FILES = ("metrics", "dataset")
 
 

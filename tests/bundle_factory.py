@@ -237,3 +237,22 @@ def _phase2_arrays(rng, salient_rois, eeg_edge_index):
         "embeddings": emb,
         "coupling": coupling,
     }
+
+
+def add_recording_coupling(bundle, n_per_session: int, change: dict, seed: int = 0) -> np.ndarray:
+    """Give ``bundle`` two sessions and each recording's EEG power-BOLD r (``coupling.npz``).
+
+    Windows alternate between sessions "1" and "2"; ``n_per_session`` recordings
+    each; ``change`` ({(band index, roi): delta}) is added to every session-2
+    recording. Returns the r array, shape (2 n_per_session, n_bands, n_rois).
+    """
+    rng = np.random.default_rng(seed)
+    n_win = len(bundle.arrays["windows"]["labels"])
+    bundle.arrays["windows"]["session"] = np.where(np.arange(n_win) % 2, "2", "1")
+    n_bands, n_rois = len(bundle.bands), len(bundle.get("saliency", "roi_coords"))
+    r = np.clip(rng.normal(0.1, 0.08, (2 * n_per_session, n_bands, n_rois)), -0.9, 0.9)
+    for (b, roi), delta in change.items():
+        r[n_per_session:, b, roi] += delta
+    bundle.arrays["coupling"]["recording_lagged_r"] = r.astype(np.float32)
+    bundle.arrays["coupling"]["recording_session"] = np.repeat(["1", "2"], n_per_session)
+    return r

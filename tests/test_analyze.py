@@ -169,6 +169,11 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
         # corrected p-values: never below the uncorrected ones, and the larger family of all
         # atlas ROIs (same permutations, a maximum over more tests) never corrects less
         assert np.isfinite(cp["roi_p_value_fwer"]).all() and (cp["roi_p_value_fwer"] >= cp["roi_p_value"]).all()
+        # each recording's own correlation at the canonical delay, labelled by session (before / after tests)
+        n_rec = len(b.dataset["recordings"])
+        assert cp["recording_lagged_r"].shape == (n_rec, n_bands, n_rois)
+        assert np.isfinite(cp["recording_lagged_r"]).all() and np.abs(cp["recording_lagged_r"]).max() <= 1
+        assert cp["recording_session"].shape == (n_rec,)
         assert (cp["roi_p_value_fwer"][:, nodes] >= cp["p_value_fwer"]).all()
         assert man["timings_s"]["coupling_rois"] >= 0
     # an existing bundle is never overwritten without force

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from bundle_factory import PLANTED, make_bundle
+from bundle_factory import PLANTED, add_recording_coupling, make_bundle
 from eegfmri_viewer.comparison.compare import (
     CompareError,
     compare_bundles,
@@ -135,3 +135,41 @@ def test_block_level_test_needs_blocks():
         compare_sessions(side, side, ["c"], n_permutations=10, unit="blocks")
     with pytest.raises(ValueError, match="unit"):
         compare_sessions(side, side, ["c"], n_permutations=10, unit="subjects")
+
+
+def _with_recording_coupling(path, source, n_per_session, change, seed=0):
+    bundle = load_bundle(source)
+    r = add_recording_coupling(bundle, n_per_session, change, seed)
+    save_bundle(path, bundle)
+    return load_bundle(path), r
+
+
+def test_coupling_change_between_two_sessions_of_one_bundle_is_tested_over_recordings(tmp_path):
+    make_bundle(tmp_path / "a")
+    # 10 recordings a side: enough labellings for a single change to survive FDR over 264 ROIs
+    bundle, r = _with_recording_coupling(tmp_path / "two", tmp_path / "a", 10, {(2, 139): -0.5})
+    result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=20000)
+    arr = result.arrays
+    # each side is the Fisher-z mean of its own recordings
+    np.testing.assert_allclose(arr["lagged_r_a"], np.tanh(np.arctanh(r[:10]).mean(0)), atol=1e-6)
+    np.testing.assert_allclose(arr["lagged_r_b"], np.tanh(np.arctanh(r[10:]).mean(0)), atol=1e-6)
+    np.testing.assert_allclose(arr["lagged_r_diff"], arr["lagged_r_b"] - arr["lagged_r_a"])
+    assert int(arr["n_recordings_a"]) == int(arr["n_recordings_b"]) == 10
+    # the planted drop of alpha-BOLD correlation at ROI 139 is found and survives FDR; nothing else does
+    assert arr["lagged_r_diff"][2, 139] < -0.4 and arr["lagged_r_q"][2, 139] < 0.05
+    others = np.ones(arr["lagged_r_q"].shape, bool)
+    others[2, 139] = False
+    assert (arr["lagged_r_q"][others] >= 0.05).all()
+    assert result.meta["lagged_r"].startswith("EEG power-BOLD correlation")
+    # saved and loaded with the rest of the comparison
+    again = load_compare(save_compare(result, tmp_path / "cmp"))
+    np.testing.assert_array_equal(again.arrays["lagged_r_q"], arr["lagged_r_q"])
+
+
+def test_one_recording_per_session_shows_the_change_but_cannot_test_it(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle, _ = _with_recording_coupling(tmp_path / "one", tmp_path / "a", 1, {(2, 139): -0.5})
+    arr = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=1000).arrays
+    assert arr["lagged_r_diff"][2, 139] < -0.4
+    # two recordings have two labellings: no p-value below 0.5, whatever the change
+    assert np.nanmin(arr["lagged_r_p"]) >= 0.5

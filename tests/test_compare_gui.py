@@ -69,6 +69,12 @@ def bundles(tmp_path_factory):
     s = load_bundle(root / "base")
     w1, w2 = _windows(s, n, "1", seed=3), _windows(s, n, "2", change=2.0, seed=4)
     s.arrays["windows"] = {k: np.concatenate([w1[k], w2[k]]) for k in w1}
+    # each recording's EEG power-BOLD r: 3 recordings a session, alpha at ROI 0 weaker after
+    rng = np.random.default_rng(5)
+    r = np.clip(rng.normal(0.1, 0.05, (6, len(s.bands), len(s.get("saliency", "roi_coords")))), -0.9, 0.9)
+    r[3:, 2, 0] -= 0.4
+    s.arrays["coupling"]["recording_lagged_r"] = r
+    s.arrays["coupling"]["recording_session"] = np.array(["1", "1", "1", "2", "2", "2"])
     save_bundle(root / "sessions", s)
     # Not comparable with A: other classes; other atlas.
     c = load_bundle(root / "a")
@@ -270,9 +276,30 @@ def test_two_sessions_of_one_bundle(gui, bundles, qtbot):
     assert result.significant("fmri_cam")[CLASS, CHANGED_ROI]
     assert gui["cortex"].compare_side() == "diff"
     np.testing.assert_allclose(gui["cortex"].roi_values(), result.arrays["fmri_cam_diff"][CLASS])
-    # Sessions of one model have no separate coupling: the view says so and shows the bundle's.
-    assert gui["coupling"].compare_side() is None
-    assert "no coupling" in gui["coupling"]._heat_title.text()
+    # Sessions of one model have no separate embedding coupling: the view says so and shows the bundle's.
+    coupling = gui["coupling"]
+    assert coupling.compare_side() is None
+    assert "no embedding coupling" in coupling._heat_title.text()
+    # Each session's EEG power-BOLD correlation is compared, recording by recording, on the cortex.
+    assert coupling.lagged_side() == "diff" and "Lagged r on the cortex" in coupling._heat_title.text()
+    window.state.set_band("alpha")
+    coupling.cortex_check.setChecked(True)
+    overlay = window.state.overlay
+    assert overlay.owner == "Coupling" and "B \u2212 A (3 vs 3 recordings)" in overlay.title
+    np.testing.assert_allclose(overlay.values, result.arrays["lagged_r_diff"][2])
+    assert overlay.values[0] < -0.3 and int(np.argmin(overlay.values)) == 0
+    np.testing.assert_allclose(gui["cortex"].roi_values(), overlay.values)
+    # 3 vs 3 recordings: 20 labellings, so no q reaches 0.05 and "only q < 0.05" leaves nothing coloured
+    assert coupling.significant_check.isEnabled() and coupling.significant_check.text() == "only q < 0.05"
+    coupling.significant_check.setChecked(True)
+    assert np.isnan(window.state.overlay.values).all()
+    coupling.significant_check.setChecked(False)
+    coupling.compare_combo.setCurrentText("A")
+    np.testing.assert_allclose(window.state.overlay.values, result.arrays["lagged_r_a"][2])
+    assert not coupling.significant_check.isEnabled()
+    coupling.compare_combo.setCurrentText("B \u2212 A")
+    coupling.cortex_check.setChecked(False)
+    assert window.state.overlay is None
     # The same comparison over block means
     _run(window.compare_actions.compare_sessions("1", "2", n_permutations=N_PERMUTATIONS, unit="blocks"), qtbot)
     by_block = window.state.compare

@@ -156,6 +156,24 @@ def test_changes_table_of_a_comparison(bundles, tmp_path):
     assert float(alpha["b"]) == pytest.approx(cmp.arrays["eeg_roi_cam_b"][2, 1, 5])
 
 
+def test_changes_table_lists_the_eeg_bold_correlation_change_per_band_and_roi(bundles, tmp_path):
+    from bundle_factory import add_recording_coupling
+
+    from eegfmri_viewer.comparison.compare import compare_bundles
+
+    bundle = load_bundle(bundles["full"])
+    add_recording_coupling(bundle, 4, {(2, 139): -0.5})
+    cmp = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=500)
+    write_tables(bundle, tmp_path, comparison=cmp)
+    rows = [r for r in _read(tmp_path / "changes.csv") if r["measure"] == "lagged_r"]
+    n_rois = len(bundle.get("saliency", "roi_coords"))
+    assert len(rows) == 5 * n_rois and all(r["class"] == "" for r in rows)
+    row = next(r for r in rows if r["band"] == "alpha" and r["roi"] == "139")
+    for key in ("a", "b", "diff", "p", "q"):
+        assert float(row[key]) == pytest.approx(cmp.arrays[f"lagged_r_{key}"][2, 139])
+    assert float(row["diff"]) < -0.4
+
+
 # --------------------------------------------------------------------------- GUI actions
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory, bundles):

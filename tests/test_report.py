@@ -125,3 +125,21 @@ def test_report_of_fmri_only_bundle_says_phase2_missing(tmp_path):
     text = build_report(load_bundle(tmp_path / "a"), render_cortex=False)
     assert "Phase 2 did not run" in text
     assert "Electrode graph" not in text
+
+
+def test_report_of_a_session_comparison_lists_eeg_bold_correlation_changes(tmp_path):
+    from bundle_factory import add_recording_coupling
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    add_recording_coupling(bundle, 2, {(2, 139): -0.5})
+    result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=200)
+    text = " ".join(_parse(build_report(bundle, comparison=result)).text)
+    assert "EEG power-BOLD correlation" in text and "Largest changes" in text
+    # the largest change is the planted one, listed first with A, B and B - A
+    a = result.arrays
+    first = f"alpha {bundle.get('saliency', 'roi_names')[139]} {a['lagged_r_a'][2, 139]:.3g} {a['lagged_r_b'][2, 139]:.3g}"
+    assert first in text
+    # 2 and 2 recordings: said to be shown, not tested
+    assert "there are 6 ways to relabel them, so no p-value can be below about 0.33: these changes are shown, " \
+           "not tested" in text

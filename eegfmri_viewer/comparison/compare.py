@@ -13,6 +13,12 @@ What is compared, per class:
   (phase-2 node sets can differ); tested over recordings when the bundles
   hold per-recording coupling (``coupling_recordings``), otherwise reported
   as a difference without a p-value.
+* EEG power-BOLD correlation per band and ROI (``coupling.npz``
+  ``recording_lagged_r``: each recording's r at the canonical delay): the
+  mean of each side (by Fisher z), B − A, and a permutation test that
+  exchanges recordings between the sides, with Benjamini-Hochberg q-values per
+  band. This works for two sessions of one bundle too, since every recording
+  has its own value.
 * Fusion weights ω: global and per ROI, B − A.
 
 Sessions come either from two bundles, or from one bundle whose
@@ -33,6 +39,11 @@ eeg_roi_cam_a/_b/_diff      (n_b, n_cls, n_rois)          same for EEG bands on 
 eeg_roi_cam_p, _q           (n_b, n_cls, n_rois)          FDR per band and class
 coupling_a/_b/_diff         (n_b, n_rois)                 NaN where a ROI is not in both
 coupling_p, coupling_q      (n_b, n_rois)                 present only with per-recording data
+lagged_r_a/_b/_diff         (n_b, n_rois)                 EEG power-BOLD r at the canonical delay, mean
+                                                          over each side's recordings (Fisher z), B − A
+lagged_r_p, lagged_r_q      (n_b, n_rois)                 permutation of recordings between the sides;
+                                                          FDR per band over ROIs
+n_recordings_a, _b          ()                            recordings on each side (the test's units)
 fusion_global_a/_b/_diff    (6,)                          ω per view
 fusion_a/_b/_diff           (n_rois, 6)                   per ROI, NaN where absent
 n_windows_a, n_windows_b    (n_cls,)                      windows per class
@@ -80,6 +91,9 @@ class SessionData:
     coupling : ndarray, shape (n_bands, n_rois) or None
         Coupling on atlas ROIs (NaN outside the phase-2 node set).
     coupling_recordings : ndarray, shape (n_recordings, n_bands, n_rois) or None
+    lagged_z : ndarray, shape (n_recordings, n_bands, n_rois) or None
+        Fisher z (artanh) of each recording's EEG power-BOLD correlation at
+        the canonical delay (``coupling.npz`` ``recording_lagged_r``).
     fusion_global : ndarray, shape (6,) or None
     fusion : ndarray, shape (n_rois, 6) or None
     """
@@ -91,6 +105,7 @@ class SessionData:
     eeg_roi_cam: Optional[np.ndarray] = None
     coupling: Optional[np.ndarray] = None
     coupling_recordings: Optional[np.ndarray] = None
+    lagged_z: Optional[np.ndarray] = None
     fusion_global: Optional[np.ndarray] = None
     fusion: Optional[np.ndarray] = None
 
@@ -170,6 +185,13 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         data.coupling = _on_atlas(cp["coupling"], node_index, n_rois)
         if "coupling_recordings" in cp:
             data.coupling_recordings = _on_atlas(cp["coupling_recordings"], node_index, n_rois)
+    cp = bundle.arrays.get("coupling", {})
+    if "recording_lagged_r" in cp:
+        r = np.asarray(cp["recording_lagged_r"], dtype=float)
+        if session is not None:
+            r = r[np.asarray(cp["recording_session"]).astype(str) == str(session)]
+        if len(r):
+            data.lagged_z = np.arctanh(np.clip(r, -0.999999, 0.999999))
     if bundle.has("fusion") and session is None:
         fu = bundle.arrays["fusion"]
         data.fusion_global = fu["fusion_weights_global"].astype(float)
@@ -302,6 +324,15 @@ def compare_sessions(
         if a.coupling_recordings is not None and b.coupling_recordings is not None:
             _, p = permutation_test(a.coupling_recordings, b.coupling_recordings, n_permutations, seed=seed + 200, cancel=cancel)
             arrays.update(coupling_p=p, coupling_q=fdr_bh(p, axis=-1))
+    if a.lagged_z is not None and b.lagged_z is not None and a.lagged_z.shape[1:] == b.lagged_z.shape[1:]:
+        report(progress, 0.85, "EEG power-BOLD correlation")
+        # Recordings are the units: with n_a and n_b of them the smallest p is about
+        # 1 / C(n_a + n_b, n_a), so one recording per side can show a change but never test it.
+        _, p = permutation_test(a.lagged_z, b.lagged_z, n_permutations, seed=seed + 300, cancel=cancel)
+        r_a, r_b = np.tanh(a.lagged_z.mean(0)), np.tanh(b.lagged_z.mean(0))
+        arrays.update(lagged_r_a=r_a, lagged_r_b=r_b, lagged_r_diff=r_b - r_a, lagged_r_p=p,
+                      lagged_r_q=fdr_bh(p, axis=-1), n_recordings_a=np.array(len(a.lagged_z)),
+                      n_recordings_b=np.array(len(b.lagged_z)))
     if a.fusion_global is not None and b.fusion_global is not None:
         arrays.update(
             views=np.array(["beta", "delta", "gamma", "theta", "alpha", "fmri"]),
@@ -319,6 +350,8 @@ def compare_sessions(
         "seed": seed,
         "fdr": "Benjamini-Hochberg per class (and band) over ROIs",
         "coupling_tested": "coupling_p" in arrays,
+        "lagged_r": ("EEG power-BOLD correlation at the canonical delay per recording; mean by Fisher z; "
+                     "two-sided permutation test of the recordings") if "lagged_r_a" in arrays else None,
     }
     return CompareResult(arrays=arrays, meta=meta)
 

@@ -171,8 +171,8 @@ def class_activity(fmri_windows, labels, n_classes: int):
     return out
 
 
-def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task_designs=None, progress=None,
-                             cancel=None) -> dict:
+def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task_designs=None, sessions=None,
+                             progress=None, cancel=None) -> dict:
     """Lagged EEG-BOLD coupling at every atlas ROI (not only the phase-2 nodes).
 
     So that any ROI the user selects has its lag curves. The permutations use
@@ -184,17 +184,23 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task
     dict
         ``roi_lagged_corr`` (n_bands, n_rois, n_lags), ``roi_peak_lag_s``,
         ``roi_p_value`` and ``roi_p_value_fwer`` (n_bands, n_rois; corrected over
-        all bands and atlas ROIs).
+        all bands and atlas ROIs); ``recording_lagged_r`` (n_recordings, n_bands,
+        n_rois), each recording's own r at the canonical delay, and
+        ``recording_session`` (n_recordings,), its session label: the units of
+        a before / after test of the coupling.
     """
-    from eegfmri_viewer.pipeline.coupling import lagged_coupling
+    from eegfmri_viewer.pipeline.coupling import lagged_coupling, recording_correlation
     from eegfmri_viewer.pipeline.eeg_power import roi_power
 
     power = [roi_power(c, T) for c in covariances]
     bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
     out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
                           ccfg.seed, null=ccfg.null, confounds=task_designs, progress=progress, cancel=cancel)
+    per_recording = recording_correlation(power, bold, tr, confounds=task_designs)
     return {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
-            "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"]}
+            "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"],
+            "recording_lagged_r": per_recording,
+            "recording_session": np.asarray([str(s) for s in (sessions or [""] * len(bold))])}
 
 
 def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:
@@ -385,6 +391,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # can be compared session against session with the same model.
     window_sessions = []
     rec_subjects = []
+    rec_sessions = []
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -419,6 +426,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         task_designs.append(task_design(rec.events.onset, rec.events.duration, rec.events.trial_type, class_names,
                                         roi_series.tr, roi_series.n_volumes))
         rec_subjects.append(str(rec.subject))
+        rec_sessions.append(str(rec.session or ""))
         del eeg_bands
     if not per_rec_windows:
         raise InputError(source_desc if isinstance(source_desc, str) else None,
@@ -590,7 +598,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                     arrays["coupling"].update(_all_roi_lagged_coupling(
                         covariances, rois_per_rec, T, tr, config.coupling,
                         task_designs if config.coupling.remove_task else None,
-                        progress=stage_progress("coupling_rois"), cancel=cancel))
+                        sessions=rec_sessions, progress=stage_progress("coupling_rois"), cancel=cancel))
     else:
         arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}
 

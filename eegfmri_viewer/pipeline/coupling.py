@@ -250,6 +250,51 @@ def _circular_shift(y: np.ndarray, min_shift: int, rng: np.random.Generator) -> 
 NULLS = ("shift", "blocks")
 
 
+def _prepared(eeg_power, bold, tr: float, confounds=None) -> tuple:
+    """Both sides of the correlation, per recording: HRF-convolved power and BOLD, less the confounds, z-scored."""
+    if len(eeg_power) == 0 or len(eeg_power) != len(bold):
+        raise ValueError(f"need one BOLD array per EEG power array, got {len(eeg_power)} and {len(bold)}")
+    for r, (x, y) in enumerate(zip(eeg_power, bold)):
+        if np.ndim(x) != 3 or np.ndim(y) != 2 or np.shape(x)[1:] != np.shape(y):
+            raise ValueError(f"recording {r}: EEG power {np.shape(x)} and BOLD {np.shape(y)} do not match "
+                             "(expected (n_bands, n_nodes, n_volumes) and (n_nodes, n_volumes))")
+    x = [hrf_convolve(p, tr) for p in eeg_power]
+    y = [np.asarray(b, dtype=np.float64) for b in bold]
+    if confounds is not None:
+        if len(confounds) != len(bold):
+            raise ValueError(f"need one confound array per recording, got {len(confounds)} for {len(bold)}")
+        for r, (c, b) in enumerate(zip(confounds, bold)):
+            if np.ndim(c) != 2 or len(c) != np.shape(b)[-1]:
+                raise ValueError(f"recording {r}: confounds {np.shape(c)} do not match its "
+                                 f"{np.shape(b)[-1]} volumes (expected (n_volumes, n_confounds))")
+        x = [_remove(a, np.asarray(c, float)) for a, c in zip(x, confounds)]
+        y = [_remove(b, np.asarray(c, float)) for b, c in zip(y, confounds)]
+    return [_zscore(a) for a in x], [_zscore(b) for b in y]
+
+
+def recording_correlation(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
+                          confounds=None) -> np.ndarray:
+    """Each recording's own correlation of HRF-convolved band power and BOLD, at the canonical delay.
+
+    The lag is fixed at 0 (the HRF in the regressor holds the delay), not
+    searched: a lag picked per recording would bias comparisons of these
+    values towards larger |r|. These are the units of a before / after test
+    of the coupling (:mod:`eegfmri_viewer.comparison.compare`).
+
+    Parameters
+    ----------
+    eeg_power, bold, tr, confounds
+        As for :func:`lagged_coupling`.
+
+    Returns
+    -------
+    ndarray, shape (n_recordings, n_bands, n_nodes)
+        Pearson r per recording (0 where a series is constant).
+    """
+    x, y = _prepared(eeg_power, bold, tr, confounds)
+    return np.stack([(a * b[None]).mean(axis=-1) for a, b in zip(x, y)]).astype(np.float32)
+
+
 def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
                     min_lag_s: float = -10.0, max_lag_s: float = 10.0, n_permutations: int = 200,
                     block_s: float = 32.0, seed: int = 0, null: str = "shift", confounds=None, progress=None,
@@ -319,28 +364,10 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         ``p_value_fwer (n_bands, n_nodes)`` (corrected over all bands and nodes given),
         ``n_permutations ()``.
     """
-    if len(eeg_power) == 0 or len(eeg_power) != len(bold):
-        raise ValueError(f"need one BOLD array per EEG power array, got {len(eeg_power)} and {len(bold)}")
-    for r, (x, y) in enumerate(zip(eeg_power, bold)):
-        if x.ndim != 3 or y.ndim != 2 or x.shape[1:] != y.shape:
-            raise ValueError(f"recording {r}: EEG power {x.shape} and BOLD {y.shape} do not match "
-                             "(expected (n_bands, n_nodes, n_volumes) and (n_nodes, n_volumes))")
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     lags = lag_steps(tr, min_lag_s, max_lag_s)
-    x = [hrf_convolve(p, tr) for p in eeg_power]
-    y = [np.asarray(b, dtype=np.float64) for b in bold]
-    if confounds is not None:
-        if len(confounds) != len(bold):
-            raise ValueError(f"need one confound array per recording, got {len(confounds)} for {len(bold)}")
-        for r, (c, b) in enumerate(zip(confounds, bold)):
-            if np.ndim(c) != 2 or len(c) != np.shape(b)[-1]:
-                raise ValueError(f"recording {r}: confounds {np.shape(c)} do not match its "
-                                 f"{np.shape(b)[-1]} volumes (expected (n_volumes, n_confounds))")
-        x = [_remove(a, np.asarray(c, float)) for a, c in zip(x, confounds)]
-        y = [_remove(b, np.asarray(c, float)) for b, c in zip(y, confounds)]
-    x = [_zscore(a) for a in x]
-    y = [_zscore(b) for b in y]
+    x, y = _prepared(eeg_power, bold, tr, confounds)
     sums = _LaggedSums(x, lags)
     corr = sums.correlation(y)
     peak = np.abs(corr).argmax(axis=-1)

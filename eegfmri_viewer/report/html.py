@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import math
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -368,7 +369,32 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
             out.append(f"<p>Largest coupling change: {html.escape(str(a['bands'][b]))} band at "
                        f"{html.escape(str(a['roi_names'][r]))} ({_fmt(float(diff[b, r]))})"
                        + ("" if "coupling_q" in a else " (not tested: per-recording coupling is not in the bundles)") + ".</p>")
+    if "lagged_r_diff" in a:
+        out.append(_lagged_change_table(a, q_threshold))
     return "\n".join(out)
+
+
+def _lagged_change_table(a, q_threshold) -> str:
+    """The largest changes of EEG power-BOLD correlation (r at the canonical delay), over all bands and ROIs."""
+    diff = np.nan_to_num(np.asarray(a["lagged_r_diff"], dtype=float))
+    order = np.dstack(np.unravel_index(np.argsort(-np.abs(diff), axis=None), diff.shape))[0][:10]
+    rows = []
+    for b, r in order:
+        cls = ' class="sig"' if float(a["lagged_r_q"][b, r]) < q_threshold else ""
+        rows.append([html.escape(str(a["bands"][b])), f"<span{cls}>{_fmt(str(a['roi_names'][r]))}</span>",
+                     _fmt(float(a["lagged_r_a"][b, r])), _fmt(float(a["lagged_r_b"][b, r])),
+                     _fmt(float(diff[b, r])), _fmt(float(a["lagged_r_p"][b, r])), _fmt(float(a["lagged_r_q"][b, r]))])
+    n_a, n_b = int(a["n_recordings_a"]), int(a["n_recordings_b"])
+    note = (f"<p>EEG power-BOLD correlation (HRF-convolved band power against BOLD, at the canonical delay) of "
+            f"each recording; A and B are the means of their {n_a} and {n_b} recordings (Fisher z), and the "
+            "permutation test exchanges recordings between them (FDR per band over the ROIs). Largest changes:")
+    labellings = math.comb(n_a + n_b, n_a)
+    smallest = min(1.0, 2.0 / labellings)
+    note += (f" with {n_a} and {n_b} recordings there are {labellings} ways to relabel them, so no p-value can be "
+             f"below about {smallest:.2g}")
+    if smallest >= q_threshold:
+        note += ": these changes are shown, not tested"
+    return note + "</p>\n" + _table(["band", "ROI", "r in A", "r in B", "B − A", "p", "q (FDR)"], rows)
 
 
 def write_report(path, text: str) -> Path:

@@ -24,13 +24,15 @@ fusion_global.csv          view, weight                                 6
 fusion_nodes.csv           roi, roi_name, x_mm, y_mm, z_mm, then one    n_nodes
                            column per view (``w_beta`` ...)
 changes.csv                measure, band, class, roi, roi_name, x_mm,   (1 + n_b) × n_cls × n_rois
-(with a comparison)        y_mm, z_mm, a, b, diff, p, q
+(with a comparison)        y_mm, z_mm, a, b, diff, p, q                 (+ n_b × n_rois lagged_r)
 =========================  ===========================================  ======================
 
 ``changes.csv`` holds the comparison's relative CAM of session A and B, the
 change B − A, the permutation p-value and the FDR q-value, for the fMRI CAM
 (``measure`` = ``fmri_cam``, ``band`` empty) and the EEG CAM on ROIs per band
-(``measure`` = ``eeg_roi_cam``).
+(``measure`` = ``eeg_roi_cam``), and, when the bundles hold each recording's
+EEG power-BOLD correlation, that correlation at the canonical delay per band
+(``measure`` = ``lagged_r``, ``class`` empty; tested over recordings).
 
 ``connections.csv`` lists every edge of the graph each phase-1 model was
 trained on once (``graph`` = ``fmri``, or the band name for an electrode
@@ -279,6 +281,13 @@ def changes_rows(comparison) -> tuple:
         for c, cls in enumerate(classes):
             for r in range(len(names)):
                 rows.append([measure, band, cls, r, names[r], *coords[r], a[c, r], bb[c, r], diff[c, r], p[c, r], q[c, r]])
+    if "lagged_r_diff" in arrays:
+        # not per class: the EEG power-BOLD correlation of the recordings (class left empty)
+        a, bb, diff, p, q = (np.asarray(arrays[f"lagged_r_{k}"], dtype=float) for k in ("a", "b", "diff", "p", "q"))
+        for b, band in enumerate(str(x) for x in arrays["bands"]):
+            for r in range(len(names)):
+                rows.append(["lagged_r", band, "", r, names[r], *coords[r], a[b, r], bb[b, r], diff[b, r], p[b, r],
+                             q[b, r]])
     header = ["measure", "band", "class", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "a", "b", "diff", "p", "q"]
     return header, rows
 

@@ -299,6 +299,8 @@ class CouplingView(QWidget):
         results = self._state.results
         if results is None or self._stack.currentIndex() == 0 or not self._bands:
             return None
+        if self.lagged_side() is not None:
+            return self._compared_values()
         corr = self._lag_array("lagged_corr")
         coords = results.get("saliency", "roi_coords")
         if corr is None or coords is None:
@@ -318,12 +320,33 @@ class CouplingView(QWidget):
             title = f"lagged r, {self._bands[b]}, FWE p < 0.05 (peak within the lags)"
         return title, values
 
+    def _compared_values(self) -> Optional[Tuple[str, np.ndarray]]:
+        """Overlay in compare mode: each side's r at the canonical delay, or B − A (only q < 0.05 if ticked)."""
+        arrays = self._state.compare.arrays
+        side = self.lagged_side()
+        bands = [str(b) for b in arrays["bands"]]
+        band = self._state.selection.band
+        b = bands.index(band) if band in bands else 0
+        values = np.asarray(arrays[f"lagged_r_{side}"][b], dtype=float).copy()
+        n_a, n_b = int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"])
+        what = {"a": "A", "b": "B", "diff": "B \u2212 A"}[side]
+        title = f"r at the canonical delay, {bands[b]}, {what} ({n_a} vs {n_b} recordings)"
+        if side == "diff" and self._significant_check.isChecked():
+            values[~(np.nan_to_num(np.asarray(arrays["lagged_r_q"][b], dtype=float), nan=1.0) < 0.05)] = np.nan
+            title = f"r at the canonical delay, {bands[b]}, B \u2212 A, q < 0.05 ({n_a} vs {n_b} recordings)"
+        return title, values
+
     def _publish_overlay(self) -> None:
         """Put the band's lagged r on the cortex when asked, or take this view's map off it."""
-        self._significant_check.setEnabled(self._cortex_check.isChecked()
-                                           and self._state.results is not None
-                                           and self._lag_array("p_value_fwer") is not None)
-        shown = self._cortex_check.isChecked() and self.compare_side() is None
+        lagged = self.lagged_side()
+        if lagged is not None:
+            self._significant_check.setText("only q < 0.05")
+            can_mask = lagged == "diff"
+        else:
+            self._significant_check.setText("only FWE p < 0.05")
+            can_mask = self._state.results is not None and self._lag_array("p_value_fwer") is not None
+        self._significant_check.setEnabled(self._cortex_check.isChecked() and can_mask)
+        shown = self._cortex_check.isChecked() and (self.compare_side() is None or lagged is not None)
         current = self._state.overlay
         if shown:
             made = self.cortex_values()
@@ -411,6 +434,13 @@ class CouplingView(QWidget):
             return None
         return COMPARE_SIDES[self._compare_combo.currentText()]
 
+    def lagged_side(self) -> Optional[str]:
+        """``"a"``, ``"b"`` or ``"diff"`` while the comparison's EEG power-BOLD r is on the cortex, else None."""
+        compare = self._state.compare
+        if compare is None or "lagged_r_a" not in compare.arrays or self._state.results is None:
+            return None
+        return COMPARE_SIDES[self._compare_combo.currentText()]
+
     def roi_box(self) -> np.ndarray:
         """Corners of the selected-ROI frame, shape (n_points, 2); empty when none."""
         x, y = self._roi_box.getData()
@@ -487,7 +517,7 @@ class CouplingView(QWidget):
                            if self._lag_prefix else self._node_index)
         side = self.compare_side()
         compare = self._state.compare
-        self._compare_row.setVisible(side is not None)
+        self._compare_row.setVisible(side is not None or self.lagged_side() is not None)
         if side is not None:
             arrays = compare.arrays
             # ROIs present in either session; the change only where in both (NaN elsewhere).
@@ -535,8 +565,11 @@ class CouplingView(QWidget):
             title = (f"<b>EEG\u2013fMRI coupling, {what}</b>; {compare.meta.get('a', 'A')} \u2192 "
                      f"{compare.meta.get('b', 'B')}. Lag curves below: session A.")
         elif compare is not None:
-            title = ("The comparison has no coupling (two sessions of one bundle share one phase-2 model); "
-                     "showing this bundle's coupling. " + title)
+            lagged = ("" if self.lagged_side() is None else
+                      " Each session's EEG power-BOLD correlation is compared: tick \u201cLagged r on the "
+                      "cortex\u201d for A, B or B \u2212 A.")
+            title = ("The comparison has no embedding coupling (two sessions of one bundle share one phase-2 "
+                     f"model); showing this bundle's.{lagged} " + title)
         self._heat_title.setText(title)
         self._draw_selection()
         self._publish_overlay()
