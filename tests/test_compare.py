@@ -100,6 +100,13 @@ def test_compare_command(tmp_path, capsys):
     # The output is never overwritten silently.
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 2
     assert "already exists" in capsys.readouterr().err
+    # two sessions of one bundle: the EEG power-BOLD correlation change is summarised with its resolution
+    _with_recording_coupling(tmp_path / "s", tmp_path / "a", 3, {(2, 139): -0.5})
+    assert main(["compare", str(tmp_path / "s"), "--sessions", "1", "2", "--out", str(tmp_path / "cs"),
+                 "--permutations", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "EEG power-BOLD correlation (3 vs 3 recordings; smallest possible p 0.1)" in out
+    assert f"largest change alpha at {load_bundle(tmp_path / 's').get('saliency', 'roi_names')[139]} (" in out
 
 
 def test_block_level_test_is_not_fooled_by_correlated_windows():

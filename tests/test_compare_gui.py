@@ -285,7 +285,8 @@ def test_two_sessions_of_one_bundle(gui, bundles, qtbot):
     window.state.set_band("alpha")
     coupling.cortex_check.setChecked(True)
     overlay = window.state.overlay
-    assert overlay.owner == "Coupling" and "B \u2212 A (3 vs 3 recordings)" in overlay.title
+    assert overlay.owner == "Coupling" and overlay.title.startswith("alpha r, B \u2212 A (")
+    assert "3 vs 3 recordings" in overlay.title
     np.testing.assert_allclose(overlay.values, result.arrays["lagged_r_diff"][2])
     assert overlay.values[0] < -0.3 and int(np.argmin(overlay.values)) == 0
     np.testing.assert_allclose(gui["cortex"].roi_values(), overlay.values)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+import numpy as np
 
 HELP = "compare two results bundles (before / after) with permutation tests"
 
@@ -48,4 +51,14 @@ def run(args: argparse.Namespace) -> int:
         best = top_changes(result, i, n=1)[0]
         print(f"  {name}: {sig} ROI(s) changed significantly; largest change {best['name']} "
               f"({best['diff']:+.2f}, q = {best['q']:.3g})")
+    arrays = result.arrays
+    if "lagged_r_diff" in arrays:
+        diff = np.nan_to_num(np.asarray(arrays["lagged_r_diff"], dtype=float))
+        b, r = np.unravel_index(np.abs(diff).argmax(), diff.shape)
+        n_a, n_b = int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"])
+        sig = int((np.nan_to_num(np.asarray(arrays["lagged_r_q"], dtype=float), nan=1.0) < 0.05).sum())
+        print(f"  EEG power-BOLD correlation ({n_a} vs {n_b} recordings; smallest possible p "
+              f"{min(1.0, 2.0 / math.comb(n_a + n_b, n_a)):.2g}): {sig} band x ROI changed significantly; "
+              f"largest change {arrays['bands'][b]} at {arrays['roi_names'][r]} ({diff[b, r]:+.2f}, "
+              f"q = {float(arrays['lagged_r_q'][b, r]):.3g})")
     return 0

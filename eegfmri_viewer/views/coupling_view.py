@@ -330,10 +330,12 @@ class CouplingView(QWidget):
         values = np.asarray(arrays[f"lagged_r_{side}"][b], dtype=float).copy()
         n_a, n_b = int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"])
         what = {"a": "A", "b": "B", "diff": "B \u2212 A"}[side]
-        title = f"r at the canonical delay, {bands[b]}, {what} ({n_a} vs {n_b} recordings)"
+        # the cortex's colour bar shows the part before " (": keep it short
+        title = f"{bands[b]} r, {what} (EEG power-BOLD r at the canonical delay; {n_a} vs {n_b} recordings)"
         if side == "diff" and self._significant_check.isChecked():
             values[~(np.nan_to_num(np.asarray(arrays["lagged_r_q"][b], dtype=float), nan=1.0) < 0.05)] = np.nan
-            title = f"r at the canonical delay, {bands[b]}, B \u2212 A, q < 0.05 ({n_a} vs {n_b} recordings)"
+            title = (f"{bands[b]} r, B \u2212 A, q < 0.05 (EEG power-BOLD r at the canonical delay; "
+                     f"{n_a} vs {n_b} recordings)")
         return title, values
 
     def _publish_overlay(self) -> None:
@@ -566,10 +568,9 @@ class CouplingView(QWidget):
                      f"{compare.meta.get('b', 'B')}. Lag curves below: session A.")
         elif compare is not None:
             lagged = ("" if self.lagged_side() is None else
-                      " Each session's EEG power-BOLD correlation is compared: tick \u201cLagged r on the "
-                      "cortex\u201d for A, B or B \u2212 A.")
-            title = ("The comparison has no embedding coupling (two sessions of one bundle share one phase-2 "
-                     f"model); showing this bundle's.{lagged} " + title)
+                      " Each session's EEG power-BOLD r: \u201cLagged r on the cortex\u201d, A, B or B \u2212 A.")
+            title = (f"<b>EEG\u2013fMRI coupling</b> of the bundle: the comparison has no embedding coupling "
+                     f"(sessions of one bundle share one phase-2 model).{lagged}")
         self._heat_title.setText(title)
         self._draw_selection()
         self._publish_overlay()
