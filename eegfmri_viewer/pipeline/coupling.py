@@ -308,8 +308,9 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     (the same for all ROIs, so the dependence between ROIs is kept too):
 
     * ``"shift"`` (default): the BOLD is shifted circularly by a random offset of at
-      least ``block_s`` seconds (and at most the length minus that). The whole
-      autocorrelation is kept except at the one wrap point.
+      least ``block_s`` seconds (and at most the length minus that), i.e. cut into two
+      blocks at a random point and the two swapped. The whole autocorrelation is kept
+      except at the one seam.
     * ``"blocks"``: the BOLD is cut into consecutive blocks of ``block_s`` seconds
       and the blocks are shuffled. The autocorrelation across block boundaries is
       lost, which makes this null a little liberal for slow signals
