@@ -473,6 +473,28 @@ def test_coupling_key_sits_beside_the_lag_plot_unless_the_view_is_narrow(qtbot, 
     assert "200 surrogate BOLD series (block permutations" in view.lag_key_tooltip
 
 
+def test_coupling_view_scrolls_rather_than_overlapping_when_short(qtbot, state, full):
+    state.set_results(full)
+    # the Coupling dock with the Teaching view open: a third of the bottom row
+    view = show(qtbot, CouplingView, state, size=(340, 360))
+    qtbot.waitUntil(lambda: not view.key_beside_plot(), timeout=3000)
+    settle()
+    lags, key = view.lag_widget, view._lag_key
+
+    def bottom_in_view(widget):
+        return widget.mapTo(view, widget.rect().bottomLeft()).y()
+
+    def top_in_view(widget):
+        return widget.mapTo(view, widget.rect().topLeft()).y()
+
+    assert bottom_in_view(lags) <= top_in_view(key)  # the key starts under the plot, not over it
+    assert lags.height() >= 80
+    # every line of the key gets its room (it is not squeezed and cut)
+    assert key.height() >= key.heightForWidth(key.width())
+    assert view._lag_title.height() >= view._lag_title.heightForWidth(view._lag_title.width())
+    assert view._scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+
+
 def test_coupling_highlights_roi_selected_elsewhere(qtbot, state, full):
     node_index = full.arrays["coupling"]["node_index"]
     state.set_results(full)

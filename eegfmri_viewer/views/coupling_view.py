@@ -19,8 +19,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea,
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.bundle_needs import missing_message
@@ -43,6 +43,9 @@ EMBEDDING_COUPLING_NOTE = (
     "planted as coupled (docs/method.md). For EEG power-BOLD coupling read the lagged correlation below.")
 #: Narrowest view (pixels) that has the lag curves' key beside the plot rather than under it.
 KEY_BESIDE_MIN_PX = 440
+#: Least height (pixels) of the heat map and lag section together, with the key beside the
+#: plot (True) or under it (False); a shorter view scrolls.
+CONTENT_MIN_PX = {True: 300, False: 460}
 #: Owner name of this view's cortex overlay (said in the cortex view's note).
 OVERLAY_OWNER = "Coupling"
 
@@ -234,7 +237,16 @@ class CouplingView(QWidget):
         self._heat.setMinimumHeight(100)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
-        self._stack = message_stack(self, self._message, splitter)
+        # Shorter than its content (a three-way bottom row), the view scrolls rather than
+        # letting its plots and text overlap.
+        self._splitter = splitter
+        self._scroll = QScrollArea()
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self._scroll.setWidget(splitter)
+        splitter.setMinimumHeight(CONTENT_MIN_PX[True])
+        self._stack = message_stack(self, self._message, self._scroll)
 
         self._heat.scene().sigMouseMoved.connect(self._on_moved)
         self._heat.scene().sigMouseClicked.connect(self._on_clicked)
@@ -255,6 +267,7 @@ class CouplingView(QWidget):
         narrow = event.size().width() < KEY_BESIDE_MIN_PX
         if narrow == self.key_beside_plot():
             self._lag_row.setDirection(QBoxLayout.TopToBottom if narrow else QBoxLayout.LeftToRight)
+            self._splitter.setMinimumHeight(CONTENT_MIN_PX[not narrow])
             self._render_key()
         super().resizeEvent(event)
 
