@@ -143,3 +143,33 @@ def test_report_of_a_session_comparison_lists_eeg_bold_correlation_changes(tmp_p
     # 2 and 2 recordings: said to be shown, not tested
     assert "there are 6 ways to relabel them, so no p-value can be below about 0.33: these changes are shown, " \
            "not tested" in text
+    # 4 and 4 (the demo): testable, but one change alone cannot pass FDR over 264 ROIs, and the report says so
+    add_recording_coupling(bundle, 4, {(2, 139): -0.5})
+    result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=200)
+    text = " ".join(_parse(build_report(bundle, comparison=result)).text)
+    assert "70 ways to relabel them, so no p-value can be below about 0.029, and with the FDR correction over " \
+           "the 264 ROIs of a band a change reaches q < 0.05 only together with many others" in text
+
+
+def test_report_command_compares_two_sessions_of_one_bundle(tmp_path, capsys):
+    from bundle_factory import add_recording_coupling
+
+    from eegfmri_viewer.cli import main
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    add_recording_coupling(bundle, 2, {(2, 139): -0.5})
+    save_bundle(tmp_path / "s", bundle)
+    out = tmp_path / "r.html"
+    assert main(["report", str(tmp_path / "s"), "--sessions", "1", "2", "--out", str(out),
+                 "--permutations", "200"]) == 0
+    text = " ".join(_parse(out.read_text()).text)
+    assert "What changed:" in text and "ses-1" in text and "ses-2" in text
+    assert "EEG power-BOLD correlation" in text
+    # a session the bundle lacks, or both kinds of comparison at once: a message, no report
+    assert main(["report", str(tmp_path / "s"), "--sessions", "1", "3", "--out", str(tmp_path / "x.html")]) == 2
+    assert "no windows of session '3'" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "s"), "--sessions", "1", "2", "--compare", str(tmp_path / "a"),
+                 "--out", str(tmp_path / "y.html")]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()

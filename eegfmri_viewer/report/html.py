@@ -392,8 +392,12 @@ def _lagged_change_table(a, q_threshold) -> str:
     smallest = min(1.0, 2.0 / labellings)
     note += (f" with {n_a} and {n_b} recordings there are {labellings} ways to relabel them, so no p-value can be "
              f"below about {smallest:.2g}")
+    n_rois = diff.shape[-1]
     if smallest >= q_threshold:
         note += ": these changes are shown, not tested"
+    elif smallest * n_rois > q_threshold:
+        note += (f", and with the FDR correction over the {n_rois} ROIs of a band a change reaches q &lt; "
+                 f"{q_threshold:g} only together with many others")
     return note + "</p>\n" + _table(["band", "ROI", "r in A", "r in B", "B − A", "p", "q (FDR)"], rows)
 
 
