@@ -70,6 +70,10 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
 #: Docks that share one tabbed place under the 3-D view (the first is raised), so
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
+#: Tool tabs that get :data:`ROOMY_TAB_SHARE` of the column they share with the 3-D view
+#: when brought up.
+ROOMY_TABS = ("Signals",)
+ROOMY_TAB_SHARE = 0.5
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)
@@ -586,6 +590,10 @@ class MainWindow(QMainWindow):
         tabbed = [self.docks[t] for t in TABBED_DOCKS if t in self.docks]
         for dock in tabbed[1:]:
             self.tabifyDockWidget(tabbed[0], dock)
+        for title in ROOMY_TABS:
+            if title in self.docks:
+                self.docks[title].visibilityChanged.connect(
+                    lambda visible, d=self.docks[title]: self._room_for_tab(d) if visible else None)
         if tabbed:
             tabbed[0].raise_()
         # Not a second tab group: Qt 6.11 leaves a stray tab bar drawn over the
@@ -901,6 +909,22 @@ class MainWindow(QMainWindow):
         dock.raise_()
         if was_hidden:
             self._give_room(dock)
+
+    def _room_for_tab(self, dock: QDockWidget) -> None:
+        # The shared tool tabs sit in a short row under the 3-D view; a tab that needs
+        # height (EEG traces and BOLD slices) gets a larger share when it is brought up.
+        if not self.isVisible() or dock.isFloating():
+            return
+        above = self.docks.get("Cortex 3-D")
+        if above is None or not above.isVisible() or above.isFloating():
+            return
+        # The tab and the 3-D view above it share their column: what the tab gains, the
+        # 3-D view gives.
+        total = above.height() + dock.height()
+        target = int(ROOMY_TAB_SHARE * total)
+        if dock.height() < target:
+            QTimer.singleShot(0, lambda: self.resizeDocks([above, dock], [total - target, target],
+                                                          Qt.Orientation.Vertical))
 
     def _give_room(self, dock: QDockWidget) -> None:
         # Qt brings a dock hidden since start back at a sliver of its row: it gets half

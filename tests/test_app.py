@@ -126,6 +126,17 @@ def test_first_start_layout_gives_the_result_views_room(qtbot, window):
     qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
 
 
+def test_signals_tab_gets_room_when_brought_up(qtbot, window):
+    docks, h = window.docks, window.height()
+    assert docks["Signals"].visibleRegion().isEmpty()  # behind another tab at first start
+    docks["Signals"].raise_()
+    # EEG traces and BOLD slices need height: the tab grows, and the 3-D view stays in sight
+    qtbot.waitUntil(lambda: docks["Signals"].height() >= 0.25 * h, timeout=5000)
+    assert docks["Cortex 3-D"].height() > 0.2 * h
+    window.reset_layout()
+    qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
+
+
 def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, window):
     dock = window.docks["Teaching"]
     # Hidden at first start, and not even built (it costs nothing until asked for).

@@ -122,7 +122,14 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     bundle.arrays["saliency"]["roi_coords"] = coords
     view.state.set_results(bundle)
     assert view.roi_curve.getData()[0] is None or len(view.roi_curve.getData()[0]) == 0
+    # no curve yet: the plot says how to get one, on the run's own time axis in seconds
+    assert "Select a ROI" in view.roi_plot.getPlotItem().titleLabel.text
+    n_vol = recording.bold.shape[3]
+    x0, x1 = view.roi_plot.getViewBox().viewRange()[0]
+    assert x0 <= 0.0 and x1 >= n_vol * 2.0 * 0.99
+    assert view.roi_plot.getAxis("bottom").labelUnitPrefix == ""
     view.state.select_node("roi", 2)
+    assert "BOLD at " in view.roi_plot.getPlotItem().titleLabel.text
     assert view.roi_markers[2].getData()[0].tolist() == [5] and view.roi_markers[2].getData()[1].tolist() == [6]
     x, y = view.roi_curve.getData()
     data = np.asarray(recording.bold.dataobj, dtype=float)

@@ -17,6 +17,10 @@ from scipy.signal import butter, sosfiltfilt
 
 from eegfmri_viewer.preprocessing.bands import DEFAULT_BANDS
 
+#: What the BOLD plot says while it has no curve.
+NO_ROI_TITLE = "Select a ROI (click it on the cortex or in any view) to plot its BOLD"
+NO_RESULTS_TITLE = "Open results to choose a ROI whose BOLD to plot"
+
 NO_DATASET_MESSAGE = "Open a dataset (File ▸ Open BIDS folder…) to see its signals"
 FMRI_ONLY_NOTE = "This recording has no EEG: only the BOLD part is shown."
 WINDOW_S = 10.0
@@ -132,7 +136,9 @@ class SignalsView(QWidget):
             self.slice_items.append(item)
             self.roi_markers.append(marker)
         self.roi_plot = pg.PlotWidget()
-        self.roi_plot.setLabel("bottom", "BOLD time", units="s")
+        self.roi_plot.setLabel("bottom", "BOLD time (s)")
+        # seconds stay seconds: an SI prefix turned an empty plot's axis into "ms"
+        self.roi_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.roi_curve = self.roi_plot.plot([], [], pen=pg.mkPen("y", width=2))
         self.roi_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("r"))
         self.roi_plot.addItem(self.roi_cursor)
@@ -369,13 +375,19 @@ class SignalsView(QWidget):
         self.roi_curve.setData([], [])
         rec = self._rec
         if rec is None or rec.bold is None:
+            self.roi_plot.setTitle("")
             return
         self._draw_slices()
+        if len(rec.bold.shape) == 4:
+            # the run's time axis, with or without a curve on it
+            self.roi_plot.setXRange(0.0, rec.bold.shape[3] * float(rec.tr or 1.0), padding=0.02)
         vox = self._roi_voxel()
         if vox is None or len(rec.bold.shape) != 4:
+            self.roi_plot.setTitle(NO_ROI_TITLE if self.state.results is not None else NO_RESULTS_TITLE, size="9pt")
             return
         shape = rec.bold.shape[:3]
         if any(v < 0 or v >= s for v, s in zip(vox, shape)):
+            self.roi_plot.setTitle("The selected ROI lies outside this BOLD image", size="9pt")
             return
         i, j, k = vox
         self.roi_markers[0].setData([j], [k])
@@ -387,3 +399,7 @@ class SignalsView(QWidget):
         series = cube.reshape(-1, cube.shape[-1]).mean(axis=0)
         tr = float(rec.tr or 1.0)
         self.roi_curve.setData(np.arange(len(series)) * tr, series)
+        sel = self.state.selection
+        names = self.state.results.get("saliency", "roi_names")
+        name = str(names[sel.node_index]) if names is not None and sel.node_index < len(names) else "ROI"
+        self.roi_plot.setTitle(f"BOLD at {name} (mean of the 3\u00d73\u00d73 voxels around its centre)", size="9pt")
