@@ -138,3 +138,40 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     np.testing.assert_allclose(x, np.arange(data.shape[-1]) * 2.0)
     # slices pass through the ROI voxel
     assert view.slice_center() == (5, 6, 4)
+
+
+def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view(qtbot, tmp_path):
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.results import load_bundle
+
+    names = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4",
+             "P8", "O1", "Oz", "O2"]
+    root = make_bids_run(tmp_path / "bids", n_vol=10, tr=2.0, sfreq=250.0, ch_names=names)
+    recording = load_run(discover(root).runs[0])
+    state = AppState()
+    v = SignalsView(state)
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    qtbot.waitExposed(v)
+    state.set_dataset(recording)
+    # a page of 16 channels, and the bar beside the traces reaches the other 4
+    assert v.shown_channels() == names[:16] and v.channel_scroll.isVisible()
+    v.channel_scroll.setValue(v.channel_scroll.maximum())
+    assert v.shown_channels() == names[4:]
+    assert len(v.trace_curves) == 16
+    v.channels_spin.setValue(20)
+    assert v.shown_channels() == names and not v.channel_scroll.isVisible()
+    # an electrode selected elsewhere is brought into the page and drawn thicker
+    v.channels_spin.setValue(8)
+    v.channel_scroll.setValue(0)
+    make_bundle(tmp_path / "bundle", phase2=False)
+    bundle = load_bundle(tmp_path / "bundle")
+    electrodes = [str(e) for e in bundle.get("saliency", "electrodes")]
+    target = next(e for e in electrodes if e in names[10:])
+    state.set_results(bundle)
+    state.select_node("electrode", electrodes.index(target))
+    assert target in v.shown_channels()
+    widths = {name: c.opts["pen"].widthF() for name, c in zip(v.shown_channels(), v.trace_curves)}
+    assert widths[target] > max(w for n, w in widths.items() if n != target)

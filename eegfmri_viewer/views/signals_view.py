@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QScrollBar, QSplitter,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QScrollBar, QSpinBox, QSplitter,
                                QStackedWidget, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
 from scipy.signal import butter, sosfiltfilt
@@ -73,6 +73,7 @@ class SignalsView(QWidget):
         self.state = state
         self._rec = None
         self._picks: list = []
+        self._eeg_picks: list = []
         self._mean_volume: Optional[np.ndarray] = None
         self._window_data: Optional[np.ndarray] = None
         self._window_times: Optional[np.ndarray] = None
@@ -104,6 +105,13 @@ class SignalsView(QWidget):
         self.scale_combo.addItems(list(SCALES))
         self.scale_combo.setCurrentText(DEFAULT_SCALE)
         controls.addWidget(self.scale_combo)
+        controls.addWidget(QLabel("Channels"))
+        self.channels_spin = QSpinBox()
+        self.channels_spin.setRange(1, N_CHANNELS)
+        self.channels_spin.setValue(N_CHANNELS)
+        self.channels_spin.setToolTip("How many EEG channels are drawn at once; the bar beside the traces "
+                                      "scrolls through all of them")
+        controls.addWidget(self.channels_spin)
         self.band_label = QLabel("")
         controls.addWidget(self.band_label)
         controls.addStretch(1)
@@ -111,7 +119,14 @@ class SignalsView(QWidget):
         self.eeg_plot = pg.PlotWidget()
         self.eeg_plot.setLabel("bottom", "EEG time", units="s")
         self.eeg_plot.setMouseEnabled(x=False, y=False)
-        eeg_col.addWidget(self.eeg_plot, 1)
+        # every EEG channel is reachable: the traces show a page of them, this bar picks the page
+        self.channel_scroll = QScrollBar(Qt.Orientation.Vertical)
+        self.channel_scroll.setToolTip("Scroll through the EEG channels")
+        traces = QHBoxLayout()
+        traces.setContentsMargins(0, 0, 0, 0)
+        traces.addWidget(self.eeg_plot, 1)
+        traces.addWidget(self.channel_scroll)
+        eeg_col.addLayout(traces, 1)
         self.scroll = QScrollBar(Qt.Orientation.Horizontal)
         eeg_col.addWidget(self.scroll)
 
@@ -170,6 +185,9 @@ class SignalsView(QWidget):
         state.datasetChanged.connect(self._on_dataset)
         state.resultsChanged.connect(lambda _r: self._update_roi())
         state.nodeChanged.connect(lambda _k, _i: self._update_roi())
+        state.nodeChanged.connect(self._on_node)
+        self.channel_scroll.valueChanged.connect(self._on_channel_page)
+        self.channels_spin.valueChanged.connect(lambda _n: self._on_channel_page(self.channel_scroll.value()))
         state.bandChanged.connect(lambda _b: self._draw_band())
         state.timeChanged.connect(self._on_time)
         self._on_dataset(state.dataset)
@@ -204,7 +222,12 @@ class SignalsView(QWidget):
         if has_eeg:
             raw = rec.eeg
             types = raw.get_channel_types()
-            self._picks = [i for i, t in enumerate(types) if t == "eeg"][:N_CHANNELS]
+            self._eeg_picks = [i for i, t in enumerate(types) if t == "eeg"]
+            self.channels_spin.blockSignals(True)
+            self.channels_spin.setRange(1, max(1, len(self._eeg_picks)))
+            self.channels_spin.setValue(min(N_CHANNELS, max(1, len(self._eeg_picks))))
+            self.channels_spin.blockSignals(False)
+            self._set_channel_page(0)
             duration = raw.n_times / raw.info["sfreq"]
             top = max(0.0, duration - WINDOW_S)
             self.start_spin.blockSignals(True)
@@ -220,6 +243,40 @@ class SignalsView(QWidget):
         if rec.bold is not None:
             self._draw_slices()
             self._update_roi()
+
+    def _set_channel_page(self, first: int) -> None:
+        """Show the channels from ``first`` on (as many as the Channels box says)."""
+        count = self.channels_spin.value()
+        top = max(0, len(self._eeg_picks) - count)
+        self.channel_scroll.blockSignals(True)
+        self.channel_scroll.setRange(0, top)
+        self.channel_scroll.setPageStep(count)
+        self.channel_scroll.setValue(min(max(0, first), top))
+        self.channel_scroll.blockSignals(False)
+        self.channel_scroll.setVisible(top > 0)
+        first = self.channel_scroll.value()
+        self._picks = self._eeg_picks[first:first + count]
+
+    def _on_channel_page(self, first: int) -> None:
+        self._set_channel_page(first)
+        self._draw_window()
+
+    def shown_channels(self) -> list:
+        """Names of the EEG channels drawn now, top to bottom."""
+        raw = self._rec.eeg if self._rec is not None else None
+        return [raw.ch_names[i] for i in self._picks] if raw is not None else []
+
+    def _on_node(self, kind: str, index: int) -> None:
+        # An electrode selected in another view comes into the page of traces, marked.
+        raw = self._rec.eeg if self._rec is not None else None
+        if kind == "electrode" and raw is not None and self.state.results is not None:
+            names = self.state.results.get("saliency", "electrodes")
+            if names is not None and 0 <= index < len(names):
+                wanted = str(names[index]).lower()
+                rows = [k for k, i in enumerate(self._eeg_picks) if raw.ch_names[i].lower() == wanted]
+                if rows and self._eeg_picks[rows[0]] not in self._picks:
+                    self._set_channel_page(rows[0] - self.channels_spin.value() // 2)
+        self._draw_window()
 
     def _on_start_spin(self, value: float) -> None:
         self.scroll.blockSignals(True)
@@ -255,8 +312,10 @@ class SignalsView(QWidget):
         self._window_data, self._window_times = data, times
         offsets = self._offsets(len(self._picks))
         names = [raw.ch_names[i] for i in self._picks]
-        for row, offset in zip(data, offsets):
-            curve = plot.plot(times, row, pen=pg.mkPen((200, 200, 200), width=1))
+        marked = self._selected_channel()
+        for pick, row, offset in zip(self._picks, data, offsets):
+            pen = pg.mkPen((255, 255, 255), width=2) if pick == marked else pg.mkPen((200, 200, 200), width=1)
+            curve = plot.plot(times, row, pen=pen)
             # the offset is a display transform so the curve's y data stay the file's values
             curve.setPos(0, offset)
             self.trace_curves.append(curve)
@@ -268,6 +327,17 @@ class SignalsView(QWidget):
         plot.setXRange(times[0], times[0] + WINDOW_S, padding=0)
         plot.setYRange(offsets[-1] - spacing, spacing, padding=0)
         self._draw_band()
+
+    def _selected_channel(self) -> Optional[int]:
+        """Channel index in the file of the electrode selected in another view, if any."""
+        sel, results, raw = self.state.selection, self.state.results, self._rec.eeg
+        if sel.node_kind != "electrode" or results is None or sel.node_index is None:
+            return None
+        names = results.get("saliency", "electrodes")
+        if names is None or not 0 <= sel.node_index < len(names):
+            return None
+        wanted = str(names[sel.node_index]).lower()
+        return next((i for i in self._eeg_picks if raw.ch_names[i].lower() == wanted), None)
 
     def _draw_events(self, t0: float, t1: float) -> None:
         ev = self._rec.events
