@@ -18,8 +18,7 @@ def recording(tmp_path_factory):
     return load_run(discover(root).runs[0])
 
 
-@pytest.fixture
-def view(qtbot, recording):
+def _shown(qtbot, recording):
     state = AppState()
     v = SignalsView(state)
     qtbot.addWidget(v)
@@ -28,6 +27,11 @@ def view(qtbot, recording):
     qtbot.waitExposed(v)
     state.set_dataset(recording)
     return v
+
+
+@pytest.fixture
+def view(qtbot, recording):
+    return _shown(qtbot, recording)
 
 
 def test_no_dataset_message(qtbot):
@@ -149,13 +153,8 @@ def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view
              "P8", "O1", "Oz", "O2"]
     root = make_bids_run(tmp_path / "bids", n_vol=10, tr=2.0, sfreq=250.0, ch_names=names)
     recording = load_run(discover(root).runs[0])
-    state = AppState()
-    v = SignalsView(state)
-    qtbot.addWidget(v)
-    v.resize(1200, 800)
-    v.show()
-    qtbot.waitExposed(v)
-    state.set_dataset(recording)
+    v = _shown(qtbot, recording)
+    state = v.state
     # a page of 16 channels, and the bar beside the traces reaches the other 4
     assert v.shown_channels() == names[:16] and v.channel_scroll.isVisible()
     v.channel_scroll.setValue(v.channel_scroll.maximum())

@@ -74,6 +74,8 @@ class SignalsView(QWidget):
         self._rec = None
         self._picks: list = []
         self._eeg_picks: list = []
+        # file index of the channel drawn thicker (the electrode selected elsewhere), or None
+        self._marked: Optional[int] = None
         self._mean_volume: Optional[np.ndarray] = None
         self._window_data: Optional[np.ndarray] = None
         self._window_times: Optional[np.ndarray] = None
@@ -266,16 +268,15 @@ class SignalsView(QWidget):
         raw = self._rec.eeg if self._rec is not None else None
         return [raw.ch_names[i] for i in self._picks] if raw is not None else []
 
-    def _on_node(self, kind: str, index: int) -> None:
+    def _on_node(self, _kind: str, _index: int) -> None:
         # An electrode selected in another view comes into the page of traces, marked.
-        raw = self._rec.eeg if self._rec is not None else None
-        if kind == "electrode" and raw is not None and self.state.results is not None:
-            names = self.state.results.get("saliency", "electrodes")
-            if names is not None and 0 <= index < len(names):
-                wanted = str(names[index]).lower()
-                rows = [k for k, i in enumerate(self._eeg_picks) if raw.ch_names[i].lower() == wanted]
-                if rows and self._eeg_picks[rows[0]] not in self._picks:
-                    self._set_channel_page(rows[0] - self.channels_spin.value() // 2)
+        if self._rec is None or self._rec.eeg is None:
+            return
+        channel = self._selected_channel()
+        if channel == self._marked:
+            return  # e.g. a ROI selected: the traces stay as they are (no re-read from the file)
+        if channel is not None and channel not in self._picks:
+            self._set_channel_page(self._eeg_picks.index(channel) - self.channels_spin.value() // 2)
         self._draw_window()
 
     def _on_start_spin(self, value: float) -> None:
@@ -312,7 +313,7 @@ class SignalsView(QWidget):
         self._window_data, self._window_times = data, times
         offsets = self._offsets(len(self._picks))
         names = [raw.ch_names[i] for i in self._picks]
-        marked = self._selected_channel()
+        marked = self._marked = self._selected_channel()
         for pick, row, offset in zip(self._picks, data, offsets):
             pen = pg.mkPen((255, 255, 255), width=2) if pick == marked else pg.mkPen((200, 200, 200), width=1)
             curve = plot.plot(times, row, pen=pen)
