@@ -7,7 +7,7 @@ import pytest
 
 from eegfmri_viewer.pipeline.coupling import (
     NULLS, canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling,
-    task_design)
+    recording_correlation, task_design, task_regressors)
 
 TR = 2.0
 
@@ -245,3 +245,46 @@ def test_removing_the_task_keeps_spontaneous_coupling_and_drops_task_driven_co_m
     assert beyond["p_value"][0, 1] < 0.05 and np.abs(beyond["lagged_corr"][0, 1]).max() > 0.4
     with pytest.raises(ValueError, match="do not match"):
         lagged_coupling(power, bold, TR, confounds=[d[:-1] for d in designs])
+
+
+def test_removing_regressors_is_the_least_squares_residual_even_with_an_absent_class():
+    from eegfmri_viewer.pipeline.coupling import _remove
+
+    onset, duration = np.array([10.0, 70, 130, 190, 250]), np.full(5, 20.0)
+    kinds = np.array(["A", "C", "A", "C", "A"])  # no "B" in this run: a zero column in the middle
+    d = task_regressors(onset, duration, kinds, ["A", "B", "C"], TR, 150)
+    assert d.shape == (150, 6) and np.all(d[:, 1] == 0)
+    x = np.random.default_rng(0).normal(size=(3, 150))
+    design = np.column_stack([np.ones(150), d])
+    expected = x - np.linalg.lstsq(design, x.T, rcond=None)[0].T @ design.T
+    np.testing.assert_allclose(_remove(x, d), expected, atol=1e-9)
+
+
+def test_task_removal_leaves_no_coupling_when_the_bold_response_is_not_canonical():
+    # EEG power follows the blocks, BOLD follows them 1 s later than the canonical HRF, and
+    # nothing else links them: with the task removed from both sides, nothing is left
+    rng = np.random.default_rng(1)
+    n, onset = 200, np.arange(10.0, 380.0, 60.0)
+    duration, kinds = np.full(len(onset), 30.0), np.full(len(onset), "A")
+    t = np.arange(n) * TR
+    box = np.zeros(n)
+    for o in onset:
+        box[(t >= o) & (t < o + 30.0)] = 1.0
+    late = task_design(onset + 1.0, duration, kinds, ["A"], TR, n)[:, 0]
+    design = task_regressors(onset, duration, kinds, ["A"], TR, n)
+    power = [3 * box[None, None] + rng.normal(size=(1, 40, n)) for _ in range(3)]
+    bold = [3 * late[None] + 0.3 * rng.normal(size=(40, n)) for _ in range(3)]
+    plain = recording_correlation(power, bold, TR)
+    beyond = recording_correlation(power, bold, TR, confounds=[design] * 3)
+    assert plain.mean() > 0.5  # the task alone correlates them
+    assert abs(float(beyond.mean())) < 0.03
+
+
+def test_shift_surrogates_never_realign_within_the_searched_lags():
+    # a perfectly coupled ROI: no surrogate may come back within the lags searched, even
+    # with a least shift (block_s) shorter than the lag range
+    rng = np.random.default_rng(2)
+    power = [np.abs(_ar1(rng, (1, 1, 120)))]
+    bold = [hrf_convolve(power[0][0], TR)]
+    out = lagged_coupling(power, bold, TR, n_permutations=200, block_s=TR, seed=0)
+    assert out["p_value"][0, 0] == pytest.approx(1 / 201)

@@ -35,7 +35,7 @@ from numpy import ndarray
 
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.pipeline.config import AnalysisConfig
-from eegfmri_viewer.pipeline.coupling import task_design
+from eegfmri_viewer.pipeline.coupling import task_regressors
 from eegfmri_viewer.progress import check_cancel, report, sub_progress
 from eegfmri_viewer.results import file_sha256
 
@@ -423,8 +423,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         per_rec_windows.append(win)
         window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
         rois_per_rec.append(roi_series.data)
-        task_designs.append(task_design(rec.events.onset, rec.events.duration, rec.events.trial_type, class_names,
-                                        roi_series.tr, roi_series.n_volumes))
+        task_designs.append(task_regressors(rec.events.onset, rec.events.duration, rec.events.trial_type,
+                                            class_names, roi_series.tr, roi_series.n_volumes))
         rec_subjects.append(str(rec.subject))
         rec_sessions.append(str(rec.session or ""))
         del eeg_bands

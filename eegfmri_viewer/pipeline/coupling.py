@@ -119,13 +119,50 @@ def task_design(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray,
     return design
 
 
+def task_regressors(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray, classes: Sequence[str],
+                    tr: float, n_volumes: int, oversample: int = 16) -> np.ndarray:
+    """The task, in both forms a class's blocks take in the lagged coupling: what ``remove_task`` removes.
+
+    The band-power regressor is the power convolved with the HRF by
+    :func:`hrf_convolve` (kernel sampled at the TR), so the part of it that the
+    blocks drive is :func:`hrf_convolve` of the blocks sampled at the TR; the
+    BOLD's is the SPM regressor of :func:`task_design`. The two differ a little
+    (about 3 % of the variance at TR 2 s). Removing only one of them from both
+    sides would leave a fixed function of the task in one side, which correlates
+    with the other whenever the true BOLD response is not exactly canonical. Both
+    forms are returned, and both are removed from both sides.
+
+    Parameters
+    ----------
+    onset, duration, trial_type, classes, tr, n_volumes, oversample
+        As for :func:`task_design`.
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, 2 * n_classes)
+        The SPM regressors, then the HRF-convolved TR-sampled blocks.
+    """
+    dt = tr / oversample
+    t = np.arange(n_volumes * oversample) * dt
+    kinds = np.asarray(trial_type).astype(str)
+    blocks = np.zeros((len(classes), n_volumes))
+    for c, name in enumerate(classes):
+        box = np.zeros(len(t))
+        for o, d in zip(np.asarray(onset, float)[kinds == name], np.asarray(duration, float)[kinds == name]):
+            box[(t >= o) & (t < o + max(d, dt))] = 1.0
+        blocks[c] = box.reshape(n_volumes, oversample).mean(axis=1)  # fraction of each volume in the class
+    return np.column_stack([task_design(onset, duration, trial_type, classes, tr, n_volumes, oversample),
+                            hrf_convolve(blocks, tr).T])
+
+
 def _remove(x: np.ndarray, design: np.ndarray) -> np.ndarray:
     """``x`` (..., T) less its least-squares fit by ``design`` (T, k) and a constant."""
     d = np.column_stack([np.ones(x.shape[-1]), design])
-    q, r = np.linalg.qr(d)
-    # A class absent from a run gives a zero column (a column that adds nothing to the
-    # basis): its direction in q is arbitrary, so it is left out.
-    q = q[:, np.abs(r.diagonal()) > 1e-10 * max(1.0, float(np.abs(d).max()))]
+    # An orthonormal basis of the columns' span from the SVD: a class absent from a run
+    # gives a zero column, and the two forms of one class's regressor are nearly
+    # collinear; a QR basis with such columns left out would miss part of the span.
+    u, sv, _ = np.linalg.svd(d, full_matrices=False)
+    q = u[:, sv > 1e-10 * sv[0]]
     return x - (x @ q) @ q.T
 
 
@@ -384,7 +421,8 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         for i in range(n_permutations):
             check_cancel(cancel)
             if null == "shift":
-                y_perm = [_circular_shift(b, block, rng) for b in y]
+                # never closer to the original alignment than the lags searched
+                y_perm = [_circular_shift(b, max(block, sums.pad + 1), rng) for b in y]
             else:
                 y_perm = [_block_permute(b, block, rng) for b in y]
             null_peak = np.abs(sums.correlation(y_perm)).max(axis=-1)
