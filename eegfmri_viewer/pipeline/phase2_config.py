@@ -115,9 +115,10 @@ class CouplingConfig:
     seed : int
         Seed of the permutation draw.
     remove_task : bool
-        Remove the task from both sides first (the HRF-convolved regressor of
-        each class, fitted by least squares per recording), so the lagged
-        correlation measures the coupling beyond what the task drives in both.
+        Remove the task from both sides first (each class's block regressor, in
+        the forms it takes in the HRF-convolved band power and in the BOLD,
+        fitted by least squares per recording), so the lagged correlation
+        measures the coupling beyond what the task drives in both.
         Off by default: the plain correlation the paper uses.
     """
 
