@@ -292,3 +292,27 @@ def test_class_activity_is_each_class_mean_against_the_mean_of_all_windows():
     np.testing.assert_allclose(out[0], [2.0 - 4 / 6, 4 / 6, 0.0])
     np.testing.assert_allclose(out[1], [-4 / 6, -1.0 + 4 / 6, 0.0])
     assert np.isnan(out[2]).all()  # no window of class 2
+
+
+def test_analyze_with_the_task_removed_before_the_coupling(small_demo, tmp_path):
+    import torch
+
+    from eegfmri_viewer.pipeline.analyze import analyze
+    from eegfmri_viewer.results import load_bundle
+
+    torch.set_num_threads(1)
+    config = fast_config().with_overrides(coupling={"remove_task": True})
+    b = load_bundle(analyze(small_demo, tmp_path / "res", config=config))
+    cp = b.arrays["coupling"]
+    assert b.config["coupling"]["remove_task"] is True
+    assert np.isfinite(cp["roi_lagged_corr"]).all() and np.isfinite(cp["recording_lagged_r"]).all()
+    # the task regressors are gone from both sides: what is left is the coupling beyond the task,
+    # smaller than the plain correlation at the demo's coupled ROIs
+    plain = load_bundle(analyze(small_demo, tmp_path / "plain", config=fast_config()))
+    truth = json.loads((Path(small_demo) / "ground_truth.json").read_text())
+    bands = [str(x) for x in cp["bands"]]
+    pairs = [(bands.index(p["band"]), p["index"]) for p in truth["coupled_pairs"] if p["band"] in bands]
+    assert pairs
+    beyond = np.mean([abs(cp["recording_lagged_r"][:, bi, roi]).mean() for bi, roi in pairs])
+    before = np.mean([abs(plain.arrays["coupling"]["recording_lagged_r"][:, bi, roi]).mean() for bi, roi in pairs])
+    assert beyond < before

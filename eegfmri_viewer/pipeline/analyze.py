@@ -384,8 +384,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # 2. preprocess
     atlas = _load_atlas(config)
     per_rec_windows, covariances, rois_per_rec, eeg_meta = [], [], [], []
-    # The task regressors of each recording (expected BOLD of each class's blocks),
-    # removed before the lagged coupling when [coupling] remove_task is on.
+    # The task regressors of each recording, built only when [coupling] remove_task
+    # asks for them to be removed before the lagged coupling.
     task_designs = []
     # Session of every window, so that one bundle analysed over two sessions
     # can be compared session against session with the same model.
@@ -423,8 +423,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         per_rec_windows.append(win)
         window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
         rois_per_rec.append(roi_series.data)
-        task_designs.append(task_regressors(rec.events.onset, rec.events.duration, rec.events.trial_type,
-                                            class_names, roi_series.tr, roi_series.n_volumes))
+        if config.coupling.remove_task:
+            task_designs.append(task_regressors(rec.events.onset, rec.events.duration, rec.events.trial_type,
+                                                class_names, roi_series.tr, roi_series.n_volumes))
         rec_subjects.append(str(rec.subject))
         rec_sessions.append(str(rec.session or ""))
         del eeg_bands
@@ -586,7 +587,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                         eeg_power_roi=[roi_power(c, T_nodes) for c in covariances],
                         bold_roi=[r[:, node_index].T.astype(np.float32) for r in rois_per_rec],
                         tr=tr,
-                        task_design=task_designs if config.coupling.remove_task else None,
+                        task_design=task_designs or None,
                     )
                     result = run_phase2(inputs, config, progress=stage_progress("phase2"), cancel=cancel,
                                         on_epoch=on_epoch)
@@ -597,8 +598,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 with timer.stage("coupling_rois"):
                     arrays["coupling"].update(_all_roi_lagged_coupling(
                         covariances, rois_per_rec, T, tr, config.coupling,
-                        task_designs if config.coupling.remove_task else None,
-                        sessions=rec_sessions, progress=stage_progress("coupling_rois"), cancel=cancel))
+                        task_designs or None, sessions=rec_sessions, progress=stage_progress("coupling_rois"), cancel=cancel))
     else:
         arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}
 
