@@ -2,8 +2,8 @@
 
 Runs the full pipeline with the default settings (phase 2 included unless
 ``--no-phase2``) and prints JSON: total seconds, per-stage timings from
-``manifest.json``, the share of phase 2, and whether the total is under the
-5-minute target. Pin it to two cores to match the target machine, e.g.
+``manifest.json``, the share of phase 2, whether the total is under the
+5-minute target, and the size of each file of the bundle (MB). Pin it to two cores to match the target machine, e.g.
 ``taskset -c 0,1 python benchmarks/bench_analyze_speed.py``.
 """
 
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
         "phase2_share_of_rest": round(phase2 / max(total - phase2, 1e-9), 3),
         "threads": args.threads,
         "n_windows": int(len(b.arrays["windows"]["labels"])),
+        "bundle_mb": {f.relative_to(out).as_posix(): round(f.stat().st_size / 1e6, 2)
+                      for f in sorted(out.rglob("*")) if f.is_file()},
         "epochs": {"fmri": b.metrics["phase1"]["fmri"]["epochs"],
                    **{k: v["epochs"] for k, v in b.metrics["phase1"].get("eeg", {}).items()}},
     }

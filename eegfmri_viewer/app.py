@@ -52,7 +52,7 @@ DESCRIPTION = (
 )
 LICENSE = "BSD-3-Clause"
 # Bump when docks are renamed or removed, so an old saved layout is ignored.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 # (dock title, "module:ClassName", dock area). View helpers append their views.
 VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
@@ -65,14 +65,16 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
     ("Training", "eegfmri_viewer.views.training_view:TrainingView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Dataset", "eegfmri_viewer.views.dataset_browser_view:DatasetBrowserView", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Signals", "eegfmri_viewer.views.signals_view:SignalsView", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("Coupling over time", "eegfmri_viewer.views.coupling_time_view:CouplingTimeView",
+     Qt.DockWidgetArea.LeftDockWidgetArea),
     ("Teaching", "eegfmri_viewer.views.teaching_view:TeachingView", Qt.DockWidgetArea.BottomDockWidgetArea),
 ]
 #: Docks that share one tabbed place under the 3-D view (the first is raised), so
 #: that the result views keep their room.
-TABBED_DOCKS = ("Training", "Dataset", "Signals", "Log")
+TABBED_DOCKS = ("Training", "Dataset", "Signals", "Coupling over time", "Log")
 #: Tool tabs that get :data:`ROOMY_TAB_SHARE` of the column they share with the 3-D view
 #: when brought up.
-ROOMY_TABS = ("Signals",)
+ROOMY_TABS = ("Signals", "Coupling over time")
 ROOMY_TAB_SHARE = 0.5
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.

@@ -80,7 +80,7 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
         ``session_b`` inside ``bundle_a``.
     session_a, session_b : str, optional
     n_permutations : int
-    unit : {"windows", "blocks"}
+    unit : {"windows", "blocks", "subjects"}
         What the permutation test exchanges (see ``compare_sessions``).
 
     Returns
@@ -133,9 +133,11 @@ class CompareDialog(QDialog):
         self.permutations.setValue(DEFAULT_PERMUTATIONS)
         self.permutations.setToolTip("Permutations per test (p-values down to 1 / (n + 1))")
         self.unit = QComboBox()
-        self.unit.addItems(["windows", "blocks"])
-        self.unit.setToolTip("What the test exchanges: windows, or block means (stricter: windows of one "
-                             "block are correlated; needs enough blocks)")
+        self.unit.addItems(["windows", "blocks", "subjects"])
+        self.unit.setToolTip("What the test exchanges: windows; block means (stricter: windows of one "
+                             "block are correlated; needs enough blocks); or subjects, paired (the same "
+                             "subjects before and after: sign flips of each subject's change; n subjects "
+                             "give p-values down to 2 / 2^n)")
 
         has_sessions = len(sessions) >= 2
         self.sessions_radio.setEnabled(has_sessions)

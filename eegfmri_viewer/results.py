@@ -35,9 +35,11 @@ from eegfmri_viewer.io.errors import InputError
 FORMAT = "eegfmri_viewer.results"
 #: 2 added the salient connections, ``fmri_class_activity`` and each band's graph;
 #: 3 the corrected coupling p-values (``*_p_value_fwer``) and each recording's EEG
-#: power-BOLD correlation (``recording_lagged_r``, for before / after tests).
+#: power-BOLD correlation (``recording_lagged_r``, for before / after tests);
+#: 4 each recording's subject (``recording_subject``, for paired tests) and the
+#: coupling's time courses (``timecourses.npz``).
 #: Older bundles still load (the views say what they lack).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _JSON_FILES = ("metrics", "dataset")
 
 

@@ -256,3 +256,77 @@ def add_recording_coupling(bundle, n_per_session: int, change: dict, seed: int =
     bundle.arrays["coupling"]["recording_lagged_r"] = r.astype(np.float32)
     bundle.arrays["coupling"]["recording_session"] = np.repeat(["1", "2"], n_per_session)
     return r
+
+
+def add_paired_recordings(bundle, n_subjects: int, change: dict, seed: int = 0, with_subjects: bool = True) -> None:
+    """Give ``bundle`` the same ``n_subjects`` subjects in sessions "1" and "2".
+
+    Windows: six per subject, one of every class in each session. Each subject
+    has one recording per session whose EEG power-BOLD r (``coupling.npz``) is
+    that subject's own level (sd 0.25 across subjects) plus a little noise;
+    ``change`` ({(band index, roi): delta}) is added to every session-2
+    recording. ``recording_subject`` is left out when ``with_subjects`` is False.
+    """
+    rng = np.random.default_rng(seed)
+    n_bands, n_rois = len(bundle.bands), len(bundle.get("saliency", "roi_coords"))
+    windows = bundle.arrays["windows"]
+    n_old, n_win = len(windows["labels"]), 6 * n_subjects
+    idx = np.arange(n_win) % n_old  # the labels cycle through the 3 classes, and n_old is a multiple of 3
+    windows = {k: v[idx] if np.ndim(v) and len(v) == n_old else v for k, v in windows.items()}
+    subjects = [f"{i:02d}" for i in range(n_subjects)]
+    windows["session"] = np.where(np.arange(n_win) % 2, "2", "1")
+    windows["subject"] = np.array(subjects)[np.arange(n_win) // 6]
+    windows["blocks"] = np.arange(n_win)
+    bundle.arrays["windows"] = windows
+    level = rng.normal(0.2, 0.25, (n_subjects, n_bands, n_rois))
+    r = np.concatenate([level + rng.normal(0, 0.02, level.shape), level + rng.normal(0, 0.02, level.shape)])
+    for (b, roi), delta in change.items():
+        r[n_subjects:, b, roi] += delta
+    coupling = bundle.arrays["coupling"]
+    coupling["recording_lagged_r"] = np.clip(r, -0.95, 0.95).astype(np.float32)
+    coupling["recording_session"] = np.repeat(["1", "2"], n_subjects)
+    if with_subjects:
+        coupling["recording_subject"] = np.array(subjects * 2)
+
+
+#: (band index, atlas ROI) whose power and BOLD ``add_time_courses`` couples during "visual" blocks only.
+TIME_COUPLED = (2, 139)
+
+
+def add_time_courses(bundle, n_volumes=(90, 60), tr: float = 2.0, seed: int = 0) -> None:
+    """Give ``bundle`` the coupling time courses of ``analyze`` (``timecourses.npz``).
+
+    One recording per entry of ``n_volumes``; classes in 10-volume blocks
+    (rest, visual, motor, rest, ...). Band power and BOLD are independent noise
+    everywhere except at :data:`TIME_COUPLED`, where during "visual" blocks the
+    power is minus the BOLD (r about −0.9 there, about 0 in other blocks).
+    Each series is z-scored over its recording, as ``analyze`` stores them,
+    and ``coupling.npz`` ``recording_lagged_r`` is set to each recording's r.
+    """
+    rng = np.random.default_rng(seed)
+    n_bands, n_rois = len(bundle.bands), len(bundle.get("saliency", "roi_coords"))
+    n_max, n_rec = max(n_volumes), len(n_volumes)
+    power = np.full((n_rec, n_bands, n_rois, n_max), np.nan)
+    bold = np.full((n_rec, n_rois, n_max), np.nan)
+    blocks = np.full((n_rec, len(CLASSES), n_max), np.nan)
+    r = np.zeros((n_rec, n_bands, n_rois), dtype=np.float32)
+    b, roi = TIME_COUPLED
+    for i, n in enumerate(n_volumes):
+        label = (np.arange(n) // 10) % len(CLASSES)
+        blocks[i, :, :n] = (label[None] == np.arange(len(CLASSES))[:, None]).astype(float)
+        x = rng.normal(0, 1, (n_bands, n_rois, n))
+        y = rng.normal(0, 1, (n_rois, n))
+        visual = label == CLASSES.index("visual")
+        x[b, roi, visual] = -y[roi, visual] + rng.normal(0, 0.3, visual.sum())
+        x = (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)
+        y = (y - y.mean(-1, keepdims=True)) / y.std(-1, keepdims=True)
+        power[i, ..., :n], bold[i, :, :n] = x, y
+        r[i] = (x * y[None]).mean(-1)
+    bundle.arrays["timecourses"] = {
+        "power": power.astype(np.float16), "bold": bold.astype(np.float16), "n_volumes": np.array(n_volumes),
+        "blocks": blocks.astype(np.float16), "classes": np.array(CLASSES), "bands": np.array([x[0] for x in BANDS]),
+        "tr": np.array(float(tr)), "recording_label": np.array([f"sub-0{i + 1} ses-1" for i in range(n_rec)]),
+        "task_removed": np.array(False),
+    }
+    bundle.arrays["coupling"]["recording_lagged_r"] = r
+    bundle.arrays["coupling"]["recording_session"] = np.array(["1"] * n_rec)

@@ -174,6 +174,22 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
         assert cp["recording_lagged_r"].shape == (n_rec, n_bands, n_rois)
         assert np.isfinite(cp["recording_lagged_r"]).all() and np.abs(cp["recording_lagged_r"]).max() <= 1
         assert cp["recording_session"].shape == (n_rec,)
+        # and by subject, so that the same subjects before and after can be paired
+        assert list(cp["recording_subject"]) == [str(r["subject"]) for r in b.dataset["recordings"]]
+        # what was correlated, kept to be looked at (Coupling over time): each recording's z-scored series,
+        # whose mean product is its r above, and its class blocks
+        tc = b.arrays["timecourses"]
+        n_vol = tc["n_volumes"]
+        assert tc["power"].shape == (n_rec, n_bands, n_rois, n_vol.max()) and tc["power"].dtype == np.float16
+        assert tc["bold"].shape == (n_rec, n_rois, n_vol.max())
+        assert tc["blocks"].shape == (n_rec, len(b.classes), n_vol.max())
+        assert list(tc["bands"]) == list(b.bands) and list(tc["classes"]) == list(b.classes)
+        for i, n in enumerate(n_vol):
+            x, y = tc["power"][i, ..., :n].astype(float), tc["bold"][i, :, :n].astype(float)
+            np.testing.assert_allclose((x * y[None]).mean(-1), cp["recording_lagged_r"][i], atol=2e-3)
+            assert np.isnan(tc["bold"][i, :, n:].astype(float)).all()
+            # every volume of the demo's runs is in one class's block
+            np.testing.assert_allclose(tc["blocks"][i, :, :n].astype(float).sum(0), 1.0, atol=1e-3)
         assert (cp["roi_p_value_fwer"][:, nodes] >= cp["p_value_fwer"]).all()
         assert man["timings_s"]["coupling_rois"] >= 0
     # an existing bundle is never overwritten without force

@@ -141,7 +141,7 @@ def test_block_level_test_needs_blocks():
     with pytest.raises(CompareError, match="block"):
         compare_sessions(side, side, ["c"], n_permutations=10, unit="blocks")
     with pytest.raises(ValueError, match="unit"):
-        compare_sessions(side, side, ["c"], n_permutations=10, unit="subjects")
+        compare_sessions(side, side, ["c"], n_permutations=10, unit="trials")
 
 
 def _with_recording_coupling(path, source, n_per_session, change, seed=0):

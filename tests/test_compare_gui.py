@@ -327,6 +327,19 @@ def test_mismatched_bundles_name_the_part_in_a_dialog(gui, bundles, qtbot, name,
     box.close()
 
 
+def test_a_paired_test_of_one_subject_is_refused_in_a_dialog(gui, bundles, qtbot):
+    window = gui["window"]
+    _open(gui, bundles["sessions"], qtbot)  # every window is subject 01
+    with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
+        window.compare_actions.compare_sessions("1", "2", n_permutations=100, unit="subjects")
+    assert type(blocker.args[0]).__name__ == "CompareError"
+    box = window.error_dialogs[-1]
+    assert "at least two subjects recorded in both sessions" in box.text() and "'01'" in box.text()
+    assert box.detailedText() == ""
+    assert window.state.compare is None and window.state.results is not None
+    box.close()
+
+
 def test_compare_dialog_offers_sessions_only_when_the_bundle_has_them(qapp):
     from eegfmri_viewer.app_compare import DEFAULT_PERMUTATIONS, CompareDialog
 
@@ -337,6 +350,8 @@ def test_compare_dialog_offers_sessions_only_when_the_bundle_has_them(qapp):
     dialog.path_edit.setText("/data/results/post")
     dialog.unit.setCurrentText("blocks")
     assert dialog.choice() == {"path": "/data/results/post", "n_permutations": DEFAULT_PERMUTATIONS, "unit": "blocks"}
+    dialog.unit.setCurrentText("subjects")
+    assert dialog.choice()["unit"] == "subjects"
     assert not dialog.session_a.isEnabled() and dialog.path_edit.isEnabled()
     single = CompareDialog([])
     assert not single.sessions_radio.isEnabled() and single.bundle_radio.isChecked()

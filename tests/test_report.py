@@ -151,6 +151,20 @@ def test_report_of_a_session_comparison_lists_eeg_bold_correlation_changes(tmp_p
            "the 264 ROIs of a band a change reaches q < 0.05 only together with many others" in text
 
 
+def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
+    from bundle_factory import add_paired_recordings
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    add_paired_recordings(bundle, 6, {(2, 139): -0.3})
+    result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=200, unit="subjects")
+    text = " ".join(_parse(build_report(bundle, comparison=result)).text)
+    assert "Paired test: each of the 6 subjects recorded in both sessions (00, 01, 02, 03, 04, 05)" in text
+    assert "The test is paired: each of the 6 subjects recorded in both sessions gives its difference" in text
+    assert "With 6 subjects there are 64 sign patterns, so no p-value can be below 0.031" in text
+    assert "optimistic" not in text  # the window-level warning is for window-level tests
+
+
 def test_report_command_compares_two_sessions_of_one_bundle(tmp_path, capsys):
     from bundle_factory import add_recording_coupling
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 import numpy as np
@@ -19,14 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (compare.npz, compare.json)")
     parser.add_argument("--permutations", type=int, default=10000, help="permutations per test (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutations")
-    parser.add_argument("--unit", choices=("windows", "blocks"), default="windows",
-                        help="what the permutation test exchanges: windows (default) or blocks (each block's "
-                             "mean; stricter, since windows of one block are correlated)")
+    parser.add_argument("--unit", choices=("windows", "blocks", "subjects"), default="windows",
+                        help="what the permutation test exchanges: windows (default), blocks (each block's "
+                             "mean; stricter, since windows of one block are correlated) or subjects (a paired "
+                             "test of the subjects recorded in both sessions: sign flips of their differences)")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegfmri_viewer.comparison.compare import compare_bundles, save_compare, top_changes
+    from eegfmri_viewer.comparison.compare import (compare_bundles, lagged_smallest_p, lagged_units, save_compare,
+                                                   top_changes)
+    from eegfmri_viewer.comparison.stats import smallest_p
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.results import load_bundle
 
@@ -44,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"eegfmri-viewer compare: {exc}", file=sys.stderr)
         return 2
     print(f"comparison written to {out}")
-    print(f"{result.meta['a']}  ->  {result.meta['b']}  ({args.permutations} permutations over {args.unit}, "
-          "FDR q < 0.05)")
+    if args.unit == "subjects":
+        n_subjects = int(result.arrays["n_subjects"])
+        over = f"sign flips of {n_subjects} paired subjects; smallest possible p {smallest_p(n_subjects):.2g}"
+    else:
+        over = f"{args.permutations} permutations over {args.unit}"
+    print(f"{result.meta['a']}  ->  {result.meta['b']}  ({over}, FDR q < 0.05)")
+    if result.meta.get("subjects_left_out"):
+        print(f"  left out (recorded in one session only): {', '.join(result.meta['subjects_left_out'])}")
     for i, name in enumerate(result.arrays["classes"]):
         sig = int(result.significant("fmri_cam")[i].sum())
         best = top_changes(result, i, n=1)[0]
@@ -55,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if "lagged_r_diff" in arrays:
         diff = np.nan_to_num(np.asarray(arrays["lagged_r_diff"], dtype=float))
         b, r = np.unravel_index(np.abs(diff).argmax(), diff.shape)
-        n_a, n_b = int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"])
         sig = int((np.nan_to_num(np.asarray(arrays["lagged_r_q"], dtype=float), nan=1.0) < 0.05).sum())
-        print(f"  EEG power-BOLD correlation ({n_a} vs {n_b} recordings; smallest possible p "
-              f"{min(1.0, 2.0 / math.comb(n_a + n_b, n_a)):.2g}): {sig} band x ROI changed significantly; "
+        print(f"  EEG power-BOLD correlation ({lagged_units(arrays)}; smallest possible p "
+              f"{lagged_smallest_p(arrays):.2g}): {sig} band x ROI changed significantly; "
               f"largest change {arrays['bands'][b]} at {arrays['roi_names'][r]} ({diff[b, r]:+.2f}, "
               f"q = {float(arrays['lagged_r_q'][b, r]):.3g})")
+        if args.unit == "subjects" and not int(arrays["lagged_r_n_subjects"]):
+            print("    (recordings exchanged, not paired: the bundle does not record each recording's subject; "
+                  "re-run analyze with this version to pair them)")
     return 0

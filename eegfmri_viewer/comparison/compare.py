@@ -18,8 +18,16 @@ What is compared, per class:
   mean of each side (by Fisher z), B − A, and a permutation test that
   exchanges recordings between the sides, with Benjamini-Hochberg q-values per
   band. This works for two sessions of one bundle too, since every recording
-  has its own value.
+  has its own value. With ``unit="subjects"`` the test is paired instead.
 * Fusion weights ω: global and per ROI, B − A.
+
+What the tests exchange (``unit``): windows, blocks (each block's mean), or,
+when the same subjects were recorded before and after, ``"subjects"``: a
+paired test. Each subject present on both sides contributes its mean of each
+side (per class for the CAM; its recordings' mean Fisher z for the
+correlation), and the signs of the subjects' differences B − A are flipped at
+random. Differences between subjects then do not enter the test; subjects
+recorded on one side only are left out (``compare.json`` lists them).
 
 Sessions come either from two bundles, or from one bundle whose
 ``windows.npz`` holds a ``session`` key (both sessions analysed with the same
@@ -41,12 +49,16 @@ coupling_a/_b/_diff         (n_b, n_rois)                 NaN where a ROI is not
 coupling_p, coupling_q      (n_b, n_rois)                 present only with per-recording data
 lagged_r_a/_b/_diff         (n_b, n_rois)                 EEG power-BOLD r at the canonical delay, mean
                                                           over each side's recordings (Fisher z), B − A
-lagged_r_p, lagged_r_q      (n_b, n_rois)                 permutation of recordings between the sides;
-                                                          FDR per band over ROIs
-n_recordings_a, _b          ()                            recordings on each side (the test's units)
+lagged_r_p, lagged_r_q      (n_b, n_rois)                 permutation of recordings between the sides
+                                                          (paired sign flips over subjects with
+                                                          unit "subjects"); FDR per band over ROIs
+n_recordings_a, _b          ()                            recordings on each side
+lagged_r_n_subjects         ()                            subjects paired (0: recordings exchanged)
+lagged_r_smallest_p         ()                            the smallest p that test can give
 fusion_global_a/_b/_diff    (6,)                          ω per view
 fusion_a/_b/_diff           (n_rois, 6)                   per ROI, NaN where absent
-n_windows_a, n_windows_b    (n_cls,)                      windows per class
+n_windows_a, n_windows_b    (n_cls,)                      units per class (windows, blocks or subjects)
+n_subjects                  ()                            subjects paired (unit "subjects" only)
 n_permutations, seed        ()                            test settings
 ==========================  ============================  =====================================
 """
@@ -61,10 +73,13 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from eegfmri_viewer.atomic_write import atomic_folder
-from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test
+from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test, sign_flip_test, smallest_p
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 from eegfmri_viewer.results import ResultsBundle, load_bundle
+
+
+UNITS = ("windows", "blocks", "subjects")
 
 
 class CompareError(InputError):
@@ -96,6 +111,11 @@ class SessionData:
         the canonical delay (``coupling.npz`` ``recording_lagged_r``).
     fusion_global : ndarray, shape (6,) or None
     fusion : ndarray, shape (n_rois, 6) or None
+    subjects : ndarray, shape (n_windows,) or None
+        Subject label of each window (``windows.npz`` ``subject``).
+    lagged_subjects : ndarray, shape (n_recordings,) or None
+        Subject label of each row of ``lagged_z`` (``coupling.npz``
+        ``recording_subject``).
     """
 
     label: str
@@ -108,6 +128,8 @@ class SessionData:
     lagged_z: Optional[np.ndarray] = None
     fusion_global: Optional[np.ndarray] = None
     fusion: Optional[np.ndarray] = None
+    subjects: Optional[np.ndarray] = None
+    lagged_subjects: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -172,6 +194,7 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         labels=windows["labels"][keep].astype(int),
         fmri_cam=windows["fmri_cam"][keep].astype(float),
         blocks=windows["blocks"][keep] if "blocks" in windows else None,
+        subjects=windows["subject"][keep].astype(str) if "subject" in windows else None,
     )
     if "eeg_roi_cam" in windows:
         data.eeg_roi_cam = windows["eeg_roi_cam"][keep].astype(float)
@@ -188,10 +211,13 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
     cp = bundle.arrays.get("coupling", {})
     if "recording_lagged_r" in cp:
         r = np.asarray(cp["recording_lagged_r"], dtype=float)
+        rec_keep = np.ones(len(r), dtype=bool)
         if session is not None:
-            r = r[np.asarray(cp["recording_session"]).astype(str) == str(session)]
-        if len(r):
-            data.lagged_z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+            rec_keep = np.asarray(cp["recording_session"]).astype(str) == str(session)
+        if rec_keep.any():
+            data.lagged_z = np.arctanh(np.clip(r[rec_keep], -0.999999, 0.999999))
+            if "recording_subject" in cp:
+                data.lagged_subjects = np.asarray(cp["recording_subject"]).astype(str)[rec_keep]
     if bundle.has("fusion") and session is None:
         fu = bundle.arrays["fusion"]
         data.fusion_global = fu["fusion_weights_global"].astype(float)
@@ -251,6 +277,61 @@ def _cam_test(a_cam, a_labels, b_cam, b_labels, n_classes, n_permutations, seed,
     return mean_a, mean_b, p, counts
 
 
+def subject_means(values: np.ndarray, subjects: np.ndarray, keep) -> np.ndarray:
+    """Mean of each subject's rows, subjects in the order of ``keep``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_rows, ...)
+    subjects : ndarray, shape (n_rows,)
+    keep : sequence of str
+
+    Returns
+    -------
+    means : ndarray, shape (len(keep), ...)
+    """
+    subjects = np.asarray(subjects).astype(str)
+    return np.stack([values[subjects == s].mean(axis=0) for s in keep])
+
+
+def _paired_cam_test(a_cam, a_labels, a_subjects, b_cam, b_labels, b_subjects, n_classes, n_permutations, seed,
+                     cancel):
+    """Per-class sign-flip test over the subjects with windows of the class on both sides.
+
+    Returns the means over those subjects of each side's subject means, the
+    p-values, the subjects per class, and the subjects used for any class.
+    """
+    shape = (n_classes,) + a_cam.shape[1:]
+    mean_a, mean_b, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    counts = np.zeros((2, n_classes), dtype=int)
+    used = set()
+    for c in range(n_classes):
+        in_a, in_b = set(a_subjects[a_labels == c]), set(b_subjects[b_labels == c])
+        both = sorted(in_a & in_b)
+        counts[:, c] = len(both)
+        if not both:
+            continue
+        used.update(both)
+        xa = subject_means(a_cam[a_labels == c], a_subjects[a_labels == c], both)
+        xb = subject_means(b_cam[b_labels == c], b_subjects[b_labels == c], both)
+        mean_a[c], mean_b[c] = xa.mean(0), xb.mean(0)
+        _, p[c] = sign_flip_test(xb - xa, n_permutations, seed=seed + c, cancel=cancel)
+    return mean_a, mean_b, p, counts, used
+
+
+def _paired_subjects(a: "SessionData", b: "SessionData") -> list:
+    """Subjects with windows on both sides; a clear error when a paired test cannot be made."""
+    if a.subjects is None or b.subjects is None:
+        raise CompareError(None, "a paired test over subjects needs the subject of every window "
+                                 "(windows.npz: subject); re-run the analysis with this version")
+    both = sorted(set(a.subjects) & set(b.subjects))
+    if len(both) < 2:
+        raise CompareError(None, f"a paired test over subjects needs at least two subjects recorded in both "
+                                 f"sessions; {a.label} has {sorted(set(a.subjects))}, {b.label} has "
+                                 f"{sorted(set(b.subjects))}")
+    return both
+
+
 def compare_sessions(
     a: SessionData,
     b: SessionData,
@@ -276,20 +357,24 @@ def compare_sessions(
         Permutations per test family.
     seed : int
         Seed of the permutations.
-    unit : {"windows", "blocks"}
+    unit : {"windows", "blocks", "subjects"}
         What the permutation test exchanges. Windows of one block are
         correlated, so a window-level test is liberal; ``"blocks"`` tests the
         block means (each block one unit), which needs blocks in both sides
         and enough of them (with n_a and n_b blocks the smallest p-value is
-        about 1 / C(n_a + n_b, n_a)).
+        about 2 / C(n_a + n_b, n_a)). ``"subjects"`` is the paired test of the
+        subjects recorded on both sides (sign flips of their differences;
+        with n subjects the smallest p-value is 2 / 2 ** n); it pairs the EEG
+        power-BOLD correlation too when the recordings' subjects are known.
 
     Returns
     -------
     result : CompareResult
     """
-    if unit not in ("windows", "blocks"):
-        raise ValueError(f"unit must be 'windows' or 'blocks', got {unit!r}")
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     by_block = unit == "blocks"
+    paired = _paired_subjects(a, b) if unit == "subjects" else None
     if by_block and (a.blocks is None or b.blocks is None):
         raise CompareError(None, "a block-level test needs the block of every window (windows.npz: blocks)")
     blocks = (a.blocks, b.blocks) if by_block else (None, None)
@@ -301,16 +386,24 @@ def compare_sessions(
         "seed": np.array(seed),
     }
     report(progress, 0.05, "fMRI saliency")
-    mean_a, mean_b, p, counts = _cam_test(a.fmri_cam, a.labels, b.fmri_cam, b.labels, n_cls, n_permutations, seed,
-                                          cancel, *blocks)
+    used_subjects: set = set()
+
+    def cam_test(cam_a, cam_b, test_seed):
+        if paired is not None:
+            *out, used = _paired_cam_test(cam_a, a.labels, a.subjects, cam_b, b.labels, b.subjects, n_cls,
+                                          n_permutations, test_seed, cancel)
+            used_subjects.update(used)
+            return out
+        return _cam_test(cam_a, a.labels, cam_b, b.labels, n_cls, n_permutations, test_seed, cancel, *blocks)
+
+    mean_a, mean_b, p, counts = cam_test(a.fmri_cam, b.fmri_cam, seed)
     arrays.update(
         fmri_cam_a=mean_a, fmri_cam_b=mean_b, fmri_cam_diff=mean_b - mean_a, fmri_cam_p=p,
         fmri_cam_q=fdr_bh(p, axis=-1), n_windows_a=counts[0], n_windows_b=counts[1],
     )
     if a.eeg_roi_cam is not None and b.eeg_roi_cam is not None:
         report(progress, 0.4, "EEG saliency on ROIs")
-        mean_a, mean_b, p, _ = _cam_test(a.eeg_roi_cam, a.labels, b.eeg_roi_cam, b.labels, n_cls, n_permutations,
-                                         seed + 100, cancel, *blocks)
+        mean_a, mean_b, p, _ = cam_test(a.eeg_roi_cam, b.eeg_roi_cam, seed + 100)
         # (n_cls, n_bands, n_rois) -> (n_bands, n_cls, n_rois), as in the bundle.
         mean_a, mean_b, p = (np.swapaxes(x, 0, 1) for x in (mean_a, mean_b, p))
         arrays.update(
@@ -324,15 +417,11 @@ def compare_sessions(
         if a.coupling_recordings is not None and b.coupling_recordings is not None:
             _, p = permutation_test(a.coupling_recordings, b.coupling_recordings, n_permutations, seed=seed + 200, cancel=cancel)
             arrays.update(coupling_p=p, coupling_q=fdr_bh(p, axis=-1))
+    lagged_test = None
     if a.lagged_z is not None and b.lagged_z is not None and a.lagged_z.shape[1:] == b.lagged_z.shape[1:]:
         report(progress, 0.85, "EEG power-BOLD correlation")
-        # Recordings are the units: with n_a and n_b of them the smallest p is about
-        # 1 / C(n_a + n_b, n_a), so one recording per side can show a change but never test it.
-        _, p = permutation_test(a.lagged_z, b.lagged_z, n_permutations, seed=seed + 300, cancel=cancel)
-        r_a, r_b = np.tanh(a.lagged_z.mean(0)), np.tanh(b.lagged_z.mean(0))
-        arrays.update(lagged_r_a=r_a, lagged_r_b=r_b, lagged_r_diff=r_b - r_a, lagged_r_p=p,
-                      lagged_r_q=fdr_bh(p, axis=-1), n_recordings_a=np.array(len(a.lagged_z)),
-                      n_recordings_b=np.array(len(b.lagged_z)))
+        lagged_test = _lagged_test(a, b, paired is not None, n_permutations, seed + 300, cancel)
+        arrays.update(lagged_test.pop("arrays"))
     if a.fusion_global is not None and b.fusion_global is not None:
         arrays.update(
             views=np.array(["beta", "delta", "gamma", "theta", "alpha", "fmri"]),
@@ -351,9 +440,66 @@ def compare_sessions(
         "fdr": "Benjamini-Hochberg per class (and band) over ROIs",
         "coupling_tested": "coupling_p" in arrays,
         "lagged_r": ("EEG power-BOLD correlation at the canonical delay per recording; mean by Fisher z; "
-                     "two-sided permutation test of the recordings") if "lagged_r_a" in arrays else None,
+                     + lagged_test["test"]) if lagged_test else None,
     }
+    if paired is not None:
+        arrays["n_subjects"] = np.array(len(used_subjects))
+        meta["subjects_paired"] = sorted(used_subjects)
+        meta["subjects_left_out"] = sorted((set(a.subjects) | set(b.subjects)) - used_subjects)
+        if lagged_test and lagged_test.get("left_out"):
+            meta["lagged_r_subjects_left_out"] = lagged_test["left_out"]
     return CompareResult(arrays=arrays, meta=meta)
+
+
+def _lagged_test(a: SessionData, b: SessionData, paired: bool, n_permutations: int, seed: int, cancel) -> dict:
+    """Test B − A of the recordings' EEG power-BOLD correlation (Fisher z).
+
+    Paired over the subjects recorded on both sides when ``paired`` and the
+    recordings' subjects are known (each subject's mean z per side); otherwise
+    the recordings are exchanged between the sides. The units bound the
+    smallest p-value (``lagged_r_smallest_p``): one recording per side can show
+    a change but never test it.
+    """
+    za, zb = a.lagged_z, b.lagged_z
+    n_subjects = 0
+    left_out: list = []
+    if paired and a.lagged_subjects is not None and b.lagged_subjects is not None:
+        both = sorted(set(a.lagged_subjects) & set(b.lagged_subjects))
+        left_out = sorted((set(a.lagged_subjects) | set(b.lagged_subjects)) - set(both))
+        if both:
+            za, zb = subject_means(za, a.lagged_subjects, both), subject_means(zb, b.lagged_subjects, both)
+            n_subjects = len(both)
+    if n_subjects:
+        _, p = sign_flip_test(zb - za, n_permutations, seed=seed, cancel=cancel)
+        floor = smallest_p(n_subjects)
+        test = f"two-sided sign-flip test of the paired differences of {n_subjects} subjects"
+    else:
+        _, p = permutation_test(za, zb, n_permutations, seed=seed, cancel=cancel)
+        floor = smallest_p(len(za), len(zb))
+        test = "two-sided permutation test of the recordings"
+        if paired:
+            test += " (the recordings' subjects are not in the bundle, so they could not be paired)"
+    r_a, r_b = np.tanh(za.mean(0)), np.tanh(zb.mean(0))
+    arrays = dict(lagged_r_a=r_a, lagged_r_b=r_b, lagged_r_diff=r_b - r_a, lagged_r_p=p,
+                  lagged_r_q=fdr_bh(p, axis=-1), n_recordings_a=np.array(len(a.lagged_z)),
+                  n_recordings_b=np.array(len(b.lagged_z)), lagged_r_n_subjects=np.array(n_subjects),
+                  lagged_r_smallest_p=np.array(floor))
+    return dict(arrays=arrays, test=test, left_out=left_out)
+
+
+def lagged_units(arrays) -> str:
+    """What the correlation test of a comparison compared, e.g. "4 vs 4 recordings" or "6 subjects paired"."""
+    n_subjects = int(arrays.get("lagged_r_n_subjects", 0))
+    if n_subjects:
+        return f"{n_subjects} subjects paired"
+    return f"{int(arrays['n_recordings_a'])} vs {int(arrays['n_recordings_b'])} recordings"
+
+
+def lagged_smallest_p(arrays) -> float:
+    """The smallest p-value the comparison's correlation test could give (older results: recordings)."""
+    if "lagged_r_smallest_p" in arrays:
+        return float(arrays["lagged_r_smallest_p"])
+    return smallest_p(int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"]))
 
 
 def compare_bundles(

@@ -6,7 +6,10 @@ observations at random would produce. Observations are the analysis windows
 (or subjects / recordings at group level). The test is two-sided on the
 difference of means; the p-value counts the observed labelling among the
 permutations, ``p = (1 + #{|d_perm| >= |d_obs|}) / (1 + n_permutations)``
-(Phipson & Smyth 2010), so it is never zero. q-values follow Benjamini and
+(Phipson & Smyth 2010), so it is never zero. When the same subjects were
+recorded in both sessions, :func:`sign_flip_test` tests their paired
+differences instead (each subject's B − A keeps or flips its sign at random),
+which removes the differences between subjects from the test. q-values follow Benjamini and
 Hochberg (1995) within each family (one class, or one class and band).
 
 Caveat, stated in the report too: windows of one block are correlated, so a
@@ -16,6 +19,8 @@ window-level test is optimistic compared with a block- or subject-level one.
 from __future__ import annotations
 
 from typing import Optional
+
+import math
 
 import numpy as np
 
@@ -84,6 +89,83 @@ def permutation_test(
     observed[invalid] = np.nan
     p[invalid] = np.nan
     return observed.reshape(feat_shape), p.reshape(feat_shape)
+
+
+def sign_flip_test(
+    d: np.ndarray,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    cancel: Optional[CancelFlag] = None,
+) -> tuple:
+    """Two-sided paired permutation test of ``mean(d) != 0`` per feature, by sign flips.
+
+    Under the null hypothesis (no change from A to B) each subject's difference
+    is as likely to have either sign. With ``2 ** n`` sign patterns at most
+    ``n_permutations`` (and at most 2 ** 20), every pattern is evaluated and the
+    p-value is exact, ``p = #{|mean(s * d)| >= |mean(d)|} / 2 ** n``; otherwise
+    ``n_permutations`` random patterns give ``(1 + #exceed) / (1 + n_permutations)``.
+
+    Parameters
+    ----------
+    d : ndarray, shape (n_subjects, ...)
+        Each subject's difference B − A.
+    n_permutations : int
+        Random sign patterns when the exact enumeration is too large.
+    seed : int
+        Seed of the random patterns.
+    cancel : callable or None
+        Cancel flag, checked between batches.
+
+    Returns
+    -------
+    diff : ndarray, shape (...)
+        ``mean(d)`` over subjects.
+    p : ndarray, shape (...)
+        Two-sided p-values in ``(0, 1]``; NaN where a feature is NaN for any subject.
+    """
+    d = np.asarray(d, dtype=float)
+    if len(d) == 0:
+        raise ValueError("a paired test needs at least one subject")
+    feat_shape = d.shape[1:]
+    x = d.reshape(len(d), -1)
+    invalid = ~np.isfinite(x).all(axis=0)
+    x = np.where(np.isfinite(x), x, 0.0)
+    n = len(x)
+    observed = x.mean(axis=0)
+    exceed = np.zeros_like(observed)
+    exact = n <= 20 and 2 ** n <= max(n_permutations, 1)
+    if exact:
+        codes = np.arange(2 ** n)
+        signs_all = np.where((codes[:, None] >> np.arange(n)) & 1, -1.0, 1.0)
+        for start in range(0, len(signs_all), _BATCH):
+            check_cancel(cancel)
+            signs = signs_all[start:start + _BATCH]
+            exceed += (np.abs(signs @ x / n) >= np.abs(observed) - 1e-12).sum(axis=0)
+        p = exceed / 2 ** n
+    else:
+        rng = np.random.default_rng(seed)
+        done = 0
+        while done < n_permutations:
+            check_cancel(cancel)
+            m = min(_BATCH, n_permutations - done)
+            signs = np.where(rng.random((m, n)) < 0.5, -1.0, 1.0)
+            exceed += (np.abs(signs @ x / n) >= np.abs(observed) - 1e-12).sum(axis=0)
+            done += m
+        p = (1.0 + exceed) / (1.0 + n_permutations)
+    observed[invalid] = np.nan
+    p[invalid] = np.nan
+    return observed.reshape(feat_shape), p.reshape(feat_shape)
+
+
+def smallest_p(n_a: int, n_b: Optional[int] = None) -> float:
+    """The smallest two-sided p-value a permutation test of these units can give.
+
+    ``smallest_p(n_a, n_b)``: exchanging ``n_a`` and ``n_b`` units between the
+    sides, 2 / C(n_a + n_b, n_a). ``smallest_p(n)``: sign flips of ``n`` paired
+    differences, 2 / 2 ** n. At most 1.
+    """
+    labellings = 2 ** n_a if n_b is None else math.comb(n_a + n_b, n_a)
+    return min(1.0, 2.0 / labellings)
 
 
 def fdr_bh(p: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -35,7 +35,7 @@ from numpy import ndarray
 
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.pipeline.config import AnalysisConfig
-from eegfmri_viewer.pipeline.coupling import task_regressors
+from eegfmri_viewer.pipeline.coupling import class_blocks, task_regressors
 from eegfmri_viewer.progress import check_cancel, report, sub_progress
 from eegfmri_viewer.results import file_sha256
 
@@ -172,7 +172,7 @@ def class_activity(fmri_windows, labels, n_classes: int):
 
 
 def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task_designs=None, sessions=None,
-                             progress=None, cancel=None) -> dict:
+                             subjects=None, progress=None, cancel=None) -> tuple:
     """Lagged EEG-BOLD coupling at every atlas ROI (not only the phase-2 nodes).
 
     So that any ROI the user selects has its lag curves. The permutations use
@@ -186,21 +186,38 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task
         ``roi_p_value`` and ``roi_p_value_fwer`` (n_bands, n_rois; corrected over
         all bands and atlas ROIs); ``recording_lagged_r`` (n_recordings, n_bands,
         n_rois), each recording's own r at the canonical delay, and
-        ``recording_session`` (n_recordings,), its session label: the units of
-        a before / after test of the coupling.
+        ``recording_session`` and ``recording_subject`` (n_recordings,), its
+        session and subject labels: the units of a before / after test of the
+        coupling (paired by subject when the same subjects were recorded twice).
+    time_courses : dict
+        ``power`` (n_recordings, n_bands, n_rois, n_volumes_max) and ``bold``
+        (n_recordings, n_rois, n_volumes_max), float16: what was correlated
+        (:func:`~eegfmri_viewer.pipeline.coupling.prepared_time_courses`), NaN
+        after the end of a shorter recording; ``n_volumes`` (n_recordings,).
     """
-    from eegfmri_viewer.pipeline.coupling import lagged_coupling, recording_correlation
+    from eegfmri_viewer.pipeline.coupling import lagged_coupling, prepared_time_courses, zero_lag_correlation
     from eegfmri_viewer.pipeline.eeg_power import roi_power
 
     power = [roi_power(c, T) for c in covariances]
     bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
     out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
                           ccfg.seed, null=ccfg.null, confounds=task_designs, progress=progress, cancel=cancel)
-    per_recording = recording_correlation(power, bold, tr, confounds=task_designs)
-    return {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
-            "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"],
-            "recording_lagged_r": per_recording,
-            "recording_session": np.asarray([str(s) for s in (sessions or [""] * len(bold))])}
+    x, y = prepared_time_courses(power, bold, tr, confounds=task_designs)
+    per_recording = zero_lag_correlation(x, y)
+    coupling = {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
+                "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"],
+                "recording_lagged_r": per_recording,
+                "recording_session": np.asarray([str(s) for s in (sessions or [""] * len(bold))]),
+                "recording_subject": np.asarray([str(s) for s in (subjects or [""] * len(bold))])}
+    n_volumes = np.array([b.shape[-1] for b in y])
+    # float16 halves the file; the z-scores keep about 3 significant digits, plenty to plot
+    # and to recompute each recording's r to 1e-3.
+    power_out = np.full((len(x),) + x[0].shape[:2] + (n_volumes.max(),), np.nan, dtype=np.float16)
+    bold_out = np.full((len(y), y[0].shape[0], n_volumes.max()), np.nan, dtype=np.float16)
+    for r, (a, b) in enumerate(zip(x, y)):
+        power_out[r, ..., : a.shape[-1]] = a
+        bold_out[r, :, : b.shape[-1]] = b
+    return coupling, {"power": power_out, "bold": bold_out, "n_volumes": n_volumes}
 
 
 def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) -> dict:
@@ -392,6 +409,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     window_sessions = []
     rec_subjects = []
     rec_sessions = []
+    rec_labels = []
+    rec_blocks = []  # (n_classes, n_volumes) per recording: the blocks behind the coupling's time courses
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -428,6 +447,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                                 class_names, roi_series.tr, roi_series.n_volumes))
         rec_subjects.append(str(rec.subject))
         rec_sessions.append(str(rec.session or ""))
+        rec_labels.append(str(rec.label))
+        rec_blocks.append(class_blocks(rec.events.onset, rec.events.duration, rec.events.trial_type, class_names,
+                                       roi_series.tr, roi_series.n_volumes))
         del eeg_bands
     if not per_rec_windows:
         raise InputError(source_desc if isinstance(source_desc, str) else None,
@@ -596,9 +618,20 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 if result.state_dict:
                     weights["phase2"] = result.state_dict
                 with timer.stage("coupling_rois"):
-                    arrays["coupling"].update(_all_roi_lagged_coupling(
+                    coupling, courses = _all_roi_lagged_coupling(
                         covariances, rois_per_rec, T, tr, config.coupling,
-                        task_designs or None, sessions=rec_sessions, progress=stage_progress("coupling_rois"), cancel=cancel))
+                        task_designs or None, sessions=rec_sessions, subjects=rec_subjects,
+                        progress=stage_progress("coupling_rois"), cancel=cancel)
+                    arrays["coupling"].update(coupling)
+                    courses_blocks = np.full((len(rec_blocks), len(class_names), courses["power"].shape[-1]),
+                                             np.nan, dtype=np.float16)
+                    for r, blk in enumerate(rec_blocks):
+                        courses_blocks[r, :, : blk.shape[-1]] = blk
+                    arrays["timecourses"] = dict(
+                        courses, blocks=courses_blocks, classes=np.array(class_names, dtype=str),
+                        bands=np.array([b[0] for b in bands], dtype=str), tr=np.array(float(tr)),
+                        recording_label=np.array(rec_labels, dtype=str),
+                        task_removed=np.array(bool(config.coupling.remove_task)))
     else:
         arrays["transfer"] = {"matrix": np.zeros((len(atlas.names), 0)), "method": np.array("none")}
 

@@ -142,6 +142,25 @@ def task_regressors(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndar
     ndarray, shape (n_volumes, 2 * n_classes)
         The SPM regressors, then the HRF-convolved TR-sampled blocks.
     """
+    blocks = class_blocks(onset, duration, trial_type, classes, tr, n_volumes, oversample)
+    return np.column_stack([task_design(onset, duration, trial_type, classes, tr, n_volumes, oversample),
+                            hrf_convolve(blocks, tr).T])
+
+
+def class_blocks(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray, classes: Sequence[str],
+                 tr: float, n_volumes: int, oversample: int = 16) -> np.ndarray:
+    """The fraction of each volume that each class's events cover (the blocks, not convolved).
+
+    Parameters
+    ----------
+    onset, duration, trial_type, classes, tr, n_volumes, oversample
+        As for :func:`task_design`.
+
+    Returns
+    -------
+    ndarray, shape (n_classes, n_volumes)
+        Values in [0, 1].
+    """
     dt = tr / oversample
     t = np.arange(n_volumes * oversample) * dt
     kinds = np.asarray(trial_type).astype(str)
@@ -150,9 +169,8 @@ def task_regressors(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndar
         box = np.zeros(len(t))
         for o, d in zip(np.asarray(onset, float)[kinds == name], np.asarray(duration, float)[kinds == name]):
             box[(t >= o) & (t < o + max(d, dt))] = 1.0
-        blocks[c] = box.reshape(n_volumes, oversample).mean(axis=1)  # fraction of each volume in the class
-    return np.column_stack([task_design(onset, duration, trial_type, classes, tr, n_volumes, oversample),
-                            hrf_convolve(blocks, tr).T])
+        blocks[c] = box.reshape(n_volumes, oversample).mean(axis=1)
+    return blocks
 
 
 def _remove(x: np.ndarray, design: np.ndarray) -> np.ndarray:
@@ -287,8 +305,22 @@ def _circular_shift(y: np.ndarray, min_shift: int, rng: np.random.Generator) -> 
 NULLS = ("shift", "blocks")
 
 
-def _prepared(eeg_power, bold, tr: float, confounds=None) -> tuple:
-    """Both sides of the correlation, per recording: HRF-convolved power and BOLD, less the confounds, z-scored."""
+def prepared_time_courses(eeg_power, bold, tr: float, confounds=None) -> tuple:
+    """Both sides of the correlation, per recording: HRF-convolved power and BOLD, less the confounds, z-scored.
+
+    What :func:`lagged_coupling` and :func:`recording_correlation` correlate
+    (and what the viewer plots against each other).
+
+    Parameters
+    ----------
+    eeg_power, bold, tr, confounds
+        As for :func:`lagged_coupling`.
+
+    Returns
+    -------
+    x : list of ndarray, each shape (n_bands, n_nodes, n_volumes_r)
+    y : list of ndarray, each shape (n_nodes, n_volumes_r)
+    """
     if len(eeg_power) == 0 or len(eeg_power) != len(bold):
         raise ValueError(f"need one BOLD array per EEG power array, got {len(eeg_power)} and {len(bold)}")
     for r, (x, y) in enumerate(zip(eeg_power, bold)):
@@ -307,6 +339,44 @@ def _prepared(eeg_power, bold, tr: float, confounds=None) -> tuple:
         x = [_remove(a, np.asarray(c, float)) for a, c in zip(x, confounds)]
         y = [_remove(b, np.asarray(c, float)) for b, c in zip(y, confounds)]
     return [_zscore(a) for a in x], [_zscore(b) for b in y]
+
+
+def sliding_correlation(x: np.ndarray, y: np.ndarray, window: int, step: int = 1) -> tuple:
+    """Pearson correlation of two series in a window slid along them (time-resolved coupling).
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n_volumes,)
+        The two series (NaN-free).
+    window : int
+        Window length in samples (at least 3, at most ``n_volumes``).
+    step : int
+        Samples between window starts.
+
+    Returns
+    -------
+    centres : ndarray, shape (n_windows,)
+        Centre of each window in samples (``start + (window - 1) / 2``).
+    r : ndarray, shape (n_windows,)
+        Pearson r in each window; 0 where one series is constant in it.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"need two series of one length, got {x.shape} and {y.shape}")
+    if not 3 <= window <= len(x):
+        raise ValueError(f"window must be between 3 and the {len(x)} samples, got {window}")
+    if step < 1:
+        raise ValueError(f"step must be at least 1, got {step}")
+    xs = sliding_window_view(x, window)[::step]
+    ys = sliding_window_view(y, window)[::step]
+    xs = xs - xs.mean(axis=1, keepdims=True)
+    ys = ys - ys.mean(axis=1, keepdims=True)
+    den = np.sqrt((xs * xs).sum(axis=1) * (ys * ys).sum(axis=1))
+    r = np.where(den > 1e-12, (xs * ys).sum(axis=1) / np.maximum(den, 1e-12), 0.0)
+    centres = np.arange(len(r)) * step + (window - 1) / 2
+    return centres, r
 
 
 def recording_correlation(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
@@ -328,7 +398,21 @@ def recording_correlation(eeg_power: Sequence[np.ndarray], bold: Sequence[np.nda
     ndarray, shape (n_recordings, n_bands, n_nodes)
         Pearson r per recording (0 where a series is constant).
     """
-    x, y = _prepared(eeg_power, bold, tr, confounds)
+    return zero_lag_correlation(*prepared_time_courses(eeg_power, bold, tr, confounds))
+
+
+def zero_lag_correlation(x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> np.ndarray:
+    """Each recording's Pearson r of z-scored time courses at lag 0.
+
+    Parameters
+    ----------
+    x, y
+        As returned by :func:`prepared_time_courses`.
+
+    Returns
+    -------
+    ndarray, shape (n_recordings, n_bands, n_nodes), float32
+    """
     return np.stack([(a * b[None]).mean(axis=-1) for a, b in zip(x, y)]).astype(np.float32)
 
 
@@ -405,7 +489,7 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     lags = lag_steps(tr, min_lag_s, max_lag_s)
-    x, y = _prepared(eeg_power, bold, tr, confounds)
+    x, y = prepared_time_courses(eeg_power, bold, tr, confounds)
     sums = _LaggedSums(x, lags)
     corr = sums.correlation(y)
     peak = np.abs(corr).argmax(axis=-1)

@@ -328,14 +328,27 @@ def _coupling_section(bundle) -> str:
 
 def _comparison_section(result, cortex_images, q_threshold) -> str:
     from eegfmri_viewer.comparison.compare import top_changes
+    from eegfmri_viewer.comparison.stats import smallest_p
 
     a = result.arrays
     meta = result.meta
     out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>",
            f"<p>Difference B − A of the fMRI CAM per class (normalisation: "
            f"{html.escape(str(meta.get('cam_normalisation', 'z-score across ROIs per window')))}); two-sided "
-           f"permutation test over {html.escape(str(meta.get('unit', 'windows')))} with {int(a['n_permutations'])} "
-           f"permutations; Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>"]
+           + ("paired sign-flip test over subjects" if meta.get("unit") == "subjects" else
+              f"permutation test over {html.escape(str(meta.get('unit', 'windows')))} with "
+              f"{int(a['n_permutations'])} permutations")
+           + f"; Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>"]
+    if meta.get("unit") == "subjects":
+        paired = meta.get("subjects_paired", [])
+        text = (f"<p>Paired test: each of the {len(paired)} subjects recorded in both sessions "
+                f"({html.escape(', '.join(map(str, paired)))}) gives its mean per class on each side, and the signs "
+                "of the subjects' differences B − A are flipped at random (all 2<sup>n</sup> patterns when there "
+                "are no more of them than permutations), so that differences between subjects do not enter the "
+                f"test; no p-value can be below {smallest_p(len(paired)):.2g}.")
+        if meta.get("subjects_left_out"):
+            text += f" Left out, recorded in one session only: {html.escape(', '.join(meta['subjects_left_out']))}."
+        out.append(text + "</p>")
     if meta.get("unit", "windows") == "windows":
         out.append('<p class="warn">Windows of one block are not independent, so window-level p-values are '
                    "optimistic; confirm with <code>compare --unit blocks</code> when there are enough blocks, and "
@@ -376,6 +389,8 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
 
 def _lagged_change_table(a, q_threshold) -> str:
     """The largest changes of EEG power-BOLD correlation (r at the canonical delay), over all bands and ROIs."""
+    from eegfmri_viewer.comparison.compare import lagged_smallest_p
+
     diff = np.nan_to_num(np.asarray(a["lagged_r_diff"], dtype=float))
     order = np.dstack(np.unravel_index(np.argsort(-np.abs(diff), axis=None), diff.shape))[0][:10]
     rows = []
@@ -385,20 +400,27 @@ def _lagged_change_table(a, q_threshold) -> str:
                      _fmt(float(a["lagged_r_a"][b, r])), _fmt(float(a["lagged_r_b"][b, r])),
                      _fmt(float(diff[b, r])), _fmt(float(a["lagged_r_p"][b, r])), _fmt(float(a["lagged_r_q"][b, r]))])
     n_a, n_b = int(a["n_recordings_a"]), int(a["n_recordings_b"])
+    n_subjects = int(a.get("lagged_r_n_subjects", 0))
+    smallest = lagged_smallest_p(a)
     note = (f"<p>EEG power-BOLD correlation (HRF-convolved band power against BOLD, at the canonical delay) of "
-            f"each recording; A and B are the means of their {n_a} and {n_b} recordings (Fisher z), and the "
-            "permutation test exchanges recordings between them (FDR per band over the ROIs). Largest changes:")
-    labellings = math.comb(n_a + n_b, n_a)
-    smallest = min(1.0, 2.0 / labellings)
-    note += (f" with {n_a} and {n_b} recordings there are {labellings} ways to relabel them, so no p-value can be "
-             f"below about {smallest:.2g}")
+            f"each recording; A and B are the means of their {n_a} and {n_b} recordings (Fisher z)")
+    if n_subjects:
+        note += (f". The test is paired: each of the {n_subjects} subjects recorded in both sessions gives its "
+                 "difference B − A, and the signs of these differences are flipped at random (FDR per band over "
+                 f"the ROIs). With {n_subjects} subjects there are {2 ** n_subjects} sign patterns, so no p-value "
+                 f"can be below {smallest:.2g}")
+    else:
+        note += (", and the permutation test exchanges recordings between them (FDR per band over the ROIs). With "
+                 f"{n_a} and {n_b} recordings there are {math.comb(n_a + n_b, n_a)} ways to relabel them, so no "
+                 f"p-value can be below about {smallest:.2g}")
     n_rois = diff.shape[-1]
     if smallest >= q_threshold:
         note += ": these changes are shown, not tested"
     elif smallest * n_rois > q_threshold:
         note += (f", and with the FDR correction over the {n_rois} ROIs of a band a change reaches q &lt; "
                  f"{q_threshold:g} only together with many others")
-    return note + "</p>\n" + _table(["band", "ROI", "r in A", "r in B", "B − A", "p", "q (FDR)"], rows)
+    return note + ". Largest changes:</p>\n" + _table(["band", "ROI", "r in A", "r in B", "B − A", "p", "q (FDR)"],
+                                                       rows)
 
 
 def write_report(path, text: str) -> Path:

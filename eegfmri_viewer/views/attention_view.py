@@ -28,10 +28,11 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
-from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
+from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.view_names import short_view_name
 
 MEAN_HEADS = "mean over heads"
@@ -111,27 +112,17 @@ def fitting_tick_labels(forms: Sequence[Sequence[str]], spacing_px: float, exten
 
 def _fixed_plot(left_label: str, tick_font: QFont) -> pg.PlotWidget:
     """A white plot without menu, buttons or mouse panning (the bar charts)."""
-    widget = pg.PlotWidget(background="w")
-    widget.setMenuEnabled(False)
+    widget = axes_plot(tick_font)
     item = widget.getPlotItem()
-    item.hideButtons()
     item.setMouseEnabled(False, False)
-    _style_axes(item, tick_font)
+    _end_labels_may_overflow(item)
     # Room right of the last bar for its label ("fMRI") to run past the axis end.
     item.layout.setContentsMargins(1, 1, AXIS_END_OVERFLOW_PX, 1)
     item.setLabel("left", left_label)
     return widget
 
 
-def _style_axes(plot_item: pg.PlotItem, tick_font: Optional[QFont] = None) -> None:
-    for axis in ("left", "bottom"):
-        plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
-        plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
-        # Correlations and weights read better as 0.2 than as 200 (x0.001).
-        plot_item.getAxis(axis).enableAutoSIPrefix(False)
-        if tick_font is not None:
-            # The labels are measured with this font to decide which ones fit.
-            plot_item.getAxis(axis).setStyle(tickFont=tick_font)
+def _end_labels_may_overflow(plot_item: pg.PlotItem) -> None:
     # The end labels sit half a cell from the axis ends; let them run a little past the
     # ends rather than pyqtgraph dropping them.
     plot_item.getAxis("bottom").setStyle(hideOverlappingLabels=False)
@@ -171,14 +162,13 @@ class AttentionView(QWidget):
         controls.addWidget(self._head)
         controls.addStretch(1)
 
-        self._heat = pg.PlotWidget(background="w")
-        self._heat.setMenuEnabled(False)
+        # The labels are measured with this font to decide which ones fit.
+        self._heat = axes_plot(self._tick_font)
         hp = self._heat.getPlotItem()
-        hp.hideButtons()
         hp.setMouseEnabled(False, False)
         hp.invertY(True)
         hp.setAspectLocked(True)
-        _style_axes(hp, self._tick_font)
+        _end_labels_may_overflow(hp)
         hp.setLabel("left", "query view (attends)")
         hp.setLabel("bottom", "key view (attended to)")
         self._image = pg.ImageItem()

@@ -22,13 +22,15 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
+from eegfmri_viewer.comparison.compare import lagged_units
 from eegfmri_viewer.state.overlay import CortexOverlay
+from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
-from eegfmri_viewer.views.view_colors import view_color
-from eegfmri_viewer.views.view_names import short_view_name
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.overlay_check import untick_when_replaced
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
+from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.view_names import short_view_name
 
 MAX_ROI_TICKS = 24
 #: Rough width of one character of an axis label, in pixels.
@@ -96,14 +98,6 @@ def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
     return np.asarray(order, dtype=int), groups
 
 
-def _style_axes(plot_item: pg.PlotItem) -> None:
-    for axis in ("left", "bottom"):
-        plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
-        plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
-        # Correlations and weights read better as 0.2 than as 200 (x0.001).
-        plot_item.getAxis(axis).enableAutoSIPrefix(False)
-
-
 class CouplingView(QWidget):
     """Coupling heatmap (bands × ROIs) and lagged-correlation curves.
 
@@ -136,13 +130,10 @@ class CouplingView(QWidget):
         self._message.setWordWrap(True)
         self._message.setAlignment(Qt.AlignCenter)
 
-        self._heat = pg.PlotWidget(background="w")
-        self._heat.setMenuEnabled(False)
+        self._heat = axes_plot()
         hp = self._heat.getPlotItem()
-        hp.hideButtons()
         hp.setMouseEnabled(False, False)
         hp.invertY(True)
-        _style_axes(hp)
         hp.setLabel("bottom", "phase-2 ROIs")
         self._image = pg.ImageItem()
         hp.addItem(self._image)
@@ -155,11 +146,8 @@ class CouplingView(QWidget):
         hp.addItem(self._roi_box)
         hp.getViewBox().sigResized.connect(lambda _vb: self._relabel_groups())
 
-        self._lags = pg.PlotWidget(background="w")
-        self._lags.setMenuEnabled(False)
+        self._lags = axes_plot()
         lp = self._lags.getPlotItem()
-        lp.hideButtons()
-        _style_axes(lp)
         lp.setLabel("bottom", "lag of BOLD after EEG power (s)")
         lp.setLabel("left", "r")
         lp.addLine(x=0, pen=pg.mkPen((160, 160, 160), style=Qt.DotLine))
@@ -341,14 +329,13 @@ class CouplingView(QWidget):
         band = self._state.selection.band
         b = bands.index(band) if band in bands else 0
         values = np.asarray(arrays[f"lagged_r_{side}"][b], dtype=float).copy()
-        n_a, n_b = int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"])
+        units = lagged_units(arrays)
         what = {"a": "A", "b": "B", "diff": "B \u2212 A"}[side]
         # the cortex's colour bar shows the part before " (": keep it short
-        title = f"{bands[b]} r, {what} (EEG power-BOLD r at the canonical delay; {n_a} vs {n_b} recordings)"
+        title = f"{bands[b]} r, {what} (EEG power-BOLD r at the canonical delay; {units})"
         if side == "diff" and self._significant_check.isChecked():
             values[~(np.nan_to_num(np.asarray(arrays["lagged_r_q"][b], dtype=float), nan=1.0) < 0.05)] = np.nan
-            title = (f"{bands[b]} r, B \u2212 A, q < 0.05 (EEG power-BOLD r at the canonical delay; "
-                     f"{n_a} vs {n_b} recordings)")
+            title = f"{bands[b]} r, B \u2212 A, q < 0.05 (EEG power-BOLD r at the canonical delay; {units})"
         return title, values
 
     def _publish_overlay(self) -> None:

@@ -18,10 +18,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
-from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
+from eegfmri_viewer.views.view_colors import view_color
 
 METHODS = ("PCA", "t-SNE")
 
@@ -183,13 +184,7 @@ class EmbeddingsView(QWidget):
         controls.addWidget(self._method)
         controls.addStretch(1)
 
-        self._plot = pg.PlotWidget(background="w")
-        self._plot.setMenuEnabled(False)
-        self._plot.getPlotItem().hideButtons()
-        for axis in ("left", "bottom"):
-            self._plot.getPlotItem().getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
-            self._plot.getPlotItem().getAxis(axis).setTextPen(pg.mkPen((40, 40, 40)))
-            self._plot.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
+        self._plot = axes_plot()
         # The key lives outside the plot: inside, it hid the points under it.
         self._key = CloudKey()
         self._link = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=2, style=Qt.DashLine), antialias=True)

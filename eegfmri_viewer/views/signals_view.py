@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from scipy.signal import butter, sosfiltfilt
 
 from eegfmri_viewer.preprocessing.bands import DEFAULT_BANDS
+from eegfmri_viewer.views.class_colors import class_color
 
 #: What the BOLD plot says while it has no curve.
 NO_ROI_TITLE = "Select a ROI (click it on the cortex or in any view) to plot its BOLD"
@@ -28,7 +29,6 @@ N_CHANNELS = 16
 # Peak-to-peak spacing between traces, in volts.
 SCALES = {"20 µV": 20e-6, "50 µV": 50e-6, "100 µV": 100e-6, "200 µV": 200e-6, "500 µV": 500e-6, "1 mV": 1e-3}
 DEFAULT_SCALE = "100 µV"
-EVENT_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 
 
 def band_limits(name: str) -> Optional[tuple]:
@@ -350,7 +350,7 @@ class SignalsView(QWidget):
             b = self.eeg_time_of(float(onset) + max(float(dur), 0.0))
             if b < t0 or a > t1:
                 continue
-            r, g, bl = EVENT_COLORS[classes.index(str(kind)) % len(EVENT_COLORS)]
+            r, g, bl = class_color(classes.index(str(kind)))
             region = pg.LinearRegionItem((a, max(b, a + 1e-3)), movable=False, brush=pg.mkBrush(r, g, bl, 60))
             region.setZValue(-10)
             region.setToolTip(str(kind))

@@ -52,11 +52,12 @@ from eegfmri_viewer.graphs.spectral import (
     sign_changes,
 )
 from eegfmri_viewer.state.overlay import CortexOverlay
-from eegfmri_viewer.views.overlay_check import untick_when_replaced
+from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.map_plot import map_plot
 from eegfmri_viewer.views.message_stack import message_stack
+from eegfmri_viewer.views.overlay_check import untick_when_replaced
 
 FMRI_GRAPH = "fMRI ROIs"
 EEG_PREFIX = "EEG "
@@ -84,13 +85,6 @@ FILTER_LABELS = {"left": ["filter response g(\u03bb)", "response g(\u03bb)", "g(
                  "bottom": ["graph frequency \u03bb", "frequency \u03bb", "\u03bb"]}
 MEAN_PEN = (20, 20, 20)
 SELECTED_PEN = (0, 90, 200)
-
-
-def _style_axes(plot_item: pg.PlotItem) -> None:
-    for axis in ("left", "bottom"):
-        plot_item.getAxis(axis).setPen(pg.mkPen((80, 80, 80)))
-        plot_item.getAxis(axis).setTextPen(pg.mkPen((30, 30, 30)))
-        plot_item.getAxis(axis).enableAutoSIPrefix(False)
 
 
 def _text_width(font, text: str) -> float:
@@ -219,11 +213,8 @@ class TeachingView(QWidget):
         self._impulse_text = QLabel()
         self._impulse_text.setWordWrap(True)
 
-        self._spectrum = pg.PlotWidget(background="w")
-        self._spectrum.setMenuEnabled(False)
+        self._spectrum = axes_plot()
         sp = self._spectrum.getPlotItem()
-        sp.hideButtons()
-        _style_axes(sp)
         sp.setLabel("bottom", SPECTRUM_LABELS["bottom"][0])
         sp.setLabel("left", SPECTRUM_LABELS["left"][0])
         sp.getAxis("left").setToolTip("Eigenvalue \u03bb\u2096 of the graph Laplacian L = D \u2212 W (eq. 1)")
@@ -236,11 +227,8 @@ class TeachingView(QWidget):
         self._spectrum_mark.setZValue(5)
         sp.addItem(self._spectrum_mark)
 
-        self._filters = pg.PlotWidget(background="w")
-        self._filters.setMenuEnabled(False)
+        self._filters = axes_plot()
         fp = self._filters.getPlotItem()
-        fp.hideButtons()
-        _style_axes(fp)
         fp.setLabel("bottom", FILTER_LABELS["bottom"][0])
         fp.setLabel("left", FILTER_LABELS["left"][0])
         fp.getAxis("left").setToolTip("Filter response g(\u03bb) of the first Chebyshev layer")

@@ -1,0 +1,137 @@
+"""Coupling over time: a ROI's band power and BOLD, class blocks behind them, and the sliding-window r.
+
+The bundle's time courses (tests/bundle_factory.py ``add_time_courses``) couple
+alpha power and BOLD at one ROI during "visual" blocks only, so the sliding r
+must dip in those blocks and stay near 0 elsewhere. Run under Xvfb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bundle_factory import BANDS, CLASSES, TIME_COUPLED, add_time_courses, make_bundle
+from eegfmri_viewer.pipeline.coupling import sliding_correlation
+from eegfmri_viewer.results import load_bundle, save_bundle
+from eegfmri_viewer.state import AppState
+from eegfmri_viewer.views.bundle_needs import NO_RESULTS
+from eegfmri_viewer.views.class_colors import class_color
+from eegfmri_viewer.views.coupling_time_view import NO_TIME_COURSES, CouplingTimeView
+from eegfmri_viewer.views.view_colors import VIEW_COLORS
+from plot_view_testing import render, settle, show, to_pixel
+
+pytestmark = pytest.mark.gui
+
+BAND, ROI = TIME_COUPLED
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coupling_time")
+    make_bundle(root / "plain")
+    bundle = load_bundle(root / "plain")
+    add_time_courses(bundle)
+    save_bundle(root / "courses", bundle)
+    make_bundle(root / "fmri_only", eeg=False)
+    return root
+
+
+@pytest.fixture
+def state(qapp):
+    return AppState()
+
+
+def test_sliding_correlation_equals_pearson_in_every_window():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    y[10:30] += 2 * x[10:30]
+    centres, r = sliding_correlation(x, y, 12, step=3)
+    starts = np.arange(0, 50 - 12 + 1, 3)
+    np.testing.assert_allclose(centres, starts + 5.5)
+    np.testing.assert_allclose(r, [np.corrcoef(x[s:s + 12], y[s:s + 12])[0, 1] for s in starts], atol=1e-12)
+    assert sliding_correlation(np.ones(10), y[:10], 5)[1].tolist() == [0.0] * 6  # constant: 0, not NaN
+    with pytest.raises(ValueError, match="window"):
+        sliding_correlation(x, y, 51)
+
+
+def test_view_says_what_is_missing(qtbot, state, paths):
+    view = show(qtbot, CouplingTimeView, state, size=(600, 400))
+    assert view.message == NO_RESULTS
+    state.set_results(load_bundle(paths / "fmri_only", verify=False))
+    assert "fMRI-only" in view.message
+    state.set_results(load_bundle(paths / "plain", verify=False))  # written before the time courses were saved
+    assert view.message == NO_TIME_COURSES
+    state.select_node("roi", 3)
+    state.set_band("beta")
+    state.set_results(load_bundle(paths / "courses", verify=False))
+    assert view.message is None and view.shown == (3, 3, True)
+
+
+def test_time_courses_of_the_selected_roi_and_band(qtbot, state, paths):
+    view = show(qtbot, CouplingTimeView, state, size=(900, 600))
+    bundle = load_bundle(paths / "courses", verify=False)
+    state.set_results(bundle)
+    tc = bundle.arrays["timecourses"]
+    # nothing selected: the strongest coupling of the band, said to be
+    state.set_band("alpha")
+    assert view.shown == (ROI, BAND, False) and "strongest in the band" in view.title
+    state.select_node("roi", ROI)
+    assert view.shown == (ROI, BAND, True) and "strongest" not in view.title
+    t, eeg, bold = view.series()
+    np.testing.assert_allclose(t, np.arange(90) * 2.0)
+    np.testing.assert_array_equal(eeg, tc["power"][0, BAND, ROI, :90].astype(float))
+    np.testing.assert_array_equal(bold, tc["bold"][0, ROI, :90].astype(float))
+    # the whole-run r is the recording's r at the canonical delay (coupling.npz), to float16 precision
+    r_rec = float(bundle.get("coupling", "recording_lagged_r")[0, BAND, ROI])
+    assert view.whole_run_r == pytest.approx(r_rec, abs=2e-3)
+    assert f"r = {r_rec:+.2f} over the run" in view.title
+    # the sliding r: 30-volume window (60 s at TR 2 s), low in the visual blocks, near 0 in the others
+    centres, r = view.sliding_r()
+    assert len(r) == 90 - 30 + 1
+    np.testing.assert_allclose(r, sliding_correlation(eeg, bold, 30)[1])
+    window = 10  # one block: the shortest window that can hold a visual block alone
+    view.window_box.setValue(window * 2.0)
+    centres, r = view.sliding_r()
+    visual_centre = [(s + 4.5) * 2.0 for s in (10, 40, 70)]  # blocks of 10 volumes: rest, visual, motor, ...
+    other_centre = [(s + 4.5) * 2.0 for s in (0, 20, 30, 50)]
+    assert all(r[np.argmin(np.abs(centres - c))] < -0.8 for c in visual_centre)
+    assert all(abs(r[np.argmin(np.abs(centres - c))]) < 0.8 for c in other_centre)
+    # the class blocks are shaded in their class colours
+    regions = view.block_regions
+    assert sorted({reg.class_name for reg in regions}) == sorted(CLASSES)
+    visual = [reg.getRegion() for reg in regions if reg.class_name == "visual"]
+    assert visual == [(20.0, 40.0), (80.0, 100.0), (140.0, 160.0)]
+    # another recording (60 volumes) and another band
+    view.recording_combo.setCurrentIndex(1)
+    assert len(view.series()[0]) == 60
+    state.set_band("beta")
+    assert view.shown == (ROI, 3, True)
+    np.testing.assert_array_equal(view.series()[1], tc["power"][1, 3, ROI, :60].astype(float))
+    # a window longer than the recording: said, no curve
+    view.window_box.setValue(200.0)
+    assert len(view.sliding_r()[1]) == 0
+    assert "shorter than the window" in view.sliding_widget.getPlotItem().titleLabel.text
+
+
+def test_time_courses_are_drawn_in_band_and_class_colours(qtbot, state, paths):
+    view = show(qtbot, CouplingTimeView, state, size=(900, 600))
+    state.set_results(load_bundle(paths / "courses", verify=False))
+    state.set_band("alpha")
+    state.select_node("roi", ROI)
+    settle()
+    image = render(view.series_widget)
+    arr = np.frombuffer(image.convertToFormat(image.Format.Format_RGB888).constBits(), dtype=np.uint8)
+    arr = arr.reshape(image.height(), -1)[:, : image.width() * 3].reshape(image.height(), image.width(), 3).astype(int)
+
+    def near(colour, tol=40):
+        return (np.abs(arr - np.asarray(colour)).max(axis=2) <= tol)
+
+    assert near(VIEW_COLORS["alpha"]).sum() > 200 and near(VIEW_COLORS["fmri"]).sum() > 200
+    # behind the curves, each block is tinted with its class colour (45/255 over white): the median of a
+    # pixel column in the middle of a block, which the curves cross only here and there
+    (y0, y1) = view.series_widget.getPlotItem().getViewBox().viewRange()[1]
+    for t_s, name in ((30.0, "visual"), (50.0, "motor"), (70.0, "rest")):
+        top, bottom = to_pixel(view.series_widget, t_s, y1), to_pixel(view.series_widget, t_s, y0)
+        column = arr[top.y() + 3: bottom.y() - 3, top.x()]
+        tint = 255 + (np.asarray(class_color(CLASSES.index(name))) - 255) * 45 / 255
+        assert np.abs(np.median(column, axis=0) - tint).max() <= 12, name
+    assert BANDS[BAND][0] == "alpha"
