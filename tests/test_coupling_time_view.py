@@ -135,3 +135,18 @@ def test_time_courses_are_drawn_in_band_and_class_colours(qtbot, state, paths):
         tint = 255 + (np.asarray(class_color(CLASSES.index(name))) - 255) * 45 / 255
         assert np.abs(np.median(column, axis=0) - tint).max() <= 12, name
     assert BANDS[BAND][0] == "alpha"
+
+
+def test_view_fits_its_room_and_scrolls_only_when_short(qtbot, state, paths):
+    from PySide6.QtWidgets import QScrollArea
+
+    view = show(qtbot, CouplingTimeView, state, size=(800, 520))
+    state.set_results(load_bundle(paths / "courses", verify=False))
+    settle()
+    scroll = view.findChild(QScrollArea)
+    assert scroll.widget().height() <= scroll.viewport().height()
+    assert not scroll.verticalScrollBar().isVisible()
+    assert view.series_widget.height() > view.sliding_widget.height() > 100
+    view.resize(800, 200)  # the height of the tool tabs' row
+    settle()
+    assert scroll.verticalScrollBar().isVisible() and view.series_widget.height() >= 140

@@ -120,6 +120,32 @@ def test_report_with_comparison_lists_significant_changes(tmp_path):
     assert 0 < coloured.sum() < 0.05 * coloured.size
 
 
+def test_report_shows_the_strongest_coupling_over_time(tmp_path):
+    from bundle_factory import TIME_COUPLED, add_time_courses
+
+    make_bundle(tmp_path / "a", all_roi_lags=True)
+    bundle = load_bundle(tmp_path / "a")
+    band, roi = TIME_COUPLED
+    add_time_courses(bundle)
+    # make the time-coupled pair the strongest lagged correlation, as analyze would find it
+    bundle.arrays["coupling"]["roi_lagged_corr"] *= 0.1
+    bundle.arrays["coupling"]["roi_lagged_corr"][band, roi] = -0.9
+    parsed = _parse(build_report(bundle, render_cortex=False))
+    text = " ".join(parsed.text)
+    name = bundle.get("saliency", "roi_names")[roi]
+    assert f"The strongest of these, over one recording (sub-01 ses-1): the alpha power on {name}" in text
+    figure = _decode(parsed.images[-1])
+    # the two curves (green band power, purple BOLD) and the class blocks (tab10 at 18 %) are drawn
+    for colour in ((0x22, 0x88, 0x33), (0xAA, 0x33, 0x77)):
+        assert (np.abs(figure.astype(int) - colour).max(axis=2) <= 30).sum() > 300
+    for rgb in ((31, 119, 180), (255, 127, 14), (44, 160, 44)):  # rest, visual, motor: matplotlib's C0-C2
+        tint = 255 + (np.array(rgb) - 255) * 0.18
+        assert (np.abs(figure.astype(int) - tint).max(axis=2) <= 6).sum() > 2000
+    # without time courses (bundles written before them) the section has no such figure
+    del bundle.arrays["timecourses"]
+    assert "The strongest of these, over one recording" not in build_report(bundle, render_cortex=False)
+
+
 def test_report_of_fmri_only_bundle_says_phase2_missing(tmp_path):
     make_bundle(tmp_path / "a", eeg=False)
     text = build_report(load_bundle(tmp_path / "a"), render_cortex=False)

@@ -161,3 +161,45 @@ def coupling_heatmap(bands: Sequence[str], roi_labels: Sequence[str], coupling: 
     fig.colorbar(im, ax=ax, label="cos(ἔ_band, ἔ_fMRI)")
     ax.set_title("EEG-fMRI coupling per band and ROI")
     return _png(fig)
+
+
+def coupling_time_courses(tr: float, power: np.ndarray, bold: np.ndarray, blocks: Optional[np.ndarray],
+                          classes: Sequence[str], title: str, window: int) -> bytes:
+    """One recording's band power and BOLD at a ROI over the class blocks, and their sliding-window r.
+
+    Parameters
+    ----------
+    tr : float
+        Seconds per volume.
+    power, bold : ndarray, shape (n_volumes,)
+        z-scored HRF-convolved band power on the ROI and the ROI's BOLD.
+    blocks : ndarray, shape (n_classes, n_volumes) or None
+        Fraction of each volume in each class's events.
+    classes : sequence of str
+    title : str
+    window : int
+        Volumes in the sliding window of the lower panel.
+    """
+    from eegfmri_viewer.pipeline.coupling import sliding_correlation
+
+    t = np.arange(len(power)) * tr
+    fig = _figure(8, 3.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    if blocks is not None:
+        for c, name in enumerate(classes):
+            on = np.nan_to_num(np.asarray(blocks[c], dtype=float)) >= 0.5
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
+            for k, (start, stop) in enumerate(zip(edges[::2], edges[1::2])):
+                top.axvspan(start * tr, stop * tr, color=f"C{c}", alpha=0.18, lw=0, label=name if k == 0 else None)
+    top.plot(t, power, color="#228833", lw=1.4, label="band power (HRF-convolved)")
+    top.plot(t, bold, color="#aa3377", lw=1.4, label="BOLD")
+    top.set(ylabel="z", title=title)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    if 3 <= window <= len(power):
+        centres, r = sliding_correlation(power, bold, window)
+        bottom.plot(centres * tr, r, color="black", lw=1.2)
+    bottom.axhline(0, color="grey", lw=0.8)
+    bottom.axhline(float(np.mean(power * bold)), color="black", lw=0.8, ls="--")
+    bottom.set(ylim=(-1.05, 1.05), ylabel="r", xlabel="time (s)")
+    bottom.set_title(f"r in a {window * tr:g}-s window (dashed: whole run)", fontsize=8)
+    return _png(fig)

@@ -323,7 +323,28 @@ def _coupling_section(bundle) -> str:
                    "surrogates.</p>")
         out.append(_table(["band", "ROI", "|r| at peak", "peak lag (s)", "permutation p", "corrected p (FWE)"],
                           rows))
+        if len(order) and "timecourses" in bundle.arrays:
+            b, n = order[0]
+            out.append(_time_courses_figure(bundle, int(b), int(lag_roi[n])))
     return "\n".join(out)
+
+
+def _time_courses_figure(bundle, band: int, roi: int, window_s: float = 60.0) -> str:
+    """The first recording's band power and BOLD at ``roi`` (``timecourses.npz``), as a figure with its caption."""
+    tc = bundle.arrays["timecourses"]
+    n, tr = int(tc["n_volumes"][0]), float(tc["tr"])
+    power = np.asarray(tc["power"][0, band, roi, :n], dtype=float)
+    bold = np.asarray(tc["bold"][0, roi, :n], dtype=float)
+    name = str(bundle.get("saliency", "roi_names")[roi])
+    band_name, label = str(tc["bands"][band]), str(tc["recording_label"][0])
+    blocks = np.asarray(tc["blocks"][0, :, :n], dtype=float) if "blocks" in tc else None
+    png = figures.coupling_time_courses(tr, power, bold, blocks, [str(c) for c in tc["classes"]],
+                                        f"{band_name} power and BOLD at {name}, {label}", int(round(window_s / tr)))
+    return (f"<figure>{_img(png, 'coupling over time')}<figcaption>The strongest of these, over one recording "
+            f"({html.escape(label)}): the {html.escape(band_name)} power on {html.escape(name)} convolved with the "
+            "HRF, and the ROI's BOLD, both z-scored (what was correlated), over the class blocks; below, their "
+            f"Pearson r in a {window_s:g}-s sliding window (descriptive: no p-value). A coupling that rises and "
+            "falls with the blocks is driven by the task.</figcaption></figure>")
 
 
 def _comparison_section(result, cortex_images, q_threshold) -> str:

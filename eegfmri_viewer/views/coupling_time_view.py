@@ -21,8 +21,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
 from eegfmri_viewer.pipeline.coupling import sliding_correlation
 from eegfmri_viewer.views.axes_plot import axes_plot
@@ -134,6 +134,11 @@ class CouplingTimeView(QWidget):
         body.addWidget(self._key)
         body.addWidget(self._series, 3)
         body.addWidget(self._sliding, 2)
+        # The plots take the room there is: their size hints (which pyqtgraph ties to their
+        # last size) must not make the scrolled content taller than the view.
+        for plot, least in ((self._series, 140), (self._sliding, 100)):
+            plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+            plot.setMinimumHeight(least)
         # In the short row of tool tabs the view scrolls rather than squeezing its plots
         # (or making the row taller for every tab); raised, it gets half the column.
         content.setMinimumHeight(CONTENT_MIN_PX)
