@@ -584,7 +584,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         for title, spec, area in VIEW_DOCKS:
             dock = ViewDock(title, spec, self.state, self)
-            dock.viewBuilt.connect(self._connect_run_requests)
+            dock.viewBuilt.connect(self._connect_view_requests)
             self.addDockWidget(area, dock)
             action = dock.toggleViewAction()
             self._view_menu.insertAction(self._view_docks_anchor, action)
@@ -943,7 +943,10 @@ class MainWindow(QMainWindow):
 
     # -- background work ----------------------------------------------------------
     @Slot(object)
-    def _connect_run_requests(self, view: QWidget) -> None:
+    def _connect_view_requests(self, view: QWidget) -> None:
+        # views import no other view: one that links to another asks the window to bring it up
+        if hasattr(view, "view_requested"):
+            view.view_requested.connect(lambda title: self.show_dock(title) if title in self.docks else None)
         # views own no workers: a view that asks for an analysis run gets it here
         if hasattr(view, "start_requested") and hasattr(view, "cancel_requested"):
             if hasattr(view, "set_default_source"):

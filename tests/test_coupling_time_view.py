@@ -150,3 +150,32 @@ def test_view_fits_its_room_and_scrolls_only_when_short(qtbot, state, paths):
     view.resize(800, 200)  # the height of the tool tabs' row
     settle()
     assert scroll.verticalScrollBar().isVisible() and view.series_widget.height() >= 140
+
+
+def test_the_coupling_views_link_brings_up_coupling_over_time(qtbot, paths, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from eegfmri_viewer.app import MainWindow
+
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), install_hooks=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.views_settled, timeout=30000)
+    docks = window.docks
+    coupling = docks["Coupling"].ensure_built()
+    window.state.set_results(load_bundle(paths / "courses", verify=False))
+    window.state.set_band("alpha")
+    window.state.select_node("roi", ROI)
+    assert 'href="over-time"' in coupling.lag_title
+    docks["Training"].raise_()
+    settle()
+    assert docks["Coupling over time"].visibleRegion().isEmpty()
+    coupling._lag_title.linkActivated.emit("over-time")  # what a click on the link sends
+    qtbot.waitUntil(lambda: not docks["Coupling over time"].visibleRegion().isEmpty(), timeout=5000)
+    assert docks["Coupling over time"].widget().shown == (ROI, BAND, True)
+    # results without time courses: no link to a view that could only say so
+    window.state.set_results(load_bundle(paths / "plain", verify=False))
+    window.state.select_node("roi", int(window.state.results.get("coupling", "node_index")[0]))
+    assert "over-time" not in coupling.lag_title
+    window.close()

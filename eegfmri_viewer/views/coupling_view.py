@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
@@ -48,6 +48,8 @@ KEY_BESIDE_MIN_PX = 440
 #: Least height (pixels) of the heat map and lag section together, with the key beside the
 #: plot (True) or under it (False); a shorter view scrolls.
 CONTENT_MIN_PX = {True: 300, False: 460}
+#: Title of the view that draws a ROI's band power and BOLD over time (linked from the lag title).
+OVER_TIME_VIEW = "Coupling over time"
 #: Owner name of this view's cortex overlay (said in the cortex view's note).
 OVERLAY_OWNER = "Coupling"
 
@@ -107,7 +109,15 @@ class CouplingView(QWidget):
         Reads ``results`` (coupling.npz) and the selection; a click on a cell
         selects that band and ROI.
     parent : QWidget, optional
+
+    Signals
+    -------
+    view_requested(str)
+        The title of another view to bring up: the link after the lag title
+        asks for :data:`OVER_TIME_VIEW` (the main window raises its dock).
     """
+
+    view_requested = Signal(str)
 
     def __init__(self, state, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -172,6 +182,8 @@ class CouplingView(QWidget):
         self._hover = ""
         self._lag_title = QLabel()
         self._lag_title.setWordWrap(True)
+        self._lag_title.setTextFormat(Qt.RichText)
+        self._lag_title.linkActivated.connect(lambda _href: self.view_requested.emit(OVER_TIME_VIEW))
         self._cortex_check = QCheckBox("Lagged r on the cortex")
         self._cortex_check.setToolTip("Show the peak lagged correlation of the selected band at every ROI on "
                                       "the Cortex 3-D view, in place of the CAM")
@@ -719,7 +731,9 @@ class CouplingView(QWidget):
         roi = int(self._lag_index[node])
         which = "" if chosen else " \u2014 the strongest coupling; click a column to choose"
         what = "Lagged correlation beyond the task" if self._task_removed() else "Lagged correlation"
-        self._lag_title.setText(f"<b>{what}</b>, {roi_label(self._state.results, roi)}{which}")
+        link = (f' \u2014 <a href="over-time">{OVER_TIME_VIEW.lower()}</a>'
+                if self._state.results.has("timecourses") else "")
+        self._lag_title.setText(f"<b>{what}</b>, {roi_label(self._state.results, roi)}{which}{link}")
         tip = ("Correlation of the HRF-convolved EEG band power at the ROI with its BOLD, over lags of the BOLD "
                "after the EEG")
         if self._task_removed():
