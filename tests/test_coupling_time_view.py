@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bundle_factory import BANDS, CLASSES, TIME_COUPLED, add_time_courses, make_bundle
-from eegfmri_viewer.pipeline.coupling import sliding_correlation
+from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
 from eegfmri_viewer.results import load_bundle, save_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
@@ -53,6 +53,29 @@ def test_sliding_correlation_equals_pearson_in_every_window():
         sliding_correlation(x, y, 51)
 
 
+def test_null_band_holds_95_percent_of_windowed_r_between_unrelated_smooth_series():
+    rng = np.random.default_rng(2)
+
+    def smooth(n):  # AR(1), like HRF-convolved series: chance r in short windows is large
+        e = rng.normal(size=n + 50)
+        out = np.zeros_like(e)
+        for t in range(1, len(e)):
+            out[t] = 0.9 * out[t - 1] + e[t]
+        return out[50:]
+
+    outside, width = [], []
+    for _ in range(60):
+        x, y = smooth(180), smooth(180)
+        lo, hi = sliding_null_band(x, y, 30, n_shifts=100, seed=1)
+        _, r = sliding_correlation(x, y, 30)
+        outside.append(np.mean((r < lo) | (r > hi)))
+        width.append(hi - lo)
+    assert 0.02 < np.mean(outside) < 0.10
+    # far wider than the white-noise rule of thumb (+-2 / sqrt(30) = +-0.37)
+    assert np.mean(width) > 1.0
+    assert np.isnan(sliding_null_band(np.ones(40), np.ones(40), 30)[0])  # too short to shift by a window
+
+
 def test_view_says_what_is_missing(qtbot, state, paths):
     view = show(qtbot, CouplingTimeView, state, size=(600, 400))
     assert view.message == NO_RESULTS
@@ -88,6 +111,10 @@ def test_time_courses_of_the_selected_roi_and_band(qtbot, state, paths):
     centres, r = view.sliding_r()
     assert len(r) == 90 - 30 + 1
     np.testing.assert_allclose(r, sliding_correlation(eeg, bold, 30)[1])
+    # the grey band: windowed r of the same series shifted in time (no coupling), around 0
+    lo, hi = view.null_band
+    assert (lo, hi) == sliding_null_band(eeg, bold, 30, n_shifts=200, seed=0)
+    assert -0.8 < lo < -0.2 and 0.2 < hi < 0.8
     window = 10  # one block: the shortest window that can hold a visual block alone
     view.window_box.setValue(window * 2.0)
     centres, r = view.sliding_r()

@@ -379,6 +379,43 @@ def sliding_correlation(x: np.ndarray, y: np.ndarray, window: int, step: int = 1
     return centres, r
 
 
+def sliding_null_band(x: np.ndarray, y: np.ndarray, window: int, n_shifts: int = 200, level: float = 0.95,
+                      seed: int = 0) -> tuple:
+    """The range of sliding-window r that two series give when they are not coupled.
+
+    ``y`` is shifted circularly against ``x`` by at least ``window`` samples
+    (so that no window pairs a sample with its own partner) and at most
+    ``n - window``; the windowed r of every shift are pooled and their central
+    ``level`` range returned. The shifts keep each series' autocorrelation,
+    which makes chance correlations in short windows of smooth series far
+    larger than for white noise (2 / sqrt(window)).
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n_volumes,)
+    window : int
+        As for :func:`sliding_correlation`.
+    n_shifts : int
+        Shifts drawn (with replacement among the allowed ones).
+    level : float
+        Central share of the pooled r, e.g. 0.95.
+    seed : int
+
+    Returns
+    -------
+    lo, hi : float
+        The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles; NaN when the
+        series are too short for a shift of at least ``window``.
+    """
+    n = len(x)
+    if n - window < window:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    shifts = rng.integers(window, n - window + 1, n_shifts)
+    pooled = np.concatenate([sliding_correlation(x, np.roll(y, int(k)), window)[1] for k in shifts])
+    return float(np.quantile(pooled, (1 - level) / 2)), float(np.quantile(pooled, (1 + level) / 2))
+
+
 def recording_correlation(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
                           confounds=None) -> np.ndarray:
     """Each recording's own correlation of HRF-convolved band power and BOLD, at the canonical delay.

@@ -180,7 +180,7 @@ def coupling_time_courses(tr: float, power: np.ndarray, bold: np.ndarray, blocks
     window : int
         Volumes in the sliding window of the lower panel.
     """
-    from eegfmri_viewer.pipeline.coupling import sliding_correlation
+    from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
 
     t = np.arange(len(power)) * tr
     fig = _figure(8, 3.6)
@@ -197,9 +197,13 @@ def coupling_time_courses(tr: float, power: np.ndarray, bold: np.ndarray, blocks
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     if 3 <= window <= len(power):
         centres, r = sliding_correlation(power, bold, window)
+        lo, hi = sliding_null_band(power, bold, window)
+        if np.isfinite(lo):
+            bottom.axhspan(lo, hi, xmin=0, xmax=1, color="grey", alpha=0.25, lw=0)
         bottom.plot(centres * tr, r, color="black", lw=1.2)
     bottom.axhline(0, color="grey", lw=0.8)
     bottom.axhline(float(np.mean(power * bold)), color="black", lw=0.8, ls="--")
     bottom.set(ylim=(-1.05, 1.05), ylabel="r", xlabel="time (s)")
-    bottom.set_title(f"r in a {window * tr:g}-s window (dashed: whole run)", fontsize=8)
+    bottom.set_title(f"r in a {window * tr:g}-s window (dashed: whole run; grey: 95 % of r with the BOLD "
+                     "shifted in time)", fontsize=8)
     return _png(fig)

@@ -343,8 +343,9 @@ def _time_courses_figure(bundle, band: int, roi: int, window_s: float = 60.0) ->
     return (f"<figure>{_img(png, 'coupling over time')}<figcaption>The strongest of these, over one recording "
             f"({html.escape(label)}): the {html.escape(band_name)} power on {html.escape(name)} convolved with the "
             "HRF, and the ROI's BOLD, both z-scored (what was correlated), over the class blocks; below, their "
-            f"Pearson r in a {window_s:g}-s sliding window (descriptive: no p-value). A coupling that rises and "
-            "falls with the blocks is driven by the task.</figcaption></figure>")
+            f"Pearson r in a {window_s:g}-s sliding window, against the range such windows give when the BOLD is "
+            "shifted in time (grey; descriptive, no p-value). A coupling that rises and falls with the blocks is "
+            "driven by the task.</figcaption></figure>")
 
 
 def _comparison_section(result, cortex_images, q_threshold) -> str:

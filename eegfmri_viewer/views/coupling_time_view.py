@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from eegfmri_viewer.pipeline.coupling import sliding_correlation
+from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
 from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.class_colors import class_color
@@ -34,6 +34,8 @@ from eegfmri_viewer.views.view_colors import view_color
 
 #: Default length of the sliding window, in seconds.
 WINDOW_S = 60.0
+#: Circular shifts behind the grey band of chance correlations.
+NULL_SHIFTS = 200
 #: Height below which the view scrolls.
 CONTENT_MIN_PX = 300
 #: Opacity (0-255) of the class blocks behind the curves.
@@ -117,7 +119,20 @@ class CouplingTimeView(QWidget):
         self._whole_line = pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((30, 30, 30), style=Qt.DashLine))
         rp.addItem(self._whole_line)
         self._r_curve = pg.PlotDataItem(pen=pg.mkPen((30, 30, 30), width=2))
+        # What the windowed r of these two series look like without coupling (time-shifted):
+        # a grey band behind the curve.
+        self._null_lo = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self._null_hi = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self._null_fill = pg.FillBetweenItem(self._null_lo, self._null_hi, brush=pg.mkBrush(120, 120, 120, 60))
+        self._null_fill.setZValue(-5)
+        rp.addItem(self._null_fill)
         rp.addItem(self._r_curve)
+        self._null: Optional[Tuple[float, float]] = None
+        self._sliding.setToolTip(
+            "Pearson r of the two series above in a window slid along the run. Grey: the central 95 % of the "
+            "windowed r when the BOLD is shifted in time against the power by at least one window "
+            f"({NULL_SHIFTS} circular shifts), i.e. what these two series give without coupling; a block design "
+            "that repeats lets the shifted series line up with the task again, which widens it.")
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Recording"))
@@ -196,6 +211,11 @@ class CouplingTimeView(QWidget):
         return self._r_whole
 
     @property
+    def null_band(self) -> Optional[Tuple[float, float]]:
+        """(low, high) of the grey band: the central 95 % of windowed r without coupling, or None."""
+        return self._null
+
+    @property
     def block_regions(self) -> List[pg.LinearRegionItem]:
         return list(self._regions)
 
@@ -234,8 +254,8 @@ class CouplingTimeView(QWidget):
         self._redraw()
 
     def _clear(self) -> None:
-        self._roi = self._band = self._r_whole = None
-        for item in (self._eeg_curve, self._bold_curve, self._r_curve):
+        self._roi = self._band = self._r_whole = self._null = None
+        for item in (self._eeg_curve, self._bold_curve, self._r_curve, self._null_lo, self._null_hi):
             item.setData([], [])
         self._remove_regions()
 
@@ -300,7 +320,15 @@ class CouplingTimeView(QWidget):
         if 3 <= window <= n:
             centres, r = sliding_correlation(eeg, bold, window)
             self._r_curve.setData(centres * tr, r)
-            rp.setTitle(f"r in a {window * tr:g}-s window (dashed: whole run)", color=(30, 30, 30), size="9pt")
+            title = f"r in a {window * tr:g}-s window (dashed: whole run"
+            lo, hi = sliding_null_band(eeg, bold, window, n_shifts=NULL_SHIFTS, seed=rec)
+            if np.isfinite(lo):
+                self._null = (lo, hi)
+                ends = np.array([centres[0], centres[-1]]) * tr
+                self._null_lo.setData(ends, [lo, lo])
+                self._null_hi.setData(ends, [hi, hi])
+                title += "; grey: 95 % of r with the BOLD shifted in time"
+            rp.setTitle(title + ")", color=(30, 30, 30), size="9pt")
         else:
             rp.setTitle(f"the recording ({n * tr:g} s) is shorter than the window", color=(30, 30, 30), size="9pt")
         self._series.getPlotItem().setXRange(0.0, max(t[-1], tr) if n else tr, padding=0.01)
