@@ -302,6 +302,8 @@ def add_time_courses(bundle, n_volumes=(90, 60), tr: float = 2.0, seed: int = 0)
     power is minus the BOLD (r about −0.9 there, about 0 in other blocks).
     Each series is z-scored over its recording, as ``analyze`` stores them,
     and ``coupling.npz`` ``recording_lagged_r`` is set to each recording's r.
+    With lag arrays for every ROI (``make_bundle(all_roi_lags=True)``) the pair
+    is made the strongest lagged coupling of its band, as ``analyze`` finds it.
     """
     rng = np.random.default_rng(seed)
     n_bands, n_rois = len(bundle.bands), len(bundle.get("saliency", "roi_coords"))
@@ -330,3 +332,6 @@ def add_time_courses(bundle, n_volumes=(90, 60), tr: float = 2.0, seed: int = 0)
     }
     bundle.arrays["coupling"]["recording_lagged_r"] = r
     bundle.arrays["coupling"]["recording_session"] = np.array(["1"] * n_rec)
+    if "roi_lagged_corr" in bundle.arrays["coupling"]:
+        bundle.arrays["coupling"]["roi_lagged_corr"] *= 0.1
+        bundle.arrays["coupling"]["roi_lagged_corr"][b, roi] = -0.9

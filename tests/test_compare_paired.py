@@ -35,6 +35,19 @@ def test_sign_flip_test_is_exact_for_few_subjects():
     np.testing.assert_array_equal(sign_flip_test(d, n_permutations=1000, seed=7)[1], p)
 
 
+def test_the_smallest_p_counts_the_permutations_drawn():
+    # exact enumeration (2^10 = 1024 patterns, no more than the permutations): 2 / 2^n
+    assert smallest_p(10, n_permutations=2000) == pytest.approx(2 / 1024)
+    # more patterns than permutations: random flips, so never below 1 / (1 + N)
+    assert smallest_p(20, n_permutations=10000) == pytest.approx(1 / 10001)
+    assert smallest_p(10, n_permutations=100) == pytest.approx(1 / 101)
+    assert smallest_p(10, 10, n_permutations=200) == pytest.approx(1 / 201)
+    assert smallest_p(2, 2, n_permutations=200) == pytest.approx(2 / 6)
+    d = np.ones((15, 3)) + np.random.default_rng(0).normal(0, 0.01, (15, 3))
+    _, p = sign_flip_test(d, n_permutations=1000, seed=0)
+    assert p.min() >= smallest_p(15, n_permutations=1000) and p.min() == pytest.approx(1 / 1001)
+
+
 def test_sign_flip_test_samples_when_the_patterns_are_too_many():
     rng = np.random.default_rng(1)
     d = rng.normal(0.0, 1.0, (30, 40))

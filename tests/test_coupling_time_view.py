@@ -27,7 +27,7 @@ BAND, ROI = TIME_COUPLED
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
     root = tmp_path_factory.mktemp("coupling_time")
-    make_bundle(root / "plain")
+    make_bundle(root / "plain", all_roi_lags=True)
     bundle = load_bundle(root / "plain")
     add_time_courses(bundle)
     save_bundle(root / "courses", bundle)
@@ -96,7 +96,7 @@ def test_time_courses_of_the_selected_roi_and_band(qtbot, state, paths):
     tc = bundle.arrays["timecourses"]
     # nothing selected: the strongest coupling of the band, said to be
     state.set_band("alpha")
-    assert view.shown == (ROI, BAND, False) and "strongest in the band" in view.title
+    assert view.shown == (ROI, BAND, False) and "the strongest lagged coupling in the band" in view.title
     state.select_node("roi", ROI)
     assert view.shown == (ROI, BAND, True) and "strongest" not in view.title
     t, eeg, bold = view.series()
@@ -195,6 +195,15 @@ def test_the_coupling_views_link_brings_up_coupling_over_time(qtbot, paths, tmp_
     window.state.set_band("alpha")
     window.state.select_node("roi", ROI)
     assert 'href="over-time"' in coupling.lag_title
+    # with nothing selected, both views show the same ROI: the strongest lagged coupling of the band
+    over_time = docks["Coupling over time"].ensure_built()
+    window.state.select_node(None, None)
+    for band in [b[0] for b in BANDS]:
+        window.state.set_band(band)
+        b = [x[0] for x in BANDS].index(band)
+        assert over_time.shown[0] == int(coupling._lag_index[coupling.strongest_lag_node(b)]), band
+    window.state.set_band("alpha")
+    window.state.select_node("roi", ROI)
     docks["Training"].raise_()
     settle()
     assert docks["Coupling over time"].visibleRegion().isEmpty()

@@ -126,10 +126,7 @@ def test_report_shows_the_strongest_coupling_over_time(tmp_path):
     make_bundle(tmp_path / "a", all_roi_lags=True)
     bundle = load_bundle(tmp_path / "a")
     band, roi = TIME_COUPLED
-    add_time_courses(bundle)
-    # make the time-coupled pair the strongest lagged correlation, as analyze would find it
-    bundle.arrays["coupling"]["roi_lagged_corr"] *= 0.1
-    bundle.arrays["coupling"]["roi_lagged_corr"][band, roi] = -0.9
+    add_time_courses(bundle)  # the time-coupled pair is then the strongest lagged correlation
     parsed = _parse(build_report(bundle, render_cortex=False))
     text = " ".join(parsed.text)
     name = bundle.get("saliency", "roi_names")[roi]
@@ -187,6 +184,8 @@ def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
     text = " ".join(_parse(build_report(bundle, comparison=result)).text)
     assert "Paired test: each of the 6 subjects recorded in both sessions (00, 01, 02, 03, 04, 05)" in text
     assert "The test is paired: each of the 6 subjects recorded in both sessions gives its difference" in text
+    assert "A and B are the means over the 6 paired subjects of each subject's recordings (6 and 6 recordings" \
+           in text
     assert "With 6 subjects there are 64 sign patterns, so no p-value can be below 0.031" in text
     assert "optimistic" not in text  # the window-level warning is for window-level tests
 

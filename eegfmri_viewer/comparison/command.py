@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"comparison written to {out}")
     if args.unit == "subjects":
         n_subjects = int(result.arrays["n_subjects"])
-        over = f"sign flips of {n_subjects} paired subjects; smallest possible p {smallest_p(n_subjects):.2g}"
+        floor = smallest_p(n_subjects, n_permutations=args.permutations)
+        over = f"sign flips of {n_subjects} paired subjects; smallest possible p {floor:.2g}"
     else:
         over = f"{args.permutations} permutations over {args.unit}"
     print(f"{result.meta['a']}  ->  {result.meta['b']}  ({over}, FDR q < 0.05)")

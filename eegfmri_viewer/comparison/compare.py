@@ -471,11 +471,11 @@ def _lagged_test(a: SessionData, b: SessionData, paired: bool, n_permutations: i
             n_subjects = len(both)
     if n_subjects:
         _, p = sign_flip_test(zb - za, n_permutations, seed=seed, cancel=cancel)
-        floor = smallest_p(n_subjects)
+        floor = smallest_p(n_subjects, n_permutations=n_permutations)
         test = f"two-sided sign-flip test of the paired differences of {n_subjects} subjects"
     else:
         _, p = permutation_test(za, zb, n_permutations, seed=seed, cancel=cancel)
-        floor = smallest_p(len(za), len(zb))
+        floor = smallest_p(len(za), len(zb), n_permutations=n_permutations)
         test = "two-sided permutation test of the recordings"
         if paired:
             test += " (the recordings' subjects are not in the bundle, so they could not be paired)"
@@ -499,7 +499,8 @@ def lagged_smallest_p(arrays) -> float:
     """The smallest p-value the comparison's correlation test could give (older results: recordings)."""
     if "lagged_r_smallest_p" in arrays:
         return float(arrays["lagged_r_smallest_p"])
-    return smallest_p(int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"]))
+    return smallest_p(int(arrays["n_recordings_a"]), int(arrays["n_recordings_b"]),
+                      n_permutations=int(arrays["n_permutations"]) if "n_permutations" in arrays else None)
 
 
 def compare_bundles(

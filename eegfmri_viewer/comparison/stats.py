@@ -133,13 +133,12 @@ def sign_flip_test(
     n = len(x)
     observed = x.mean(axis=0)
     exceed = np.zeros_like(observed)
-    exact = n <= 20 and 2 ** n <= max(n_permutations, 1)
-    if exact:
-        codes = np.arange(2 ** n)
-        signs_all = np.where((codes[:, None] >> np.arange(n)) & 1, -1.0, 1.0)
-        for start in range(0, len(signs_all), _BATCH):
+    if _enumerates(n, n_permutations):
+        # pattern k flips subject j when bit j of k is set; built a batch at a time (2^20 x 20 at once is 170 MB)
+        for start in range(0, 2 ** n, _BATCH):
             check_cancel(cancel)
-            signs = signs_all[start:start + _BATCH]
+            codes = np.arange(start, min(start + _BATCH, 2 ** n))
+            signs = np.where((codes[:, None] >> np.arange(n)) & 1, -1.0, 1.0)
             exceed += (np.abs(signs @ x / n) >= np.abs(observed) - 1e-12).sum(axis=0)
         p = exceed / 2 ** n
     else:
@@ -157,15 +156,25 @@ def sign_flip_test(
     return observed.reshape(feat_shape), p.reshape(feat_shape)
 
 
-def smallest_p(n_a: int, n_b: Optional[int] = None) -> float:
+def smallest_p(n_a: int, n_b: Optional[int] = None, n_permutations: Optional[int] = None) -> float:
     """The smallest two-sided p-value a permutation test of these units can give.
 
     ``smallest_p(n_a, n_b)``: exchanging ``n_a`` and ``n_b`` units between the
     sides, 2 / C(n_a + n_b, n_a). ``smallest_p(n)``: sign flips of ``n`` paired
-    differences, 2 / 2 ** n. At most 1.
+    differences, 2 / 2 ** n. With ``n_permutations`` random relabellings (all
+    of :func:`permutation_test`; those of :func:`sign_flip_test` when it does
+    not enumerate), no p is below 1 / (1 + n_permutations) either. At most 1.
     """
     labellings = 2 ** n_a if n_b is None else math.comb(n_a + n_b, n_a)
-    return min(1.0, 2.0 / labellings)
+    floor = min(1.0, 2.0 / labellings)
+    if n_permutations is not None and not (n_b is None and _enumerates(n_a, n_permutations)):
+        floor = max(floor, 1.0 / (1.0 + n_permutations))
+    return floor
+
+
+def _enumerates(n: int, n_permutations: int) -> bool:
+    """Whether :func:`sign_flip_test` evaluates every sign pattern of ``n`` subjects (an exact test)."""
+    return n <= 20 and 2 ** n <= max(n_permutations, 1)
 
 
 def fdr_bh(p: np.ndarray, axis: int = -1) -> np.ndarray:

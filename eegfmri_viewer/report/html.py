@@ -367,7 +367,8 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
                 f"({html.escape(', '.join(map(str, paired)))}) gives its mean per class on each side, and the signs "
                 "of the subjects' differences B − A are flipped at random (all 2<sup>n</sup> patterns when there "
                 "are no more of them than permutations), so that differences between subjects do not enter the "
-                f"test; no p-value can be below {smallest_p(len(paired)):.2g}.")
+                f"test; no p-value can be below {smallest_p(len(paired), n_permutations=int(a['n_permutations'])):.2g} "
+                "(higher for a class that fewer of them have on both sides).")
         if meta.get("subjects_left_out"):
             text += f" Left out, recorded in one session only: {html.escape(', '.join(meta['subjects_left_out']))}."
         out.append(text + "</p>")
@@ -412,6 +413,7 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
 def _lagged_change_table(a, q_threshold) -> str:
     """The largest changes of EEG power-BOLD correlation (r at the canonical delay), over all bands and ROIs."""
     from eegfmri_viewer.comparison.compare import lagged_smallest_p
+    from eegfmri_viewer.comparison.stats import smallest_p
 
     diff = np.nan_to_num(np.asarray(a["lagged_r_diff"], dtype=float))
     order = np.dstack(np.unravel_index(np.argsort(-np.abs(diff), axis=None), diff.shape))[0][:10]
@@ -424,17 +426,25 @@ def _lagged_change_table(a, q_threshold) -> str:
     n_a, n_b = int(a["n_recordings_a"]), int(a["n_recordings_b"])
     n_subjects = int(a.get("lagged_r_n_subjects", 0))
     smallest = lagged_smallest_p(a)
+    means = (f"A and B are the means over the {n_subjects} paired subjects of each subject's recordings "
+             f"({n_a} and {n_b} recordings in all)" if n_subjects
+             else f"A and B are the means of their {n_a} and {n_b} recordings")
     note = (f"<p>EEG power-BOLD correlation (HRF-convolved band power against BOLD, at the canonical delay) of "
-            f"each recording; A and B are the means of their {n_a} and {n_b} recordings (Fisher z)")
+            f"each recording; {means} (Fisher z)")
     if n_subjects:
+        labellings, floor = 2 ** n_subjects, smallest_p(n_subjects)
         note += (f". The test is paired: each of the {n_subjects} subjects recorded in both sessions gives its "
                  "difference B − A, and the signs of these differences are flipped at random (FDR per band over "
-                 f"the ROIs). With {n_subjects} subjects there are {2 ** n_subjects} sign patterns, so no p-value "
-                 f"can be below {smallest:.2g}")
+                 f"the ROIs). With {n_subjects} subjects there are {labellings} sign patterns")
     else:
+        labellings, floor = math.comb(n_a + n_b, n_a), smallest_p(n_a, n_b)
         note += (", and the permutation test exchanges recordings between them (FDR per band over the ROIs). With "
-                 f"{n_a} and {n_b} recordings there are {math.comb(n_a + n_b, n_a)} ways to relabel them, so no "
-                 f"p-value can be below about {smallest:.2g}")
+                 f"{n_a} and {n_b} recordings there are {labellings} ways to relabel them")
+    if smallest > floor * (1 + 1e-9):
+        note += (f"; of these, {int(a['n_permutations'])} were drawn at random, so no p-value can be below "
+                 f"{smallest:.2g}")
+    else:
+        note += f", so no p-value can be below {'about ' if not n_subjects else ''}{smallest:.2g}"
     n_rois = diff.shape[-1]
     if smallest >= q_threshold:
         note += ": these changes are shown, not tested"

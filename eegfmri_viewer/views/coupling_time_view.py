@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, Q
                                QVBoxLayout, QWidget)
 
 from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
+from eegfmri_viewer.report.tables import lagged_arrays
 from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.class_colors import class_color
@@ -59,8 +60,8 @@ class CouplingTimeView(QWidget):
     ----------
     state : AppState
         Reads ``results`` (``timecourses.npz``) and the selection (ROI and band).
-        Until a ROI is selected the view shows the ROI whose power-BOLD
-        correlation, averaged over the recordings, is strongest in the band.
+        Until a ROI is selected the view shows the ROI with the strongest
+        lagged coupling in the band, as the Coupling view does.
     parent : QWidget, optional
     """
 
@@ -271,13 +272,12 @@ class CouplingTimeView(QWidget):
         return bands.index(band) if band in bands else 0
 
     def strongest_roi(self, band: int) -> Optional[int]:
-        """Atlas ROI whose power-BOLD r, averaged over recordings (Fisher z), is largest in magnitude in ``band``."""
-        r = self._state.results.get("coupling", "recording_lagged_r")
-        if r is None:
+        """Atlas ROI with the largest peak |lagged r| in ``band``: the one the Coupling view shows unselected."""
+        lagged, rois = lagged_arrays(self._state.results.arrays.get("coupling", {}))
+        if "lagged_corr" not in lagged or band >= len(lagged["lagged_corr"]):
             return None
-        z = np.arctanh(np.clip(np.asarray(r, dtype=float)[:, band], -0.999999, 0.999999)).mean(axis=0)
-        z = np.nan_to_num(np.abs(z), nan=-1.0)
-        return int(np.argmax(z)) if z.max() >= 0 else None
+        peak = np.nan_to_num(np.abs(np.asarray(lagged["lagged_corr"][band], dtype=float)).max(axis=-1), nan=-1.0)
+        return int(rois[np.argmax(peak)]) if len(peak) and peak.max() >= 0 else None
 
     def _redraw(self) -> None:
         tc = self._courses()
@@ -312,7 +312,7 @@ class CouplingTimeView(QWidget):
         self._r_whole = float(np.mean(eeg * bold)) if n else None
         self._whole_line.setPos(self._r_whole or 0.0)
         window = int(round(self._window.value() / tr))
-        what = "" if chosen else " (strongest in the band; select a ROI to choose)"
+        what = "" if chosen else " (the strongest lagged coupling in the band; select a ROI to choose)"
         removed = ", task regressors removed" if bool(tc.get("task_removed", False)) else ""
         self._title.setText(f"<b>{bands[b]} power and BOLD at {roi_label(results, roi)}</b>{what}: "
                             f"r = {self._r_whole:+.2f} over the run (at the canonical delay{removed})")
