@@ -7,7 +7,7 @@ import pytest
 
 from eegfmri_viewer.pipeline.coupling import (
     NULLS, canonical_hrf, embedding_coupling, hrf_convolve, lag_steps, lagged_correlation, lagged_coupling,
-    recording_correlation, task_design, task_regressors)
+    class_blocks, recording_correlation, task_design, task_regressors)
 
 TR = 2.0
 
@@ -288,3 +288,16 @@ def test_shift_surrogates_never_realign_within_the_searched_lags():
     bold = [hrf_convolve(power[0][0], TR)]
     out = lagged_coupling(power, bold, TR, n_permutations=200, block_s=TR, seed=0)
     assert out["p_value"][0, 0] == pytest.approx(1 / 201)
+
+
+def test_block_runs_shade_each_volume_by_the_class_that_fills_most_of_it():
+    from eegfmri_viewer.pipeline.coupling import block_runs
+
+    # TR 2 s: rest 0-7 s, visual 7-15 s, then a 0.5-s "motor" event at 20 s (a quarter of volume 10)
+    blocks = class_blocks(np.array([0.0, 7.0, 20.0]), np.array([7.0, 8.0, 0.5]),
+                          np.array(["rest", "visual", "motor"]), ["rest", "visual", "motor"], 2.0, 12)
+    np.testing.assert_allclose(blocks[:, 3], [0.5, 0.5, 0.0])  # 6-8 s: half rest, half visual
+    np.testing.assert_allclose(blocks[2, 10], 0.25)
+    # ties go to the first class; volume 7 (14-16 s) is half visual, half nothing: visual
+    assert block_runs(blocks) == [(0, 0, 4), (1, 4, 8), (2, 10, 11)]
+    assert block_runs(np.full((3, 5), np.nan)) == []

@@ -68,6 +68,29 @@ def test_events_drawn_as_regions_on_eeg_clock(view, recording):
     assert colors["open"] != colors["closed"]
 
 
+def test_event_colours_follow_the_class_order_of_open_results(view, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.views.class_colors import class_color
+
+    view.start_spin.setValue(8.0)
+    colour = {r.trial_type: r.brush.color().getRgb()[:3] for r in view.event_regions}
+    assert colour["closed"] == class_color(0) and colour["open"] == class_color(1)  # the recording's own order
+    # results whose classes hold one more (first in order): each class takes its colour from the results,
+    # as the Coupling over time view shades it
+    make_bundle(tmp_path / "b")
+    bundle = load_bundle(tmp_path / "b", verify=False)
+    bundle.arrays["saliency"]["classes"] = np.array(["blink", "closed", "open"])
+    view.state.set_results(bundle)
+    colour = {r.trial_type: r.brush.color().getRgb()[:3] for r in view.event_regions}
+    assert colour["closed"] == class_color(1) and colour["open"] == class_color(2)
+
+
 def test_click_sets_time_and_set_time_moves_cursor(qtbot, view):
     state = view.state
     vb = view.eeg_plot.getPlotItem().vb

@@ -119,6 +119,33 @@ def task_design(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray,
     return design
 
 
+def block_runs(blocks: np.ndarray) -> list:
+    """The runs of volumes in which each class's events take most of the volume, for shading.
+
+    Each volume goes to the class that covers the largest share of it (any
+    share above 0, so that an event shorter than a volume still shows); runs
+    of one class are merged.
+
+    Parameters
+    ----------
+    blocks : ndarray, shape (n_classes, n_volumes)
+        Share of each volume in each class's events (:func:`class_blocks`); NaN as 0.
+
+    Returns
+    -------
+    runs : list of (int, int, int)
+        ``(class index, first volume, volume after the last)``, in time order.
+    """
+    blocks = np.nan_to_num(np.asarray(blocks, dtype=float))
+    if blocks.size == 0:
+        return []
+    owner = np.where(blocks.max(axis=0) > 0, blocks.argmax(axis=0), -1)
+    change = np.flatnonzero(np.diff(owner)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(owner)]])
+    return [(int(owner[a]), int(a), int(b)) for a, b in zip(starts, stops) if owner[a] >= 0]
+
+
 def task_regressors(onset: np.ndarray, duration: np.ndarray, trial_type: np.ndarray, classes: Sequence[str],
                     tr: float, n_volumes: int, oversample: int = 16) -> np.ndarray:
     """The task, in both forms a class's blocks take in the lagged coupling: what ``remove_task`` removes.

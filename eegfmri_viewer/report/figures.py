@@ -180,17 +180,17 @@ def coupling_time_courses(tr: float, power: np.ndarray, bold: np.ndarray, blocks
     window : int
         Volumes in the sliding window of the lower panel.
     """
-    from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
+    from eegfmri_viewer.pipeline.coupling import block_runs, sliding_correlation, sliding_null_band
 
     t = np.arange(len(power)) * tr
     fig = _figure(8, 3.6)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     if blocks is not None:
-        for c, name in enumerate(classes):
-            on = np.nan_to_num(np.asarray(blocks[c], dtype=float)) >= 0.5
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
-            for k, (start, stop) in enumerate(zip(edges[::2], edges[1::2])):
-                top.axvspan(start * tr, stop * tr, color=f"C{c}", alpha=0.18, lw=0, label=name if k == 0 else None)
+        labelled = set()
+        for c, start, stop in block_runs(blocks):
+            top.axvspan(start * tr, stop * tr, color=f"C{c}", alpha=0.18, lw=0,
+                        label=classes[c] if c not in labelled else None)
+            labelled.add(c)
     top.plot(t, power, color="#228833", lw=1.4, label="band power (HRF-convolved)")
     top.plot(t, bold, color="#aa3377", lw=1.4, label="BOLD")
     top.set(ylabel="z", title=title)

@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from eegfmri_viewer.pipeline.coupling import sliding_correlation, sliding_null_band
+from eegfmri_viewer.pipeline.coupling import block_runs, sliding_correlation, sliding_null_band
 from eegfmri_viewer.report.tables import lagged_arrays
 from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
@@ -334,27 +334,22 @@ class CouplingTimeView(QWidget):
         self._series.getPlotItem().setXRange(0.0, max(t[-1], tr) if n else tr, padding=0.01)
 
     def _draw_blocks(self, tc: dict, rec: int, n: int, tr: float) -> List[Tuple[int, str]]:
-        """Shade each class's blocks (runs of volumes the class covers by half or more) in its colour.
+        """Shade the volumes of each class's events in its colour (:func:`block_runs`).
 
-        Returns the (class index, name) of the classes shaded.
+        Returns the (class index, name) of the classes shaded, in class order.
         """
         if "blocks" not in tc:
             return []
-        shaded = []
-        blocks = np.asarray(tc["blocks"][rec, :, :n], dtype=float)
+        names = [str(c) for c in tc["classes"]]
         plot = self._series.getPlotItem()
-        for c, name in enumerate(tc["classes"]):
-            on = np.nan_to_num(blocks[c]) >= 0.5
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
+        runs = block_runs(tc["blocks"][rec, :, :n])
+        for c, start, stop in runs:
             r, g, bl = class_color(c)
-            if len(edges):
-                shaded.append((c, str(name)))
-            for start, stop in zip(edges[::2], edges[1::2]):
-                region = pg.LinearRegionItem((start * tr, stop * tr), movable=False, brush=pg.mkBrush(r, g, bl, SHADE_ALPHA),
-                                             pen=pg.mkPen(None))
-                region.setZValue(-10)
-                region.setToolTip(str(name))
-                region.class_name = str(name)
-                plot.addItem(region)
-                self._regions.append(region)
-        return shaded
+            region = pg.LinearRegionItem((start * tr, stop * tr), movable=False, brush=pg.mkBrush(r, g, bl, SHADE_ALPHA),
+                                         pen=pg.mkPen(None))
+            region.setZValue(-10)
+            region.setToolTip(names[c])
+            region.class_name = names[c]
+            plot.addItem(region)
+            self._regions.append(region)
+        return [(c, names[c]) for c in sorted({c for c, _, _ in runs})]

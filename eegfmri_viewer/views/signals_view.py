@@ -186,6 +186,7 @@ class SignalsView(QWidget):
         self.eeg_plot.scene().sigMouseClicked.connect(self._on_click)
         state.datasetChanged.connect(self._on_dataset)
         state.resultsChanged.connect(lambda _r: self._update_roi())
+        state.resultsChanged.connect(lambda _r: self._draw_window())  # event colours follow the results' classes
         state.nodeChanged.connect(lambda _k, _i: self._update_roi())
         state.nodeChanged.connect(self._on_node)
         self.channel_scroll.valueChanged.connect(self._on_channel_page)
@@ -345,6 +346,10 @@ class SignalsView(QWidget):
         if ev is None or len(ev.onset) == 0:
             return
         classes = sorted({str(c) for c in ev.trial_type})
+        results = self.state.results
+        if results is not None and set(classes) <= set(results.classes):
+            # the analysis's class order, so that a class has one colour here and in Coupling over time
+            classes = list(results.classes)
         for onset, dur, kind in zip(ev.onset, ev.duration, ev.trial_type):
             a = self.eeg_time_of(float(onset))
             b = self.eeg_time_of(float(onset) + max(float(dur), 0.0))
