@@ -51,8 +51,10 @@ def _read(path):
 def test_tables_hold_the_bundle_values(bundles, tmp_path):
     bundle = load_bundle(bundles["full"])
     result = write_tables(bundle, tmp_path / "tables")
-    assert [p.name for p in result.written] == [n for n in TABLE_FILES if n != "changes.csv"]
-    assert result.skipped == {}
+    assert [p.name for p in result.written] == [n for n in TABLE_FILES
+                                                if n not in ("changes.csv", "recording_coupling.csv")]
+    # this bundle (like those written before it was saved) has no per-recording correlation
+    assert list(result.skipped) == ["recording_coupling.csv"]
 
     rows = _read(tmp_path / "tables" / "saliency_fmri.csv")
     n_rois = len(bundle.get("saliency", "roi_coords"))
@@ -119,11 +121,35 @@ def test_coupling_table_uses_the_all_roi_lagged_measures_the_viewer_shows(tmp_pa
     assert rows and all(r["p_value_fwer"] == "" for r in rows) and all(r["p_value"] != "" for r in rows)
 
 
+def test_recording_coupling_table_lists_each_recordings_correlation_by_subject_and_session(bundles, tmp_path):
+    from bundle_factory import TIME_COUPLED, add_paired_recordings, add_time_courses
+
+    bundle = load_bundle(bundles["full"])
+    add_paired_recordings(bundle, 3, {TIME_COUPLED: -0.3})
+    r = bundle.arrays["coupling"]["recording_lagged_r"]
+    write_tables(bundle, tmp_path / "t")
+    rows = _read(tmp_path / "t" / "recording_coupling.csv")
+    n_rec, n_bands, n_rois = r.shape
+    assert len(rows) == n_rec * n_bands * n_rois == 6 * 5 * n_rois
+    band, roi = TIME_COUPLED
+    row = next(x for x in rows if x["recording"] == "4" and x["band"] == "alpha" and x["roi"] == str(roi))
+    assert (row["subject"], row["session"]) == ("01", "2")
+    assert float(row["r"]) == pytest.approx(float(r[4, band, roi]), abs=1e-6)
+    assert row["roi_name"] == str(bundle.get("saliency", "roi_names")[roi])
+    # with time courses the recordings are named as in the viewer
+    add_time_courses(bundle, n_volumes=(20,) * 6)
+    bundle.arrays["coupling"]["recording_lagged_r"] = r
+    write_tables(bundle, tmp_path / "named")
+    labels = {x["recording"] for x in _read(tmp_path / "named" / "recording_coupling.csv")}
+    assert labels == {f"sub-0{i + 1} ses-1" for i in range(6)}
+
+
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
     bundle = load_bundle(bundles["fmri_only"])
     result = write_tables(bundle, tmp_path)
     assert [p.name for p in result.written] == ["saliency_fmri.csv", "connections.csv"]
-    assert set(result.skipped) == {"saliency_eeg.csv", "coupling.csv", "fusion_global.csv", "fusion_nodes.csv"}
+    assert set(result.skipped) == {"saliency_eeg.csv", "coupling.csv", "recording_coupling.csv", "fusion_global.csv",
+                                   "fusion_nodes.csv"}
     assert "fMRI-only" in result.summary() and "phase 2" in result.summary()
     before = (tmp_path / "saliency_fmri.csv").read_bytes()
     with pytest.raises(InputError, match="saliency_fmri.csv"):
@@ -232,7 +258,8 @@ def _qimage_pixels(path):
 def test_export_tables_action_writes_and_refuses_to_overwrite(window, qtbot, tmp_path):
     actions = window.export_actions
     assert _wait(actions.export_tables(tmp_path), qtbot) == "finished"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n in TABLE_FILES if n != "changes.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n in TABLE_FILES
+                                                                 if n not in ("changes.csv", "recording_coupling.csv"))
     assert "6 table(s) written" in window.statusBar().currentMessage()
     with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
         actions.export_tables(tmp_path)

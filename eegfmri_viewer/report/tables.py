@@ -20,6 +20,8 @@ connections.csv            graph, class, node_a, name_a, node_b,        (fMRI + 
                            name_b, weight, saliency, salient            n_cls × edges
 coupling.csv               band, roi, roi_name, x_mm, y_mm, z_mm,       n_b × n_nodes
                            coupling, peak_lag_s, p_value, p_value_fwer
+recording_coupling.csv     recording, subject, session, band, roi,      n_recordings × n_b ×
+                           roi_name, x_mm, y_mm, z_mm, r                n_rois
 fusion_global.csv          view, weight                                 6
 fusion_nodes.csv           roi, roi_name, x_mm, y_mm, z_mm, then one    n_nodes
                            column per view (``w_beta`` ...)
@@ -33,6 +35,11 @@ change B − A, the permutation p-value and the FDR q-value, for the fMRI CAM
 (``measure`` = ``eeg_roi_cam``), and, when the bundles hold each recording's
 EEG power-BOLD correlation, that correlation at the canonical delay per band
 (``measure`` = ``lagged_r``, ``class`` empty; tested over recordings).
+
+``recording_coupling.csv`` holds each recording's EEG power-BOLD correlation at
+the canonical delay (``coupling.npz`` ``recording_lagged_r``), labelled by
+subject and session: the units of the before / after tests, for a model of
+one's own (e.g. a mixed model with subject as a random effect).
 
 ``connections.csv`` lists every edge of the graph each phase-1 model was
 trained on once (``graph`` = ``fmri``, or the band name for an electrode
@@ -65,8 +72,8 @@ from eegfmri_viewer.atomic_write import atomic_write_bytes
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 
-TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "connections.csv", "coupling.csv", "fusion_global.csv",
-               "fusion_nodes.csv", "changes.csv")
+TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "connections.csv", "coupling.csv", "recording_coupling.csv",
+               "fusion_global.csv", "fusion_nodes.csv", "changes.csv")
 
 
 @dataclass
@@ -247,6 +254,27 @@ def coupling_rows(bundle) -> tuple:
             "p_value_fwer"], rows
 
 
+def recording_coupling_rows(bundle) -> tuple:
+    """Header and rows of ``recording_coupling.csv`` (recording × band × atlas ROI)."""
+    names, coords, _ = _roi_info(bundle)
+    cp = bundle.arrays["coupling"]
+    r = np.asarray(cp["recording_lagged_r"], dtype=float)  # (n_rec, n_b, n_rois)
+    n_rec = len(r)
+
+    def labels(key, fallback):
+        return [str(x) for x in cp[key]] if key in cp else [fallback] * n_rec
+
+    tc = bundle.arrays.get("timecourses", {})
+    recordings = [str(x) for x in tc["recording_label"]] if "recording_label" in tc else [str(i) for i in range(n_rec)]
+    subjects, sessions = labels("recording_subject", ""), labels("recording_session", "")
+    rows = []
+    for i in range(n_rec):
+        for b, band in enumerate(str(x) for x in cp["bands"]):
+            for roi in range(r.shape[-1]):
+                rows.append([recordings[i], subjects[i], sessions[i], band, roi, names[roi], *coords[roi], r[i, b, roi]])
+    return ["recording", "subject", "session", "band", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "r"], rows
+
+
 def fusion_global_rows(bundle) -> tuple:
     """Header and rows of ``fusion_global.csv`` (global ω per view)."""
     fu = bundle.arrays["fusion"]
@@ -304,6 +332,10 @@ def _plan(bundle) -> Dict[str, tuple]:
         None, "no salient connections in saliency.npz (bundle written before they were saved)")
     plan["coupling.csv"] = (coupling_rows, None) if bundle.has("coupling", "coupling") and ok_fmri else (
         None, "no coupling.npz (phase 2 did not run)")
+    plan["recording_coupling.csv"] = (
+        (recording_coupling_rows, None) if bundle.has("coupling", "recording_lagged_r") and ok_fmri else
+        (None, "no per-recording EEG power-BOLD correlation (fMRI-only, phase 2 not run, or written before it "
+               "was saved)"))
     has_fusion = bundle.has("fusion", "fusion_weights_global")
     plan["fusion_global.csv"] = (fusion_global_rows, None) if has_fusion else (
         None, "no fusion.npz (phase 2 did not run)")
