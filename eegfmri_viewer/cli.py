@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("analyze", "eegfmri_viewer.pipeline.command_analyze"),
     ("compare", "eegfmri_viewer.comparison.command"),
     ("report", "eegfmri_viewer.report.command"),
+    ("tables", "eegfmri_viewer.report.command_tables"),
 ]
 
 SCREENSHOT_TIMEOUT_S = 120.0

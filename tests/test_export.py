@@ -144,6 +144,32 @@ def test_recording_coupling_table_lists_each_recordings_correlation_by_subject_a
     assert labels == {f"sub-0{i + 1} ses-1" for i in range(6)}
 
 
+def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsys):
+    from bundle_factory import add_paired_recordings
+
+    from eegfmri_viewer.cli import main
+
+    make_bundle(tmp_path / "base")
+    bundle = load_bundle(tmp_path / "base")
+    add_paired_recordings(bundle, 6, {(2, 139): -0.3})
+    save_bundle(tmp_path / "paired", bundle)
+    out = tmp_path / "tables"
+    assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 0
+    assert "7 table(s) written" in capsys.readouterr().out
+    assert (out / "recording_coupling.csv").exists() and not (out / "changes.csv").exists()
+    # never replaced without --force, and the message says how
+    assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert main(["tables", str(tmp_path / "paired"), "--out", str(out), "--sessions", "1", "2",
+                 "--unit", "subjects", "--permutations", "200", "--force"]) == 0
+    rows = _read(out / "changes.csv")
+    lagged = next(r for r in rows if r["measure"] == "lagged_r" and r["band"] == "alpha" and r["roi"] == "139")
+    assert float(lagged["diff"]) < -0.25 and float(lagged["p"]) == pytest.approx(2 / 64)  # 6 subjects, exact
+    assert main(["tables", str(tmp_path / "paired"), "--out", str(out), "--sessions", "1", "2",
+                 "--compare", str(tmp_path / "base")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
     bundle = load_bundle(bundles["fmri_only"])
     result = write_tables(bundle, tmp_path)

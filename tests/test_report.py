@@ -190,6 +190,22 @@ def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
     assert "optimistic" not in text  # the window-level warning is for window-level tests
 
 
+
+def test_report_command_makes_the_paired_report(tmp_path):
+    from bundle_factory import add_paired_recordings
+
+    from eegfmri_viewer.cli import main
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    add_paired_recordings(bundle, 6, {(2, 139): -0.3})
+    save_bundle(tmp_path / "paired", bundle)
+    assert main(["report", str(tmp_path / "paired"), "--sessions", "1", "2", "--unit", "subjects",
+                 "--permutations", "200", "--out", str(tmp_path / "r.html")]) == 0
+    text = " ".join(_parse((tmp_path / "r.html").read_text()).text)
+    assert "two-sided paired sign-flip test over subjects" in text
+
+
 def test_report_command_compares_two_sessions_of_one_bundle(tmp_path, capsys):
     from bundle_factory import add_recording_coupling
 

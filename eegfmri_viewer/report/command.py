@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from eegfmri_viewer.comparison.cli_args import add_comparison_arguments, comparison_from_args
+
 HELP = "write a self-contained HTML report of a results bundle (optionally compared with another)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", help="results bundle folder (from 'eegfmri-viewer analyze')")
-    parser.add_argument("--compare", metavar="RESULTS_B", help="second bundle (after); adds the significant changes")
-    parser.add_argument("--sessions", nargs=2, metavar=("A", "B"),
-                        help="compare two sessions inside the bundle (analysed over both); adds the changes")
+    add_comparison_arguments(parser, "the significant changes")
     parser.add_argument("--out", required=True, help="HTML file to write")
-    parser.add_argument("--permutations", type=int, default=10000, help="permutations of the comparison (default 10000)")
     parser.add_argument("--q", type=float, default=0.05, help="FDR threshold for significant changes (default 0.05)")
 
 
@@ -35,16 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         bundle = load_bundle(args.results)
-        comparison = bundle_b = None
-        if args.compare or args.sessions:
-            from eegfmri_viewer.comparison.compare import compare_bundles
-
-            if args.compare:
-                bundle_b = load_bundle(args.compare)
-                comparison = compare_bundles(bundle, bundle_b, n_permutations=args.permutations)
-            else:
-                comparison = compare_bundles(bundle, session_a=args.sessions[0], session_b=args.sessions[1],
-                                             n_permutations=args.permutations)
+        comparison, bundle_b = comparison_from_args(bundle, args)
         text = build_report(bundle, comparison=comparison, bundle_b=bundle_b, q_threshold=args.q, progress=progress)
         out = write_report(args.out, text)
     except InputError as exc:
