@@ -72,10 +72,9 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
 #: Docks that share one tabbed place under the 3-D view (the first is raised), so
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Coupling over time", "Log")
-#: Tool tabs that get :data:`ROOMY_TAB_SHARE` of the column they share with the 3-D view
-#: when brought up.
-ROOMY_TABS = ("Signals", "Coupling over time")
-ROOMY_TAB_SHARE = 0.5
+#: Tool tabs that get a larger share of the column they share with the 3-D view when
+#: brought up: Signals half of it; Coupling over time, with two plots over one time axis, more.
+ROOMY_TAB_SHARES = {"Signals": 0.5, "Coupling over time": 0.62}
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)
@@ -592,7 +591,7 @@ class MainWindow(QMainWindow):
         tabbed = [self.docks[t] for t in TABBED_DOCKS if t in self.docks]
         for dock in tabbed[1:]:
             self.tabifyDockWidget(tabbed[0], dock)
-        for title in ROOMY_TABS:
+        for title in ROOMY_TAB_SHARES:
             if title in self.docks:
                 self.docks[title].visibilityChanged.connect(
                     lambda visible, d=self.docks[title]: self._room_for_tab(d) if visible else None)
@@ -923,7 +922,7 @@ class MainWindow(QMainWindow):
         # The tab and the 3-D view above it share their column: what the tab gains, the
         # 3-D view gives.
         total = above.height() + dock.height()
-        target = int(ROOMY_TAB_SHARE * total)
+        target = int(ROOMY_TAB_SHARES[dock.title] * total)
         if dock.height() < target:
             QTimer.singleShot(0, lambda: self.resizeDocks([above, dock], [total - target, target],
                                                           Qt.Orientation.Vertical))

@@ -38,7 +38,7 @@ WINDOW_S = 60.0
 #: Circular shifts behind the grey band of chance correlations.
 NULL_SHIFTS = 200
 #: Height below which the view scrolls.
-CONTENT_MIN_PX = 300
+CONTENT_MIN_PX = 220
 #: Opacity (0-255) of the class blocks behind the curves.
 SHADE_ALPHA = 45
 NO_TIME_COURSES = ("These results have no coupling time courses (timecourses.npz). Re-run the analysis with this "
@@ -100,6 +100,7 @@ class CouplingTimeView(QWidget):
         self._series = axes_plot()
         sp = self._series.getPlotItem()
         sp.setLabel("left", "z")
+        sp.hideAxis("bottom")  # the r plot under it, on the same time axis, has it
         sp.setMouseEnabled(x=True, y=False)
         self._eeg_curve = pg.PlotDataItem(pen=pg.mkPen(view_color("alpha"), width=2))
         self._bold_curve = pg.PlotDataItem(pen=pg.mkPen(view_color("fmri"), width=2))
@@ -115,6 +116,8 @@ class CouplingTimeView(QWidget):
         rp.setLabel("bottom", "time (s)")
         rp.setMouseEnabled(x=True, y=False)
         rp.setYRange(-1.0, 1.0, padding=0.02)
+        # three ticks read in a short plot; the default five overlap there
+        rp.getAxis("left").setTicks([[(-1.0, "\u22121"), (0.0, "0"), (1.0, "1")], []])
         rp.setXLink(sp)
         rp.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((150, 150, 150))))
         self._whole_line = pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((30, 30, 30), style=Qt.DashLine))
@@ -141,18 +144,20 @@ class CouplingTimeView(QWidget):
         controls.addSpacing(12)
         controls.addWidget(QLabel("Window"))
         controls.addWidget(self._window)
-        controls.addStretch(1)
+        controls.addSpacing(12)
+        # the key beside the controls: in the short row of tool tabs every line of text is
+        # height taken from the plots
+        controls.addWidget(self._key, 1)
         content = QWidget()
         body = QVBoxLayout(content)
         body.setContentsMargins(2, 2, 2, 2)
         body.addWidget(self._title)
         body.addLayout(controls)
-        body.addWidget(self._key)
         body.addWidget(self._series, 3)
         body.addWidget(self._sliding, 2)
         # The plots take the room there is: their size hints (which pyqtgraph ties to their
         # last size) must not make the scrolled content taller than the view.
-        for plot, least in ((self._series, 140), (self._sliding, 100)):
+        for plot, least in ((self._series, 100), (self._sliding, 90)):
             plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
             plot.setMinimumHeight(least)
         # In the short row of tool tabs the view scrolls rather than squeezing its plots
@@ -181,6 +186,11 @@ class CouplingTimeView(QWidget):
     @property
     def title(self) -> str:
         return self._title.text()
+
+    @property
+    def key_text(self) -> str:
+        """The key line above the plots (rich text)."""
+        return self._key.text()
 
     @property
     def recording_combo(self) -> QComboBox:
@@ -308,7 +318,6 @@ class CouplingTimeView(QWidget):
         key = [_swatch(colour, "\u2014", f"{bands[b]} power (HRF-convolved)"),
                _swatch(view_color("fmri"), "\u2014", "BOLD")]
         key += [_swatch(class_color(c), "\u25a0", name, pale=True) for c, name in shaded]
-        self._key.setText("&nbsp;&nbsp;".join(key))
         self._r_whole = float(np.mean(eeg * bold)) if n else None
         self._whole_line.setPos(self._r_whole or 0.0)
         window = int(round(self._window.value() / tr))
@@ -316,21 +325,22 @@ class CouplingTimeView(QWidget):
         removed = ", task regressors removed" if bool(tc.get("task_removed", False)) else ""
         self._title.setText(f"<b>{bands[b]} power and BOLD at {roi_label(results, roi)}</b>{what}: "
                             f"r = {self._r_whole:+.2f} over the run (at the canonical delay{removed})")
-        rp = self._sliding.getPlotItem()
+        # The lower plot's key joins the line above the plots: a plot title would take its height.
         if 3 <= window <= n:
             centres, r = sliding_correlation(eeg, bold, window)
             self._r_curve.setData(centres * tr, r)
-            title = f"r in a {window * tr:g}-s window (dashed: whole run"
+            key.append(_swatch((30, 30, 30), "\u2014", f"r in {window * tr:g}-s windows"))
+            key.append(_swatch((30, 30, 30), "- -", "whole run"))
             lo, hi = sliding_null_band(eeg, bold, window, n_shifts=NULL_SHIFTS, seed=rec)
             if np.isfinite(lo):
                 self._null = (lo, hi)
                 ends = np.array([centres[0], centres[-1]]) * tr
                 self._null_lo.setData(ends, [lo, lo])
                 self._null_hi.setData(ends, [hi, hi])
-                title += "; grey: 95 % of r with the BOLD shifted in time"
-            rp.setTitle(title + ")", color=(30, 30, 30), size="9pt")
+                key.append(_swatch((175, 175, 175), "\u25a0", "95 % of r with the BOLD shifted in time"))
         else:
-            rp.setTitle(f"the recording ({n * tr:g} s) is shorter than the window", color=(30, 30, 30), size="9pt")
+            key.append(f"r: the recording ({n * tr:g} s) is shorter than the window")
+        self._key.setText("&nbsp;&nbsp;".join(key))
         self._series.getPlotItem().setXRange(0.0, max(t[-1], tr) if n else tr, padding=0.01)
 
     def _draw_blocks(self, tc: dict, rec: int, n: int, tr: float) -> List[Tuple[int, str]]:
