@@ -335,3 +335,11 @@ def add_time_courses(bundle, n_volumes=(90, 60), tr: float = 2.0, seed: int = 0)
     if "roi_lagged_corr" in bundle.arrays["coupling"]:
         bundle.arrays["coupling"]["roi_lagged_corr"] *= 0.1
         bundle.arrays["coupling"]["roi_lagged_corr"][b, roi] = -0.9
+
+
+def make_paired_bundle(path, n_subjects: int, change: dict, seed: int = 0, with_subjects: bool = True):
+    """Write to ``path`` a bundle of the same ``n_subjects`` subjects in two sessions (:func:`add_paired_recordings`)."""
+    bundle = make_bundle(path)
+    add_paired_recordings(bundle, n_subjects, change, seed, with_subjects)
+    save_bundle(path, bundle, force=True)
+    return bundle

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bundle_factory import add_paired_recordings, make_bundle
+from bundle_factory import make_bundle, make_paired_bundle
 from eegfmri_viewer.comparison.compare import (
     CompareError,
     SessionData,
@@ -114,10 +114,7 @@ def test_paired_test_needs_the_same_subjects_on_both_sides():
 
 
 def _paired_recordings(tmp_path, n_subjects, change, seed=0, with_subjects=True):
-    make_bundle(tmp_path / "base")
-    bundle = load_bundle(tmp_path / "base")
-    add_paired_recordings(bundle, n_subjects, change, seed, with_subjects)
-    save_bundle(tmp_path / "paired", bundle)
+    make_paired_bundle(tmp_path / "paired", n_subjects, change, seed, with_subjects)
     return load_bundle(tmp_path / "paired")
 
 

@@ -145,14 +145,12 @@ def test_recording_coupling_table_lists_each_recordings_correlation_by_subject_a
 
 
 def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsys):
-    from bundle_factory import add_paired_recordings
+    from bundle_factory import make_paired_bundle
 
     from eegfmri_viewer.cli import main
 
+    make_paired_bundle(tmp_path / "paired", 6, {(2, 139): -0.3})
     make_bundle(tmp_path / "base")
-    bundle = load_bundle(tmp_path / "base")
-    add_paired_recordings(bundle, 6, {(2, 139): -0.3})
-    save_bundle(tmp_path / "paired", bundle)
     out = tmp_path / "tables"
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 0
     assert "7 table(s) written" in capsys.readouterr().out

@@ -192,14 +192,11 @@ def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
 
 
 def test_report_command_makes_the_paired_report(tmp_path):
-    from bundle_factory import add_paired_recordings
+    from bundle_factory import make_paired_bundle
 
     from eegfmri_viewer.cli import main
 
-    make_bundle(tmp_path / "a")
-    bundle = load_bundle(tmp_path / "a")
-    add_paired_recordings(bundle, 6, {(2, 139): -0.3})
-    save_bundle(tmp_path / "paired", bundle)
+    make_paired_bundle(tmp_path / "paired", 6, {(2, 139): -0.3})
     assert main(["report", str(tmp_path / "paired"), "--sessions", "1", "2", "--unit", "subjects",
                  "--permutations", "200", "--out", str(tmp_path / "r.html")]) == 0
     text = " ".join(_parse((tmp_path / "r.html").read_text()).text)
