@@ -301,3 +301,17 @@ def test_block_runs_shade_each_volume_by_the_class_that_fills_most_of_it():
     # ties go to the first class; volume 7 (14-16 s) is half visual, half nothing: visual
     assert block_runs(blocks) == [(0, 0, 4), (1, 4, 8), (2, 10, 11)]
     assert block_runs(np.full((3, 5), np.nan)) == []
+
+
+def test_lagged_coupling_of_prepared_time_courses_is_the_same():
+    from eegfmri_viewer.pipeline.coupling import prepared_time_courses
+
+    rng = np.random.default_rng(4)
+    power = [rng.random((2, 3, 60)) for _ in range(2)]
+    bold = [rng.normal(size=(3, 60)) for _ in range(2)]
+    design = [rng.normal(size=(60, 2)) for _ in range(2)]
+    plain = lagged_coupling(power, bold, 2.0, n_permutations=20, confounds=design)
+    given = lagged_coupling(power, bold, 2.0, n_permutations=20,
+                            prepared=prepared_time_courses(power, bold, 2.0, design))
+    for key in ("lagged_corr", "p_value", "p_value_fwer", "peak_lag_s"):
+        np.testing.assert_array_equal(plain[key], given[key])

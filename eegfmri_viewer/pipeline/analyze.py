@@ -200,9 +200,9 @@ def _all_roi_lagged_coupling(covariances, rois_per_rec, T, tr: float, ccfg, task
 
     power = [roi_power(c, T) for c in covariances]
     bold = [np.asarray(r, dtype=np.float32).T for r in rois_per_rec]
-    out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
-                          ccfg.seed, null=ccfg.null, confounds=task_designs, progress=progress, cancel=cancel)
     x, y = prepared_time_courses(power, bold, tr, confounds=task_designs)
+    out = lagged_coupling(power, bold, tr, ccfg.min_lag_s, ccfg.max_lag_s, ccfg.n_permutations, ccfg.block_s,
+                          ccfg.seed, null=ccfg.null, prepared=(x, y), progress=progress, cancel=cancel)
     per_recording = zero_lag_correlation(x, y)
     coupling = {"roi_lagged_corr": out["lagged_corr"], "roi_peak_lag_s": out["peak_lag_s"],
                 "roi_p_value": out["p_value"], "roi_p_value_fwer": out["p_value_fwer"],

@@ -482,7 +482,8 @@ def zero_lag_correlation(x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> np
 
 def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray], tr: float,
                     min_lag_s: float = -10.0, max_lag_s: float = 10.0, n_permutations: int = 200,
-                    block_s: float = 32.0, seed: int = 0, null: str = "shift", confounds=None, progress=None,
+                    block_s: float = 32.0, seed: int = 0, null: str = "shift", confounds=None, prepared=None,
+                    progress=None,
                     cancel=None) -> dict:
     """Lag curves, peak lags and permutation p-values for every band and ROI.
 
@@ -539,6 +540,10 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
         Surrogate of the BOLD under the null (see above).
     confounds : sequence of ndarray, each shape (n_volumes_r, n_confounds), or None
         Per recording, time courses removed from both sides before correlating.
+    prepared : tuple or None
+        :func:`prepared_time_courses` of these inputs when the caller has it
+        already (it is what is correlated; recomputing it costs the HRF
+        convolution of every band and node again).
     progress, cancel
         See :mod:`eegfmri_viewer.progress`.
 
@@ -553,7 +558,7 @@ def lagged_coupling(eeg_power: Sequence[np.ndarray], bold: Sequence[np.ndarray],
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     lags = lag_steps(tr, min_lag_s, max_lag_s)
-    x, y = prepared_time_courses(eeg_power, bold, tr, confounds)
+    x, y = prepared if prepared is not None else prepared_time_courses(eeg_power, bold, tr, confounds)
     sums = _LaggedSums(x, lags)
     corr = sums.correlation(y)
     peak = np.abs(corr).argmax(axis=-1)
