@@ -215,3 +215,19 @@ def test_the_coupling_views_link_brings_up_coupling_over_time(qtbot, paths, tmp_
     window.state.select_node("roi", int(window.state.results.get("coupling", "node_index")[0]))
     assert "over-time" not in coupling.lag_title
     window.close()
+
+
+def test_key_sits_beside_the_controls_only_when_wide_and_never_widens_the_view(qtbot, state, paths):
+    from PySide6.QtWidgets import QScrollArea
+
+    view = show(qtbot, CouplingTimeView, state, size=(900, 500))
+    state.set_results(load_bundle(paths / "courses", verify=False))
+    state.set_band("alpha")
+    settle()
+    assert view.key_beside_controls
+    assert "r&nbsp;in&nbsp;60\u2011s&nbsp;windows" in view.key_text  # one entry, one line
+    view.resize(380, 500)
+    settle()
+    assert not view.key_beside_controls
+    scroll = view.findChild(QScrollArea)
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()

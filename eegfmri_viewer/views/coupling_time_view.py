@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
+from PySide6.QtWidgets import (QBoxLayout, QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
 from eegfmri_viewer.pipeline.coupling import block_runs, sliding_correlation, sliding_null_band
@@ -35,6 +35,11 @@ from eegfmri_viewer.views.view_colors import view_color
 
 #: Default length of the sliding window, in seconds.
 WINDOW_S = 60.0
+#: Key entries up to this long are never broken across lines (longer ones wrap, so that a
+#: narrow view is not widened by them).
+KEY_UNBROKEN_CHARS = 30
+#: Narrower than this, the key goes under the controls.
+KEY_BESIDE_MIN_PX = 700
 #: Circular shifts behind the grey band of chance correlations.
 NULL_SHIFTS = 200
 #: Height below which the view scrolls.
@@ -50,6 +55,9 @@ def _swatch(rgb, glyph: str, text: str, pale: bool = False) -> str:
     if pale:
         # darker than the shading itself, so that the glyph can be seen in a line of text
         rgb = tuple(int(round(255 + (v - 255) * 3 * SHADE_ALPHA / 255)) for v in rgb)
+    if len(text) <= KEY_UNBROKEN_CHARS:
+        # a short entry stays on one line (no break at its spaces or hyphens); the key wraps between entries
+        text = text.replace(" ", "&nbsp;").replace("-", "\u2011")
     return f'<span style="color: rgb{tuple(rgb)}; font-weight: bold">{glyph}</span>&nbsp;{text}'
 
 
@@ -139,20 +147,24 @@ class CouplingTimeView(QWidget):
             "that repeats lets the shifted series line up with the task again, which widens it.")
 
         controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(QLabel("Recording"))
         controls.addWidget(self._recording)
         controls.addSpacing(12)
         controls.addWidget(QLabel("Window"))
         controls.addWidget(self._window)
-        controls.addSpacing(12)
-        # the key beside the controls: in the short row of tool tabs every line of text is
-        # height taken from the plots
-        controls.addWidget(self._key, 1)
+        controls.addStretch(0)
+        # The key beside the controls in a wide view (in the short row of tool tabs every
+        # line of text is height taken from the plots), under them in a narrow one.
+        self._header = QBoxLayout(QBoxLayout.LeftToRight)
+        self._header.addLayout(controls)
+        self._header.addSpacing(12)
+        self._header.addWidget(self._key, 1)
         content = QWidget()
         body = QVBoxLayout(content)
         body.setContentsMargins(2, 2, 2, 2)
         body.addWidget(self._title)
-        body.addLayout(controls)
+        body.addLayout(self._header)
         body.addWidget(self._series, 3)
         body.addWidget(self._sliding, 2)
         # The plots take the room there is: their size hints (which pyqtgraph ties to their
@@ -176,6 +188,15 @@ class CouplingTimeView(QWidget):
         self._recording.currentIndexChanged.connect(lambda _i: self._redraw())
         self._window.valueChanged.connect(lambda _v: self._redraw())
         self.reload()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        beside = event.size().width() >= KEY_BESIDE_MIN_PX
+        self._header.setDirection(QBoxLayout.LeftToRight if beside else QBoxLayout.TopToBottom)
+
+    @property
+    def key_beside_controls(self) -> bool:
+        return self._header.direction() == QBoxLayout.LeftToRight
 
     # -- read-only views for tests and export ---------------------------------------
     @property
@@ -330,7 +351,7 @@ class CouplingTimeView(QWidget):
             centres, r = sliding_correlation(eeg, bold, window)
             self._r_curve.setData(centres * tr, r)
             key.append(_swatch((30, 30, 30), "\u2014", f"r in {window * tr:g}-s windows"))
-            key.append(_swatch((30, 30, 30), "- -", "whole run"))
+            key.append(_swatch((30, 30, 30), "\u2504", "whole run"))
             lo, hi = sliding_null_band(eeg, bold, window, n_shifts=NULL_SHIFTS, seed=rec)
             if np.isfinite(lo):
                 self._null = (lo, hi)
@@ -340,7 +361,7 @@ class CouplingTimeView(QWidget):
                 key.append(_swatch((175, 175, 175), "\u25a0", "95 % of r with the BOLD shifted in time"))
         else:
             key.append(f"r: the recording ({n * tr:g} s) is shorter than the window")
-        self._key.setText("&nbsp;&nbsp;".join(key))
+        self._key.setText(" &nbsp;".join(key))
         self._series.getPlotItem().setXRange(0.0, max(t[-1], tr) if n else tr, padding=0.01)
 
     def _draw_blocks(self, tc: dict, rec: int, n: int, tr: float) -> List[Tuple[int, str]]:
