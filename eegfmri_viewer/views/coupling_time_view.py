@@ -88,7 +88,7 @@ class CouplingTimeView(QWidget):
 
         self._title = QLabel()
         self._title.setWordWrap(True)
-        # The key sits in a line of its own, not over the curves.
+        # The key is text outside the plots: a legend inside them would cover the curves.
         self._key = QLabel()
         self._key.setWordWrap(True)
         self._recording = QComboBox()
