@@ -188,6 +188,8 @@ def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
            in text
     assert "With 6 subjects there are 64 sign patterns, so no p-value can be below 0.031" in text
     assert "optimistic" not in text  # the window-level warning is for window-level tests
+    # each class says how many subjects it paired, and so its own floor
+    assert "rest: 0 significant ROI(s) (6 subject(s) paired; no p below 0.031)" in text
 
 
 

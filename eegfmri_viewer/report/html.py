@@ -368,7 +368,7 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
                 "of the subjects' differences B − A are flipped at random (all 2<sup>n</sup> patterns when there "
                 "are no more of them than permutations), so that differences between subjects do not enter the "
                 f"test; no p-value can be below {smallest_p(len(paired), n_permutations=int(a['n_permutations'])):.2g} "
-                "(higher for a class that fewer of them have on both sides).")
+                "(higher for a class that fewer of them have on both sides: each class says how many).")
         if meta.get("subjects_left_out"):
             text += f" Left out, recorded in one session only: {html.escape(', '.join(meta['subjects_left_out']))}."
         out.append(text + "</p>")
@@ -385,7 +385,13 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
     out.append("</div>")
     for i, name in enumerate(a["classes"]):
         sig = np.nan_to_num(a["fmri_cam_q"][i], nan=1.0) < q_threshold
-        out.append(f"<h3>{html.escape(str(name))}: {int(sig.sum())} significant ROI(s)</h3>")
+        units = ""
+        if meta.get("unit") == "subjects":
+            # a class's own pairs: a subject counts only with windows of the class on both sides
+            n = int(a["n_windows_a"][i])
+            units = (f" ({n} subject(s) paired; no p below "
+                     f"{smallest_p(n, n_permutations=int(a['n_permutations'])):.2g})") if n else " (no subject paired)"
+        out.append(f"<h3>{html.escape(str(name))}: {int(sig.sum())} significant ROI(s){units}</h3>")
         rows = []
         for r in top_changes(result, i, n=10):
             cls = ' class="sig"' if r["q"] < q_threshold else ""
