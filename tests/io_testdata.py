@@ -81,8 +81,11 @@ def write_json(path, obj):
 
 def make_bids_run(root, sub="01", ses=None, task="rest", run="1", n_vol=10, tr=2.0, sfreq=250.0, lead_s=2.0,
                   ch_names=None, ecg=False, eeg=True, bold=True, func_events=True, electrodes=False,
-                  bold_json=True, markers=True, gradient_artifact=False):
-    """One BIDS run: eeg/ (BrainVision with R128 markers, channels, eeg.json, events) and func/ (bold, json, events)."""
+                  bold_json=True, markers=True, gradient_artifact=False, bad_channels=()):
+    """One BIDS run: eeg/ (BrainVision with R128 markers, channels, eeg.json, events) and func/ (bold, json, events).
+
+    ``bad_channels`` get ``status`` "bad" in channels.tsv.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "dataset_description.json").exists():
@@ -106,7 +109,8 @@ def make_bids_run(root, sub="01", ses=None, task="rest", run="1", n_vol=10, tr=2
                 data[:, s0:s0 + per] += wave
         write_brainvision(d, base + "_eeg", names, sfreq, n_times / sfreq, vols if markers else None, stim, data=data)
         write_tsv(d / f"{base}_channels.tsv", ["name", "type", "units", "status"],
-                  [(n, "ECG" if n == "ECG" else "EEG", "uV", "good") for n in names])
+                  [(n, "ECG" if n == "ECG" else "EEG", "uV", "bad" if n in bad_channels else "good")
+                   for n in names])
         write_json(d / f"{base}_eeg.json", {"SamplingFrequency": sfreq, "TaskName": task, "PowerLineFrequency": 50})
         rows = [(f"{t:.4f}", 0, "Response/R128") for t in (vols if markers else [])]
         rows += [(f"{t:.4f}", 0, f"Stimulus/S  {c}") for t, c in stim]

@@ -22,7 +22,7 @@ def _run(argv):
 
 
 def test_info_json_lists_runs_and_skipped(tmp_path, capsys):
-    make_bids_run(tmp_path, sub="01", ses="a", run="1", n_vol=10, ecg=True)
+    make_bids_run(tmp_path, sub="01", ses="a", run="1", n_vol=10, ecg=True, bad_channels=("C3",))
     make_bids_run(tmp_path, sub="02", run="1", bold=False)
     assert _run([str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -30,6 +30,7 @@ def test_info_json_lists_runs_and_skipped(tmp_path, capsys):
     run = info["runs"][0]
     assert (run["subject"], run["session"], run["task"], run["run"]) == ("01", "a", "rest", "1")
     assert run["eeg_format"] == "BrainVision" and run["channels_by_type"] == {"ecg": 1, "eeg": 8}
+    assert run["bad_channels"] == ["C3"]
     assert run["sfreq"] == 250.0 and run["bold_shape"] == [11, 13, 11, 10] and run["tr"] == 2.0
     assert run["space"] == "MNI" and run["n_volume_markers"] == 10
     assert run["alignment_status"].startswith("markers 'R128': ok")
@@ -44,6 +45,9 @@ def test_info_text_and_exit_2_without_usable_runs(tmp_path, capsys):
     assert _run([str(tmp_path)]) == 2
     out = capsys.readouterr().out
     assert "0 usable run(s), 1 skipped" in out and "BOLD without an EEG recording" in out
+    make_bids_run(tmp_path, sub="02", run="1", bad_channels=("C3", "P3"))
+    assert _run([str(tmp_path)]) == 0
+    assert "marked bad: C3, P3" in capsys.readouterr().out
 
 
 def test_info_run_failing_validation_is_skipped_with_reason(tmp_path):

@@ -29,7 +29,7 @@ def recording_info(rec) -> dict:
     """Summary of a :class:`Recording` as a JSON-able dict.
 
     Keys: subject, session, task, run, label, eeg_path, eeg_format, n_channels,
-    channels_by_type, sfreq, duration_s, bold_path, bold_shape, n_volumes, tr,
+    channels_by_type, bad_channels, sfreq, duration_s, bold_path, bold_shape, n_volumes, tr,
     space, n_volume_markers, marker, alignment, alignment_status, events_source,
     events_per_class, confounds, corrections, corrections_available, warnings.
     """
@@ -39,10 +39,12 @@ def recording_info(rec) -> dict:
     if rec.eeg is not None:
         raw = rec.eeg
         d.update(eeg_path=str(rec.eeg_path), eeg_format=eeg_format(rec.eeg_path), n_channels=len(raw.ch_names),
-                 channels_by_type=channels_by_type(raw), sfreq=float(raw.info["sfreq"]),
+                 channels_by_type=channels_by_type(raw), bad_channels=list(raw.info["bads"]),
+                 sfreq=float(raw.info["sfreq"]),
                  duration_s=round(raw.n_times / raw.info["sfreq"], 3))
     else:
-        d.update(eeg_path=None, eeg_format=None, n_channels=0, channels_by_type={}, sfreq=None, duration_s=None)
+        d.update(eeg_path=None, eeg_format=None, n_channels=0, channels_by_type={}, bad_channels=[], sfreq=None,
+                 duration_s=None)
     d.update(bold_path=str(rec.bold_path), bold_shape=[int(x) for x in rec.bold.shape],
              n_volumes=int(rec.bold.shape[3]), tr=rec.tr, space=rec.space)
     al = rec.alignment
@@ -155,6 +157,8 @@ def format_info(info: dict) -> str:
             chans = ", ".join(f"{v} {k.upper()}" for k, v in r["channels_by_type"].items())
             lines.append(f"  EEG    {r['eeg_format']} {r['eeg_path']}")
             lines.append(f"         {r['n_channels']} channels ({chans}), {r['sfreq']:g} Hz, {r['duration_s']:.1f} s")
+            if r["bad_channels"]:
+                lines.append(f"         marked bad: {', '.join(r['bad_channels'])}")
         else:
             lines.append("  EEG    none (fMRI only)")
         shape = "x".join(str(x) for x in r["bold_shape"])

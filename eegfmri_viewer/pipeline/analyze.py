@@ -288,11 +288,12 @@ def band_sampling(sfreq: float, lo: float, hi: float, phase1) -> tuple:
     return q, max(float(phase1.eeg_kernel_s), 1.0 / float(lo))
 
 
-def _recording_info(rec) -> dict:
+def _recording_info(rec, bad_eeg: dict) -> dict:
     return {"subject": rec.subject, "session": rec.session, "task": rec.task, "run": rec.run,
             "label": rec.label, "eeg_path": str(rec.eeg_path) if rec.eeg_path else None,
             "bold_path": str(rec.bold_path) if rec.bold_path else None, "tr": rec.tr, "space": rec.space,
-            "warnings": list(rec.warnings), "corrections": list(rec.corrections)}
+            "warnings": list(rec.warnings), "corrections": list(rec.corrections),
+            "eeg_bad_channels": bad_eeg.get(str(rec.label), {"interpolated": [], "dropped": []})}
 
 
 def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = None,
@@ -396,6 +397,10 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         merged = [dataclasses.replace(rec, events=merge_event_blocks(rec.events, pp.merge_gap_s))
                   for rec in recordings]
         class_names = sorted({str(t) for rec in merged for t in rec.events.trial_type})
+        unmatched = sorted(set(pp.marked_bad) - {str(rec.label) for rec in merged})
+        if unmatched:
+            warnings.append(f"[preprocessing] marked_bad names recording(s) {', '.join(unmatched)}, which are "
+                            "not among those analysed; their marks were not used")
         input_files = {str(p): file_sha256(p) for p in _input_files(recordings)}
 
     # 2. preprocess
@@ -411,6 +416,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     rec_sessions = []
     rec_labels = []
     rec_blocks = []  # (n_classes, n_volumes) per recording: the blocks behind the coupling's time courses
+    bad_eeg = {}  # recording label -> {"interpolated": [...], "dropped": [...]}, for dataset.json
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -421,7 +427,16 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
             with timer.stage("preprocess_eeg"):
                 eeg_bands = preprocess_eeg(rec.eeg, bands=bands, sfreq=pp.eeg_sfreq,
                                            reference=None if pp.reference == "none" else pp.reference,
+                                           bad_channels=pp.bad_channels,
+                                           extra_bads=pp.marked_bad.get(str(rec.label), ()),
                                            progress=sub_progress(prog, frac0, (frac0 + frac1) / 2), cancel=cancel)
+            bad_eeg[str(rec.label)] = {"interpolated": list(eeg_bands.interpolated),
+                                       "dropped": list(eeg_bands.dropped)}
+            if eeg_bands.interpolated:
+                warnings.append(f"{rec.label}: bad EEG channel(s) {', '.join(eeg_bands.interpolated)} "
+                                "interpolated from the others (spherical splines)")
+            if eeg_bands.dropped:
+                warnings.append(f"{rec.label}: bad EEG channel(s) {', '.join(eeg_bands.dropped)} left out")
         with timer.stage("parcellate"):
             roi_series = parcellate(rec.bold, atlas, rec.tr,
                                     confounds=rec.confounds if pp.confounds else None,
@@ -463,8 +478,10 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         common = [c for c in eeg_meta[0][0] if all(c in m[0] for m in eeg_meta)]
         if len(common) < 3:
             raise InputError(None, f"the recordings share only {len(common)} EEG channels")
-        if len(common) < len(eeg_meta[0][0]):
-            warnings.append(f"EEG restricted to the {len(common)} channels that all recordings have")
+        left_out = sorted({c for m in eeg_meta for c in m[0]} - set(common))
+        if left_out:
+            warnings.append(f"EEG restricted to the {len(common)} channels that all recordings have "
+                            f"(left out: {', '.join(left_out)})")
         for j, (win, meta) in enumerate(zip(per_rec_windows, eeg_meta)):
             idx = [meta[0].index(c) for c in common]
             win.eeg = win.eeg[:, :, idx]
@@ -643,7 +660,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "source": source_desc,
         "modalities": modalities,
         "level": level,
-        "recordings": [_recording_info(r) for r in recordings],
+        "recordings": [_recording_info(r, bad_eeg) for r in recordings],
         "n_windows_per_class": {c: int(np.sum(windows.labels == i)) for i, c in enumerate(class_names)},
         "n_windows_per_split": {s: int(np.sum(split == s)) for s in ("train", "val", "test")},
         "warnings": list(dict.fromkeys(warnings)),

@@ -71,6 +71,20 @@ class PreprocessingConfig:
         together, which keeps the differences of response amplitude between
         the subject's sessions (what a before / after comparison looks for);
         ``"run"``: z-scored per run.
+    bad_channels : str
+        What becomes of the EEG channels marked bad (``status`` "bad" in the
+        recording's ``channels.tsv``, or in ``marked_bad``):
+        ``"interpolate"`` (default) rebuilds each from the good channels of its
+        recording by spherical splines (MNE's ``interpolate_bads``) before the
+        re-reference, so every recording keeps the full montage;
+        ``"drop"`` leaves them out, and a group analysis keeps only the
+        channels that are good in every recording.
+    marked_bad : table of {recording label: list of channel names}
+        EEG channels to treat as bad besides those of ``channels.tsv``, per
+        recording, e.g. ``"sub-01 ses-pre task-motor" = ["T7", "P8"]`` (the
+        recording labels ``info`` prints). Channels marked in the Signals view
+        reach the analysis this way, and ``config.toml`` in the results keeps
+        them. The input files are not changed.
     """
 
     eeg_sfreq: float = 250.0
@@ -85,9 +99,14 @@ class PreprocessingConfig:
     step_s: float = 0.0
     hrf_delay_s: float = 5.0
     bold_scaling: str = choice_field("subject", ("subject", "run"))
+    bad_channels: str = choice_field("interpolate", ("interpolate", "drop"))
+    marked_bad: dict = field(default_factory=dict)
 
     def problems(self) -> list:
         out = choice_problems(self)
+        for label, names in self.marked_bad.items():
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                out.append(f"marked_bad: {label!r} must list channel names, got {names!r}")
         if self.eeg_sfreq <= 0:
             out.append(f"eeg_sfreq: must be > 0, got {self.eeg_sfreq}")
         if self.radius_mm <= 0:
@@ -375,10 +394,14 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, str)
     if hint is list or origin is list:
         return isinstance(value, list)
+    if hint is dict or origin is dict:
+        return isinstance(value, Mapping)
     return True
 
 
 def _type_name(hint: Any) -> str:
+    if hint is dict or typing.get_origin(hint) is dict:
+        return "a table"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
         hint, "a list" if hint is list or typing.get_origin(hint) is list else str(hint))
 
@@ -391,7 +414,8 @@ def _build_table(klass, table: str, values: Mapping[str, Any], where: str):
             raise InputError(where, f"unknown key '{key}' in [{table}]; known keys: {', '.join(names)}")
         if not _type_ok(value, hints[key]):
             raise InputError(where, f"[{table}] {key} must be {_type_name(hints[key])}, got {value!r}")
-    kwargs = {k: (float(v) if hints[k] is float else v) for k, v in values.items()}
+    kwargs = {k: (float(v) if hints[k] is float else dict(v) if hints[k] is dict else v)
+              for k, v in values.items()}
     obj = klass(**kwargs)
     problems = obj.problems() if hasattr(obj, "problems") else []
     if problems:

@@ -2,9 +2,10 @@
 
 Order of operations, and why:
 
-1. Only the EEG channels (bad channels excluded) of the requested time span
-   are read, in chunks, so a long unpreloaded 5 kHz recording never sits in
-   memory at the acquisition rate.
+1. Only the EEG channels of the requested time span are read, in chunks, so
+   a long unpreloaded 5 kHz recording never sits in memory at the acquisition
+   rate. Bad channels are left out, or read too so that they can be rebuilt
+   (step 3).
 2. Each chunk is decimated by an integer factor ``q = round(sfreq_in / sfreq)``
    with :func:`scipy.signal.resample_poly` (Kaiser-windowed FIR anti-alias
    filter). Chunks overlap by more than the filter half-length, so the result
@@ -12,16 +13,23 @@ Order of operations, and why:
    offset (the mean of the first chunk) is removed first so that the
    zero-padded recording edges do not ring. All later work runs at
    ``sfreq_in / q`` (about 250 Hz by default).
-3. Re-reference (average by default) on the decimated data; re-referencing is
+3. Bad channels (``raw.info["bads"]`` and those the caller adds) are, by
+   default, interpolated from the good ones by spherical splines
+   (:meth:`mne.io.Raw.interpolate_bads`) on the decimated data, so that they
+   neither enter the average reference with their artefacts nor leave a hole
+   in the montage that a group analysis would have to drop from every
+   recording. Splines are linear in the data, so interpolating after the
+   decimation equals decimating the interpolated recording.
+4. Re-reference (average by default) on the decimated data; re-referencing is
    linear and commutes with the filters.
-4. Per band: zero-phase FIR band-pass (:func:`mne.filter.filter_data`), then the
+5. Per band: zero-phase FIR band-pass (:func:`mne.filter.filter_data`), then the
    analytic signal (Hilbert transform); band power is the squared envelope
    ``|x + i H(x)|²``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 from typing import Any, Optional, Sequence, Union
 
@@ -44,7 +52,8 @@ class EEGBands:
     times : ndarray, shape (n_times,)
         EEG-clock seconds (``raw.times`` convention: 0 = first sample of the raw).
     ch_names : list of str
-        EEG channels kept (bad channels excluded).
+        EEG channels kept: all of them when bad channels were interpolated,
+        the good ones when they were dropped.
     ch_pos : ndarray, shape (n_channels, 3)
         Head-frame positions in metres; NaN where unknown.
     bands : tuple of (str, float, float)
@@ -59,6 +68,10 @@ class EEGBands:
         Reference applied (``"average"``, ``"none"`` or the reference channels).
     decimation : int
         Integer factor between the acquisition rate and ``sfreq``.
+    interpolated : list of str
+        Bad channels rebuilt from the others by spherical splines.
+    dropped : list of str
+        Bad channels left out.
     """
 
     sfreq: float
@@ -71,6 +84,8 @@ class EEGBands:
     info: Any
     reference: str = "average"
     decimation: int = 1
+    interpolated: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)
 
     @property
     def band_names(self) -> list:
@@ -203,7 +218,8 @@ def channel_positions(info) -> ndarray:
 def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
                    reference: Union[str, Sequence[str], None] = "average",
                    tmin: Optional[float] = None, tmax: Optional[float] = None,
-                   chunk_s: float = 10.0, progress=None, cancel=None) -> EEGBands:
+                   chunk_s: float = 10.0, bad_channels: str = "interpolate",
+                   extra_bads: Sequence[str] = (), progress=None, cancel=None) -> EEGBands:
     """Re-reference, decimate and band-filter EEG; compute band-power envelopes.
 
     Parameters
@@ -224,6 +240,13 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
         Crop (seconds, ``raw.times`` clock) before anything else.
     chunk_s : float
         Seconds of raw data read at a time.
+    bad_channels : "interpolate" | "drop"
+        Rebuild the bad EEG channels from the good ones by spherical splines
+        (default; a bad channel without a position is dropped), or leave them
+        out.
+    extra_bads : sequence of str
+        Channels to treat as bad besides ``raw.info["bads"]`` (``raw`` is not
+        changed).
     progress, cancel : callables, optional
         See :mod:`eegfmri_viewer.progress`.
 
@@ -234,7 +257,9 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
     Raises
     ------
     InputError
-        No EEG channels, empty time span, bad bands or reference channels.
+        No (good) EEG channels, an ``extra_bads`` name that is not an EEG
+        channel, too few positioned good channels to interpolate from, empty
+        time span, bad bands or reference channels.
     eegfmri_viewer.progress.Cancelled
         When ``cancel()`` turned true.
     """
@@ -244,10 +269,31 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
 
     source = _raw_source(raw)
     bands = validate_bands(bands)
-    picks = mne.pick_types(raw.info, eeg=True, exclude="bads")
-    if len(picks) == 0:
+    if bad_channels not in ("interpolate", "drop"):
+        raise ValueError(f"bad_channels must be 'interpolate' or 'drop', got {bad_channels!r}")
+    eeg_all = [int(i) for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+    eeg_names = [raw.ch_names[i] for i in eeg_all]
+    unknown = [c for c in extra_bads if c not in eeg_names]
+    if unknown:
+        raise InputError(source, f"channel(s) {', '.join(unknown)} marked bad are not EEG channels of "
+                                 "this recording")
+    bads = set(raw.info["bads"]) | set(extra_bads)
+    good = [i for i in eeg_all if raw.ch_names[i] not in bads]
+    if not good:
         raise InputError(source, "no EEG channels (all missing or marked bad)")
+    bad_idx = [i for i in eeg_all if raw.ch_names[i] in bads]
+    to_rebuild = []
+    if bad_channels == "interpolate" and bad_idx:
+        positioned = np.all(np.isfinite(channel_positions(raw.info)), axis=1)
+        to_rebuild = [i for i in bad_idx if positioned[i]]
+        if to_rebuild and int(positioned[good].sum()) < 4:
+            raise InputError(source, f"{int(positioned[good].sum())} good EEG channels have positions: "
+                                     "too few to interpolate the bad ones from (set "
+                                     "[preprocessing] bad_channels = \"drop\")")
+    picks = sorted(good + to_rebuild)
     ch_names = [raw.ch_names[i] for i in picks]
+    rebuilt = [raw.ch_names[i] for i in to_rebuild]
+    dropped = [raw.ch_names[i] for i in bad_idx if i not in to_rebuild]
     sfreq_in = float(raw.info["sfreq"])
     q = decimation_factor(sfreq_in, sfreq, max(b[2] for b in bands))
     new_sfreq = sfreq_in / q
@@ -260,6 +306,9 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
 
     data = decimate_raw(raw, picks, q, start, stop, chunk_s=chunk_s,
                         progress=lambda f, m: report(progress, 0.4 * f, m), cancel=cancel)
+    info = _band_info(raw, ch_names, new_sfreq)
+    if rebuilt:
+        data = _interpolate(data, info, rebuilt, source)
     data, ref_name = _apply_reference(data, ch_names, reference, source)
     n_ch, n_t = data.shape
     times = start / sfreq_in + np.arange(n_t) * (q / sfreq_in)
@@ -281,7 +330,6 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
             step += 1
             report(progress, 0.4 + 0.6 * step / n_steps, f"{name} band ({lo:g}-{hi:g} Hz)")
 
-    info = _band_info(raw, ch_names, new_sfreq)
     return EEGBands(
         sfreq=new_sfreq,
         times=times,
@@ -293,4 +341,34 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
         info=info,
         reference=ref_name,
         decimation=q,
+        interpolated=rebuilt,
+        dropped=dropped,
     )
+
+
+def _interpolate(data: ndarray, info, bads: list, source: str) -> ndarray:
+    """``data`` with the rows of ``bads`` rebuilt from the others by spherical splines.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        Decimated EEG, rows in the order of ``info``.
+    info : mne.Info
+        The channels of ``data`` with their positions.
+    bads : list of str
+        Channels to rebuild.
+
+    Returns
+    -------
+    data : ndarray, shape (n_channels, n_times)
+    """
+    import mne
+
+    info = info.copy()
+    info["bads"] = list(bads)
+    raw = mne.io.RawArray(data, info, verbose="error")
+    try:
+        raw.interpolate_bads(reset_bads=True, mode="accurate", verbose="error")
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(source, f"bad channel(s) {', '.join(bads)} could not be interpolated ({exc})") from None
+    return raw.get_data()
