@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from eegfmri_viewer import __version__
 from eegfmri_viewer.state import AppState
+from eegfmri_viewer.state.bad_channels import BadChannelStore
 from eegfmri_viewer.views.error_dialog import error_dialog, short_message
 from eegfmri_viewer.workers import FunctionWorker, WorkerFailure, WorkerPool, analysis_worker
 
@@ -73,8 +74,8 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Coupling over time", "Log")
 #: Tool tabs that get a larger share of the column they share with the 3-D view when
-#: brought up: Signals half of it; Coupling over time, with two plots over one time axis, more.
-ROOMY_TAB_SHARES = {"Signals": 0.5, "Coupling over time": 0.62}
+#: brought up: the EEG traces over the BOLD slices, and two plots over one time axis.
+ROOMY_TAB_SHARES = {"Signals": 0.62, "Coupling over time": 0.62}
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)
@@ -450,7 +451,7 @@ class MainWindow(QMainWindow):
     state : AppState, optional
         Shared state; a new one by default.
     settings : QSettings, optional
-        Where layout and geometry persist; :func:`make_settings` by default.
+        Where layout, geometry and the channels marked bad persist; :func:`make_settings` by default.
     install_hooks : bool
         Route uncaught exceptions (``sys.excepthook``, ``threading.excepthook``)
         to error dialogs while the window lives.
@@ -460,6 +461,8 @@ class MainWindow(QMainWindow):
     state : AppState
     pool : WorkerPool
         Every background worker; stopped when the window closes.
+    bad_channel_store : BadChannelStore
+        Keeps the channels marked bad in the Signals view in :attr:`settings`.
     docks : dict[str, ViewDock]
         By title.
     """
@@ -477,6 +480,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.state = state if state is not None else AppState(self)
         self.settings = settings if settings is not None else make_settings()
+        # before any view connects to the state: a loaded recording brings its dataset's marks first
+        self.bad_channel_store = BadChannelStore(self.state, self.settings, self)
         self.pool = WorkerPool(self)
         self._garbage_collector = _GuiThreadGarbageCollector(self)
         self.docks: dict[str, ViewDock] = {}

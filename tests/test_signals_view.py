@@ -178,7 +178,18 @@ def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view
     recording = load_run(discover(root).runs[0])
     v = _shown(qtbot, recording)
     state = v.state
+    # by default ("fit") as many channels as the traces' height has room for, each readable
+    from eegfmri_viewer.views.signals_view import FIT_TRACE_PX
+
+    assert v.channels_spin.text() == "fit"
+    tall = len(v.shown_channels())
+    assert 8 <= tall <= len(names) and tall * FIT_TRACE_PX <= v.eeg_plot.height()
+    v.resize(1200, 420)
+    qtbot.waitUntil(lambda: len(v.shown_channels()) < tall)
+    assert len(v.shown_channels()) * FIT_TRACE_PX <= v.eeg_plot.height()
+    assert v.shown_channels() == names[:len(v.shown_channels())] and v.channel_scroll.isVisible()
     # a page of 16 channels, and the bar beside the traces reaches the other 4
+    v.channels_spin.setValue(16)
     assert v.shown_channels() == names[:16] and v.channel_scroll.isVisible()
     v.channel_scroll.setValue(v.channel_scroll.maximum())
     assert v.shown_channels() == names[4:]

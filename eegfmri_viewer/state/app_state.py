@@ -37,6 +37,10 @@ class AppState(QObject):
     overlayChanged(object)
         New :class:`~eegfmri_viewer.state.overlay.CortexOverlay` or ``None``.
         New results clear the overlay (it belongs to the results it was made from).
+    badChannelsChanged(str)
+        The channels the user marked bad in the recording with this label
+        changed (see :meth:`toggle_bad`); a whole new set of marks
+        (:meth:`load_marked_bad`) emits once per label whose marks changed.
     """
 
     datasetChanged = Signal(object)
@@ -50,6 +54,7 @@ class AppState(QObject):
     timeChanged = Signal(float)
     runStatusChanged = Signal(str)
     overlayChanged = Signal(object)
+    badChannelsChanged = Signal(str)
 
     def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -59,6 +64,9 @@ class AppState(QObject):
         self._selection = Selection()
         self._run_status = "idle"
         self._overlay: Any = None
+        # {recording label: channel names} the user marked bad, for the dataset in _bad_dataset
+        self._marked_bad: dict[str, frozenset] = {}
+        self._bad_dataset = ""
 
     # -- read-only properties -------------------------------------------------
     @property
@@ -167,6 +175,63 @@ class AppState(QObject):
         if status != self._run_status:
             self._run_status = status
             self.runStatusChanged.emit(status)
+
+    # -- channels marked bad by the user -------------------------------------------
+    @property
+    def bad_channels_dataset(self) -> str:
+        """The dataset (BIDS root or file path) the marks belong to; ``""`` when none was loaded."""
+        return self._bad_dataset
+
+    def marked_bad(self) -> dict[str, list[str]]:
+        """``{recording label: sorted channel names}`` marked bad, recordings with marks only.
+
+        The shape of ``[preprocessing] marked_bad`` in the analysis settings.
+        """
+        return {label: sorted(names) for label, names in sorted(self._marked_bad.items()) if names}
+
+    def marked_bad_of(self, label: str) -> list[str]:
+        """Sorted names of the channels marked bad in the recording ``label``."""
+        return sorted(self._marked_bad.get(str(label), ()))
+
+    def is_marked_bad(self, label: str, name: str) -> bool:
+        """Whether the user marked channel ``name`` of recording ``label`` bad."""
+        return str(name) in self._marked_bad.get(str(label), ())
+
+    def set_marked_bad(self, label: str, names) -> None:
+        """Mark exactly ``names`` (iterable of channel names) bad in recording ``label``."""
+        label = str(label)
+        if not label:
+            raise ValueError("a recording label is needed to mark channels bad")
+        new = frozenset(str(n) for n in names)
+        if any(not n for n in new):
+            raise ValueError(f"{label}: empty channel name among {sorted(new)}")
+        if new != self._marked_bad.get(label, frozenset()):
+            if new:
+                self._marked_bad[label] = new
+            else:
+                self._marked_bad.pop(label, None)
+            self.badChannelsChanged.emit(label)
+
+    def toggle_bad(self, label: str, name: str) -> bool:
+        """Mark channel ``name`` of recording ``label`` bad, or good again; returns whether it is bad now."""
+        names = set(self._marked_bad.get(str(label), ()))
+        bad = str(name) not in names
+        names.symmetric_difference_update({str(name)})
+        self.set_marked_bad(label, names)
+        return bad
+
+    def load_marked_bad(self, dataset: str, marks: dict) -> None:
+        """Replace every mark by ``marks`` (``{label: channel names}``) of the dataset ``dataset``.
+
+        Emits :attr:`badChannelsChanged` for each label whose marks changed.
+        """
+        new = {str(label): frozenset(str(n) for n in names) for label, names in marks.items() if names}
+        changed = sorted(label for label in set(new) | set(self._marked_bad)
+                         if new.get(label) != self._marked_bad.get(label))
+        self._bad_dataset = str(dataset)
+        self._marked_bad = new
+        for label in changed:
+            self.badChannelsChanged.emit(label)
 
     def _replace(self, **changes: Any) -> bool:
         """Store a new selection with ``changes``; return whether anything changed."""

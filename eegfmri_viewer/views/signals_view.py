@@ -2,6 +2,11 @@
 
 The shared time cursor (``state.time_s``) is on the BOLD clock; the EEG plot
 shows EEG-clock seconds, converted through the recording's alignment.
+
+Channels can be marked bad as in MNE's raw browser: a click on a channel's
+name, or the context menu of its trace. The marks are kept in the state
+(``AppState.marked_bad``), never in the recording; the channels its
+``channels.tsv`` marks bad are drawn bad too, and stay bad.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QScrollBar, QSpinBox, QSplitter,
-                               QStackedWidget, QVBoxLayout, QWidget)
-from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QScrollBar, QSpinBox,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, Qt
 from scipy.signal import butter, sosfiltfilt
 
 from eegfmri_viewer.preprocessing.bands import DEFAULT_BANDS
@@ -26,9 +31,28 @@ NO_DATASET_MESSAGE = "Open a dataset (File ▸ Open BIDS folder…) to see its s
 FMRI_ONLY_NOTE = "This recording has no EEG: only the BOLD part is shown."
 WINDOW_S = 10.0
 N_CHANNELS = 16
+#: Height of one trace when the Channels box says "fit" (its default): as many
+#: channels as the traces' height gives this much each are drawn at once, and
+#: never fewer than FIT_MIN_CHANNELS.
+FIT_TRACE_PX = 18
+FIT_MIN_CHANNELS = 4
+FIT_TEXT = "fit"
+# the time axis and margins of the traces' plot
+_AXIS_PX = 40
 # Peak-to-peak spacing between traces, in volts.
 SCALES = {"20 µV": 20e-6, "50 µV": 50e-6, "100 µV": 100e-6, "200 µV": 200e-6, "500 µV": 500e-6, "1 mV": 1e-3}
 DEFAULT_SCALE = "100 µV"
+
+#: Pens of the traces: a channel marked bad is grey and thin, the selected electrode's is thicker.
+GOOD_PEN = ((200, 200, 200), 1.0)
+SELECTED_PEN = ((255, 255, 255), 2.0)
+BAD_PEN = ((105, 105, 105), 0.5)
+BAD_SUFFIX = " (bad)"
+MARK_TIP = ("Click a channel's name, or right-click its trace, to mark the channel bad (or good again). "
+            "The Training dock's analysis then interpolates or drops it ([preprocessing] bad_channels); "
+            "the recording's files are not changed.")
+FILE_BAD_TIP = "marked bad in channels.tsv"
+MAX_LISTED_BAD = 4  # more are counted, not listed, beside the controls
 
 
 def band_limits(name: str) -> Optional[tuple]:
@@ -109,18 +133,30 @@ class SignalsView(QWidget):
         controls.addWidget(self.scale_combo)
         controls.addWidget(QLabel("Channels"))
         self.channels_spin = QSpinBox()
-        self.channels_spin.setRange(1, N_CHANNELS)
-        self.channels_spin.setValue(N_CHANNELS)
-        self.channels_spin.setToolTip("How many EEG channels are drawn at once; the bar beside the traces "
+        # 0 reads "fit": the count follows the height the traces have
+        self.channels_spin.setRange(0, N_CHANNELS)
+        self.channels_spin.setSpecialValueText(FIT_TEXT)
+        self.channels_spin.setValue(0)
+        self.channels_spin.setToolTip(f"How many EEG channels are drawn at once (\"{FIT_TEXT}\": as many as the "
+                                      "height of the traces gives room for); the bar beside the traces "
                                       "scrolls through all of them")
         controls.addWidget(self.channels_spin)
         self.band_label = QLabel("")
         controls.addWidget(self.band_label)
         controls.addStretch(1)
+        self.bad_label = QLabel("")
+        self.bad_label.setToolTip(MARK_TIP)
+        controls.addWidget(self.bad_label)
         eeg_col.addLayout(controls)
         self.eeg_plot = pg.PlotWidget()
         self.eeg_plot.setLabel("bottom", "EEG time", units="s")
         self.eeg_plot.setMouseEnabled(x=False, y=False)
+        # the right button opens the channel's menu (mark bad / good), not pyqtgraph's view menu
+        self.eeg_plot.getPlotItem().setMenuEnabled(False)
+        self.eeg_plot.getAxis("left").setToolTip(MARK_TIP)
+        self.eeg_plot.installEventFilter(self)
+        #: The last channel menu opened (kept so that it outlives the click that opened it).
+        self.channel_menu: Optional[QMenu] = None
         # every EEG channel is reachable: the traces show a page of them, this bar picks the page
         self.channel_scroll = QScrollBar(Qt.Orientation.Vertical)
         self.channel_scroll.setToolTip("Scroll through the EEG channels")
@@ -164,8 +200,9 @@ class SignalsView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.eeg_panel)
         split.addWidget(self.bold_panel)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # the traces need the height; the slices read well small
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 1)
         col.addWidget(split, 1)
         self.stack.addWidget(page)
 
@@ -184,6 +221,7 @@ class SignalsView(QWidget):
         self.scroll.valueChanged.connect(lambda v: self.start_spin.setValue(v / 10.0))
         self.scale_combo.currentTextChanged.connect(lambda _t: self._draw_window())
         self.eeg_plot.scene().sigMouseClicked.connect(self._on_click)
+        self.eeg_plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         state.datasetChanged.connect(self._on_dataset)
         state.resultsChanged.connect(lambda _r: self._update_roi())
         state.resultsChanged.connect(lambda _r: self._draw_window())  # event colours follow the results' classes
@@ -193,6 +231,7 @@ class SignalsView(QWidget):
         self.channels_spin.valueChanged.connect(lambda _n: self._on_channel_page(self.channel_scroll.value()))
         state.bandChanged.connect(lambda _b: self._draw_band())
         state.timeChanged.connect(self._on_time)
+        state.badChannelsChanged.connect(self._on_bad_channels)
         self._on_dataset(state.dataset)
 
     # ------------------------------------------------------------------ clocks
@@ -227,8 +266,7 @@ class SignalsView(QWidget):
             types = raw.get_channel_types()
             self._eeg_picks = [i for i, t in enumerate(types) if t == "eeg"]
             self.channels_spin.blockSignals(True)
-            self.channels_spin.setRange(1, max(1, len(self._eeg_picks)))
-            self.channels_spin.setValue(min(N_CHANNELS, max(1, len(self._eeg_picks))))
+            self.channels_spin.setRange(0, max(1, len(self._eeg_picks)))  # keeps "fit" or the count chosen
             self.channels_spin.blockSignals(False)
             self._set_channel_page(0)
             duration = raw.n_times / raw.info["sfreq"]
@@ -247,9 +285,28 @@ class SignalsView(QWidget):
             self._draw_slices()
             self._update_roi()
 
+    def page_size(self) -> int:
+        """How many EEG channels a page shows: the Channels box, or what the height fits."""
+        n = max(1, len(self._eeg_picks))
+        chosen = self.channels_spin.value()
+        if chosen > 0:
+            return min(chosen, n)
+        fits = (self.eeg_plot.height() - _AXIS_PX) // FIT_TRACE_PX
+        return int(min(n, max(FIT_MIN_CHANNELS, fits)))
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        # the traces' height changes with the dock and with the splitter under them
+        if obj is self.eeg_plot and event.type() == QEvent.Type.Resize:
+            self._refit_page()
+        return super().eventFilter(obj, event)
+
+    def _refit_page(self) -> None:
+        if self.channels_spin.value() == 0 and self._eeg_picks and self.page_size() != len(self._picks):
+            self._on_channel_page(self.channel_scroll.value())
+
     def _set_channel_page(self, first: int) -> None:
-        """Show the channels from ``first`` on (as many as the Channels box says)."""
-        count = self.channels_spin.value()
+        """Show the channels from ``first`` on (as many as :meth:`page_size` says)."""
+        count = self.page_size()
         top = max(0, len(self._eeg_picks) - count)
         self.channel_scroll.blockSignals(True)
         self.channel_scroll.setRange(0, top)
@@ -277,7 +334,7 @@ class SignalsView(QWidget):
         if channel == self._marked:
             return  # e.g. a ROI selected: the traces stay as they are (no re-read from the file)
         if channel is not None and channel not in self._picks:
-            self._set_channel_page(self._eeg_picks.index(channel) - self.channels_spin.value() // 2)
+            self._set_channel_page(self._eeg_picks.index(channel) - self.page_size() // 2)
         self._draw_window()
 
     def _on_start_spin(self, value: float) -> None:
@@ -313,15 +370,13 @@ class SignalsView(QWidget):
         times = (start + np.arange(stop - start)) / raw.info["sfreq"]
         self._window_data, self._window_times = data, times
         offsets = self._offsets(len(self._picks))
-        names = [raw.ch_names[i] for i in self._picks]
-        marked = self._marked = self._selected_channel()
+        self._marked = self._selected_channel()
         for pick, row, offset in zip(self._picks, data, offsets):
-            pen = pg.mkPen((255, 255, 255), width=2) if pick == marked else pg.mkPen((200, 200, 200), width=1)
-            curve = plot.plot(times, row, pen=pen)
+            curve = plot.plot(times, row, pen=self._trace_pen(pick))
             # the offset is a display transform so the curve's y data stay the file's values
             curve.setPos(0, offset)
             self.trace_curves.append(curve)
-        plot.getAxis("left").setTicks([list(zip(offsets, names))])
+        self._label_channels()
         self._draw_events(times[0], times[-1])
         plot.addItem(self.cursor)
         self.cursor.setValue(self.eeg_time_of(self.state.selection.time_s))
@@ -379,19 +434,130 @@ class SignalsView(QWidget):
             self.band_label.setText(f"{name}: window too short or band above Nyquist")
             return
         self.band_label.setText(f"overlay: {name} {limits[0]:g}–{limits[1]:g} Hz")
-        for row, offset in zip(filtered, self._offsets(len(filtered))):
-            curve = self.eeg_plot.plot(self._window_times, row, pen=pg.mkPen((255, 200, 0), width=1))
+        names = self.shown_channels()
+        for row, offset, name in zip(filtered, self._offsets(len(filtered)), names):
+            # a bad channel's band is dimmed with its trace: it is not what the analysis will see
+            color = (255, 200, 0, 70) if self.is_bad(name) else (255, 200, 0)
+            curve = self.eeg_plot.plot(self._window_times, row, pen=pg.mkPen(color, width=1))
             curve.setPos(0, offset)
             self.band_curves.append(curve)
 
     def _on_click(self, event) -> None:
         if self._rec is None or self._rec.eeg is None:
             return
-        vb = self.eeg_plot.getPlotItem().vb
-        if not vb.sceneBoundingRect().contains(event.scenePos()):
+        plot_item = self.eeg_plot.getPlotItem()
+        vb, axis = plot_item.vb, self.eeg_plot.getAxis("left")
+        pos = event.scenePos()
+        y = vb.mapSceneToView(pos).y()
+        on_names = axis.sceneBoundingRect().contains(pos)
+        if not on_names and not vb.sceneBoundingRect().contains(pos):
             return
-        x = vb.mapSceneToView(event.scenePos()).x()
+        if event.button() == Qt.MouseButton.RightButton:
+            name = self.channel_at(y)
+            if name is not None:
+                self.channel_menu = self.make_channel_menu(name)
+                self.channel_menu.popup(event.screenPos().toPoint())
+            return
+        if on_names:
+            # a click on a channel's name toggles it, as in MNE's raw browser
+            name = self.channel_at(y)
+            if name is not None and event.button() == Qt.MouseButton.LeftButton:
+                self.toggle_bad(name)
+            return
+        x = vb.mapSceneToView(pos).x()
         self.state.set_time(self.bold_time_of(x))
+
+    # ------------------------------------------------------------------ bad channels
+    def file_bads(self) -> list:
+        """Names of the channels the recording's ``channels.tsv`` marks bad (read at load)."""
+        raw = self._rec.eeg if self._rec is not None else None
+        return list(raw.info["bads"]) if raw is not None else []
+
+    def is_bad(self, name: str) -> bool:
+        """Whether channel ``name`` is bad: in ``channels.tsv`` or marked by the user."""
+        if self._rec is None:
+            return False
+        return name in self.file_bads() or self.state.is_marked_bad(self._rec.label, name)
+
+    def channel_at(self, y: float) -> Optional[str]:
+        """Name of the trace drawn at height ``y`` (plot units), or None outside the traces."""
+        names = self.shown_channels()
+        if not names or not np.isfinite(y):
+            return None
+        spacing = SCALES[self.scale_combo.currentText()]
+        row = int(round(-y / spacing))
+        return names[row] if 0 <= row < len(names) else None
+
+    def channel_tip(self, name: Optional[str]) -> str:
+        """Tooltip of channel ``name``'s label: whether and why it is bad, and how to mark it."""
+        if name is None or self._rec is None:
+            return MARK_TIP
+        if name in self.file_bads():
+            return f"{name}: {FILE_BAD_TIP} (it stays bad here)."
+        state = "marked bad here" if self.state.is_marked_bad(self._rec.label, name) else "good"
+        return f"{name}: {state}. {MARK_TIP}"
+
+    def _on_mouse_moved(self, pos) -> None:
+        axis = self.eeg_plot.getAxis("left")
+        if self._rec is None or self._rec.eeg is None or not axis.sceneBoundingRect().contains(pos):
+            return
+        y = self.eeg_plot.getPlotItem().vb.mapSceneToView(pos).y()
+        axis.setToolTip(self.channel_tip(self.channel_at(y)))
+
+    def toggle_bad(self, name: str) -> bool:
+        """Mark channel ``name`` bad, or good again; False (and nothing changes) for a ``channels.tsv`` bad."""
+        if self._rec is None or name in self.file_bads():
+            return False
+        self.state.toggle_bad(self._rec.label, name)
+        return True
+
+    def make_channel_menu(self, name: str) -> QMenu:
+        """The context menu of channel ``name``'s trace: mark it bad or good."""
+        menu = QMenu(self)
+        if name in self.file_bads():
+            action = menu.addAction(f"{name} is {FILE_BAD_TIP}")
+            action.setEnabled(False)
+        elif self.state.is_marked_bad(self._rec.label, name):
+            menu.addAction(f"Mark {name} good", lambda n=name: self.toggle_bad(n))
+        else:
+            menu.addAction(f"Mark {name} bad", lambda n=name: self.toggle_bad(n))
+        menu.setToolTipsVisible(True)
+        for action in menu.actions():
+            action.setToolTip(MARK_TIP)
+        return menu
+
+    def _trace_pen(self, pick: int):
+        name = self._rec.eeg.ch_names[pick]
+        color, width = BAD_PEN if self.is_bad(name) else SELECTED_PEN if pick == self._marked else GOOD_PEN
+        return pg.mkPen(color, width=width)
+
+    def _label_channels(self) -> None:
+        """Channel names beside the traces (bad ones suffixed) and the count of bad channels."""
+        names = self.shown_channels()
+        ticks = [name + BAD_SUFFIX if self.is_bad(name) else name for name in names]
+        self.eeg_plot.getAxis("left").setTicks([list(zip(self._offsets(len(names)), ticks))])
+        if self._rec is None or self._rec.eeg is None:
+            self.bad_label.setText("")
+            return
+        in_file = [n for n in self.file_bads() if n in self._rec.eeg.ch_names]
+        marked = [n for n in self.state.marked_bad_of(self._rec.label) if n not in in_file]
+        parts = ([f"{', '.join(in_file)} ({FILE_BAD_TIP})"] if in_file else []) + \
+            ([f"{', '.join(marked)} (marked here)"] if marked else [])
+        listed = f"Bad: {'; '.join(parts)}" if parts else "No bad channels"
+        # a long list would widen the dock: the count, and the list in the tooltip
+        n_bad = len(in_file) + len(marked)
+        self.bad_label.setText(listed if n_bad <= MAX_LISTED_BAD else
+                               f"{n_bad} bad channels ({len(in_file)} in channels.tsv)")
+        self.bad_label.setToolTip(f"{listed}. {MARK_TIP}" if parts else MARK_TIP)
+
+    def _on_bad_channels(self, label: str) -> None:
+        # restyle in place: the window's samples are unchanged, no need to read them again
+        if self._rec is None or self._rec.eeg is None or label != self._rec.label:
+            return
+        for pick, curve in zip(self._picks, self.trace_curves):
+            curve.setPen(self._trace_pen(pick))
+        self._label_channels()
+        self._draw_band()
 
     def _on_time(self, t: float) -> None:
         self.cursor.setValue(self.eeg_time_of(t))

@@ -49,6 +49,11 @@ class TrainingView(QWidget):
     listing them; every row's tooltip is the setting's entry in its dataclass's
     ``Attributes`` docstring, with the default.
 
+    Table-valued settings (``[preprocessing] marked_bad``) have no field: the
+    channels marked bad in the Signals view (``state.marked_bad()``) go into
+    the config when the BIDS root is the dataset they were marked in, and a
+    line under the paths says how many.
+
     Parameters
     ----------
     state : AppState
@@ -96,6 +101,8 @@ class TrainingView(QWidget):
             choices = field_choices(klass)
             docs = attribute_docs(klass)
             for f in dataclasses.fields(klass):
+                if _is_table(hints[f.name]):
+                    continue  # filled from the state (see marked_bad_for), not typed in
                 default = self._defaults[table][f.name]
                 if f.name in choices:
                     widget = ChoiceBox(choices[f.name], default)
@@ -123,6 +130,15 @@ class TrainingView(QWidget):
         paths.addRow("BIDS root", self.source_edit)
         paths.addRow("Output folder", self.out_edit)
         layout.addLayout(paths)
+        self.bad_summary = QLabel("")
+        self.bad_summary.setWordWrap(True)
+        self.bad_summary.setToolTip("Channels marked bad in the Signals view (click a channel's name there) are "
+                                    "interpolated or dropped by the analysis, as [preprocessing] bad_channels says, "
+                                    "together with those marked bad in the recordings' channels.tsv.")
+        layout.addWidget(self.bad_summary)
+        self.source_edit.textChanged.connect(lambda _t: self._update_bad_summary())
+        state.badChannelsChanged.connect(lambda _label: self._update_bad_summary())
+        self._update_bad_summary()
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -224,8 +240,41 @@ class TrainingView(QWidget):
                 widget.setText(_format_value(value))
 
     def config(self):
-        """The validated :class:`AnalysisConfig` (raises ``ValueError`` or ``InputError``)."""
-        return self._config_class.from_dict(self.config_dict(), source="Training settings")
+        """The validated :class:`AnalysisConfig` of the form and the marks (raises ``ValueError`` or ``InputError``).
+
+        ``[preprocessing] marked_bad`` is :meth:`marked_bad_for` the BIDS root.
+        """
+        values = self.config_dict()
+        values.setdefault("preprocessing", {})["marked_bad"] = self.marked_bad_for(self.source_edit.text().strip())
+        return self._config_class.from_dict(values, source="Training settings")
+
+    def marked_bad_for(self, source: str) -> dict:
+        """The channels marked bad in the Signals view that belong to the dataset at ``source``.
+
+        Returns
+        -------
+        marks : dict
+            ``{recording label: sorted channel names}``; empty when the marks
+            were made in another dataset (their labels would name recordings
+            ``source`` may not have).
+        """
+        from eegfmri_viewer.state.bad_channels import same_dataset
+
+        if not same_dataset(source, self.state.bad_channels_dataset):
+            return {}
+        return self.state.marked_bad()
+
+    def _update_bad_summary(self) -> None:
+        marks = self.marked_bad_for(self.source_edit.text().strip())
+        n_channels = sum(len(names) for names in marks.values())
+        if n_channels:
+            self.bad_summary.setText(f"{_count(n_channels, 'channel')} marked bad in {_count(len(marks), 'recording')} "
+                                     "(Signals view)")
+        elif self.state.marked_bad():
+            self.bad_summary.setText("Channels marked bad in the Signals view belong to "
+                                     f"{self.state.bad_channels_dataset}, not to this BIDS root: none are used")
+        else:
+            self.bad_summary.setText("No channels marked bad in the Signals view")
 
     # -- run control -------------------------------------------------------------
     def request_start(self) -> bool:
@@ -373,6 +422,14 @@ class ChoiceBox(_WheelWhenFocused, QComboBox):
             raise ValueError(f"{self.objectName() or 'setting'}: {value!r} is not one of "
                              f"{', '.join(repr(c) for c in self.choices())}")
         self.setCurrentIndex(index)
+
+
+def _is_table(hint: Any) -> bool:
+    return hint is dict or typing.get_origin(hint) is dict
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _toml_text(value: Any) -> str:
