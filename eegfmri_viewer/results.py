@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import pickle  # only for its exception type: nothing is ever unpickled
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -278,38 +280,56 @@ def load_bundle(path, verify: bool = True, load_weights: bool = False) -> Result
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BundleError(manifest_path, f"cannot be read as JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(manifest_path, f"holds a JSON {type(manifest).__name__}, expected an object")
     if manifest.get("format") != FORMAT:
         raise BundleError(manifest_path, f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+    version = manifest.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BundleError(manifest_path, f"format_version {version!r} is not a whole number")
+    if version > FORMAT_VERSION:
         raise BundleError(
             manifest_path,
-            f"format version {manifest.get('format_version')} is newer than this app reads ({FORMAT_VERSION}); update eegfmri_viewer",
+            f"format version {version} is newer than this app reads ({FORMAT_VERSION}); update eegfmri_viewer",
         )
     files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise BundleError(manifest_path, f"'files' is a JSON {type(files).__name__}, expected an object "
+                                         "of file name to SHA-256")
+    inside = path.resolve()
     for rel, digest in files.items():
         file_path = path / rel
+        if inside not in (path / rel).resolve().parents:
+            raise BundleError(manifest_path, f"lists {rel!r}, which is outside the bundle folder")
         if not file_path.is_file():
             raise BundleError(file_path, "is listed in manifest.json but missing")
         if verify and file_sha256(file_path) != digest:
             raise BundleError(file_path, "checksum does not match manifest.json (the file was changed or is corrupted)")
     try:
         config = _read_toml(path / "config.toml") if (path / "config.toml").is_file() else {}
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         raise BundleError(path / "config.toml", f"is not valid TOML ({exc})") from exc
     bundle = ResultsBundle(config=config, manifest=manifest, path=path)
     for name in _JSON_FILES:
         json_path = path / f"{name}.json"
         if json_path.is_file():
             try:
-                setattr(bundle, name, json.loads(json_path.read_text(encoding="utf-8")))
-            except ValueError as exc:
+                content = json.loads(json_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
                 raise BundleError(json_path, f"cannot be read as JSON ({exc})") from exc
+            if not isinstance(content, dict):
+                raise BundleError(json_path, f"holds a JSON {type(content).__name__}, expected an object")
+            setattr(bundle, name, content)
     for npz_path in sorted(path.glob("*.npz")):
         try:
-            with np.load(npz_path, allow_pickle=False) as data:
+            data = np.load(npz_path, allow_pickle=False)
+            if not hasattr(data, "files"):
+                raise ValueError("holds a single array, not an .npz archive")
+            with data:
                 bundle.arrays[npz_path.stem] = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as exc:
-            raise BundleError(npz_path, f"cannot be read ({exc})") from exc
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            # ValueError covers object arrays, which allow_pickle=False refuses to unpickle.
+            raise BundleError(npz_path, f"cannot be read ({type(exc).__name__}: {exc})") from exc
     if load_weights:
         bundle.weights = load_weights_from(path)
     return bundle
@@ -321,5 +341,13 @@ def load_weights_from(path) -> Dict[str, Dict[str, Any]]:
 
     weights = {}
     for pt in sorted((Path(path) / "weights").glob("*.pt")):
-        weights[pt.stem] = torch.load(pt, map_location="cpu", weights_only=True)
+        try:
+            weights[pt.stem] = torch.load(pt, map_location="cpu", weights_only=True)
+        except MemoryError:
+            raise
+        except pickle.UnpicklingError as exc:
+            # torch's own message suggests weights_only=False, which would run the file's code.
+            raise BundleError(pt, "holds Python objects besides tensors; refused (weights are never unpickled)") from exc
+        except Exception as exc:  # RuntimeError / EOFError / zip errors for cut or foreign files
+            raise BundleError(pt, f"is corrupted or not a PyTorch weights file ({type(exc).__name__})") from exc
     return weights

@@ -364,6 +364,9 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
         units = None
         if entry.coordsystem_path is not None:
             units = merged_json([entry.coordsystem_path]).get("EEGCoordinateUnits")
+            if units is not None and not isinstance(units, str):
+                raise InputError(entry.coordsystem_path, f"EEGCoordinateUnits {units!r} is not text "
+                                                         "(expected \"m\", \"cm\" or \"mm\")")
         apply_positions(raw, entry.eeg_path, entry.electrodes_path, units)
         if entry.eeg_events_path is not None:
             eeg_table = read_events_table(entry.eeg_events_path)

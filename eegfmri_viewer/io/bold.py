@@ -19,6 +19,8 @@ BOLD_EXTENSIONS = (".nii", ".nii.gz")
 
 # Header and sidecar TRs closer than this are the same TR written with rounding.
 _TR_TOLERANCE_S = 1e-3
+# Bytes after the image that a complete .nii.gz may hold without being fully decompressed to check.
+_TRAILER_SLACK = 1 << 16
 
 
 def read_bold(path):
@@ -57,7 +59,57 @@ def read_bold(path):
         raise InputError(path, f"{len(shape)}-D image, expected 4-D BOLD (x, y, z, time)")
     if shape[3] < 2:
         raise InputError(path, f"4-D image with {shape[3]} volume, expected a BOLD time series")
+    if min(shape[:3]) < 1:
+        raise InputError(path, f"image of shape {tuple(int(x) for x in shape)} has no voxels")
+    dtype = np.dtype(img.get_data_dtype())
+    if dtype.kind not in "iufb" or dtype.fields is not None:
+        raise InputError(path, f"voxel type {dtype} is not real numbers (complex or RGB images are not BOLD)")
+    _check_complete(img, path)
     return img
+
+
+def _check_complete(img, path: Path) -> None:
+    """Fail when the file holds fewer voxel bytes than its header announces.
+
+    An uncompressed file is checked by its size. For a gzip file the trailer's
+    uncompressed size (modulo 2**32) is compared first, which costs nothing; only
+    when it disagrees (a cut file, one written in several gzip members, or one
+    with more than ``_TRAILER_SLACK`` bytes after the image) is the stream
+    decompressed to count its bytes.
+    """
+    import gzip
+    import zlib
+
+    header = img.header
+    dtype = np.dtype(header.get_data_dtype())
+    # The loaded header's vox_offset is reset to 0; the array proxy keeps the file's.
+    offset = int(getattr(img.dataobj, "offset", header.get_data_offset()))
+    needed = offset + int(np.prod(header.get_data_shape())) * dtype.itemsize
+    again = "(copy or download it again)"
+    if not path.name.lower().endswith(".gz"):
+        size = path.stat().st_size
+        if size < needed:
+            raise InputError(path, f"file is truncated: the header announces {needed} bytes of image, "
+                                   f"the file holds {size} {again}")
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() >= 4:
+            fh.seek(-4, 2)
+            # A file may hold bytes after the image; a cut file ends in compressed
+            # data, whose last 4 bytes land in this window 1 time in 65536.
+            if 0 <= int.from_bytes(fh.read(4), "little") - needed % 2**32 < _TRAILER_SLACK:
+                return
+    total = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                total += len(chunk)
+    except (EOFError, OSError, zlib.error) as err:
+        raise InputError(path, f"file is truncated or corrupted: its gzip stream breaks off ({err}) {again}") from err
+    if total < needed:
+        raise InputError(path, f"file is truncated: the header announces {needed} bytes of image, "
+                               f"the decompressed file holds {total} {again}")
 
 
 def header_tr(img) -> Optional[float]:
@@ -135,6 +187,8 @@ def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None
     if sidecar is not None and "RepetitionTime" in sidecar:
         raw_tr = sidecar["RepetitionTime"]
         try:
+            if isinstance(raw_tr, bool):  # float(true) would be a 1 s TR
+                raise TypeError
             s_tr = float(raw_tr)
         except (TypeError, ValueError):
             raise InputError(sidecar_path, f"RepetitionTime {raw_tr!r} is not a number")
@@ -188,7 +242,13 @@ def check_finite_bold(img, path, progress=None, cancel=None, block_bytes: int = 
     proxy = img.dataobj
     for v0 in range(0, n, step):
         check_cancel(cancel)
-        block = np.asanyarray(proxy[..., v0:v0 + step])
+        try:
+            block = np.asanyarray(proxy[..., v0:v0 + step])
+        except MemoryError:
+            raise
+        except Exception as err:  # changed on disk since it was opened, or a corrupt gzip stream
+            raise InputError(path, f"cannot read BOLD volumes {v0} to {min(n, v0 + step) - 1} "
+                                   f"({type(err).__name__}: {err})") from err
         bad = ~np.isfinite(block)
         if bad.any():
             per_vol = bad.reshape(-1, bad.shape[-1]).sum(axis=0)

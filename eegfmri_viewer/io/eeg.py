@@ -96,8 +96,10 @@ def read_eeg(path, preload: bool = False):
         warnings.simplefilter("always")
         try:
             raw = readers[fmt](path, preload=preload, verbose="warning")
-        except (OSError, ValueError, KeyError, IndexError, RuntimeError, TypeError, UnicodeDecodeError) as err:
-            raise InputError(path, f"cannot read {fmt} EEG file ({type(err).__name__}: {err})") from err
+        except MemoryError:
+            raise
+        except Exception as err:  # MNE's readers raise many types for corrupt headers (configparser, scipy, ...)
+            raise InputError(path, f"cannot read {fmt} EEG file ({type(err).__name__}: {_short(err)})") from err
     for w in caught:
         msg = str(w.message)
         if "Channel names are not unique" in msg:
@@ -108,6 +110,12 @@ def read_eeg(path, preload: bool = False):
         raise InputError(path, "EEG file holds no samples or no channels")
     type_channels_by_name(raw)
     return raw
+
+
+def _short(err: Exception, limit: int = 300) -> str:
+    """The first line of an error message, cut to ``limit`` characters (binary junk can make it huge)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def check_unique_names(ch_names, path) -> None:
@@ -184,7 +192,13 @@ def check_finite(raw, path=None, chunk_s: float = 20.0, progress=None, cancel=No
     for start in range(0, n, step):
         check_cancel(cancel)
         stop = min(n, start + step)
-        data = raw.get_data(start=start, stop=stop)
+        try:
+            data = raw.get_data(start=start, stop=stop)
+        except MemoryError:
+            raise
+        except Exception as err:  # a data file shorter than its header says, or changed on disk
+            raise InputError(path, f"cannot read the EEG samples from {start / raw.info['sfreq']:.3f} s "
+                                   f"({type(err).__name__}: {_short(err)})") from err
         bad = ~np.isfinite(data)
         if bad.any():
             ch, s = np.argwhere(bad)[0]

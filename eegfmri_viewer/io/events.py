@@ -34,6 +34,8 @@ def read_events_table(path):
     path = Path(path)
     if not path.exists():
         raise InputError(path, "events file not found")
+    if not path.is_file():
+        raise InputError(path, "is a folder, expected an events TSV file")
     try:
         table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=True, encoding="utf-8-sig")
     except Exception as err:
@@ -45,6 +47,18 @@ def read_events_table(path):
         table["onset"] = table["onset"].astype(float)
     except (TypeError, ValueError) as err:
         raise InputError(path, f"events TSV 'onset' column is not numeric ({err})") from err
+    if "duration" in table.columns:
+        try:
+            table["duration"] = table["duration"].astype(float)
+        except (TypeError, ValueError) as err:
+            raise InputError(path, f"events TSV 'duration' column is not numeric ({err})") from err
+        dur = table["duration"].to_numpy(float)
+        # n/a (NaN) durations are allowed by BIDS and read as 0; a negative or infinite one is a typo.
+        bad = ~np.isnan(dur) & (~np.isfinite(dur) | (dur < 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(path, f"events TSV 'duration' must be >= 0 seconds or n/a; line {row + 2} has {dur[row]:g}"
+                                   + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""))
     return table
 
 

@@ -28,6 +28,10 @@ BIDS_TYPES = {
 }
 
 
+# BIDS channels.tsv "status" values (empty when the column is absent or the cell is blank).
+_STATUS_VALUES = ("good", "bad", "n/a", "")
+
+
 def normalize_name(name: str) -> str:
     """Lower-case channel name without the 'EEG ' prefix and '-REF'-like suffixes of EDF exports."""
     n = name.strip().lower()
@@ -97,16 +101,27 @@ def read_electrodes_tsv(path, units: Optional[str] = None) -> dict:
     rows = _read_tsv(path)
     if not rows or not {"name", "x", "y", "z"} <= set(rows[0]):
         raise InputError(path, "electrodes.tsv needs the columns name, x, y, z")
+    if units is not None and not isinstance(units, str):
+        raise InputError(path, f"coordinate units {units!r} are not text (expected m, cm or mm)")
     pos = {}
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
+        values = [row.get(k) for k in ("x", "y", "z")]
+        if any(v is None or str(v).strip().lower() in ("n/a", "nan", "") for v in values):
+            continue  # BIDS n/a: position unknown, the standard montage may place it
         try:
-            xyz = np.array([float(row["x"]), float(row["y"]), float(row["z"])])
+            xyz = np.array([float(v) for v in values])
         except (TypeError, ValueError):
-            continue
+            raise InputError(path, f"line {line} ({str(row.get('name') or '').strip() or 'no name'}): coordinates "
+                                   f"{values} are not numbers (use n/a for an unknown position)") from None
         if np.all(np.isfinite(xyz)):
-            pos[row["name"].strip()] = xyz
+            pos[str(row.get("name") or "").strip()] = xyz
+    pos.pop("", None)
     if not pos:
         raise InputError(path, "electrodes.tsv has no numeric positions")
+    if len(pos) > 1 and np.ptp(np.array(list(pos.values())), axis=0).max() == 0:
+        point = [float(v) for v in next(iter(pos.values()))]
+        raise InputError(path, f"all {len(pos)} electrodes are at the same point {point}; "
+                               "the file holds no real positions")
     scale = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}.get((units or "").lower())
     if scale is None:
         size = np.max(np.abs(np.array(list(pos.values()))))
@@ -126,16 +141,25 @@ def apply_channels_tsv(raw, path) -> dict:
     if rows and "name" not in rows[0]:
         raise InputError(path, "channels.tsv needs a 'name' column")
     lower = {n.lower(): n for n in raw.ch_names}
+    listed = [str(row.get("name") or "").strip() for row in rows]
+    if rows and not any(n.lower() in lower for n in listed):
+        raise InputError(path, f"channels.tsv lists none of the recording's channels (it has {listed[:5]}"
+                               f"{' ...' if len(listed) > 5 else ''}; the EEG file has {raw.ch_names[:5]}"
+                               f"{' ...' if len(raw.ch_names) > 5 else ''}); is it the sidecar of another recording?")
     current = dict(zip(raw.ch_names, raw.get_channel_types()))
     changed, bads = {}, []
-    for row in rows:
-        name = lower.get(str(row.get("name", "")).strip().lower())
+    for line, row in enumerate(rows, start=2):
+        name = lower.get(str(row.get("name") or "").strip().lower())
         if name is None:
             continue
-        kind = BIDS_TYPES.get(str(row.get("type", "")).strip().upper())
+        kind = BIDS_TYPES.get(str(row.get("type") or "").strip().upper())
         if kind is not None and kind != current[name]:
             changed[name] = kind
-        if str(row.get("status", "")).strip().lower() == "bad":
+        status = str(row.get("status") or "").strip().lower()
+        if status not in _STATUS_VALUES:
+            raise InputError(path, f"line {line} ({name}): status {row.get('status')!r} is not one of "
+                                   "good, bad or n/a")
+        if status == "bad":
             bads.append(name)
     if changed:
         raw.set_channel_types(changed, on_unit_change="ignore", verbose="error")
