@@ -953,9 +953,9 @@ class MainWindow(QMainWindow):
             view.view_requested.connect(lambda title: self.show_dock(title) if title in self.docks else None)
         # views own no workers: a view that asks for an analysis run gets it here
         if hasattr(view, "start_requested") and hasattr(view, "cancel_requested"):
-            if hasattr(view, "set_default_source"):
+            if hasattr(view, "set_fallback_source"):
                 # the dataset the view knows of wins; else the demo that File > Open demo writes
-                view.set_default_source(str(demo_dir()))
+                view.set_fallback_source(str(demo_dir()))
             view.start_requested.connect(lambda source, out_dir, config, v=view: self.start_analysis(v, source, out_dir, config))
             view.cancel_requested.connect(lambda v=view: self._cancel_analysis(v))
 

@@ -69,3 +69,29 @@ def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):
                                              phase1={"hidden": [8, 4]}, preprocessing={"atlas": "dosenbach2010"})
     view.set_config(wanted.to_dict())
     assert view.config() == wanted
+
+
+def test_bids_root_follows_the_dataset_in_view_until_the_user_types_one(qtbot, tmp_path):
+    from io_testdata import make_bids_run
+
+    from eegfmri_viewer.io.bids import discover, load_run
+
+    first = make_bids_run(tmp_path / "study_a", n_vol=10)
+    second = make_bids_run(tmp_path / "study_b", n_vol=10)
+    state = AppState()
+    view = TrainingView(state)
+    qtbot.addWidget(view)
+    # the demo is offered while no dataset is in view
+    view.set_fallback_source(str(tmp_path / "demo"))
+    assert view.source_edit.text() == str(tmp_path / "demo")
+    state.set_dataset(load_run(discover(first).runs[0], check_data=False))
+    assert view.source_edit.text() == str(first.resolve())
+    assert view.out_edit.text() == str(first.resolve().parent / "results")
+    state.set_dataset(load_run(discover(second).runs[0], check_data=False))
+    assert view.source_edit.text() == str(second.resolve())
+    # what the user types stays
+    view.source_edit.setText(str(tmp_path / "mine"))
+    view.out_edit.setText(str(tmp_path / "my_results"))
+    state.set_dataset(load_run(discover(first).runs[0], check_data=False))
+    assert view.source_edit.text() == str(tmp_path / "mine")
+    assert view.out_edit.text() == str(tmp_path / "my_results")

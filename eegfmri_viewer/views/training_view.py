@@ -38,8 +38,11 @@ STAGE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 
 
 def _default_source(state) -> str:
-    root = getattr(state.dataset, "root", None)
-    return str(root) if root else ""
+    """The BIDS root of the recording in view, or ``""`` (none, or files outside a BIDS tree)."""
+    from eegfmri_viewer.state.bad_channels import dataset_key
+
+    root = dataset_key(state.dataset)
+    return root if root and Path(root).is_dir() else ""
 
 
 class TrainingView(QWidget):
@@ -124,9 +127,12 @@ class TrainingView(QWidget):
         layout.addWidget(scroll, 2)
 
         paths = QFormLayout()
-        self.source_edit = QLineEdit(_default_source(state))
+        self.source_edit = QLineEdit()
         self.out_edit = QLineEdit()
-        self.set_default_source(self.source_edit.text())
+        # what set_default_source last filled in: a path the user typed is never replaced
+        self._auto_source = self._auto_out = ""
+        self.set_default_source(_default_source(state))
+        state.datasetChanged.connect(lambda _rec: self.set_default_source(_default_source(state)))
         paths.addRow("BIDS root", self.source_edit)
         paths.addRow("Output folder", self.out_edit)
         layout.addLayout(paths)
@@ -165,13 +171,26 @@ class TrainingView(QWidget):
             layout.addWidget(plot, 1)
 
     def set_default_source(self, root: str) -> None:
-        """Fill the BIDS root (and an output folder beside it) unless the user typed one."""
+        """Fill the BIDS root (and an output folder beside it) unless the user typed one.
+
+        The BIDS root follows the dataset in view (a recording loaded from another
+        BIDS folder brings that folder) for as long as the field holds what was
+        filled in, not what the user typed; the output folder likewise.
+        """
         if not root:
             return
-        if not self.source_edit.text().strip() or self.source_edit.text() == root:
-            self.source_edit.setText(str(root))
-        if not self.out_edit.text().strip():
-            self.out_edit.setText(str(Path(root).parent / "results"))
+        root = str(root)
+        if self.source_edit.text().strip() in ("", self._auto_source):
+            self.source_edit.setText(root)
+            self._auto_source = root
+        if self.out_edit.text().strip() in ("", self._auto_out):
+            self._auto_out = str(Path(self.source_edit.text().strip()).parent / "results")
+            self.out_edit.setText(self._auto_out)
+
+    def set_fallback_source(self, root: str) -> None:
+        """The BIDS root to offer while no dataset is in view (the demo's); a dataset loaded later replaces it."""
+        if not self.source_edit.text().strip():
+            self.set_default_source(root)
 
     # -- form ------------------------------------------------------------------
     @staticmethod
