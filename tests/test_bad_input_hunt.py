@@ -168,6 +168,17 @@ def test_bad_event_duration(tmp_path, duration, problem):
     _load_fails(root, rf"{BASE}_events\.tsv: events TSV {problem}")
 
 
+def test_events_without_a_label_column_say_so(tmp_path):
+    from eegfmri_viewer.io.info import dataset_info, format_info
+
+    root, _, func = _run(tmp_path)
+    write_tsv(func / f"{BASE}_events.tsv", ["onset", "duration"], [(4.0, 2.0), (10.0, 2.0)])
+    rec = load_run(discover(root).runs[0])
+    assert set(rec.events.trial_type) == {"event"}
+    assert "no trial_type, value, stim_type or condition column" in rec.events.source
+    assert "every event is 'event'" in format_info(dataset_info(root))
+
+
 def test_events_path_that_is_a_folder(tmp_path):
     from eegfmri_viewer.io.single import open_files
 

@@ -86,6 +86,8 @@ def table_to_events(table, source: str, exclude_markers=()) -> Events:
     dur = np.where(np.isfinite(dur), dur, 0.0)
     if col is None:
         labels = np.full(len(table), "event", dtype=object)
+        # said where `info` and the analysis show the events' origin: one class cannot be classified
+        source = f"{source} (no trial_type, value, stim_type or condition column: every event is 'event')"
     else:
         labels = table[col].astype(str).to_numpy()
     keep = np.isfinite(onset) & np.array([is_condition(x, exclude_markers) for x in labels], dtype=bool)
