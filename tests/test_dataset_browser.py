@@ -13,7 +13,7 @@ from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.dataset_browser_view import COLUMNS, DatasetBrowserView, run_infos
 from eegfmri_viewer.workers import FunctionWorker
-from io_testdata import make_bids_run
+from io_testdata import make_bids_run, write_bold, write_tsv
 
 
 @pytest.fixture
@@ -37,9 +37,14 @@ def _browser(window):
 
 def test_open_bids_lists_runs_with_columns_and_loads_first(qtbot, window, tmp_path):
     root = tmp_path / "bids"
-    make_bids_run(root, sub="01", ses="a", run="1", n_vol=10, tr=2.0, sfreq=250.0)
+    make_bids_run(root, sub="01", ses="a", run="1", n_vol=10, tr=2.0, sfreq=250.0, bad_channels=("C3", "P4"))
     make_bids_run(root, sub="02", ses="a", run="1", n_vol=10, tr=2.0, sfreq=250.0)
     make_bids_run(root, sub="03", ses="a", run="1", eeg=False)  # BOLD only: skipped with a reason
+    fmriprep = root / "derivatives" / "fmriprep" / "sub-02" / "ses-a" / "func"
+    base = "sub-02_ses-a_task-rest_run-1"
+    write_bold(fmriprep / f"{base}_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz", 10)
+    write_tsv(fmriprep / f"{base}_desc-confounds_timeseries.tsv", ["framewise_displacement"],
+              [("n/a",)] + [(0.2,)] * 8 + [(0.8,)])
     assert window.open_path(root)
     browser = _browser(window)
     with qtbot.waitSignal(browser.infosLoaded, timeout=15000):
@@ -63,6 +68,11 @@ def test_open_bids_lists_runs_with_columns_and_loads_first(qtbot, window, tmp_pa
     assert float(run.text(4)) == 2.0   # TR
     assert run.text(5) == "10"         # volumes
     assert "closed: 1" in run.text(6) and "open: 2" in run.text(6)
+    assert run.text(7) == "2" and "C3, P4" in run.toolTip(7)
+    assert run.text(8) == "" and "No motion parameters" in run.toolTip(8)
+    other = tree.topLevelItem(1).child(0).child(0)
+    assert other.text(7) == "0" and other.text(8) == "0.24"
+    assert "largest 0.80 mm; 1 of 10 volumes above 0.5 mm" in other.toolTip(8)
 
     # selecting another run makes it the dataset
     with qtbot.waitSignal(window.state.datasetChanged, timeout=10000):

@@ -11,6 +11,7 @@ from typing import Optional
 
 from ..progress import check_cancel, report, sub_progress
 from .errors import InputError
+from .motion import framewise_displacement, motion_summary
 
 
 def alignment_status(alignment) -> str:
@@ -31,7 +32,7 @@ def recording_info(rec) -> dict:
     Keys: subject, session, task, run, label, eeg_path, eeg_format, n_channels,
     channels_by_type, bad_channels, sfreq, duration_s, bold_path, bold_shape, n_volumes, tr,
     space, n_volume_markers, marker, alignment, alignment_status, events_source,
-    events_per_class, confounds, corrections, corrections_available, warnings.
+    events_per_class, confounds, motion, corrections, corrections_available, warnings.
     """
     from .eeg import channels_by_type, eeg_format
 
@@ -59,6 +60,7 @@ def recording_info(rec) -> dict:
     d["events_source"] = rec.events.source if rec.events is not None else None
     d["events_per_class"] = rec.events.counts() if rec.events is not None else {}
     d["confounds"] = None if rec.confounds is None else {"n_columns": int(rec.confounds.shape[1])}
+    d["motion"] = motion_summary(framewise_displacement(rec.confounds))
     d["corrections"] = list(rec.corrections)
     avail = []
     if al is not None and al.method == "markers":
@@ -169,6 +171,10 @@ def format_info(info: dict) -> str:
         lines.append(f"  events {ev}" + (f" (from {r['events_source']})" if r["events_source"] else ""))
         if r["confounds"]:
             lines.append(f"  confounds {r['confounds']['n_columns']} columns")
+        if r.get("motion"):
+            m = r["motion"]
+            lines.append(f"  motion framewise displacement mean {m['mean_fd_mm']:.2f} mm, max {m['max_fd_mm']:.2f} mm; "
+                         f"{m['n_volumes_above']} of {m['n_volumes']} volumes above {m['threshold_mm']:g} mm")
         if r["corrections"]:
             lines += [f"  corrected: {c}" for c in r["corrections"]]
         elif r["corrections_available"]:

@@ -34,6 +34,7 @@ import numpy as np
 from numpy import ndarray
 
 from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.io.motion import REPORT_THRESHOLD_MM, framewise_displacement, motion_summary
 from eegfmri_viewer.pipeline.config import AnalysisConfig
 from eegfmri_viewer.pipeline.coupling import class_blocks, task_regressors
 from eegfmri_viewer.progress import check_cancel, report, sub_progress
@@ -288,12 +289,13 @@ def band_sampling(sfreq: float, lo: float, hi: float, phase1) -> tuple:
     return q, max(float(phase1.eeg_kernel_s), 1.0 / float(lo))
 
 
-def _recording_info(rec, bad_eeg: dict) -> dict:
+def _recording_info(rec, bad_eeg: dict, motion: dict) -> dict:
     return {"subject": rec.subject, "session": rec.session, "task": rec.task, "run": rec.run,
             "label": rec.label, "eeg_path": str(rec.eeg_path) if rec.eeg_path else None,
             "bold_path": str(rec.bold_path) if rec.bold_path else None, "tr": rec.tr, "space": rec.space,
             "warnings": list(rec.warnings), "corrections": list(rec.corrections),
-            "eeg_bad_channels": bad_eeg.get(str(rec.label), {"interpolated": [], "dropped": []})}
+            "eeg_bad_channels": bad_eeg.get(str(rec.label), {"interpolated": [], "dropped": []}),
+            "motion": motion.get(str(rec.label))}
 
 
 def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = None,
@@ -417,6 +419,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     rec_labels = []
     rec_blocks = []  # (n_classes, n_volumes) per recording: the blocks behind the coupling's time courses
     bad_eeg = {}  # recording label -> {"interpolated": [...], "dropped": [...]}, for dataset.json
+    motion = {}  # recording label -> motion_summary, for dataset.json
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -443,12 +446,25 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                     standardize=pp.bold_scaling == "run",
                                     progress=sub_progress(prog, (frac0 + frac1) / 2, frac1), cancel=cancel)
         with timer.stage("windows"):
+            fd = framewise_displacement(rec.confounds)
+            motion[str(rec.label)] = motion_summary(fd, pp.fd_threshold_mm or REPORT_THRESHOLD_MM)
+            censor = None
+            if pp.fd_threshold_mm > 0:
+                if fd is None:
+                    warnings.append(f"{rec.label}: no motion parameters (fMRIPrep confounds): its windows were "
+                                    "not censored for head motion")
+                else:
+                    censor = fd > pp.fd_threshold_mm
             try:
                 win = make_windows(rec, eeg_bands, roi_series, window_s=pp.window_s, hrf_delay_s=pp.hrf_delay_s,
-                                   step_s=pp.step_s if pp.step_s > 0 else None, class_names=class_names)
+                                   step_s=pp.step_s if pp.step_s > 0 else None, class_names=class_names,
+                                   censor=censor)
             except InputError as exc:
                 warnings.append(f"{rec.label}: skipped ({exc})")
                 continue
+            if win.n_censored:
+                warnings.append(f"{rec.label}: {win.n_censored} of {win.n_censored + len(win)} windows left out "
+                                f"for head motion (framewise displacement > {pp.fd_threshold_mm:g} mm)")
         if use_eeg:
             with timer.stage("eeg_power"):
                 covariances.append(volume_covariance(eeg_bands.band_signal, eeg_bands.times, eeg_bands.sfreq,
@@ -660,7 +676,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "source": source_desc,
         "modalities": modalities,
         "level": level,
-        "recordings": [_recording_info(r, bad_eeg) for r in recordings],
+        "recordings": [_recording_info(r, bad_eeg, motion) for r in recordings],
         "n_windows_per_class": {c: int(np.sum(windows.labels == i)) for i, c in enumerate(class_names)},
         "n_windows_per_split": {s: int(np.sum(split == s)) for s in ("train", "val", "test")},
         "warnings": list(dict.fromkeys(warnings)),

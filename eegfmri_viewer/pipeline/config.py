@@ -85,6 +85,11 @@ class PreprocessingConfig:
         recording labels ``info`` prints). Channels marked in the Signals view
         reach the analysis this way, and ``config.toml`` in the results keeps
         them. The input files are not changed.
+    fd_threshold_mm : float
+        Motion censoring: windows whose BOLD volumes include one with a
+        framewise displacement above this (mm; Power et al. 2012, from the
+        run's fMRIPrep confounds) are left out. 0 (default) keeps every
+        window; 0.5 is a common lenient choice, 0.2 a strict one.
     """
 
     eeg_sfreq: float = 250.0
@@ -101,6 +106,7 @@ class PreprocessingConfig:
     bold_scaling: str = choice_field("subject", ("subject", "run"))
     bad_channels: str = choice_field("interpolate", ("interpolate", "drop"))
     marked_bad: dict = field(default_factory=dict)
+    fd_threshold_mm: float = 0.0
 
     def problems(self) -> list:
         out = choice_problems(self)
@@ -115,6 +121,8 @@ class PreprocessingConfig:
             out.append(f"window_s: must be > 0, got {self.window_s}")
         if self.step_s < 0:
             out.append(f"step_s: must be >= 0, got {self.step_s}")
+        if self.fd_threshold_mm < 0:
+            out.append(f"fd_threshold_mm: must be >= 0 (0: no censoring), got {self.fd_threshold_mm}")
         if self.hrf_delay_s < 0:
             out.append(f"hrf_delay_s: must be >= 0, got {self.hrf_delay_s}")
         for band in self.bands:

@@ -15,6 +15,8 @@ Rules (BOLD clock, seconds from the onset of volume 0):
   start offset) and ``round(window_s * sfreq)`` samples are taken from there.
   Without an alignment the two clocks are taken as equal.
 * A window that does not fit inside the data (either modality) is dropped.
+* A window whose BOLD volumes include a censored one (head motion above the
+  threshold, :mod:`eegfmri_viewer.io.motion`) is dropped and counted.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Windows:
         BOLD-clock onset of each window.
     class_names : list of str
     subject : ndarray, shape (n_windows,), str
+    n_censored : int
+        Windows left out because their BOLD volumes include a censored volume.
     """
 
     eeg: ndarray
@@ -55,6 +59,7 @@ class Windows:
     onsets_s: ndarray
     class_names: list
     subject: ndarray
+    n_censored: int = 0
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -66,7 +71,7 @@ class Windows:
 
 def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[float] = None,
                  hrf_delay_s: float = 5.0, step_s: Optional[float] = None,
-                 class_names: Optional[Sequence[str]] = None) -> Windows:
+                 class_names: Optional[Sequence[str]] = None, censor: Optional[ndarray] = None) -> Windows:
     """Cut a recording into event-labelled EEG and fMRI windows.
 
     Parameters
@@ -88,6 +93,9 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         Classes to keep, in this order (e.g. shared by all subjects of a group
         analysis); events of other types are skipped. Default: the sorted
         trial types of the recording.
+    censor : ndarray of bool, shape (n_volumes,) | None
+        Volumes not to use (e.g. framewise displacement above a threshold):
+        a window whose BOLD volumes include one is left out.
 
     Returns
     -------
@@ -123,6 +131,7 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         n_eeg = int(round(window_s * eeg_bands.sfreq))
         align = recording.alignment
     rows = []
+    n_censored = 0
     for e, (onset, dur, tt) in enumerate(zip(np.asarray(events.onset, float),
                                              np.asarray(events.duration, float), types)):
         if tt not in cls_index:
@@ -138,10 +147,15 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
                 t_eeg = float(align.volume_to_eeg_time(t / align.tr)) if align is not None else t
                 s0 = int(round((t_eeg - eeg_bands.times[0]) * eeg_bands.sfreq))
                 ok &= s0 >= 0 and s0 + n_eeg <= eeg_bands.band_signal.shape[-1]
+            if ok and censor is not None and v0 is not None and np.any(censor[v0:v0 + n_fmri]):
+                ok = False
+                n_censored += 1
             if ok:
                 rows.append((t, cls_index[tt], e, v0, s0))
             t += step_s
     if not rows:
+        if n_censored:
+            raise InputError(src, f"all {n_censored} windows include a censored (moved) volume")
         raise InputError(src, f"no {window_s:g} s window fits inside both the events and the data")
 
     n = len(rows)
@@ -161,6 +175,7 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         onsets_s=np.array([r[0] for r in rows], dtype=float),
         class_names=class_names,
         subject=np.array([str(recording.subject)] * n),
+        n_censored=n_censored,
     )
 
 
@@ -196,4 +211,5 @@ def concatenate_windows(parts: Sequence[Windows]) -> Windows:
         onsets_s=np.concatenate([p.onsets_s for p in parts]),
         class_names=list(names),
         subject=np.concatenate([p.subject for p in parts]),
+        n_censored=sum(p.n_censored for p in parts),
     )

@@ -21,7 +21,8 @@ from eegfmri_viewer.state import AppState
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["Run", "Channels", "Sfreq (Hz)", "Duration (s)", "TR (s)", "Volumes", "Events per class"]
+COLUMNS = ["Run", "Channels", "Sfreq (Hz)", "Duration (s)", "TR (s)", "Volumes", "Events per class",
+           "Bad channels", "Mean FD (mm)"]
 # the RunEntry index is kept on run items; skipped items hold their reason instead
 _ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -164,6 +165,18 @@ class DatasetBrowserView(QWidget):
             item.setText(4, _fmt(info.get("tr"), 3))
             item.setText(5, _fmt(info.get("n_volumes")))
             item.setText(6, events)
+            bads = list(info.get("bad_channels") or [])
+            item.setText(7, str(len(bads)) if info.get("n_channels") else "")
+            item.setToolTip(7, ("Marked bad in channels.tsv: " + ", ".join(bads)) if bads else "")
+            motion = info.get("motion")
+            if motion:
+                item.setText(8, f"{motion['mean_fd_mm']:.2f}")
+                item.setToolTip(8, f"Framewise displacement: mean {motion['mean_fd_mm']:.2f} mm, largest "
+                                   f"{motion['max_fd_mm']:.2f} mm; {motion['n_volumes_above']} of "
+                                   f"{motion['n_volumes']} volumes above {motion['threshold_mm']:g} mm")
+            else:
+                item.setText(8, "")
+                item.setToolTip(8, "No motion parameters (fMRIPrep confounds) for this run")
         for col in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(col)
         self.infosLoaded.emit(self.infos)
