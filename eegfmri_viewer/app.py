@@ -74,8 +74,9 @@ VIEW_DOCKS: list[tuple[str, str, Qt.DockWidgetArea]] = [
 #: that the result views keep their room.
 TABBED_DOCKS = ("Training", "Dataset", "Signals", "Coupling over time", "Log")
 #: Tool tabs that get a larger share of the column they share with the 3-D view when
-#: brought up: the EEG traces over the BOLD slices, and two plots over one time axis.
-ROOMY_TAB_SHARES = {"Signals": 0.62, "Coupling over time": 0.62}
+#: brought up: the settings form, the list of runs, the EEG traces over the BOLD slices,
+#: and two plots over one time axis.
+ROOMY_TAB_SHARES = {"Training": 0.5, "Dataset": 0.45, "Signals": 0.62, "Coupling over time": 0.62}
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)

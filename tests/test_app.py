@@ -137,6 +137,21 @@ def test_signals_tab_gets_room_when_brought_up(qtbot, window):
     qtbot.waitUntil(lambda: docks["Attention & fusion"].height() > 0.25 * h, timeout=5000)
 
 
+def test_training_controls_are_in_sight_in_the_low_tab_row_and_tool_tabs_get_room(qtbot, window):
+    docks, h = window.docks, window.height()
+    training = docks["Training"].ensure_built()
+    # first start: the tool tabs are low, yet the run controls show without scrolling
+    qtbot.waitUntil(lambda: docks["Cortex 3-D"].height() > 2 * docks["Training"].height(), timeout=5000)
+    for widget in (training.source_edit, training.start_button, training.progress_bar):
+        assert not widget.visibleRegion().isEmpty() and widget.visibleRegion().boundingRect().height() == widget.height()
+    docks["Dataset"].raise_()
+    qtbot.waitUntil(lambda: docks["Dataset"].height() >= 0.3 * (docks["Dataset"].height()
+                                                                 + docks["Cortex 3-D"].height()), timeout=5000)
+    docks["Training"].raise_()
+    qtbot.waitUntil(lambda: docks["Training"].height() >= 0.4 * (docks["Training"].height()
+                                                                  + docks["Cortex 3-D"].height()), timeout=5000)
+
+
 def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, window):
     dock = window.docks["Teaching"]
     # Hidden at first start, and not even built (it costs nothing until asked for).

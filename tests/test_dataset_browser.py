@@ -73,6 +73,7 @@ def test_open_bids_lists_runs_with_columns_and_loads_first(qtbot, window, tmp_pa
     other = tree.topLevelItem(1).child(0).child(0)
     assert other.text(7) == "0" and other.text(8) == "0.24"
     assert "largest 0.80 mm; 1 of 10 volumes above 0.5 mm" in other.toolTip(8)
+    assert run.text(9).startswith("markers 'R128': ok, jitter")
 
     # selecting another run makes it the dataset
     with qtbot.waitSignal(window.state.datasetChanged, timeout=10000):

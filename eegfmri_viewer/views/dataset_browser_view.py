@@ -22,7 +22,7 @@ from eegfmri_viewer.state import AppState
 log = logging.getLogger(__name__)
 
 COLUMNS = ["Run", "Channels", "Sfreq (Hz)", "Duration (s)", "TR (s)", "Volumes", "Events per class",
-           "Bad channels", "Mean FD (mm)"]
+           "Bad channels", "Mean FD (mm)", "EEG-BOLD alignment"]
 # the RunEntry index is kept on run items; skipped items hold their reason instead
 _ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -177,6 +177,10 @@ class DatasetBrowserView(QWidget):
             else:
                 item.setText(8, "")
                 item.setToolTip(8, "No motion parameters (fMRIPrep confounds) for this run")
+            status = str(info.get("alignment_status") or "")
+            item.setText(9, status)
+            messages = (info.get("alignment") or {}).get("messages") or []
+            item.setToolTip(9, "\n".join([status, *messages]))
         for col in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(col)
         self.infosLoaded.emit(self.infos)

@@ -124,24 +124,27 @@ class TrainingView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_host)
         scroll.setMinimumHeight(200)
-        layout.addWidget(scroll, 2)
 
-        paths = QFormLayout()
+        # What to analyse and the run controls come first: in the short tab row they
+        # stay in sight, the form and the curves scroll below them.
+        paths = QHBoxLayout()
         self.source_edit = QLineEdit()
         self.out_edit = QLineEdit()
         # what set_default_source last filled in: a path the user typed is never replaced
         self._auto_source = self._auto_out = ""
         self.set_default_source(_default_source(state))
         state.datasetChanged.connect(lambda _rec: self.set_default_source(_default_source(state)))
-        paths.addRow("BIDS root", self.source_edit)
-        paths.addRow("Output folder", self.out_edit)
+        # one row: the low tab row leaves room for two lines before the form
+        paths.addWidget(QLabel("BIDS root"))
+        paths.addWidget(self.source_edit, 1)
+        paths.addWidget(QLabel("Output folder"))
+        paths.addWidget(self.out_edit, 1)
         layout.addLayout(paths)
         self.bad_summary = QLabel("")
         self.bad_summary.setWordWrap(True)
         self.bad_summary.setToolTip("Channels marked bad in the Signals view (click a channel's name there) are "
                                     "interpolated or dropped by the analysis, as [preprocessing] bad_channels says, "
                                     "together with those marked bad in the recordings' channels.tsv.")
-        layout.addWidget(self.bad_summary)
         self.source_edit.textChanged.connect(lambda _t: self._update_bad_summary())
         state.badChannelsChanged.connect(lambda _label: self._update_bad_summary())
         self._update_bad_summary()
@@ -154,13 +157,15 @@ class TrainingView(QWidget):
         self.cancel_button.clicked.connect(self.request_cancel)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
-        layout.addWidget(self.progress_bar)
+        buttons.addWidget(self.progress_bar, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.bad_summary)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
+        layout.addWidget(scroll, 2)
 
         self.loss_plot = pg.PlotWidget(title="loss")
         self.acc_plot = pg.PlotWidget(title="accuracy (solid: train, dashed: validation)")
