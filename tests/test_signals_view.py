@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from eegfmri_viewer.io.bids import discover, load_run
 from eegfmri_viewer.state import AppState
-from eegfmri_viewer.views.signals_view import NO_DATASET_MESSAGE, FMRI_ONLY_NOTE, SignalsView
+from eegfmri_viewer.views.signals_view import NO_DATASET_MESSAGE, FMRI_ONLY_NOTE, SCALES, SignalsView
 from io_testdata import make_bids_run
 
 
@@ -208,3 +208,39 @@ def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view
     assert target in v.shown_channels()
     widths = {name: c.opts["pen"].widthF() for name, c in zip(v.shown_channels(), v.trace_curves)}
     assert widths[target] > max(w for n, w in widths.items() if n != target)
+
+
+def test_keys_page_through_time_and_channels_and_scale_the_traces(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    names = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4",
+             "P8", "O1", "Oz", "O2"]
+    root = make_bids_run(tmp_path / "bids", n_vol=30, tr=2.0, sfreq=250.0, ch_names=names)
+    v = _shown(qtbot, load_run(discover(root).runs[0]))
+    v.channels_spin.setValue(8)
+    v.activateWindow()
+    qtbot.waitActive(v)
+    # a click on the traces gives them the keys, as in MNE's browser
+    qtbot.mouseClick(v.eeg_plot.viewport(), Qt.MouseButton.LeftButton, pos=v.eeg_plot.viewport().rect().center())
+    qtbot.waitUntil(v.eeg_plot.hasFocus, timeout=2000)
+    target = v.eeg_plot
+    assert v.start_spin.value() == 0.0
+    qtbot.keyClick(target, Qt.Key.Key_Right)
+    assert v.start_spin.value() == pytest.approx(2.5)
+    qtbot.keyClick(target, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert v.start_spin.value() == pytest.approx(12.5)
+    assert v.window_bounds()[0] == int(12.5 * 250)
+    qtbot.keyClick(target, Qt.Key.Key_Left)
+    assert v.start_spin.value() == pytest.approx(10.0)
+    qtbot.keyClick(target, Qt.Key.Key_Down)
+    assert v.shown_channels() == names[1:9]
+    qtbot.keyClick(target, Qt.Key.Key_PageDown)
+    assert v.shown_channels() == names[9:17]
+    qtbot.keyClick(target, Qt.Key.Key_Up)
+    assert v.shown_channels() == names[8:16]
+    before = v.scale_combo.currentText()
+    qtbot.keyClick(target, Qt.Key.Key_Plus)
+    assert SCALES[v.scale_combo.currentText()] < SCALES[before]
+    qtbot.keyClick(target, Qt.Key.Key_Minus)
+    qtbot.keyClick(target, Qt.Key.Key_Minus)
+    assert SCALES[v.scale_combo.currentText()] > SCALES[before]

@@ -48,6 +48,11 @@ GOOD_PEN = ((200, 200, 200), 1.0)
 SELECTED_PEN = ((255, 255, 255), 2.0)
 BAD_PEN = ((105, 105, 105), 0.5)
 BAD_SUFFIX = " (bad)"
+#: Keys of the EEG traces, as in MNE's raw browser (the traces take the keyboard focus when clicked).
+KEYS_TIP = ("Keys (click the traces first): ← / → a quarter page earlier / later, Shift+← / → a whole page; "
+            "↑ / ↓ one channel up / down, Page Up / Down a page of channels; + / − larger / smaller traces")
+_BROWSER_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
+                 Qt.Key.Key_PageDown, Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus)
 MARK_TIP = ("Click a channel's name, or right-click its trace, to mark the channel bad (or good again). "
             "The Training dock's analysis then interpolates or drops it ([preprocessing] bad_channels); "
             "the recording's files are not changed.")
@@ -155,6 +160,10 @@ class SignalsView(QWidget):
         self.eeg_plot.getPlotItem().setMenuEnabled(False)
         self.eeg_plot.getAxis("left").setToolTip(MARK_TIP)
         self.eeg_plot.installEventFilter(self)
+        self.eeg_plot.setToolTip(KEYS_TIP)
+        # the traces take the keyboard focus on a click, so the keys below reach this view
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.eeg_plot.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         #: The last channel menu opened (kept so that it outlives the click that opened it).
         self.channel_menu: Optional[QMenu] = None
         # every EEG channel is reachable: the traces show a page of them, this bar picks the page
@@ -298,7 +307,33 @@ class SignalsView(QWidget):
         # the traces' height changes with the dock and with the splitter under them
         if obj is self.eeg_plot and event.type() == QEvent.Type.Resize:
             self._refit_page()
+        if obj is self.eeg_plot and event.type() == QEvent.Type.KeyPress and event.key() in _BROWSER_KEYS:
+            # before pyqtgraph's view box, which zooms on + and - and would keep them
+            self.keyPressEvent(event)
+            return event.isAccepted()
         return super().eventFilter(obj, event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if not self._eeg_picks or not self.eeg_panel.isVisible():
+            super().keyPressEvent(event)
+            return
+        key, shift = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            step = WINDOW_S if shift else WINDOW_S / 4
+            self.start_spin.setValue(self.start_spin.value() + (step if key == Qt.Key.Key_Right else -step))
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            step = self.page_size() if key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown) else 1
+            up = key in (Qt.Key.Key_Up, Qt.Key.Key_PageUp)
+            self.channel_scroll.setValue(self.channel_scroll.value() + (-step if up else step))
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
+            # larger traces: fewer µV between neighbouring traces
+            step = -1 if key != Qt.Key.Key_Minus else 1
+            index = min(max(0, self.scale_combo.currentIndex() + step), self.scale_combo.count() - 1)
+            self.scale_combo.setCurrentIndex(index)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
 
     def _refit_page(self) -> None:
         if self.channels_spin.value() == 0 and self._eeg_picks and self.page_size() != len(self._picks):
