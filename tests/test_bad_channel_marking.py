@@ -19,6 +19,7 @@ from eegfmri_viewer.state.bad_channels import SETTINGS_KEY, BadChannelStore, dat
 from eegfmri_viewer.views.signals_view import BAD_PEN, BAD_SUFFIX, FILE_BAD_TIP, GOOD_PEN, SignalsView
 from eegfmri_viewer.views.training_view import TrainingView
 from io_testdata import make_bids_run
+from plot_view_testing import show
 
 FILE_BAD = "C4"  # "bad" in the first run's channels.tsv
 
@@ -48,11 +49,7 @@ def dataset(tmp_path_factory):
 
 
 def _signals(qtbot, state, recording):
-    view = SignalsView(state)
-    qtbot.addWidget(view)
-    view.resize(1100, 700)
-    view.show()
-    qtbot.waitExposed(view)
+    view = show(qtbot, SignalsView, state, size=(1100, 700))
     state.set_dataset(recording)
     return view
 
@@ -255,12 +252,17 @@ def test_unreadable_stored_marks_are_ignored(dataset, tmp_path):
 
 
 # ---------------------------------------------------------------- Training dock
-def test_training_dock_sends_the_marks_of_the_dataset_it_analyses(qtbot, dataset, tmp_path):
-    root, recordings = dataset
+def _training_view(qtbot, tmp_path):
     state = AppState()
     BadChannelStore(state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     view = TrainingView(state)
     qtbot.addWidget(view)
+    return state, view
+
+
+def test_training_dock_sends_the_marks_of_the_dataset_it_analyses(qtbot, dataset, tmp_path):
+    root, recordings = dataset
+    state, view = _training_view(qtbot, tmp_path)
     # table settings get no field
     assert ("preprocessing", "marked_bad") not in view.widgets
     assert view.findChild(QWidget, "preprocessing.marked_bad") is None
@@ -293,10 +295,7 @@ def test_training_dock_sends_the_marks_of_the_dataset_it_analyses(qtbot, dataset
 
 def test_set_config_with_marked_bad_leaves_the_users_marks(qtbot, dataset, tmp_path):
     root, recordings = dataset
-    state = AppState()
-    BadChannelStore(state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    view = TrainingView(state)
-    qtbot.addWidget(view)
+    state, view = _training_view(qtbot, tmp_path)
     state.set_dataset(recordings[0])
     state.set_marked_bad(recordings[0].label, ["O1"])
     view.source_edit.setText(str(root))

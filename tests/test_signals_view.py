@@ -10,6 +10,7 @@ from eegfmri_viewer.io.bids import discover, load_run
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.signals_view import NO_DATASET_MESSAGE, FMRI_ONLY_NOTE, SCALES, SignalsView
 from io_testdata import make_bids_run
+from plot_view_testing import show
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +21,9 @@ def recording(tmp_path_factory):
 
 def _shown(qtbot, recording):
     state = AppState()
-    v = SignalsView(state)
-    qtbot.addWidget(v)
-    v.resize(1200, 800)
-    v.show()
-    qtbot.waitExposed(v)
+    view = show(qtbot, SignalsView, state, size=(1200, 800))
     state.set_dataset(recording)
-    return v
+    return view
 
 
 @pytest.fixture
