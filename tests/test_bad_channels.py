@@ -105,7 +105,11 @@ def test_analyze_interpolates_or_drops_marked_channels(small_demo, tmp_path):
     config = fast_config().with_overrides(preprocessing={"marked_bad": marks})
     b = load_bundle(analyze(small_demo, tmp_path / "interp", config=config))
     dataset = json.loads((b.path / "dataset.json").read_text())
-    assert "Cz" in [str(e) for e in b.arrays["saliency"]["electrodes"]]
+    electrodes = [str(e) for e in b.arrays["saliency"]["electrodes"]]
+    assert "Cz" in electrodes
+    # the electrode graph rings what was rebuilt: Cz in one of the two recordings
+    share = b.arrays["saliency"]["electrode_interpolated"]
+    assert share[electrodes.index("Cz")] == 0.5 and share.sum() == 0.5
     rec = {r["label"]: r for r in dataset["recordings"]}
     assert rec["sub-01 ses-1 task-states"]["eeg_bad_channels"] == {"interpolated": ["Cz"], "dropped": []}
     assert rec["sub-02 ses-1 task-states"]["eeg_bad_channels"] == {"interpolated": [], "dropped": []}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from bundle_factory import CHANNELS, VIEWS, make_bundle
 from eegfmri_viewer.results import load_bundle, save_bundle
 from eegfmri_viewer.state import AppState
@@ -220,6 +221,26 @@ def test_electrode_colours_follow_class_and_band(qtbot, state, full):
     assert view.node_brushes() != visual
     state.set_band("theta")  # and follows it
     assert view.band_combo.currentText() == "theta"
+
+
+def test_electrodes_rebuilt_from_their_neighbours_are_ringed_and_named(qtbot, state, full):
+    k = CHANNELS.index("T7")
+    share = np.zeros(len(CHANNELS))
+    share[k] = 0.25
+    full.arrays["saliency"]["electrode_interpolated"] = share
+    state.set_results(full)
+    view = show(qtbot, ElectrodeGraphView, state)
+    styles = view.node_ring_styles()
+    assert styles[k] == Qt.PenStyle.DashLine and styles.count(Qt.PenStyle.DashLine) == 1
+    assert "bad and interpolated in 25% of the recordings" in view.hover_text(k)
+    assert "interpolated" not in view.hover_text(CHANNELS.index("Cz"))
+    assert "Dashed rings: 1 electrode(s)" in view.note and "T7" in view.note
+    # results written before the array existed: no rings
+    del full.arrays["saliency"]["electrode_interpolated"]
+    state.set_results(None)
+    state.set_results(full)
+    assert Qt.PenStyle.DashLine not in view.node_ring_styles()
+    assert "Dashed rings" not in view.note
 
 
 def test_electrode_click_selects_and_outside_selection_is_ringed(qtbot, state, full):

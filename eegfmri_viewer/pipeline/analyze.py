@@ -610,6 +610,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
             "eeg_cam_subjects": eeg_cam_subjects,
             "eeg_roi_cam": eeg_roi_cam,
             "salient_eeg": np.stack([salient_nodes(eeg_cam_subjects[:, b], top_n) for b in range(len(bands))]),
+            # a CAM partly drawn from rebuilt signals is shown as such
+            "electrode_interpolated": np.array([np.mean([c in bad_eeg.get(label, {}).get("interpolated", ())
+                                                         for label in rec_labels]) for c in eeg_channels]),
         })
         own = np.stack([own_class_cam(c, windows.labels) for c in eeg_cam_windows], axis=1)  # (n_win, n_bands, n_ch)
         window_arrays["eeg_roi_cam"] = np.einsum("rc,wbc->wbr", T, own).astype(np.float32)

@@ -43,6 +43,9 @@ DEFAULT_HIDDEN_PERCENT = 75
 #: Channel names are drawn when neighbouring electrodes are at least this far apart on screen.
 LABEL_MIN_SPACING_PX = 30.0
 MEAN_HEADS = "mean over heads"
+NODE_PEN = pg.mkPen((40, 40, 40), width=1)
+#: Ring of an electrode that was bad in some recordings and rebuilt there from the others.
+INTERPOLATED_PEN = pg.mkPen((200, 30, 30), width=2.5, style=Qt.PenStyle.DashLine)
 
 
 @dataclass
@@ -120,6 +123,7 @@ class ElectrodeGraphView(QWidget):
         self._names: List[str] = []
         self._pos = np.zeros((0, 2))
         self._known = np.zeros(0, dtype=bool)
+        self._interpolated = np.zeros(0)
 
         self._message = QLabel()
         self._message.setWordWrap(True)
@@ -261,6 +265,10 @@ class ElectrodeGraphView(QWidget):
         """RGBA of every drawn electrode's fill, in channel order."""
         return [tuple(b.color().getRgb()) for b in self._nodes.data["brush"]] if len(self._nodes.data) else []
 
+    def node_ring_styles(self) -> List[Qt.PenStyle]:
+        """Pen style of every drawn electrode's ring (dashed: interpolated in some recordings), in channel order."""
+        return [p.style() for p in self._nodes.data["pen"]] if len(self._nodes.data) else []
+
     def hover_text(self, index: int) -> str:
         """Tooltip of electrode ``index``: channel name and its CAM values."""
         results = self._state.results
@@ -278,6 +286,8 @@ class ElectrodeGraphView(QWidget):
         if strongest:
             j, w = max(strongest, key=lambda t: t[1])
             lines.append(f"strongest edge: {self._names[j]} ({w:.3g})")
+        if self._interpolated[index] > 0:
+            lines.append(f"bad and interpolated in {self._interpolated[index]:.0%} of the recordings")
         return "\n".join(lines)
 
     # -- state -> view ------------------------------------------------------------
@@ -299,6 +309,8 @@ class ElectrodeGraphView(QWidget):
         # Electrodes without a position are left out of the drawing (and said so).
         self._pos = pos
         self._known = np.isfinite(pos).all(axis=1)
+        self._interpolated = (np.asarray(results.get("saliency", "electrode_interpolated"), dtype=float)
+                              if results.has("saliency", "electrode_interpolated") else np.zeros(len(pos)))
         outline = head_outline(pos)
         for curve, line in zip(self._outline_items, (outline.head, outline.nose, outline.left_ear, outline.right_ear)):
             curve.setData(line[:, 0], line[:, 1])
@@ -427,7 +439,7 @@ class ElectrodeGraphView(QWidget):
         self._nodes.setData(
             pos=self._pos[known],
             brush=[pg.mkBrush(c) for c, k in zip(colors, known) if k],
-            pen=pg.mkPen((40, 40, 40), width=1),
+            pen=[INTERPOLATED_PEN if f > 0 else NODE_PEN for f, k in zip(self._interpolated, known) if k],
             size=sizes[known],
             data=np.flatnonzero(known),
         )
@@ -487,6 +499,10 @@ class ElectrodeGraphView(QWidget):
         unknown = int((~self._known).sum())
         if unknown:
             note += f"{unknown} electrode(s) without a known position are not drawn. "
+        rebuilt = [n for n, f in zip(self._names, self._interpolated) if f > 0]
+        if rebuilt:
+            note += (f"Dashed rings: {len(rebuilt)} electrode(s) bad in some recordings and interpolated there "
+                     f"({', '.join(rebuilt[:6])}{' …' if len(rebuilt) > 6 else ''}). ")
         self._note.setText(
             f"{note}Edges: {what}; {len(self._edges)} of {len(w)} shown, width and opacity grow with the weight. "
             f"Nodes: CAM of class '{results.classes[self._class_index()]}' in {band} (colour and size, "
