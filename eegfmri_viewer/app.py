@@ -466,6 +466,8 @@ class MainWindow(QMainWindow):
         Keeps the channels marked bad in the Signals view in :attr:`settings`.
     docks : dict[str, ViewDock]
         By title.
+    recent : RecentPaths
+        File ▸ Open Recent.
     """
 
     #: Emitted with (exception, traceback) whenever an error dialog is shown.
@@ -516,6 +518,9 @@ class MainWindow(QMainWindow):
         self.add_file_action("Open &BIDS folder...", self._ask_bids_folder, tip="List the runs of a BIDS dataset")
         self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files, tip="Open one EEG and one BOLD file")
         self.add_file_action("Open &results...", self._ask_results_folder, tip="Open a results bundle written by 'eegfmri-viewer analyze'")
+        from eegfmri_viewer.app_recent import RecentPaths
+
+        self.recent = RecentPaths(self)
         from eegfmri_viewer.app_compare import CompareActions
         from eegfmri_viewer.app_export import ExportActions
 
@@ -642,6 +647,10 @@ class MainWindow(QMainWindow):
         self._file_menu.insertAction(self._file_separator, action)
         return action
 
+    def add_file_menu(self, menu: QMenu) -> QAction:
+        """Add a submenu to the File menu above Quit; returns its QAction."""
+        return self._file_menu.insertMenu(self._file_separator, menu)
+
     def add_opener(self, opener: Callable[[Path], bool]) -> None:
         """Register ``opener(path) -> bool`` for :meth:`open_path` (True: handled)."""
         self.openers.append(opener)
@@ -761,6 +770,7 @@ class MainWindow(QMainWindow):
         worker = FunctionWorker(load_bundle, path, name="load results", progress_kwarg=None, cancel_kwarg=None)
         worker.finished.connect(self.state.set_results)
         worker.finished.connect(lambda bundle: self.statusBar().showMessage(f"Opened results {path}", 5000))
+        worker.finished.connect(lambda _bundle: self.recent.add(path))
         self.run_worker(worker, f"opening {path.name}")
         return True
 
@@ -777,6 +787,7 @@ class MainWindow(QMainWindow):
 
         worker = FunctionWorker(discover, Path(path), name="discover BIDS", progress_kwarg=None, cancel_kwarg=None)
         worker.finished.connect(self._show_discovery)
+        worker.finished.connect(lambda _discovery: self.recent.add(path))
         return self.run_worker(worker, f"reading {Path(path).name}")
 
     def _show_discovery(self, discovery) -> None:
