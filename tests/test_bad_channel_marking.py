@@ -104,6 +104,11 @@ def test_dataset_key_is_the_bids_root_of_every_run(dataset):
     root, recordings = dataset
     assert {dataset_key(rec) for rec in recordings} == {str(root.resolve())}
     assert dataset_key(None) == ""
+    # an fMRI-only run read from fMRIPrep's output belongs to the dataset above derivatives/
+    from types import SimpleNamespace
+
+    bold = root / "derivatives" / "fmriprep" / "sub-01" / "func" / "sub-01_task-rest_space-MNI_bold.nii.gz"
+    assert dataset_key(SimpleNamespace(eeg_path=None, bold_path=bold, subject="01")) == str(root.resolve())
 
 
 # ---------------------------------------------------------------- Signals view

@@ -127,3 +127,18 @@ def test_analyze_interpolates_or_drops_marked_channels(small_demo, tmp_path):
     config = fast_config().with_overrides(preprocessing={"marked_bad": {"sub-01 ses-1 task-states": ["Zz"]}})
     with pytest.raises(InputError, match="Zz marked bad are not EEG channels"):
         analyze(small_demo, tmp_path / "bad", config=config)
+
+
+def test_good_channels_without_a_position_stay_out_of_the_splines():
+    raw, truth = _smooth_field_raw()
+    raw.rename_channels({"Oz": "X1"})  # a good channel outside the montage: no position
+    raw.set_montage(_montage(), on_missing="ignore", verbose="error")
+    eb = preprocess_eeg(raw, bands=BANDS, extra_bads=["C3"])
+    assert eb.interpolated == ["C3"] and "X1" in eb.ch_names
+    assert np.all(np.isfinite(eb.band_signal))
+    clean = mne.io.RawArray(truth, raw.info.copy(), verbose="error")
+    reference = preprocess_eeg(clean, bands=BANDS)
+    c3, sl = CHANNELS.index("C3"), slice(250, -250)
+    assert _corr(eb.band_signal[0, c3, sl], reference.band_signal[0, c3, sl]) > 0.95
+    x1 = eb.ch_names.index("X1")
+    assert _corr(eb.band_signal[0, x1, sl], reference.band_signal[0, x1, sl]) > 0.99  # left as it is

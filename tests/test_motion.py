@@ -34,6 +34,9 @@ def test_fmriprep_column_is_used_as_written_and_missing_parameters_give_none():
     np.testing.assert_allclose(framewise_displacement(table), [0.0] + [0.1] * 9)
     assert framewise_displacement(pd.DataFrame({"global_signal": np.ones(10)})) is None
     assert framewise_displacement(None) is None and motion_summary(None) is None
+    # a cell that is not a number is missing, not an error
+    odd = pd.DataFrame({"framewise_displacement": ["n/a", "0.1", "oops", "0.3"]})
+    np.testing.assert_allclose(framewise_displacement(odd), [0.0, 0.1, 0.0, 0.3])
 
 
 def test_info_reports_the_motion_of_a_run_with_fmriprep_confounds(tmp_path):

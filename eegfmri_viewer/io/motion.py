@@ -44,12 +44,19 @@ def framewise_displacement(confounds) -> Optional[ndarray]:
     """
     if confounds is None or not hasattr(confounds, "columns"):
         return None
+    import pandas as pd
+
     columns = set(confounds.columns)
+
+    def numbers(names):
+        # a cell that is not a number reads as missing (0 motion), as the confound regression reads it
+        return confounds[list(names)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
     if FD_COLUMN in columns:
-        fd = np.asarray(confounds[FD_COLUMN], dtype=float)
+        fd = numbers([FD_COLUMN])[:, 0]
     elif set(TRANSLATIONS + ROTATIONS) <= columns:
-        trans = np.asarray(confounds[list(TRANSLATIONS)], dtype=float)
-        rot = np.asarray(confounds[list(ROTATIONS)], dtype=float)
+        trans = numbers(TRANSLATIONS)
+        rot = numbers(ROTATIONS)
         step = np.abs(np.diff(trans, axis=0)).sum(axis=1) + HEAD_RADIUS_MM * np.abs(np.diff(rot, axis=0)).sum(axis=1)
         fd = np.concatenate([[0.0], step])
     else:

@@ -197,6 +197,13 @@ def _band_info(raw, ch_names: list, sfreq: float):
     info = mne.create_info(list(ch_names), float(sfreq), "eeg")
     montage = raw.get_montage()
     if montage is not None:
+        # a channel without a position would become a NaN digitisation point, and the
+        # head-sphere fit of the forward model and of the interpolation would fail on it
+        pos = montage.get_positions()
+        placed = {name: xyz for name, xyz in pos["ch_pos"].items() if np.all(np.isfinite(xyz))}
+        montage = mne.channels.make_dig_montage(ch_pos=placed, nasion=pos["nasion"], lpa=pos["lpa"],
+                                                rpa=pos["rpa"], hsp=pos["hsp"], hpi=pos["hpi"],
+                                                coord_frame=pos["coord_frame"])
         info.set_montage(montage, on_missing="ignore", verbose="error")
     return info
 
@@ -356,19 +363,25 @@ def _interpolate(data: ndarray, info, bads: list, source: str) -> ndarray:
     info : mne.Info
         The channels of ``data`` with their positions.
     bads : list of str
-        Channels to rebuild.
+        Channels to rebuild (each with a position).
 
     Returns
     -------
     data : ndarray, shape (n_channels, n_times)
+        ``data`` itself, its rows of ``bads`` replaced.
     """
     import mne
 
     info = info.copy()
     info["bads"] = list(bads)
-    raw = mne.io.RawArray(data, info, verbose="error")
+    # good channels without a position can't enter the splines: they are left as they are
+    unplaced = [name for name, ok in zip(info["ch_names"], np.all(np.isfinite(channel_positions(info)), axis=1))
+                if not ok and name not in bads]
+    raw = mne.io.RawArray(data, info, copy="auto", verbose="error")
     try:
-        raw.interpolate_bads(reset_bads=True, mode="accurate", verbose="error")
+        raw.interpolate_bads(reset_bads=True, mode="accurate", exclude=unplaced, verbose="error")
     except (RuntimeError, ValueError) as exc:
         raise InputError(source, f"bad channel(s) {', '.join(bads)} could not be interpolated ({exc})") from None
-    return raw.get_data()
+    rows = [info["ch_names"].index(name) for name in bads]
+    data[rows] = raw.get_data(picks=list(bads))
+    return data
