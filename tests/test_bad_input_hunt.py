@@ -197,6 +197,16 @@ def test_channels_tsv_of_another_recording(tmp_path):
                       r"\(it has \['E1', 'E2'\]; the EEG file has \['Fp1', 'Fp2'")
 
 
+def test_channels_tsv_names_match_an_edf_style_export(tmp_path):
+    names = [f"EEG {n}-REF" for n in NAMES[:8]]
+    make_bids_run(tmp_path, n_vol=10, ch_names=names)
+    eeg = tmp_path / "sub-01" / "eeg"
+    write_tsv(eeg / f"{BASE}_channels.tsv", ["name", "type", "status"],
+              [(n, "EEG", "bad" if n == "C3" else "good") for n in NAMES[:8]])
+    rec = load_run(discover(tmp_path).runs[0], correct_artifacts=False)
+    assert rec.eeg.info["bads"] == ["EEG C3-REF"]
+
+
 def test_channels_tsv_unknown_status(tmp_path):
     root, eeg, _ = _run(tmp_path)
     rows = [(n, "EEG", "good") for n in NAMES[:8]]

@@ -141,15 +141,18 @@ def apply_channels_tsv(raw, path) -> dict:
     if rows and "name" not in rows[0]:
         raise InputError(path, "channels.tsv needs a 'name' column")
     lower = {n.lower(): n for n in raw.ch_names}
+    # an EDF export's "EEG Fp1-REF" is the table's "Fp1"
+    normalized = {normalize_name(n): n for n in raw.ch_names}
     listed = [str(row.get("name") or "").strip() for row in rows]
-    if rows and not any(n.lower() in lower for n in listed):
+    if rows and not any(n.lower() in lower or normalize_name(n) in normalized for n in listed):
         raise InputError(path, f"channels.tsv lists none of the recording's channels (it has {listed[:5]}"
                                f"{' ...' if len(listed) > 5 else ''}; the EEG file has {raw.ch_names[:5]}"
                                f"{' ...' if len(raw.ch_names) > 5 else ''}); is it the sidecar of another recording?")
     current = dict(zip(raw.ch_names, raw.get_channel_types()))
     changed, bads = {}, []
     for line, row in enumerate(rows, start=2):
-        name = lower.get(str(row.get("name") or "").strip().lower())
+        listed_name = str(row.get("name") or "").strip()
+        name = lower.get(listed_name.lower()) or normalized.get(normalize_name(listed_name))
         if name is None:
             continue
         kind = BIDS_TYPES.get(str(row.get("type") or "").strip().upper())
