@@ -332,3 +332,13 @@ def test_analyze_with_the_task_removed_before_the_coupling(small_demo, tmp_path)
     beyond = np.mean([abs(cp["recording_lagged_r"][:, bi, roi]).mean() for bi, roi in pairs])
     before = np.mean([abs(plain.arrays["coupling"]["recording_lagged_r"][:, bi, roi]).mean() for bi, roi in pairs])
     assert beyond < before
+
+
+def test_analyze_says_why_no_window_fits(small_demo, tmp_path):
+    from eegfmri_viewer.pipeline.analyze import analyze
+
+    config = fast_config().with_overrides(preprocessing={"window_s": 100.0})
+    with pytest.raises(InputError, match=r"no recording produced windows.*skipped \(no 100 s window fits inside "
+                                         r"an event: the longest lasts [\d.]+ s"):
+        analyze(small_demo, tmp_path / "res", config=config)
+    assert not (tmp_path / "res").exists()

@@ -95,3 +95,25 @@ def test_no_events():
     rec = _recording(None)
     with pytest.raises(InputError, match="no events"):
         make_windows(rec, None, _roi_series())
+
+
+def test_censored_volumes_leave_their_windows_out_and_are_counted():
+    censor = np.zeros(N_VOL, dtype=bool)
+    censor[5] = True  # inside the BOLD span of the rest window starting at 0 s (volumes 2..3 + ...)
+    plain = make_windows(_recording(_events()), None, _roi_series(), window_s=4.0, hrf_delay_s=5.0)
+    w = make_windows(_recording(_events()), None, _roi_series(), window_s=4.0, hrf_delay_s=5.0, censor=censor)
+    starts = plain.fmri[:, 0, 0].astype(int)
+    touched = [(s <= 5 < s + plain.fmri.shape[2]) for s in starts]
+    assert w.n_censored == sum(touched) > 0 and len(w) == len(plain) - w.n_censored
+    assert 5 not in {v for s in w.fmri[:, 0, 0].astype(int) for v in range(s, s + w.fmri.shape[2])}
+    both = concatenate_windows([w, w])
+    assert both.n_censored == 2 * w.n_censored
+    with pytest.raises(InputError, match="all .* windows include a censored"):
+        make_windows(_recording(_events()), None, _roi_series(), window_s=4.0, censor=np.ones(N_VOL, bool))
+
+
+def test_events_shorter_than_the_window_are_named_as_such():
+    short = Events(onset=np.array([2.0, 10.0, 18.0]), duration=np.array([1.0, 1.5, 1.0]),
+                   trial_type=np.array(["a", "b", "a"]), source="toy")
+    with pytest.raises(InputError, match=r"no 6 s window fits inside an event: the longest lasts 1.5 s.*window_s"):
+        make_windows(_recording(short), None, _roi_series(), window_s=6.0)

@@ -460,7 +460,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                    step_s=pp.step_s if pp.step_s > 0 else None, class_names=class_names,
                                    censor=censor)
             except InputError as exc:
-                warnings.append(f"{rec.label}: skipped ({exc})")
+                # make_windows names the recording by its label: said once
+                reason = exc.problem if exc.path is not None and str(exc.path) == str(rec.label) else str(exc)
+                warnings.append(f"{rec.label}: skipped ({reason})")
                 continue
             if win.n_censored:
                 warnings.append(f"{rec.label}: {win.n_censored} of {win.n_censored + len(win)} windows left out "
@@ -483,8 +485,11 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                        roi_series.tr, roi_series.n_volumes))
         del eeg_bands
     if not per_rec_windows:
+        # the first recording's reason says what to change (e.g. events shorter than the window)
+        first = next((w for w in warnings if ": skipped (" in w), "")
         raise InputError(source_desc if isinstance(source_desc, str) else None,
-                         "no recording produced windows; check the events and the window length")
+                         "no recording produced windows; check the events and the window length"
+                         + (f". {first}" if first else ""))
     if pp.bold_scaling == "subject":
         _scale_bold_per_subject(per_rec_windows, rois_per_rec, rec_subjects)
     tr = float(recordings[0].tr)

@@ -156,6 +156,13 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
     if not rows:
         if n_censored:
             raise InputError(src, f"all {n_censored} windows include a censored (moved) volume")
+        longest = float(np.max(np.asarray(events.duration, float)[np.isin(types, class_names)], initial=0.0))
+        if longest < window_s:
+            # an event-related design: events are shorter than any window
+            raise InputError(src, f"no {window_s:g} s window fits inside an event: the longest lasts {longest:g} s. "
+                                  "Windows are cut inside blocks of one condition; use a shorter "
+                                  "[preprocessing] window_s, or merge_gap_s to join consecutive events of a "
+                                  "condition into blocks")
         raise InputError(src, f"no {window_s:g} s window fits inside both the events and the data")
 
     n = len(rows)
