@@ -342,3 +342,31 @@ def test_analyze_says_why_no_window_fits(small_demo, tmp_path):
                                          r"an event: the longest lasts [\d.]+ s"):
         analyze(small_demo, tmp_path / "res", config=config)
     assert not (tmp_path / "res").exists()
+
+
+def test_analyze_an_event_related_design_with_event_locked_windows(small_demo, tmp_path):
+    import dataclasses
+
+    from eegfmri_viewer.io.bids import discover, load_run
+    from eegfmri_viewer.pipeline.analyze import analyze
+    from eegfmri_viewer.results import load_bundle
+
+    def short_events(rec):
+        # a 0.5-s event every 8 s inside each 20-s block, as an event-related paradigm would log them
+        ev = rec.events
+        onsets = np.concatenate([o + np.array([0.0, 8.0]) for o in ev.onset])
+        types = np.repeat(ev.trial_type, 2)
+        return dataclasses.replace(rec, events=Events(onset=onsets, duration=np.full(len(onsets), 0.5),
+                                                      trial_type=types, source="short events"))
+
+    recordings = [short_events(load_run(e, correct_artifacts=False)) for e in discover(small_demo).runs]
+    config = fast_config().with_overrides(preprocessing={"windowing": "events"})
+    b = load_bundle(analyze(recordings, tmp_path / "er", config=config))
+    dataset = json.loads((b.path / "dataset.json").read_text())
+    n_events = sum(len(r.events.onset) for r in recordings)
+    counts = dataset["n_windows_per_class"]
+    assert sum(counts.values()) <= n_events and set(counts) == {"motor", "rest", "visual"}
+    # the last event of a run may leave no room for its BOLD window; no other is lost
+    assert sum(counts.values()) >= n_events - len(recordings)
+    assert not any("left out" in w for w in dataset["warnings"])
+    assert b.manifest["config"]["preprocessing"]["windowing"] == "events"

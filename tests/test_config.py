@@ -95,6 +95,7 @@ def test_every_key_is_documented():
 ENUMERATED = {
     ("preprocessing", "bold_scaling"): ("subject", "run"),
     ("preprocessing", "bad_channels"): ("interpolate", "drop"),
+    ("preprocessing", "windowing"): ("blocks", "events"),
     ("graph", "kind"): ("functional", "spatial"),
     ("graph", "transfer"): ("mne", "distance"),
     ("phase1", "cam_reference"): ("average", "none"),

@@ -117,3 +117,22 @@ def test_events_shorter_than_the_window_are_named_as_such():
                    trial_type=np.array(["a", "b", "a"]), source="toy")
     with pytest.raises(InputError, match=r"no 6 s window fits inside an event: the longest lasts 1.5 s.*window_s"):
         make_windows(_recording(short), None, _roi_series(), window_s=6.0)
+
+
+def test_event_locked_windows_for_event_related_designs():
+    # a 0.5-s event each: a, a (3 s apart: one block), b and a 4 s apart (mixed: left out), b alone
+    ev = Events(onset=np.array([0.0, 3.0, 20.0, 24.0, 40.0]), duration=np.full(5, 0.5),
+                trial_type=np.array(["a", "a", "b", "a", "b"]), source="toy")
+    w = make_windows(_recording(ev), None, _roi_series(), window_s=6.0, hrf_delay_s=5.0, mode="events")
+    np.testing.assert_allclose(w.onsets_s, [0.0, 3.0, 40.0])
+    assert [w.class_names[k] for k in w.labels] == ["a", "a", "b"]
+    assert w.blocks[0] == w.blocks[1] != w.blocks[2]   # the split keeps overlapping windows together
+    assert w.n_overlapping == 2
+    # BOLD starts hrf_delay_s after the onset: volume round((3 + 5) / 2) = 4 for the second event
+    assert w.fmri[1, 0, 0] == 4 and w.fmri.shape[2] == 3
+    # the block rule finds no window in 0.5-s events
+    with pytest.raises(InputError, match="the longest lasts 0.5 s"):
+        make_windows(_recording(ev), None, _roi_series(), window_s=6.0)
+    mixed = Events(onset=np.array([0.0, 2.0]), duration=np.zeros(2), trial_type=np.array(["a", "b"]), source="toy")
+    with pytest.raises(InputError, match="all 2 events lie closer than 6 s to an event of another condition"):
+        make_windows(_recording(mixed), None, _roi_series(), window_s=6.0, mode="events")

@@ -396,7 +396,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         use_eeg = bool(config.phase1.eeg) and all(rec.eeg is not None for rec in recordings)
         if config.phase1.eeg and not use_eeg and any(rec.eeg is not None for rec in recordings):
             warnings.append("some recordings have no EEG: the EEG models were skipped (fMRI only)")
-        merged = [dataclasses.replace(rec, events=merge_event_blocks(rec.events, pp.merge_gap_s))
+        # event-locked windows take every event as it is
+        merged = [rec if pp.windowing == "events" else
+                  dataclasses.replace(rec, events=merge_event_blocks(rec.events, pp.merge_gap_s))
                   for rec in recordings]
         class_names = sorted({str(t) for rec in merged for t in rec.events.trial_type})
         unmatched = sorted(set(pp.marked_bad) - {str(rec.label) for rec in merged})
@@ -458,12 +460,15 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
             try:
                 win = make_windows(rec, eeg_bands, roi_series, window_s=pp.window_s, hrf_delay_s=pp.hrf_delay_s,
                                    step_s=pp.step_s if pp.step_s > 0 else None, class_names=class_names,
-                                   censor=censor)
+                                   censor=censor, mode=pp.windowing)
             except InputError as exc:
                 # make_windows names the recording by its label: said once
                 reason = exc.problem if exc.path is not None and str(exc.path) == str(rec.label) else str(exc)
                 warnings.append(f"{rec.label}: skipped ({reason})")
                 continue
+            if win.n_overlapping:
+                warnings.append(f"{rec.label}: {win.n_overlapping} events left out: each lies closer than "
+                                f"{pp.window_s:g} s to an event of another condition")
             if win.n_censored:
                 warnings.append(f"{rec.label}: {win.n_censored} of {win.n_censored + len(win)} windows left out "
                                 f"for head motion (framewise displacement > {pp.fd_threshold_mm:g} mm)")

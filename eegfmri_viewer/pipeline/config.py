@@ -58,6 +58,13 @@ class PreprocessingConfig:
         Consecutive events of one trial type closer than this (seconds from
         the end of one to the onset of the next) form one block; per-stimulus
         event lists become blocks that windows fit in. Negative: never merge.
+    windowing : str
+        ``"blocks"`` (default, block designs): windows tile each block of a
+        condition and belong to it when the block covers them whole;
+        ``"events"`` (event-related designs): one window per event from its
+        onset, whatever its duration; events closer than ``window_s`` to an
+        event of another condition are left out (their windows would mix the
+        two responses), and ``merge_gap_s`` and ``step_s`` are not used.
     window_s : float
         Window length in seconds (EEG and the BOLD window alike).
     step_s : float
@@ -100,6 +107,7 @@ class PreprocessingConfig:
     confounds: bool = True
     correct_artifacts: bool = True
     merge_gap_s: float = 1.0
+    windowing: str = choice_field("blocks", ("blocks", "events"))
     window_s: float = 6.0
     step_s: float = 0.0
     hrf_delay_s: float = 5.0

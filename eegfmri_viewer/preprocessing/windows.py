@@ -2,11 +2,17 @@
 
 Rules (BOLD clock, seconds from the onset of volume 0):
 
-* Each event ``e`` (onset ``o``, duration ``d``) is tiled by windows
-  ``[t, t + window_s)`` with ``t = o, o + step_s, ...``; a window belongs to
-  the event's class only when the event covers it entirely
-  (``t + window_s <= o + d``). Windows of one event share ``blocks = e``, so
-  a split by blocks never puts windows of one block on both sides.
+* ``mode="blocks"`` (block designs): each event ``e`` (onset ``o``, duration
+  ``d``) is tiled by windows ``[t, t + window_s)`` with ``t = o, o + step_s,
+  ...``; a window belongs to the event's class only when the event covers it
+  entirely (``t + window_s <= o + d``). Windows of one event share
+  ``blocks = e``, so a split by blocks never puts windows of one block on both
+  sides.
+* ``mode="events"`` (event-related designs): one window ``[o, o + window_s)``
+  per event, whatever its duration. Windows of events closer than
+  ``window_s`` share samples: of one condition, they form one block (so the
+  split keeps them together); of different conditions, both are left out and
+  counted, since their data mix the two responses.
 * fMRI: the window's volumes are shifted by the haemodynamic delay: volume
   indices ``round((t + hrf_delay_s) / tr) + 0 .. n_fmri_times - 1`` with
   ``n_fmri_times = max(1, round(window_s / tr))``.
@@ -50,6 +56,9 @@ class Windows:
     subject : ndarray, shape (n_windows,), str
     n_censored : int
         Windows left out because their BOLD volumes include a censored volume.
+    n_overlapping : int
+        Event windows left out because they overlap a window of another class
+        (``mode="events"``).
     """
 
     eeg: ndarray
@@ -60,6 +69,7 @@ class Windows:
     class_names: list
     subject: ndarray
     n_censored: int = 0
+    n_overlapping: int = 0
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -71,7 +81,8 @@ class Windows:
 
 def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[float] = None,
                  hrf_delay_s: float = 5.0, step_s: Optional[float] = None,
-                 class_names: Optional[Sequence[str]] = None, censor: Optional[ndarray] = None) -> Windows:
+                 class_names: Optional[Sequence[str]] = None, censor: Optional[ndarray] = None,
+                 mode: str = "blocks") -> Windows:
     """Cut a recording into event-labelled EEG and fMRI windows.
 
     Parameters
@@ -96,6 +107,9 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
     censor : ndarray of bool, shape (n_volumes,) | None
         Volumes not to use (e.g. framewise displacement above a threshold):
         a window whose BOLD volumes include one is left out.
+    mode : "blocks" | "events"
+        Windows tile the blocks of a condition, or start at each event's
+        onset (see the module's rules).
 
     Returns
     -------
@@ -130,10 +144,20 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
     if eeg_bands is not None:
         n_eeg = int(round(window_s * eeg_bands.sfreq))
         align = recording.alignment
+    if mode not in ("blocks", "events"):
+        raise ValueError(f"mode must be 'blocks' or 'events', got {mode!r}")
+    onsets = np.asarray(events.onset, float)
+    durations = np.asarray(events.duration, float)
+    block_of, n_overlapping = np.arange(len(onsets)), 0
+    if mode == "events":
+        block_of, dropped = _event_blocks(onsets, types, window_s, cls_index)
+        n_overlapping = int(dropped.sum())
+        # one window per event: its span is the window, whatever the event's duration
+        durations = np.where(dropped, -1.0, window_s)
+        step_s = window_s
     rows = []
     n_censored = 0
-    for e, (onset, dur, tt) in enumerate(zip(np.asarray(events.onset, float),
-                                             np.asarray(events.duration, float), types)):
+    for e, (onset, dur, tt) in enumerate(zip(onsets, durations, types)):
         if tt not in cls_index:
             continue
         t = onset
@@ -151,9 +175,12 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
                 ok = False
                 n_censored += 1
             if ok:
-                rows.append((t, cls_index[tt], e, v0, s0))
+                rows.append((t, cls_index[tt], int(block_of[e]), v0, s0))
             t += step_s
     if not rows:
+        if n_overlapping:
+            raise InputError(src, f"all {n_overlapping} events lie closer than {window_s:g} s to an event of "
+                                  "another condition: their windows would mix the two")
         if n_censored:
             raise InputError(src, f"all {n_censored} windows include a censored (moved) volume")
         longest = float(np.max(np.asarray(events.duration, float)[np.isin(types, class_names)], initial=0.0))
@@ -183,7 +210,44 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         class_names=class_names,
         subject=np.array([str(recording.subject)] * n),
         n_censored=n_censored,
+        n_overlapping=n_overlapping,
     )
+
+
+def _event_blocks(onsets: ndarray, types: ndarray, window_s: float, cls_index: dict) -> tuple:
+    """Blocks of event-locked windows, and the events left out.
+
+    Parameters
+    ----------
+    onsets : ndarray, shape (n_events,)
+    types : ndarray, shape (n_events,), str
+    window_s : float
+    cls_index : dict
+        Classes kept; events of other types neither count nor overlap.
+
+    Returns
+    -------
+    block_of : ndarray, shape (n_events,), int
+        For each event, the first event of its chain: the events left whose
+        windows overlap one another (onsets closer than ``window_s``), which
+        the split must keep on one side.
+    dropped : ndarray, shape (n_events,), bool
+        Events closer than ``window_s`` to an event of another kept class.
+    """
+    kept = np.flatnonzero(np.isin(types, list(cls_index)))
+    near = np.abs(onsets[kept][:, None] - onsets[kept][None, :]) < window_s - 1e-9
+    other = types[kept][:, None] != types[kept][None, :]
+    dropped = np.zeros(len(onsets), dtype=bool)
+    dropped[kept] = np.any(near & other, axis=1)
+    left = kept[~dropped[kept]]
+    order = left[np.argsort(onsets[left], kind="stable")]
+    block_of = np.arange(len(onsets))
+    first = None
+    for prev, e in zip([None, *order[:-1]], order):
+        if prev is None or onsets[e] - onsets[prev] >= window_s - 1e-9:
+            first = int(e)
+        block_of[e] = first
+    return block_of, dropped
 
 
 def concatenate_windows(parts: Sequence[Windows]) -> Windows:
@@ -219,4 +283,5 @@ def concatenate_windows(parts: Sequence[Windows]) -> Windows:
         class_names=list(names),
         subject=np.concatenate([p.subject for p in parts]),
         n_censored=sum(p.n_censored for p in parts),
+        n_overlapping=sum(p.n_overlapping for p in parts),
     )
