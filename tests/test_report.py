@@ -227,3 +227,25 @@ def test_report_command_compares_two_sessions_of_one_bundle(tmp_path, capsys):
                  "--out", str(tmp_path / "y.html")]) == 2
     assert "not both" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()
+
+
+def test_report_dataset_table_says_what_became_of_bad_channels_and_how_much_each_run_moved(tmp_path):
+    make_bundle(tmp_path / "a", phase2=False)
+    bundle = load_bundle(tmp_path / "a")
+    bundle.dataset["recordings"] = [
+        {"subject": "01", "session": "pre", "task": "x", "run": None, "tr": 2.0, "space": "MNI",
+         "eeg_path": "/d/sub-01_eeg.vhdr", "bold_path": "/d/sub-01_bold.nii.gz",
+         "eeg_bad_channels": {"interpolated": ["T7", "P8"], "dropped": []},
+         "motion": {"mean_fd_mm": 0.123, "max_fd_mm": 0.9, "threshold_mm": 0.5, "n_volumes_above": 3,
+                    "n_volumes": 100}},
+        {"subject": "02", "session": "pre", "task": "x", "run": None, "tr": 2.0, "space": "MNI",
+         "eeg_path": "/d/sub-02_eeg.vhdr", "bold_path": "/d/sub-02_bold.nii.gz",
+         "eeg_bad_channels": {"interpolated": [], "dropped": []}, "motion": None},
+        # written before these were recorded
+        {"subject": "03", "session": "pre", "task": "x", "run": None, "tr": 2.0, "space": "MNI",
+         "eeg_path": "/d/sub-03_eeg.vhdr", "bold_path": "/d/sub-03_bold.nii.gz"},
+    ]
+    text = " ".join(_parse(build_report(bundle, render_cortex=False)).text)
+    assert "bad EEG channels" in text and "mean FD (mm)" in text
+    assert "T7, P8 interpolated" in text and "0.12 (max 0.90; 3 of 100 volumes > 0.5)" in text
+    assert "sub-02_bold.nii.gz none –" in text and "sub-03_bold.nii.gz – –" in text

@@ -164,10 +164,12 @@ def build_report(
     add("<h2>Dataset</h2>")
     recs = dataset.get("recordings", [])
     if recs:
-        add(_table(["subject", "session", "task", "run", "TR (s)", "space", "EEG", "BOLD"],
+        add(_table(["subject", "session", "task", "run", "TR (s)", "space", "EEG", "BOLD", "bad EEG channels",
+                    "mean FD (mm)"],
                    [[_fmt(r.get("subject")), _fmt(r.get("session")), _fmt(r.get("task")), _fmt(r.get("run")),
                      _fmt(r.get("tr")), _fmt(r.get("space")), _fmt(Path(r["eeg_path"]).name if r.get("eeg_path") else "–"),
-                     _fmt(Path(r["bold_path"]).name if r.get("bold_path") else "–")] for r in recs]))
+                     _fmt(Path(r["bold_path"]).name if r.get("bold_path") else "–"), _bad_channels_cell(r),
+                     _motion_cell(r)] for r in recs]))
     counts = dataset.get("n_windows_per_class", {})
     if counts:
         add("<p>Windows per class: " + ", ".join(f"{html.escape(str(k))}: {v}" for k, v in counts.items()) + "</p>")
@@ -273,6 +275,24 @@ def build_report(
         + "\n".join(parts)
         + "</body></html>\n"
     )
+
+
+def _bad_channels_cell(recording: dict) -> str:
+    """What became of a recording's bad EEG channels (dataset.json), "–" when not recorded."""
+    bad = recording.get("eeg_bad_channels")
+    if not recording.get("eeg_path") or bad is None:
+        return "–"
+    parts = [f"{', '.join(bad[k])} {k}" for k in ("interpolated", "dropped") if bad.get(k)]
+    return "; ".join(parts) if parts else "none"
+
+
+def _motion_cell(recording: dict) -> str:
+    """Mean framewise displacement and the volumes above the threshold, "–" without motion parameters."""
+    m = recording.get("motion")
+    if not m:
+        return "–"
+    return (f"{m['mean_fd_mm']:.2f} (max {m['max_fd_mm']:.2f}; {m['n_volumes_above']} of {m['n_volumes']} "
+            f"volumes > {m['threshold_mm']:g})")
 
 
 def _plain(value):
