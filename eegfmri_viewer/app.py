@@ -77,6 +77,11 @@ TABBED_DOCKS = ("Training", "Dataset", "Signals", "Coupling over time", "Log")
 #: brought up: the settings form, the list of runs, the EEG traces over the BOLD slices,
 #: and two plots over one time axis.
 ROOMY_TAB_SHARES = {"Training": 0.5, "Dataset": 0.45, "Signals": 0.62, "Coupling over time": 0.62}
+#: Of those, the tabs where the work before any results happens: they get their room only
+#: while no results are open, and give it back when results arrive.
+SETUP_TABS = ("Training", "Dataset")
+#: Share of the tool tabs in the column under the 3-D view at first start.
+DEFAULT_TAB_SHARE = 0.12 / (0.41 + 0.12)
 #: Docks hidden at first start (the View and Help menus bring them back): the Teaching
 #: view then takes half of the bottom row, with the 3-D view it draws on in sight.
 HIDDEN_AT_START = ("Teaching",)
@@ -531,6 +536,7 @@ class MainWindow(QMainWindow):
         if install_hooks:
             self.install_exception_hooks()
         self.state.runStatusChanged.connect(self._status_label_text)
+        self.state.resultsChanged.connect(self._results_take_room)
         log.info("%s %s started; log file %s", APPLICATION, __version__, self.log_path)
 
     # -- construction ------------------------------------------------------------
@@ -933,6 +939,8 @@ class MainWindow(QMainWindow):
         # height (EEG traces and BOLD slices) gets a larger share when it is brought up.
         if not self.isVisible() or dock.isFloating():
             return
+        if dock.title in SETUP_TABS and self.state.results is not None:
+            return
         above = self.docks.get("Cortex 3-D")
         if above is None or not above.isVisible() or above.isFloating():
             return
@@ -942,6 +950,21 @@ class MainWindow(QMainWindow):
         target = int(ROOMY_TAB_SHARES[dock.title] * total)
         if dock.height() < target:
             QTimer.singleShot(0, lambda: self.resizeDocks([above, dock], [total - target, target],
+                                                          Qt.Orientation.Vertical))
+
+    def _results_take_room(self, results) -> None:
+        # results arrived: a setup tab that was given room hands it back to the result views
+        if results is None or not self.isVisible():
+            return
+        above = self.docks.get("Cortex 3-D")
+        tab = next((self.docks[t] for t in SETUP_TABS if t in self.docks and not self.docks[t].isFloating()
+                    and not self.docks[t].visibleRegion().isEmpty()), None)
+        if above is None or tab is None or not above.isVisible() or above.isFloating():
+            return
+        total = above.height() + tab.height()
+        target = int(DEFAULT_TAB_SHARE * total)
+        if tab.height() > target + 4:
+            QTimer.singleShot(0, lambda: self.resizeDocks([above, tab], [total - target, target],
                                                           Qt.Orientation.Vertical))
 
     def _give_room(self, dock: QDockWidget) -> None:

@@ -152,6 +152,29 @@ def test_training_controls_are_in_sight_in_the_low_tab_row_and_tool_tabs_get_roo
                                                                   + docks["Cortex 3-D"].height()), timeout=5000)
 
 
+def test_results_take_the_room_back_from_the_setup_tabs(qtbot, window, tmp_path):
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.results import load_bundle
+
+    docks = window.docks
+
+    def share(title):
+        return docks[title].height() / (docks[title].height() + docks["Cortex 3-D"].height())
+
+    docks["Dataset"].raise_()
+    qtbot.waitUntil(lambda: share("Dataset") >= 0.35, timeout=5000)
+    make_bundle(tmp_path / "res", phase2=False)
+    window.state.set_results(load_bundle(tmp_path / "res"))
+    qtbot.waitUntil(lambda: share("Dataset") < 0.3, timeout=5000)
+    # with results open, bringing up a setup tab keeps the 3-D view large; Signals still gets room
+    docks["Training"].raise_()
+    qtbot.wait(200)
+    assert share("Training") < 0.3
+    docks["Signals"].raise_()
+    qtbot.waitUntil(lambda: share("Signals") >= 0.5, timeout=5000)
+
+
 def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, window):
     dock = window.docks["Teaching"]
     # Hidden at first start, and not even built (it costs nothing until asked for).
