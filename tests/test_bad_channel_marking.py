@@ -293,9 +293,18 @@ def test_training_dock_sends_the_marks_of_the_dataset_it_analyses(qtbot, dataset
     # another BIDS root: its recordings are not the ones marked, so nothing is sent
     view.source_edit.setText(str(tmp_path / "elsewhere"))
     assert view.config().preprocessing.marked_bad == {}
-    assert "not to this BIDS root" in view.bad_summary.text()
+    assert view.bad_summary.text() == "No channels of this BIDS root marked bad in the Signals view"
+
+    # a run of another dataset in view: the first dataset's marks, kept in the settings, still go with it
+    other = make_bids_run(tmp_path / "other", n_vol=10)
+    state.set_dataset(load_run(discover(other).runs[0]))
+    assert state.marked_bad() == {}
+    view.source_edit.setText(str(root))
+    assert view.config().preprocessing.marked_bad == {recordings[0].label: ["C3", "T7"]}
+    assert view.bad_summary.text() == "2 channels marked bad in 1 recording (Signals view)"
+    state.set_dataset(recordings[0])
     state.set_marked_bad(recordings[0].label, [])
-    assert view.bad_summary.text() == "No channels marked bad in the Signals view"
+    assert view.bad_summary.text() == "No channels of this BIDS root marked bad in the Signals view"
 
 
 def test_set_config_with_marked_bad_leaves_the_users_marks(qtbot, dataset, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
@@ -67,6 +68,8 @@ class AppState(QObject):
         # {recording label: channel names} the user marked bad, for the dataset in _bad_dataset
         self._marked_bad: dict[str, frozenset] = {}
         self._bad_dataset = ""
+        # reads the marks kept for a dataset not in view (set by BadChannelStore)
+        self._stored_marks = None
 
     # -- read-only properties -------------------------------------------------
     @property
@@ -188,6 +191,26 @@ class AppState(QObject):
         The shape of ``[preprocessing] marked_bad`` in the analysis settings.
         """
         return {label: sorted(names) for label, names in sorted(self._marked_bad.items()) if names}
+
+    def set_stored_marks_reader(self, reader) -> None:
+        """Where :meth:`marks_for_dataset` finds the marks of datasets not in view.
+
+        Parameters
+        ----------
+        reader : callable
+            ``reader(dataset) -> {recording label: channel names}``.
+        """
+        self._stored_marks = reader
+
+    def marks_for_dataset(self, dataset: str) -> dict[str, list[str]]:
+        """The marks of ``dataset`` (a BIDS root): those in view, else those kept, else ``{}``."""
+        if not dataset:
+            return {}
+        key = str(Path(dataset).expanduser().resolve())
+        if self._bad_dataset and key == str(Path(self._bad_dataset).expanduser().resolve()):
+            return self.marked_bad()
+        stored = self._stored_marks(key) if self._stored_marks is not None else {}
+        return {str(label): sorted(str(n) for n in names) for label, names in sorted(stored.items()) if names}
 
     def marked_bad_of(self, label: str) -> list[str]:
         """Sorted names of the channels marked bad in the recording ``label``."""

@@ -102,6 +102,7 @@ class BadChannelStore(QObject):
         self._loading = False
         state.datasetChanged.connect(self._on_dataset)
         state.badChannelsChanged.connect(self._on_marks_changed)
+        state.set_stored_marks_reader(lambda dataset: read_marks(self.settings).get(dataset, {}))
         self._on_dataset(state.dataset)
 
     def _on_dataset(self, recording: Any) -> None:

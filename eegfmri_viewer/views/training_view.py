@@ -53,9 +53,9 @@ class TrainingView(QWidget):
     ``Attributes`` docstring, with the default.
 
     Table-valued settings (``[preprocessing] marked_bad``) have no field: the
-    channels marked bad in the Signals view (``state.marked_bad()``) go into
-    the config when the BIDS root is the dataset they were marked in, and a
-    line under the paths says how many.
+    channels marked bad in the Signals view in the dataset at the BIDS root
+    (``state.marks_for_dataset``) go into the config, and a line under the
+    paths says how many.
 
     Parameters
     ----------
@@ -278,15 +278,12 @@ class TrainingView(QWidget):
         Returns
         -------
         marks : dict
-            ``{recording label: sorted channel names}``; empty when the marks
-            were made in another dataset (their labels would name recordings
-            ``source`` may not have).
+            ``{recording label: sorted channel names}``: the marks in view when
+            ``source`` is the dataset in view, else those kept for ``source``
+            in the settings; marks of other datasets never go (their labels
+            would name recordings ``source`` does not have).
         """
-        from eegfmri_viewer.state.bad_channels import same_dataset
-
-        if not same_dataset(source, self.state.bad_channels_dataset):
-            return {}
-        return self.state.marked_bad()
+        return self.state.marks_for_dataset(source)
 
     def _update_bad_summary(self) -> None:
         marks = self.marked_bad_for(self.source_edit.text().strip())
@@ -294,11 +291,8 @@ class TrainingView(QWidget):
         if n_channels:
             self.bad_summary.setText(f"{_count(n_channels, 'channel')} marked bad in {_count(len(marks), 'recording')} "
                                      "(Signals view)")
-        elif self.state.marked_bad():
-            self.bad_summary.setText("Channels marked bad in the Signals view belong to "
-                                     f"{self.state.bad_channels_dataset}, not to this BIDS root: none are used")
         else:
-            self.bad_summary.setText("No channels marked bad in the Signals view")
+            self.bad_summary.setText("No channels of this BIDS root marked bad in the Signals view")
 
     # -- run control -------------------------------------------------------------
     def request_start(self) -> bool:
