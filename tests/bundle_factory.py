@@ -20,6 +20,18 @@ VIEWS = ["beta", "delta", "gamma", "theta", "alpha", "fmri"]
 # Power 2011 indices: 0-based rows of nilearn's power_2011.csv.
 PLANTED = {0: [73, 84], 1: [0, 1, 142], 2: [12, 13]}
 OCCIPITAL = ["O1", "Oz", "O2"]
+#: dataset.json's recordings of the synthetic bundle: one with a channel rebuilt and its head motion.
+RECORDINGS = [
+    {"subject": "01", "session": "1", "task": "states", "run": None, "label": "sub-01 ses-1 task-states",
+     "eeg_path": "/data/sub-01_ses-1_task-states_eeg.vhdr", "bold_path": "/data/sub-01_ses-1_task-states_bold.nii.gz",
+     "tr": 2.0, "space": "MNI", "warnings": [], "corrections": [],
+     "eeg_bad_channels": {"interpolated": ["T7"], "dropped": []},
+     "motion": {"mean_fd_mm": 0.12, "max_fd_mm": 0.61, "threshold_mm": 0.5, "n_volumes_above": 2, "n_volumes": 60}},
+    {"subject": "02", "session": "1", "task": "states", "run": None, "label": "sub-02 ses-1 task-states",
+     "eeg_path": "/data/sub-02_ses-1_task-states_eeg.vhdr", "bold_path": "/data/sub-02_ses-1_task-states_bold.nii.gz",
+     "tr": 2.0, "space": "MNI", "warnings": [], "corrections": [],
+     "eeg_bad_channels": {"interpolated": [], "dropped": []}, "motion": None},
+]
 CHANNELS = ["Fp1", "Fp2", "F3", "Fz", "F4", "C3", "Cz", "C4", "P3", "Pz", "P4", "O1", "Oz", "O2", "T7", "T8"]
 
 
@@ -167,7 +179,8 @@ def make_bundle(path, phase2: bool = True, eeg: bool = True, seed: int = 0, n_no
             },
             **({"phase2": {"loss": [10.0, 5.0, 2.0]}} if phase2 and eeg else {}),
         },
-        dataset={"label": "synthetic test bundle", "modalities": modalities, "recordings": []},
+        dataset={"label": "synthetic test bundle", "modalities": modalities, "recordings": RECORDINGS if eeg else [
+            {**r, "eeg_path": None, "eeg_bad_channels": {"interpolated": [], "dropped": []}} for r in RECORDINGS]},
         arrays=arrays,
     )
     save_bundle(path, bundle)

@@ -56,6 +56,14 @@ def test_tables_hold_the_bundle_values(bundles, tmp_path):
     # this bundle (like those written before it was saved) has no per-recording correlation
     assert list(result.skipped) == ["recording_coupling.csv"]
 
+    recordings = _read(tmp_path / "tables" / "recordings.csv")
+    assert [r["recording"] for r in recordings] == ["sub-01 ses-1 task-states", "sub-02 ses-1 task-states"]
+    first, second = recordings
+    assert (first["interpolated"], first["dropped"], first["mean_fd_mm"], first["n_volumes_above_fd"]) == \
+        ("T7", "", "0.12", "2")
+    assert first["eeg_file"] == "sub-01_ses-1_task-states_eeg.vhdr" and first["tr_s"] == "2.0"
+    assert second["interpolated"] == "" and second["mean_fd_mm"] == ""  # none rebuilt; no motion parameters
+
     rows = _read(tmp_path / "tables" / "saliency_fmri.csv")
     n_rois = len(bundle.get("saliency", "roi_coords"))
     assert len(rows) == len(CLASSES) * n_rois
@@ -153,7 +161,7 @@ def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsy
     make_bundle(tmp_path / "base")
     out = tmp_path / "tables"
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 0
-    assert "7 table(s) written" in capsys.readouterr().out
+    assert "8 table(s) written" in capsys.readouterr().out
     assert (out / "recording_coupling.csv").exists() and not (out / "changes.csv").exists()
     # never replaced without --force, and the message says how
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 2
@@ -171,7 +179,7 @@ def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsy
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
     bundle = load_bundle(bundles["fmri_only"])
     result = write_tables(bundle, tmp_path)
-    assert [p.name for p in result.written] == ["saliency_fmri.csv", "connections.csv"]
+    assert [p.name for p in result.written] == ["recordings.csv", "saliency_fmri.csv", "connections.csv"]
     assert set(result.skipped) == {"saliency_eeg.csv", "coupling.csv", "recording_coupling.csv", "fusion_global.csv",
                                    "fusion_nodes.csv"}
     assert "fMRI-only" in result.summary() and "phase 2" in result.summary()
@@ -284,7 +292,7 @@ def test_export_tables_action_writes_and_refuses_to_overwrite(window, qtbot, tmp
     assert _wait(actions.export_tables(tmp_path), qtbot) == "finished"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n in TABLE_FILES
                                                                  if n not in ("changes.csv", "recording_coupling.csv"))
-    assert "6 table(s) written" in window.statusBar().currentMessage()
+    assert "7 table(s) written" in window.statusBar().currentMessage()
     with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
         actions.export_tables(tmp_path)
     assert isinstance(blocker.args[0], InputError) and "already holds" in str(blocker.args[0])

@@ -13,6 +13,10 @@ electrodes, ``n_nodes`` phase-2 ROIs):
 =========================  ===========================================  ======================
 file                       columns                                      rows
 =========================  ===========================================  ======================
+recordings.csv             recording, subject, session, task, run,      n_recordings
+                           tr_s, space, eeg_file, bold_file,
+                           interpolated, dropped, mean_fd_mm,
+                           max_fd_mm, n_volumes_above_fd, n_volumes
 saliency_fmri.csv          class, roi, roi_name, network, x_mm, y_mm,   n_cls × n_rois
                            z_mm, cam, salient, bold_vs_mean
 saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n_cls × n_ch
@@ -35,6 +39,12 @@ change B − A, the permutation p-value and the FDR q-value, for the fMRI CAM
 (``measure`` = ``eeg_roi_cam``), and, when the bundles hold each recording's
 EEG power-BOLD correlation, that correlation at the canonical delay per band
 (``measure`` = ``lagged_r``, ``class`` empty; tested over recordings).
+
+``recordings.csv`` is the data-quality sheet of the analysed recordings
+(``dataset.json``): the bad EEG channels interpolated and dropped (separated by
+spaces) and the head motion (framewise displacement; empty cells without motion
+parameters, or for bundles written before these were recorded), e.g. as
+covariates of one's own model.
 
 ``recording_coupling.csv`` holds each recording's EEG power-BOLD correlation at
 the canonical delay (``coupling.npz`` ``recording_lagged_r``), labelled by
@@ -72,7 +82,7 @@ from eegfmri_viewer.atomic_write import atomic_write_bytes
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 
-TABLE_FILES = ("saliency_fmri.csv", "saliency_eeg.csv", "connections.csv", "coupling.csv", "recording_coupling.csv",
+TABLE_FILES = ("recordings.csv", "saliency_fmri.csv", "saliency_eeg.csv", "connections.csv", "coupling.csv", "recording_coupling.csv",
                "fusion_global.csv", "fusion_nodes.csv", "changes.csv")
 
 
@@ -275,6 +285,23 @@ def recording_coupling_rows(bundle) -> tuple:
     return ["recording", "subject", "session", "band", "roi", "roi_name", "x_mm", "y_mm", "z_mm", "r"], rows
 
 
+def recording_rows(bundle) -> tuple:
+    """Header and rows of ``recordings.csv`` (one per recording of ``dataset.json``)."""
+    rows = []
+    for r in bundle.dataset.get("recordings", []):
+        bad = r.get("eeg_bad_channels") or {}
+        motion = r.get("motion") or {}
+        rows.append([r.get("label"), r.get("subject"), r.get("session"), r.get("task"), r.get("run"), r.get("tr"),
+                     r.get("space"), Path(r["eeg_path"]).name if r.get("eeg_path") else None,
+                     Path(r["bold_path"]).name if r.get("bold_path") else None,
+                     " ".join(bad["interpolated"]) if "interpolated" in bad else None,
+                     " ".join(bad["dropped"]) if "dropped" in bad else None,
+                     motion.get("mean_fd_mm"), motion.get("max_fd_mm"), motion.get("n_volumes_above"),
+                     motion.get("n_volumes")])
+    return ["recording", "subject", "session", "task", "run", "tr_s", "space", "eeg_file", "bold_file",
+            "interpolated", "dropped", "mean_fd_mm", "max_fd_mm", "n_volumes_above_fd", "n_volumes"], rows
+
+
 def fusion_global_rows(bundle) -> tuple:
     """Header and rows of ``fusion_global.csv`` (global ω per view)."""
     fu = bundle.arrays["fusion"]
@@ -323,6 +350,8 @@ def changes_rows(comparison) -> tuple:
 def _plan(bundle) -> Dict[str, tuple]:
     """File name -> (rows function or None, reason when None)."""
     plan: Dict[str, tuple] = {}
+    plan["recordings.csv"] = (recording_rows, None) if bundle.dataset.get("recordings") else (
+        None, "dataset.json lists no recordings")
     ok_fmri = bundle.has("saliency", "fmri_cam") and bundle.has("saliency", "roi_coords")
     plan["saliency_fmri.csv"] = (saliency_fmri_rows, None) if ok_fmri else (
         None, "no fMRI CAM in saliency.npz")
