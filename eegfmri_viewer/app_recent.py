@@ -42,6 +42,8 @@ class RecentPaths(QObject):
         self.menu = QMenu("Open &Recent", window)
         self.menu.setToolTipsVisible(True)
         window.add_file_menu(self.menu)
+        # a folder deleted meanwhile is greyed out when the menu opens
+        self.menu.aboutToShow.connect(self._rebuild)
         self._rebuild()
 
     def paths(self) -> list:

@@ -218,6 +218,8 @@ def test_analyze_fmri_only_native_space_real_run(tmp_path):
     assert b.dataset["modalities"] == ["fmri"]
     assert any("native" in w for w in b.dataset["warnings"])
     assert b.dataset["recordings"][0]["space"] == "native"
+    # no EEG preprocessed: nothing is said about its bad channels, nor about motion without confounds
+    assert b.dataset["recordings"][0]["eeg_bad_channels"] is None and b.dataset["recordings"][0]["motion"] is None
     assert not b.has_eeg and not b.has_phase2
     s = b.arrays["saliency"]
     assert s["fmri_cam"].shape == (6, 160)

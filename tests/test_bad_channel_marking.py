@@ -109,6 +109,10 @@ def test_dataset_key_is_the_bids_root_of_every_run(dataset):
 
     bold = root / "derivatives" / "fmriprep" / "sub-01" / "func" / "sub-01_task-rest_space-MNI_bold.nii.gz"
     assert dataset_key(SimpleNamespace(eeg_path=None, bold_path=bold, subject="01")) == str(root.resolve())
+    # but an EEG dataset kept under derivatives/ is a dataset of its own
+    eeg = root / "derivatives" / "eegprep" / "sub-01" / "eeg" / "sub-01_task-rest_eeg.vhdr"
+    assert dataset_key(SimpleNamespace(eeg_path=eeg, bold_path=bold, subject="01")) == \
+        str((root / "derivatives" / "eegprep").resolve())
 
 
 # ---------------------------------------------------------------- Signals view

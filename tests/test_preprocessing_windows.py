@@ -52,8 +52,8 @@ def test_labels_blocks_and_hrf_shift():
     assert w.labels.tolist() == [0] * 5 + [1] * 3 + [0] * 3 + [1]
     assert w.blocks.tolist() == [0] * 5 + [1] * 3 + [2] * 3 + [3]
     assert w.fmri.shape == (12, 3, 2)  # 4 s window = 2 volumes
-    # BOLD shifted by 5 s: first volume = round((t + 5) / TR)
-    assert w.fmri[:, 0, 0].tolist() == [round((t + 5.0) / TR) for t in w.onsets_s]
+    # BOLD shifted by 5 s: first volume nearest to (t + 5) / TR, halves up
+    assert w.fmri[:, 0, 0].tolist() == [np.floor((t + 5.0) / TR + 0.5) for t in w.onsets_s]
     assert np.all(np.diff(w.fmri[:, 0, :], axis=1) == 1)
     # EEG not shifted, but on the EEG clock: starts at t + 3 s
     assert w.eeg.shape == (12, 2, 4, int(4.0 * SFREQ))
@@ -136,3 +136,17 @@ def test_event_locked_windows_for_event_related_designs():
     mixed = Events(onset=np.array([0.0, 2.0]), duration=np.zeros(2), trial_type=np.array(["a", "b"]), source="toy")
     with pytest.raises(InputError, match="all 2 events lie closer than 6 s to an event of another condition"):
         make_windows(_recording(mixed), None, _roi_series(), window_s=6.0, mode="events")
+
+
+def test_neighbouring_windows_never_share_a_volume():
+    # TR 2 s, delay 5 s = 2.5 TR: rounding halves to even made 6-s windows start 2 or 4 volumes apart
+    ev = Events(onset=np.array([0.0, 24.0]), duration=np.array([24.0, 24.0]), trial_type=np.array(["a", "b"]),
+                source="toy")
+    w = make_windows(_recording(ev), None, _roi_series(), window_s=6.0, hrf_delay_s=5.0)
+    starts = w.fmri[:, 0, 0].astype(int)
+    assert np.all(np.diff(starts) == 3)  # every window 3 volumes after the one before, across the blocks too
+    # a window that the TR does not divide holds the whole volumes inside it: none shared either
+    tr22 = ROISeries(data=_roi_series().data, atlas=_roi_series().atlas, tr=2.2)
+    w = make_windows(_recording(ev), None, tr22, window_s=6.0, hrf_delay_s=5.0)
+    spans = [set(range(int(v), int(v) + w.fmri.shape[2])) for v in w.fmri[:, 0, 0]]
+    assert w.fmri.shape[2] == 2 and all(not (a & b) for a, b in zip(spans, spans[1:]))

@@ -235,7 +235,7 @@ def test_report_dataset_table_says_what_became_of_bad_channels_and_how_much_each
     bundle.dataset["recordings"] = [
         {"subject": "01", "session": "pre", "task": "x", "run": None, "tr": 2.0, "space": "MNI",
          "eeg_path": "/d/sub-01_eeg.vhdr", "bold_path": "/d/sub-01_bold.nii.gz",
-         "eeg_bad_channels": {"interpolated": ["T7", "P8"], "dropped": []},
+         "eeg_bad_channels": {"interpolated": ["T7", "P8"], "dropped": ["<i>X&1"]},
          "motion": {"mean_fd_mm": 0.123, "max_fd_mm": 0.9, "threshold_mm": 0.5, "n_volumes_above": 3,
                     "n_volumes": 100}},
         {"subject": "02", "session": "pre", "task": "x", "run": None, "tr": 2.0, "space": "MNI",
@@ -247,5 +247,6 @@ def test_report_dataset_table_says_what_became_of_bad_channels_and_how_much_each
     ]
     text = " ".join(_parse(build_report(bundle, render_cortex=False)).text)
     assert "bad EEG channels" in text and "mean FD (mm)" in text
-    assert "T7, P8 interpolated" in text and "0.12 (max 0.90; 3 of 100 volumes > 0.5)" in text
+    assert "T7, P8 interpolated; <i>X&1 dropped" in text and "0.12 (max 0.90; 3 of 100 volumes > 0.5)" in text
+    assert "&lt;i&gt;X&amp;1" in build_report(bundle, render_cortex=False)  # a channel name is text, not markup
     assert "sub-02_bold.nii.gz none –" in text and "sub-03_bold.nii.gz – –" in text

@@ -294,7 +294,8 @@ def _recording_info(rec, bad_eeg: dict, motion: dict) -> dict:
             "label": rec.label, "eeg_path": str(rec.eeg_path) if rec.eeg_path else None,
             "bold_path": str(rec.bold_path) if rec.bold_path else None, "tr": rec.tr, "space": rec.space,
             "warnings": list(rec.warnings), "corrections": list(rec.corrections),
-            "eeg_bad_channels": bad_eeg.get(str(rec.label), {"interpolated": [], "dropped": []}),
+            # None: the EEG of this recording was not preprocessed (fMRI-only analysis)
+            "eeg_bad_channels": bad_eeg.get(str(rec.label)),
             "motion": motion.get(str(rec.label))}
 
 

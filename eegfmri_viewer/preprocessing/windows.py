@@ -14,11 +14,16 @@ Rules (BOLD clock, seconds from the onset of volume 0):
   split keeps them together); of different conditions, both are left out and
   counted, since their data mix the two responses.
 * fMRI: the window's volumes are shifted by the haemodynamic delay: volume
-  indices ``round((t + hrf_delay_s) / tr) + 0 .. n_fmri_times - 1`` with
-  ``n_fmri_times = max(1, round(window_s / tr))``.
+  indices ``v0 + 0 .. n_fmri_times - 1``, ``v0`` the volume nearest to
+  ``(t + hrf_delay_s) / tr`` (halves rounded up, not to even: windows
+  ``window_s`` apart then start the same number of volumes apart), with
+  ``n_fmri_times = max(1, floor(window_s / tr))``, the whole volumes inside
+  the window, so that windows whose onsets lie ``window_s`` apart (neighbouring
+  windows of a block, or of two blocks) never share a volume.
 * EEG: not shifted (the EEG is the neural signal); the BOLD-clock start ``t``
   is mapped to the EEG clock with ``recording.alignment`` (volume markers or
-  start offset) and ``round(window_s * sfreq)`` samples are taken from there.
+  start offset) and ``round(window_s * sfreq)`` samples are taken from the
+  nearest sample (halves up).
   Without an alignment the two clocks are taken as equal.
 * A window that does not fit inside the data (either modality) is dropped.
 * A window whose BOLD volumes include a censored one (head motion above the
@@ -140,17 +145,32 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
     class_names = [str(c) for c in class_names]
     cls_index = {c: i for i, c in enumerate(class_names)}
 
-    n_fmri = max(1, int(round(window_s / tr))) if roi_series is not None else 0
+    # the whole volumes inside window_s: windows whose onsets lie window_s apart then never
+    # share a volume, however the TR divides the window
+    n_fmri = max(1, int(np.floor(window_s / tr + 1e-9))) if roi_series is not None else 0
+    n_eeg = 0
     if eeg_bands is not None:
         n_eeg = int(round(window_s * eeg_bands.sfreq))
         align = recording.alignment
+
+    def starts(t: float) -> tuple:
+        """First BOLD volume and first EEG sample of the window starting at BOLD-clock ``t``."""
+        v0 = s0 = None
+        if roi_series is not None:
+            v0 = _nearest((t + hrf_delay_s) / tr)
+        if eeg_bands is not None:
+            t_eeg = float(align.volume_to_eeg_time(t / align.tr)) if align is not None else t
+            s0 = _nearest((t_eeg - eeg_bands.times[0]) * eeg_bands.sfreq)
+        return v0, s0
+
     if mode not in ("blocks", "events"):
         raise ValueError(f"mode must be 'blocks' or 'events', got {mode!r}")
     onsets = np.asarray(events.onset, float)
     durations = np.asarray(events.duration, float)
     block_of, n_overlapping = np.arange(len(onsets)), 0
     if mode == "events":
-        block_of, dropped = _event_blocks(onsets, types, window_s, cls_index)
+        spans = [starts(o) for o in onsets]
+        block_of, dropped = _event_blocks(onsets, types, cls_index, spans, (n_fmri, n_eeg))
         n_overlapping = int(dropped.sum())
         # one window per event: its span is the window, whatever the event's duration
         durations = np.where(dropped, -1.0, window_s)
@@ -162,14 +182,11 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
             continue
         t = onset
         while t + window_s <= onset + dur + 1e-9:
-            v0 = s0 = None
+            v0, s0 = starts(t)
             ok = True
-            if roi_series is not None:
-                v0 = int(round((t + hrf_delay_s) / tr))
+            if v0 is not None:
                 ok &= v0 >= 0 and v0 + n_fmri <= roi_series.n_volumes
-            if eeg_bands is not None:
-                t_eeg = float(align.volume_to_eeg_time(t / align.tr)) if align is not None else t
-                s0 = int(round((t_eeg - eeg_bands.times[0]) * eeg_bands.sfreq))
+            if s0 is not None:
                 ok &= s0 >= 0 and s0 + n_eeg <= eeg_bands.band_signal.shape[-1]
             if ok and censor is not None and v0 is not None and np.any(censor[v0:v0 + n_fmri]):
                 ok = False
@@ -178,11 +195,15 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
                 rows.append((t, cls_index[tt], int(block_of[e]), v0, s0))
             t += step_s
     if not rows:
-        if n_overlapping:
+        n_kept = int(np.isin(types, class_names).sum())
+        if n_overlapping and n_overlapping == n_kept:
             raise InputError(src, f"all {n_overlapping} events lie closer than {window_s:g} s to an event of "
                                   "another condition: their windows would mix the two")
         if n_censored:
             raise InputError(src, f"all {n_censored} windows include a censored (moved) volume")
+        if mode == "events":
+            also = f" ({n_overlapping} more left out for overlapping another condition's)" if n_overlapping else ""
+            raise InputError(src, f"no event's {window_s:g} s window fits inside the data{also}")
         longest = float(np.max(np.asarray(events.duration, float)[np.isin(types, class_names)], initial=0.0))
         if longest < window_s:
             # an event-related design: events are shorter than any window
@@ -214,39 +235,61 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
     )
 
 
-def _event_blocks(onsets: ndarray, types: ndarray, window_s: float, cls_index: dict) -> tuple:
+def _nearest(x: float) -> int:
+    # Python's round() takes halves to the even integer, which made windows 3 TR apart
+    # start 2 or 4 volumes apart in turn when the delay is a half TR (5 s at TR 2 s)
+    return int(np.floor(x + 0.5 + 1e-9))
+
+
+def _event_blocks(onsets: ndarray, types: ndarray, cls_index: dict, spans: list, lengths: tuple) -> tuple:
     """Blocks of event-locked windows, and the events left out.
+
+    Two windows overlap when they share a BOLD volume or an EEG sample, judged
+    on the index spans actually cut (not on the onsets in seconds, which the
+    rounding to volumes and samples can make look apart).
 
     Parameters
     ----------
     onsets : ndarray, shape (n_events,)
     types : ndarray, shape (n_events,), str
-    window_s : float
     cls_index : dict
         Classes kept; events of other types neither count nor overlap.
+    spans : list of (int | None, int | None)
+        First BOLD volume and first EEG sample of each event's window (None
+        for a stream that is absent).
+    lengths : (int, int)
+        Volumes and samples per window.
 
     Returns
     -------
     block_of : ndarray, shape (n_events,), int
         For each event, the first event of its chain: the events left whose
-        windows overlap one another (onsets closer than ``window_s``), which
-        the split must keep on one side.
+        windows overlap one another, which the split must keep on one side.
     dropped : ndarray, shape (n_events,), bool
-        Events closer than ``window_s`` to an event of another kept class.
+        Events whose window overlaps the window of an event of another kept class.
     """
     kept = np.flatnonzero(np.isin(types, list(cls_index)))
-    near = np.abs(onsets[kept][:, None] - onsets[kept][None, :]) < window_s - 1e-9
+    near = np.zeros((len(kept), len(kept)), dtype=bool)
+    for stream, length in enumerate(lengths):
+        first = [spans[e][stream] for e in kept]
+        if length and all(f is not None for f in first):
+            first = np.asarray(first)
+            near |= np.abs(first[:, None] - first[None, :]) < length
     other = types[kept][:, None] != types[kept][None, :]
     dropped = np.zeros(len(onsets), dtype=bool)
     dropped[kept] = np.any(near & other, axis=1)
-    left = kept[~dropped[kept]]
-    order = left[np.argsort(onsets[left], kind="stable")]
+    left = ~dropped[kept]
+    # chains: connected groups of overlapping windows among the events left
     block_of = np.arange(len(onsets))
-    first = None
-    for prev, e in zip([None, *order[:-1]], order):
-        if prev is None or onsets[e] - onsets[prev] >= window_s - 1e-9:
-            first = int(e)
-        block_of[e] = first
+    group = np.arange(len(kept))
+    for a in range(len(kept)):
+        for b in np.flatnonzero(near[a] & left & left[a]):
+            ga, gb = group[a], group[b]
+            if ga != gb:
+                group[group == gb] = ga
+    for k, e in enumerate(kept):
+        members = kept[group == group[k]]
+        block_of[e] = members[np.argsort(onsets[members], kind="stable")][0]
     return block_of, dropped
 
 

@@ -282,7 +282,7 @@ def _bad_channels_cell(recording: dict) -> str:
     bad = recording.get("eeg_bad_channels")
     if not recording.get("eeg_path") or bad is None:
         return "–"
-    parts = [f"{', '.join(bad[k])} {k}" for k in ("interpolated", "dropped") if bad.get(k)]
+    parts = [f"{html.escape(', '.join(bad[k]))} {k}" for k in ("interpolated", "dropped") if bad.get(k)]
     return "; ".join(parts) if parts else "none"
 
 

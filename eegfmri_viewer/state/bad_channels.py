@@ -48,8 +48,9 @@ def dataset_key(recording: Any) -> str:
     # the last one: a BIDS root may itself sit below a folder of that name
     for i in range(len(folders) - 1, 0, -1):
         if folders[i] == subject:
-            # an fMRIPrep output (an fMRI-only run) lies in <root>/derivatives/<pipeline>/sub-<label>
-            if i >= 3 and folders[i - 2] == "derivatives":
+            # an fMRI-only run read from fMRIPrep's output lies in <root>/derivatives/<pipeline>/sub-<label>;
+            # an EEG file under derivatives/ belongs to that derivative dataset
+            if getattr(recording, "eeg_path", None) is None and i >= 3 and folders[i - 2] == "derivatives":
                 i -= 2
             return str(Path(*folders[:i]))
     return str(path)

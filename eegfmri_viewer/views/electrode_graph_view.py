@@ -266,7 +266,10 @@ class ElectrodeGraphView(QWidget):
         return [tuple(b.color().getRgb()) for b in self._nodes.data["brush"]] if len(self._nodes.data) else []
 
     def node_ring_styles(self) -> List[Qt.PenStyle]:
-        """Pen style of every drawn electrode's ring (dashed: interpolated in some recordings), in channel order."""
+        """Pen style of every drawn electrode's ring (dashed: interpolated in some recordings).
+
+        In channel order, electrodes without a position (not drawn) left out.
+        """
         return [p.style() for p in self._nodes.data["pen"]] if len(self._nodes.data) else []
 
     def hover_text(self, index: int) -> str:
