@@ -56,13 +56,6 @@ def dataset_key(recording: Any) -> str:
     return str(path)
 
 
-def same_dataset(a: str, b: str) -> bool:
-    """Whether the paths ``a`` and ``b`` name the same dataset folder or file."""
-    if not a or not b:
-        return False
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-
-
 def read_marks(settings: QSettings) -> dict:
     """Every stored mark, ``{dataset: {recording label: [channel names]}}``; ``{}`` if none or unreadable."""
     text = settings.value(SETTINGS_KEY, "")

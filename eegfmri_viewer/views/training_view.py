@@ -105,7 +105,7 @@ class TrainingView(QWidget):
             docs = attribute_docs(klass)
             for f in dataclasses.fields(klass):
                 if _is_table(hints[f.name]):
-                    continue  # filled from the state (see marked_bad_for), not typed in
+                    continue  # filled from the state (see config), not typed in
                 default = self._defaults[table][f.name]
                 if f.name in choices:
                     widget = ChoiceBox(choices[f.name], default)
@@ -266,27 +266,16 @@ class TrainingView(QWidget):
     def config(self):
         """The validated :class:`AnalysisConfig` of the form and the marks (raises ``ValueError`` or ``InputError``).
 
-        ``[preprocessing] marked_bad`` is :meth:`marked_bad_for` the BIDS root.
+        ``[preprocessing] marked_bad`` is ``state.marks_for_dataset`` of the BIDS root: the marks in view
+        when it is the dataset in view, else those kept for it (never another dataset's).
         """
         values = self.config_dict()
-        values.setdefault("preprocessing", {})["marked_bad"] = self.marked_bad_for(self.source_edit.text().strip())
+        source = self.source_edit.text().strip()
+        values.setdefault("preprocessing", {})["marked_bad"] = self.state.marks_for_dataset(source)
         return self._config_class.from_dict(values, source="Training settings")
 
-    def marked_bad_for(self, source: str) -> dict:
-        """The channels marked bad in the Signals view that belong to the dataset at ``source``.
-
-        Returns
-        -------
-        marks : dict
-            ``{recording label: sorted channel names}``: the marks in view when
-            ``source`` is the dataset in view, else those kept for ``source``
-            in the settings; marks of other datasets never go (their labels
-            would name recordings ``source`` does not have).
-        """
-        return self.state.marks_for_dataset(source)
-
     def _update_bad_summary(self) -> None:
-        marks = self.marked_bad_for(self.source_edit.text().strip())
+        marks = self.state.marks_for_dataset(self.source_edit.text().strip())
         n_channels = sum(len(names) for names in marks.values())
         if n_channels:
             self.bad_summary.setText(f"{_count(n_channels, 'channel')} marked bad in {_count(len(marks), 'recording')} "
