@@ -40,7 +40,8 @@ def test_child_reports_progress_and_epochs_and_writes_the_bundle(small_demo, tmp
     stages = {e["stage"] for e in epochs}
     assert {"fmri", "eeg_alpha", "eeg_beta", "phase2"} <= stages
     fmri = [e for e in epochs if e["stage"] == "fmri"]
-    assert [e["epoch"] for e in fmri] == [1, 2]
+    # the fMRI model's initialisations (training.n_init_fmri, 3) one after the other
+    assert [(e["init"], e["epoch"]) for e in fmri] == [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)]
     assert all(isinstance(e["loss"], float) and e["loss"] > 0 for e in fmri)
     assert no_children_left()
 

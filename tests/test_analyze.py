@@ -251,6 +251,7 @@ def test_command_line_errors_and_fmri_only_run(tmp_path, capsys):
     assert command_analyze.main(args) == 0
     captured = capsys.readouterr()
     assert "fMRI test accuracy" in captured.out and "native" in captured.err and "%" in captured.err
+    assert "fMRI model: kept initialisation" in captured.out and "of 3 (validation losses" in captured.out
     assert command_analyze.main(args) == 2
     assert "--force" in capsys.readouterr().err
 

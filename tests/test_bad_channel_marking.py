@@ -321,3 +321,73 @@ def test_set_config_with_marked_bad_leaves_the_users_marks(qtbot, dataset, tmp_p
     view.set_config(other.to_dict())
     assert view.widgets[("preprocessing", "bad_channels")].text() == "drop"
     assert view.config().preprocessing.marked_bad == {recordings[0].label: ["O1"]}
+
+
+def _blue_pixels(view):
+    from plot_view_testing import settle
+
+    settle()
+    img = view.eeg_plot.grab().toImage()
+    import numpy as np
+
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 4]
+    bgr = arr.reshape(img.height(), img.width(), 4)[..., :3].astype(int)
+    r, g, b = bgr[..., 2], bgr[..., 1], bgr[..., 0]
+    return int(((b > 200) & (r < 140) & (g > 150)).sum())
+
+
+def test_interpolated_preview_draws_what_the_analysis_puts_in_place_of_a_bad_channel(qtbot, tmp_path):
+    import numpy as np
+
+    from eegfmri_viewer.preprocessing.eeg import interpolated_segment
+    from eegfmri_viewer.views.signals_view import PREVIEW_PEN
+    from io_testdata import NAMES
+
+    root = make_bids_run(tmp_path / "bids", ch_names=NAMES, electrodes=True, n_vol=10)
+    recording = load_run(discover(root).runs[0])
+    state = AppState()
+    view = _signals(qtbot, state, recording)
+    assert "C3" in view.shown_channels()
+    view.toggle_bad("C3")
+    assert view.preview_curves == [] and _blue_pixels(view) < 20  # off by default
+    view.preview_check.setChecked(True)
+    assert len(view.preview_curves) == 1
+    curve = view.preview_curves[0]
+    start, stop = view.window_bounds()
+    expected = interpolated_segment(recording.eeg, ["C3"], start, stop)["C3"]
+    np.testing.assert_allclose(curve.yData, expected)
+    # drawn on C3's row, over its grey trace, in the preview's colour
+    row = view.shown_channels().index("C3")
+    assert curve.pos().y() == view.trace_curves[row].pos().y()
+    assert curve.opts["pen"].color().getRgb()[:3] == PREVIEW_PEN[0]
+    assert _blue_pixels(view) > 50
+    # the recorded trace stays as it is: the preview is drawn beside it
+    np.testing.assert_allclose(view.trace_curves[row].yData, recording.eeg.get_data(picks=["C3"], start=start,
+                                                                                     stop=stop)[0])
+    # a second bad channel changes both rebuilt signals; a good one again has none
+    view.toggle_bad("Cz")
+    assert len(view.preview_curves) == 2
+    view.toggle_bad("C3")
+    view.toggle_bad("Cz")
+    assert view.preview_curves == [] and "no bad channel on this page" in view.preview_check.toolTip()
+    view.preview_check.setChecked(False)
+    assert _blue_pixels(view) < 20
+
+
+def test_interpolated_preview_says_why_a_channel_without_a_position_has_none(qtbot, tmp_path):
+    from io_testdata import NAMES
+
+    root = make_bids_run(tmp_path / "bids", ch_names=NAMES, electrodes=True, n_vol=10)
+    recording = load_run(discover(root).runs[0])
+    # as from an EEG file that carries positions for all channels but T8 (a BIDS electrodes.tsv
+    # "n/a" is filled from the template montage instead)
+    recording.eeg.info["chs"][recording.eeg.ch_names.index("T8")]["loc"][:3] = 0.0
+    state = AppState()
+    view = _signals(qtbot, state, recording)
+    view.toggle_bad("T8")
+    view.preview_check.setChecked(True)
+    assert view.preview_curves == []
+    assert "no position, dropped by the analysis: T8" in view.preview_check.toolTip()
+    view.toggle_bad("C3")  # a placed channel is rebuilt beside it
+    assert len(view.preview_curves) == 1

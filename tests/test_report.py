@@ -250,3 +250,18 @@ def test_report_dataset_table_says_what_became_of_bad_channels_and_how_much_each
     assert "T7, P8 interpolated; <i>X&1 dropped" in text and "0.12 (max 0.90; 3 of 100 volumes > 0.5)" in text
     assert "&lt;i&gt;X&amp;1" in build_report(bundle, render_cortex=False)  # a channel name is text, not markup
     assert "sub-02_bold.nii.gz none –" in text and "sub-03_bold.nii.gz – –" in text
+
+
+def test_report_lists_each_initialisation_and_which_was_kept(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    fmri = bundle.metrics["phase1"]["fmri"]
+    fmri["initialisations"] = [{"init": i + 1, "seed": 1000 * i, "best_monitor": v, "best_epoch": 9, "epochs": 20}
+                               for i, v in enumerate([0.497, 0.047, 0.002])]
+    fmri["chosen_init"] = 3
+    text = build_report(bundle, render_cortex=False)
+    assert "initialisations: validation loss (kept in bold)" in text
+    assert "<td>0.497, 0.047, <b>0.002</b></td>" in text
+    for entry in bundle.metrics["phase1"].get("eeg", {}).values():
+        assert "initialisations" not in entry
+    assert text.count("<td>1</td>") >= len(bundle.metrics["phase1"].get("eeg", {}))

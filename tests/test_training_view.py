@@ -62,6 +62,17 @@ def test_epoch_records_draw_one_curve_set_per_stage(view):
     assert ("phase2 gat", "val_acc") in view.curves
 
 
+def test_each_initialisation_of_a_model_is_its_own_curve(view):
+    for init in (1, 2):
+        for epoch in (1, 2):
+            view.on_epoch({"stage": "fmri", "init": init, "epoch": epoch, "loss": init + 0.1 * epoch,
+                           "train_acc": 0.5, "val_acc": 0.4})
+    x, y = view.curves[("fmri #2", "loss")].getData()
+    assert list(x) == [1, 2] and list(y) == pytest.approx([2.1, 2.2])
+    assert list(view.curves[("fmri #1", "loss")].getData()[1]) == pytest.approx([1.1, 1.2])
+    assert ("fmri", "loss") not in view.curves
+
+
 def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):
     from eegfmri_viewer.pipeline.config import AnalysisConfig
 

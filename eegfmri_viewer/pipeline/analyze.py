@@ -540,7 +540,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         fmri = train_phase1(windows.fmri, windows.labels, split, windows.subject, n_classes, 1.0 / tr,
                             config.phase1.fmri_kernel_s, config, "fmri", level, coords=atlas.coords,
                             progress=stage_progress("phase1_fmri"), cancel=cancel, on_epoch=on_epoch,
-                            reference="level" if referenced else None)
+                            reference="level" if referenced else None, n_init=config.training.n_init_fmri)
     weights.update(fmri.state_dicts)
     metrics["phase1"]["fmri"] = fmri.metrics
     fmri_window_cam = fmri.cam - fmri.cam_reference if referenced else fmri.cam
@@ -587,7 +587,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                 res = train_phase1(windows.eeg[:, b, :, ::q], windows.labels, split, windows.subject, n_classes,
                                    eeg_sfreq / q, kernel_s, config, f"eeg_{band}", level, coords=ch_pos,
                                    progress=sub_progress(prog, b / len(bands), (b + 1) / len(bands)),
-                                   cancel=cancel, on_epoch=on_epoch, reference="power" if referenced else None)
+                                   cancel=cancel, on_epoch=on_epoch, reference="power" if referenced else None,
+                                   n_init=config.training.n_init_eeg)
                 metrics["phase1"].setdefault("eeg", {})[band] = res.metrics
                 weights.update(res.state_dicts)
                 cams.append(res.cam - res.cam_reference if referenced else res.cam)

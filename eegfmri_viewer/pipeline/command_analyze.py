@@ -110,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {out}")
     print(f"fMRI test accuracy {fm.get('test_acc', float('nan')):.3f}, balanced {fm.get('test_balanced_acc', float('nan')):.3f} "
           f"(chance {fm.get('chance', float('nan')):.3f}, {fm.get('n_test', 0)} test windows)")
+    if fm.get("initialisations"):
+        losses = ", ".join(f"{t['best_monitor']:.3f}" for t in fm["initialisations"])
+        print(f"fMRI model: kept initialisation {fm['chosen_init']} of {len(fm['initialisations'])} "
+              f"(validation losses {losses})")
     for band, m in bundle.metrics.get("phase1", {}).get("eeg", {}).items():
         print(f"EEG {band}: test accuracy {m['test_acc']:.3f}, balanced {m['test_balanced_acc']:.3f}")
     for w in bundle.dataset.get("warnings", []):

@@ -10,13 +10,17 @@ windows never shape it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
 from numpy import ndarray
 
 from eegfmri_viewer.progress import check_cancel, report
+
+
+#: Seed distance between the initialisations of one model (see ``n_init``).
+INIT_SEED_STEP = 1000
 
 
 @dataclass
@@ -114,7 +118,7 @@ def _reference_cam(model, x: ndarray, kind: str, train_idx: ndarray) -> ndarray:
 def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray, n_classes: int, sfreq: float,
                  kernel_s: float, config, stage: str, level: str = "group", coords: Optional[ndarray] = None,
                  progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None,
-                 reference: Optional[str] = None) -> Phase1Result:
+                 reference: Optional[str] = None, n_init: int = 1) -> Phase1Result:
     """Train the phase-1 model(s) of one modality and read out CAM and features.
 
     Parameters
@@ -143,6 +147,15 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
     reference : {"level", "power"} or None
         Also compute the CAM of each window's average-state reference
         (``Phase1Result.cam_reference``), from each model's own training windows.
+    n_init : int
+        Initialisations trained per model; the one with the lowest
+        validation loss at its best epoch is kept (the test windows play no
+        part in the choice). Initialisation ``j`` (0-based) is seeded with
+        ``training.seed + INIT_SEED_STEP * j``, so ``n_init = 1`` is the
+        plain seeded run. With more than one, the ``on_epoch`` records and
+        the saved history carry ``init`` (``j + 1``), and the metrics gain
+        ``initialisations`` (seed, best validation loss and epochs of each)
+        and ``chosen_init``.
 
     Returns
     -------
@@ -159,6 +172,7 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
     labels = np.asarray(labels, dtype=int)
     groups = [("group", np.arange(len(labels)))] if level == "group" else \
         [(s, np.flatnonzero(subjects == s)) for s in sorted(set(subjects.tolist()))]
+    n_init = max(1, int(n_init))
     all_train = np.flatnonzero(split == "train")
     with seeded(t.seed):
         group_graph = build_graph(x[all_train], config.graph.kind, config.graph.k, coords)
@@ -174,20 +188,37 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         train_local = np.flatnonzero(sub_split == "train")
         if train_local.size == 0:
             continue
-        with seeded(t.seed) as _:
-            graph = group_graph if level == "group" else build_graph(x[idx][train_local], config.graph.kind,
-                                                                     config.graph.k, coords)
-            model = _make_model(x[idx], n_classes, sfreq, kernel_s, graph, config.phase1, train_local)
-            run = ClassifierTraining(model, x[idx], labels[idx], sub_split, n_classes, settings)
-            for record in run.epochs(cancel=cancel):
-                frac = (gi + record["epoch"] / max(1, settings.epochs)) / len(groups)
-                report(progress, frac, f"{stage}: epoch {record['epoch']} loss {record['loss']:.3f}")
-                entry = {"stage": stage, **{k: record[k] for k in ("epoch", "loss", "train_acc", "val_acc", "val_loss")}}
-                if level != "group":
-                    entry["subject"] = name
-                histories.append(entry)
-                if on_epoch is not None:
-                    on_epoch(dict(entry))
+        graph = group_graph
+        chosen, tried = None, []
+        for ii in range(n_init):
+            init_seed = int(t.seed) + INIT_SEED_STEP * ii
+            with seeded(init_seed):
+                if level != "group" and graph is group_graph:
+                    graph = build_graph(x[idx][train_local], config.graph.kind, config.graph.k, coords)
+                model = _make_model(x[idx], n_classes, sfreq, kernel_s, graph, config.phase1, train_local)
+                run = ClassifierTraining(model, x[idx], labels[idx], sub_split, n_classes,
+                                         replace(settings, seed=init_seed))
+                entries = []
+                for record in run.epochs(cancel=cancel):
+                    frac = (gi + (ii + record["epoch"] / max(1, settings.epochs)) / n_init) / len(groups)
+                    what = stage if n_init == 1 else f"{stage} (initialisation {ii + 1}/{n_init})"
+                    report(progress, frac, f"{what}: epoch {record['epoch']} loss {record['loss']:.3f}")
+                    entry = {"stage": stage,
+                             **{k: record[k] for k in ("epoch", "loss", "train_acc", "val_acc", "val_loss")}}
+                    if level != "group":
+                        entry["subject"] = name
+                    if n_init > 1:
+                        entry["init"] = ii + 1
+                    entries.append(entry)
+                    if on_epoch is not None:
+                        on_epoch(dict(entry))
+            tried.append({"init": ii + 1, "seed": init_seed, "best_monitor": run.best_monitor,
+                          "best_epoch": run.best_epoch, "epochs": len(run.history)})
+            # strictly lower, so that ties keep the first (the plain seed)
+            if chosen is None or run.best_monitor < chosen[1].best_monitor:
+                chosen = (model, run, entries, ii + 1)
+        model, run, entries, chosen_init = chosen
+        histories.extend(entries)
         c, f = _outputs(model, x[idx])
         cam[idx] = c
         if reference:
@@ -203,6 +234,9 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                            "test_balanced_acc": evaluation["test"]["balanced_acc"],
                            "train_acc": evaluation["train"]["acc"], "val_acc": evaluation["val"]["acc"],
                            "epochs": len(run.history), "best_epoch": run.best_epoch}
+        if n_init > 1:
+            per_model[name]["initialisations"] = tried
+            per_model[name]["chosen_init"] = chosen_init
         state_dicts[f"{stage}" if level == "group" else f"{stage}_sub-{name}"] = {
             k: v.detach().clone() for k, v in model.state_dict().items()}
     if features is None:
@@ -229,6 +263,9 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                 "test_acc": accuracy(labels[sel], pred[sel]),
                 "test_balanced_acc": balanced_accuracy(labels[sel], pred[sel]), "n_test": int(sel.size)}
         metrics["subjects"] = per_model.pop("by_subject")
+        if n_init > 1:
+            metrics["initialisations"] = per_model["group"]["initialisations"]
+            metrics["chosen_init"] = per_model["group"]["chosen_init"]
     else:
         metrics["subjects"] = per_model
     return Phase1Result(cam=cam, features=features, metrics=metrics, state_dicts=state_dicts, graph=group_graph,

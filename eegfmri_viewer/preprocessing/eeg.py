@@ -222,6 +222,93 @@ def channel_positions(info) -> ndarray:
     return pos
 
 
+def bad_channel_plan(raw, extra_bads: Sequence[str] = (), bad_channels: str = "interpolate") -> tuple:
+    """Which EEG channels the analysis keeps, rebuilds and drops.
+
+    Bad channels are those of ``raw.info["bads"]`` (``channels.tsv``) and
+    ``extra_bads``. With ``"interpolate"`` each bad channel that has a position
+    is rebuilt from the good ones; a bad channel without a position is dropped.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    extra_bads : sequence of str
+        Channels marked bad beyond the file's (e.g. in the GUI).
+    bad_channels : {"interpolate", "drop"}
+
+    Returns
+    -------
+    picks : list of int
+        Indices in ``raw`` of the EEG channels kept (good and rebuilt), in file order.
+    rebuilt, dropped : list of str
+        Bad channels rebuilt by interpolation, and bad channels left out.
+
+    Raises
+    ------
+    InputError
+        When a marked channel is not an EEG channel of ``raw``, no good EEG
+        channel is left, or fewer than 4 good channels have positions to
+        interpolate from.
+    """
+    import mne
+
+    source = _raw_source(raw)
+    eeg_all = [int(i) for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+    eeg_names = [raw.ch_names[i] for i in eeg_all]
+    unknown = [c for c in extra_bads if c not in eeg_names]
+    if unknown:
+        raise InputError(source, f"channel(s) {', '.join(unknown)} marked bad are not EEG channels of "
+                                 "this recording")
+    bads = set(raw.info["bads"]) | set(extra_bads)
+    good = [i for i in eeg_all if raw.ch_names[i] not in bads]
+    if not good:
+        raise InputError(source, "no EEG channels (all missing or marked bad)")
+    bad_idx = [i for i in eeg_all if raw.ch_names[i] in bads]
+    to_rebuild = []
+    if bad_channels == "interpolate" and bad_idx:
+        positioned = np.all(np.isfinite(channel_positions(raw.info)), axis=1)
+        to_rebuild = [i for i in bad_idx if positioned[i]]
+        if to_rebuild and int(positioned[good].sum()) < 4:
+            raise InputError(source, f"{int(positioned[good].sum())} good EEG channels have positions: "
+                                     "too few to interpolate the bad ones from (set "
+                                     "[preprocessing] bad_channels = \"drop\")")
+    picks = sorted(good + to_rebuild)
+    rebuilt = [raw.ch_names[i] for i in to_rebuild]
+    dropped = [raw.ch_names[i] for i in bad_idx if i not in to_rebuild]
+    return picks, rebuilt, dropped
+
+
+def interpolated_segment(raw, extra_bads: Sequence[str], start: int, stop: int) -> dict:
+    """What the analysis puts in place of each bad channel, on samples ``start:stop`` of ``raw``.
+
+    The same spherical splines as :func:`preprocess_eeg` with
+    ``bad_channels="interpolate"``, from the same good channels, on the
+    recorded samples (before the analysis's filtering, decimation and
+    re-reference; the interpolation is linear, so it commutes with them).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    extra_bads : sequence of str
+    start, stop : int
+        Sample range.
+
+    Returns
+    -------
+    rows : dict of str to ndarray, shape (stop - start,)
+        The interpolated signal (volts) of each bad channel that has a
+        position; bad channels without one are dropped by the analysis and
+        are absent here.
+    """
+    picks, rebuilt, _ = bad_channel_plan(raw, extra_bads, "interpolate")
+    if not rebuilt:
+        return {}
+    names = [raw.ch_names[i] for i in picks]
+    data = raw.get_data(picks=picks, start=int(start), stop=int(stop))
+    data = _interpolate(data, _band_info(raw, names, float(raw.info["sfreq"])), rebuilt, _raw_source(raw))
+    return {name: data[names.index(name)] for name in rebuilt}
+
+
 def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
                    reference: Union[str, Sequence[str], None] = "average",
                    tmin: Optional[float] = None, tmax: Optional[float] = None,
@@ -278,29 +365,8 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
     bands = validate_bands(bands)
     if bad_channels not in ("interpolate", "drop"):
         raise ValueError(f"bad_channels must be 'interpolate' or 'drop', got {bad_channels!r}")
-    eeg_all = [int(i) for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
-    eeg_names = [raw.ch_names[i] for i in eeg_all]
-    unknown = [c for c in extra_bads if c not in eeg_names]
-    if unknown:
-        raise InputError(source, f"channel(s) {', '.join(unknown)} marked bad are not EEG channels of "
-                                 "this recording")
-    bads = set(raw.info["bads"]) | set(extra_bads)
-    good = [i for i in eeg_all if raw.ch_names[i] not in bads]
-    if not good:
-        raise InputError(source, "no EEG channels (all missing or marked bad)")
-    bad_idx = [i for i in eeg_all if raw.ch_names[i] in bads]
-    to_rebuild = []
-    if bad_channels == "interpolate" and bad_idx:
-        positioned = np.all(np.isfinite(channel_positions(raw.info)), axis=1)
-        to_rebuild = [i for i in bad_idx if positioned[i]]
-        if to_rebuild and int(positioned[good].sum()) < 4:
-            raise InputError(source, f"{int(positioned[good].sum())} good EEG channels have positions: "
-                                     "too few to interpolate the bad ones from (set "
-                                     "[preprocessing] bad_channels = \"drop\")")
-    picks = sorted(good + to_rebuild)
+    picks, rebuilt, dropped = bad_channel_plan(raw, extra_bads, bad_channels)
     ch_names = [raw.ch_names[i] for i in picks]
-    rebuilt = [raw.ch_names[i] for i in to_rebuild]
-    dropped = [raw.ch_names[i] for i in bad_idx if i not in to_rebuild]
     sfreq_in = float(raw.info["sfreq"])
     q = decimation_factor(sfreq_in, sfreq, max(b[2] for b in bands))
     new_sfreq = sfreq_in / q

@@ -116,8 +116,20 @@ def _accuracy_rows(metrics: dict) -> list:
         entries.append((f"EEG {band} (electrodes)", entry))
     for name, e in entries:
         rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
-                     _fmt(e.get("chance")), _fmt(e.get("epochs"))])
+                     _fmt(e.get("chance")), _fmt(e.get("epochs")), _initialisations_cell(e)])
     return rows
+
+
+def _initialisations_cell(entry: dict) -> str:
+    """Best validation loss of each initialisation, the kept one in bold ("1" for a single one)."""
+    tried = entry.get("initialisations")
+    if tried:
+        kept = entry.get("chosen_init")
+        return ", ".join(f"<b>{_fmt(t.get('best_monitor'))}</b>" if t.get("init") == kept
+                         else _fmt(t.get("best_monitor")) for t in tried)
+    per_subject = [len(s["initialisations"]) for s in entry.get("subjects", {}).values()
+                   if isinstance(s, dict) and s.get("initialisations")]
+    return f"{max(per_subject)} per subject" if per_subject else "1"
 
 
 def build_report(
@@ -188,7 +200,8 @@ def build_report(
     add("<h2>Classification (phase 1, held-out test windows)</h2>")
     rows = _accuracy_rows(metrics)
     if rows:
-        add(_table(["model", "test accuracy", "balanced accuracy", "chance", "epochs"], rows))
+        add(_table(["model", "test accuracy", "balanced accuracy", "chance", "epochs",
+                    "initialisations: validation loss (kept in bold)"], rows))
     curves = figures.training_curves(metrics)
     if curves:
         add(_img(curves, "training curves"))

@@ -141,6 +141,10 @@ class ClassifierTraining:
         One entry per finished epoch (what :meth:`epochs` yielded).
     best_epoch : int
         Epoch whose weights the model holds after training (1-based; 0 before).
+    best_monitor : float
+        What early stopping watched at that epoch: the class-weighted
+        validation loss (the training loss when there is no validation
+        split); ``inf`` before training. Restarts compare models by it.
     """
 
     def __init__(self, model, x: ndarray, labels: ndarray, split: ndarray, n_classes: int,
@@ -162,6 +166,7 @@ class ClassifierTraining:
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=dtype))
         self.history: list = []
         self.best_epoch = 0
+        self.best_monitor = float("inf")
 
     def _logits(self, idx: ndarray):
         import torch
@@ -247,6 +252,7 @@ class ClassifierTraining:
                 best_loss = monitor
                 best_state = copy.deepcopy(self.model.state_dict())
                 self.best_epoch = epoch
+                self.best_monitor = float(monitor)
                 waited = 0
             else:
                 waited += 1

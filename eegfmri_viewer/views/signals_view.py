@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QScrollBar, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QScrollBar, QSpinBox,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 from PySide6.QtCore import QEvent, Qt
 from scipy.signal import butter, sosfiltfilt
@@ -57,6 +57,12 @@ MARK_TIP = ("Click a channel's name, or right-click its trace, to mark the chann
             "The Training dock's analysis then interpolates or drops it ([preprocessing] bad_channels); "
             "the recording's files are not changed.")
 FILE_BAD_TIP = "marked bad in channels.tsv"
+#: Pen of a bad channel's interpolated signal (the "Interpolated" preview), drawn over its grey trace.
+PREVIEW_PEN = ((80, 200, 255), 1.0)
+PREVIEW_TIP = ("Draw over each bad channel (in blue) what the analysis puts in its place: the spherical-spline "
+               "interpolation from the good channels ([preprocessing] bad_channels = \"interpolate\", the "
+               "default), here on the recorded samples, before the analysis's filtering and reference. "
+               "A bad channel without a position is dropped by the analysis and gets no preview.")
 MAX_LISTED_BAD = 4  # more are counted, not listed, beside the controls
 
 
@@ -108,6 +114,10 @@ class SignalsView(QWidget):
         self._mean_volume: Optional[np.ndarray] = None
         self._window_data: Optional[np.ndarray] = None
         self._window_times: Optional[np.ndarray] = None
+        #: Interpolated signals drawn over the bad channels' traces (the preview).
+        self.preview_curves: list = []
+        #: Why the preview shows nothing for a bad channel on the page ("" when all are drawn).
+        self.preview_message = ""
 
         self.stack = QStackedWidget()
         self.message = QLabel(NO_DATASET_MESSAGE)
@@ -152,6 +162,10 @@ class SignalsView(QWidget):
         self.bad_label = QLabel("")
         self.bad_label.setToolTip(MARK_TIP)
         controls.addWidget(self.bad_label)
+        self.preview_check = QCheckBox("Interpolated")
+        self.preview_check.setToolTip(PREVIEW_TIP)
+        self.preview_check.toggled.connect(lambda _on: self._draw_preview())
+        controls.addWidget(self.preview_check)
         eeg_col.addLayout(controls)
         self.eeg_plot = pg.PlotWidget()
         self.eeg_plot.setLabel("bottom", "EEG time", units="s")
@@ -397,7 +411,7 @@ class SignalsView(QWidget):
         raw = rec.eeg
         plot = self.eeg_plot
         plot.clear()
-        self.trace_curves, self.band_curves, self.event_regions = [], [], []
+        self.trace_curves, self.band_curves, self.event_regions, self.preview_curves = [], [], [], []
         start, stop = self.window_bounds()
         if not self._picks or stop <= start:
             return
@@ -419,6 +433,46 @@ class SignalsView(QWidget):
         plot.setXRange(times[0], times[0] + WINDOW_S, padding=0)
         plot.setYRange(offsets[-1] - spacing, spacing, padding=0)
         self._draw_band()
+        self._draw_preview()
+
+    def _draw_preview(self) -> None:
+        """Draw (or clear) the interpolated signal over each bad channel of the page."""
+        for curve in self.preview_curves:
+            self.eeg_plot.removeItem(curve)
+        self.preview_curves = []
+        self.preview_message = ""
+        rec = self._rec
+        if not self.preview_check.isChecked() or rec is None or rec.eeg is None or self._window_times is None:
+            self.preview_check.setToolTip(PREVIEW_TIP)
+            return
+        names = self.shown_channels()
+        shown_bad = [name for name in names if self.is_bad(name)]
+        if not shown_bad:
+            self.preview_message = "no bad channel on this page"
+        else:
+            from eegfmri_viewer.io.errors import InputError
+            from eegfmri_viewer.preprocessing.eeg import interpolated_segment
+
+            start, stop = self.window_bounds()
+            marked = [n for n in self.state.marked_bad_of(rec.label) if n not in self.file_bads()]
+            try:
+                rows = interpolated_segment(rec.eeg, marked, start, stop)
+            except InputError as exc:
+                rows = {}
+                self.preview_message = exc.problem
+            offsets = self._offsets(len(names))
+            for name in shown_bad:
+                if name not in rows:
+                    continue
+                color, width = PREVIEW_PEN
+                curve = self.eeg_plot.plot(self._window_times, rows[name], pen=pg.mkPen(color, width=width))
+                curve.setPos(0, offsets[names.index(name)])
+                self.preview_curves.append(curve)
+            missing = [n for n in shown_bad if n not in rows]
+            if missing and not self.preview_message:
+                self.preview_message = f"no position, dropped by the analysis: {', '.join(missing)}"
+        self.preview_check.setToolTip(PREVIEW_TIP + (f"\n\nHere: {self.preview_message}." if self.preview_message
+                                                     else ""))
 
     def _selected_channel(self) -> Optional[int]:
         """Channel index in the file of the electrode selected in another view, if any."""
@@ -593,6 +647,8 @@ class SignalsView(QWidget):
             curve.setPen(self._trace_pen(pick))
         self._label_channels()
         self._draw_band()
+        # another bad set changes every rebuilt channel (they are rebuilt from the good ones)
+        self._draw_preview()
 
     def _on_time(self, t: float) -> None:
         self.cursor.setValue(self.eeg_time_of(t))

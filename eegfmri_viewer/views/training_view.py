@@ -316,6 +316,9 @@ class TrainingView(QWidget):
     def on_epoch(self, record: dict) -> None:
         """Append one epoch (keys stage, epoch, loss, train_acc, val_acc) to the curves."""
         stage = str(record.get("stage", "training"))
+        if record.get("init") is not None:
+            # each initialisation of a model is its own curve
+            stage = f"{stage} #{record['init']}"
         history = self._history.setdefault(stage, {"epoch": [], "loss": [], "train_acc": [], "val_acc": []})
         for key in history:
             value = record.get(key)
