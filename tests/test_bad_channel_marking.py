@@ -340,7 +340,7 @@ def _blue_pixels(view):
 def test_interpolated_preview_draws_what_the_analysis_puts_in_place_of_a_bad_channel(qtbot, tmp_path):
     import numpy as np
 
-    from eegfmri_viewer.preprocessing.eeg import interpolated_segment
+    from eegfmri_viewer.preprocessing.eeg import bad_channel_interpolator
     from eegfmri_viewer.views.signals_view import PREVIEW_PEN
     from io_testdata import NAMES
 
@@ -355,7 +355,7 @@ def test_interpolated_preview_draws_what_the_analysis_puts_in_place_of_a_bad_cha
     assert len(view.preview_curves) == 1
     curve = view.preview_curves[0]
     start, stop = view.window_bounds()
-    expected = interpolated_segment(recording.eeg, ["C3"], start, stop)["C3"]
+    expected = bad_channel_interpolator(recording.eeg, ["C3"]).apply(recording.eeg, start, stop)["C3"]
     np.testing.assert_allclose(curve.yData, expected)
     # drawn on C3's row, over its grey trace, in the preview's colour
     row = view.shown_channels().index("C3")
@@ -368,6 +368,10 @@ def test_interpolated_preview_draws_what_the_analysis_puts_in_place_of_a_bad_cha
     # a second bad channel changes both rebuilt signals; a good one again has none
     view.toggle_bad("Cz")
     assert len(view.preview_curves) == 2
+    both = bad_channel_interpolator(recording.eeg, ["C3", "Cz"]).apply(recording.eeg, start, stop)
+    c3 = next(c for c in view.preview_curves if c.pos().y() == view.trace_curves[row].pos().y())
+    np.testing.assert_allclose(c3.yData, both["C3"])
+    assert not np.allclose(both["C3"], expected)  # C3 is no longer rebuilt with Cz's help
     view.toggle_bad("C3")
     view.toggle_bad("Cz")
     assert view.preview_curves == [] and "no bad channel on this page" in view.preview_check.toolTip()

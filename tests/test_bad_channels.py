@@ -144,20 +144,29 @@ def test_good_channels_without_a_position_stay_out_of_the_splines():
     assert _corr(eb.band_signal[0, x1, sl], reference.band_signal[0, x1, sl]) > 0.99  # left as it is
 
 
-def test_interpolated_segment_rebuilds_the_bad_channel_as_the_analysis_does():
-    from eegfmri_viewer.preprocessing.eeg import bad_channel_plan, interpolated_segment
+def test_the_interpolator_rebuilds_the_bad_channel_exactly_as_the_analysis_does():
+    from eegfmri_viewer.preprocessing.eeg import bad_channel_interpolator, bad_channel_plan
 
     raw, truth = _smooth_field_raw()
     before = raw.get_data().copy()
-    rows = interpolated_segment(raw, ["C3"], 500, 3000)
+    interpolator = bad_channel_interpolator(raw, ["C3"])
+    rows = interpolator.apply(raw, 500, 3000)
     assert list(rows) == ["C3"] and rows["C3"].shape == (2500,)
     # the loose electrode's artefact is gone; what remains is the field at C3
     assert _corr(rows["C3"], truth[CHANNELS.index("C3"), 500:3000]) > 0.95
     assert np.abs(rows["C3"]).max() < 1e-4
     np.testing.assert_array_equal(raw.get_data(), before)  # the recording is not changed
+    # the analysis of the recording with C3 marked bad equals the analysis of the recording whose C3
+    # was replaced by the preview: same channels, same splines, and filtering and decimation commute
+    replaced = raw.copy()
+    replaced._data[CHANNELS.index("C3")] = interpolator.apply(raw, 0, raw.n_times)["C3"]
+    bands = [("wide", 1.0, 40.0)]
+    analysed = preprocess_eeg(raw, bands=bands, reference="average", extra_bads=["C3"])
+    previewed = preprocess_eeg(replaced, bands=bands, reference="average")
+    np.testing.assert_allclose(analysed.band_signal, previewed.band_signal, rtol=0, atol=1e-9)
     # the same channels as the analysis keeps, rebuilds and drops
     picks, rebuilt, dropped = bad_channel_plan(raw, ["C3"])
-    assert rebuilt == ["C3"] and dropped == [] and len(picks) == len(CHANNELS)
-    assert interpolated_segment(raw, [], 0, 100) == {}
+    assert rebuilt == ["C3"] and dropped == [] and interpolator.picks == picks == list(range(len(CHANNELS)))
+    assert bad_channel_interpolator(raw, []).apply(raw, 0, 100) == {}
     with pytest.raises(InputError, match="not EEG channels"):
-        interpolated_segment(raw, ["X9"], 0, 100)
+        bad_channel_interpolator(raw, ["X9"])

@@ -3,18 +3,7 @@
 import numpy as np
 import pytest
 
-
-def _data():
-    from eegfmri_viewer.training.splits import block_split
-
-    rng = np.random.default_rng(0)
-    n_blocks, per_block, n_nodes = 24, 3, 12
-    labels = np.repeat(np.arange(n_blocks) % 2, per_block)
-    blocks = np.repeat(np.arange(n_blocks), per_block)
-    subjects = np.repeat(np.array(["01", "02"] * (n_blocks // 2)), per_block)
-    x = rng.normal(size=(len(labels), n_nodes, 4)).astype(np.float32)
-    x[labels == 1, :3] += 1.0
-    return x, labels, block_split(labels, blocks, subjects, seed=0), subjects
+from phase1_windows import two_class_windows
 
 
 def _config(seed=0, **training):
@@ -30,7 +19,7 @@ def test_the_initialisation_with_the_lowest_validation_loss_is_kept_and_is_a_pla
     from eegfmri_viewer.pipeline.phase1_stage import INIT_SEED_STEP, train_phase1
 
     torch.set_num_threads(1)
-    x, labels, split, subjects = _data()
+    x, labels, split, subjects = two_class_windows(1.0)
     seen = []
     res = train_phase1(x, labels, split, subjects, 2, 0.5, 6.0, _config(seed=3), "fmri", on_epoch=seen.append,
                        n_init=3)
@@ -59,7 +48,7 @@ def test_individual_level_chooses_per_subject():
     from eegfmri_viewer.pipeline.phase1_stage import train_phase1
 
     torch.set_num_threads(1)
-    x, labels, split, subjects = _data()
+    x, labels, split, subjects = two_class_windows(1.0)
     res = train_phase1(x, labels, split, subjects, 2, 0.5, 6.0, _config(), "fmri", level="individual", n_init=2)
     for subject in ("01", "02"):
         entry = res.metrics["subjects"][subject]
@@ -76,3 +65,22 @@ def test_initialisation_counts_below_one_are_refused(key):
 
     with pytest.raises(InputError, match=key):
         AnalysisConfig().with_overrides(training={key: 0})
+
+
+def test_a_model_without_validation_windows_is_trained_from_one_initialisation():
+    import torch
+
+    from eegfmri_viewer.pipeline.phase1_stage import train_phase1
+
+    torch.set_num_threads(1)
+    x, labels, split, subjects = two_class_windows(1.0)
+    split = split.copy()
+    split[(subjects == "02") & (split == "val")] = "train"  # subject 02 keeps no validation blocks
+    seen = []
+    res = train_phase1(x, labels, split, subjects, 2, 0.5, 6.0, _config(), "fmri", level="individual", n_init=3,
+                       on_epoch=seen.append)
+    # nothing to choose on but the training loss, which favours the model that fits best, not the one
+    # that generalises: subject 02's model is the plain seeded run
+    assert "initialisations" not in res.metrics["subjects"]["02"]
+    assert len(res.metrics["subjects"]["01"]["initialisations"]) == 3
+    assert {e.get("init") for e in seen if e["subject"] == "02"} == {None}

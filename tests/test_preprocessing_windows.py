@@ -108,8 +108,23 @@ def test_censored_volumes_leave_their_windows_out_and_are_counted():
     assert 5 not in {v for s in w.fmri[:, 0, 0].astype(int) for v in range(s, s + w.fmri.shape[2])}
     both = concatenate_windows([w, w])
     assert both.n_censored == 2 * w.n_censored
-    with pytest.raises(InputError, match="all .* windows include a censored"):
+    with pytest.raises(InputError, match="all .* windows meet a censored"):
         make_windows(_recording(_events()), None, _roi_series(), window_s=4.0, censor=np.ones(N_VOL, bool))
+
+
+def test_a_movement_during_a_windows_eeg_leaves_it_out_too():
+    # FD of volume 11 is the movement between volumes 10 and 11, BOLD-clock times (20, 22] s
+    censor = np.zeros(N_VOL, dtype=bool)
+    censor[11] = True
+    kwargs = dict(window_s=4.0, hrf_delay_s=5.0, censor=censor)
+    bold_only = make_windows(_recording(_events()), None, _roi_series(), **kwargs)
+    both = make_windows(_recording(_events()), _eeg_bands(), _roi_series(), **kwargs)
+    eeg_only = make_windows(_recording(_events()), _eeg_bands(), None, **kwargs)
+    onsets = [0, 4, 8, 12, 16, 20, 24, 28, 40, 44, 48, 60]
+    # the window at 16 s holds volumes 11-12 (16 + 5 s); the one at 20 s recorded its EEG over 20-24 s
+    assert sorted(set(onsets) - set(bold_only.onsets_s.tolist())) == [16]
+    assert sorted(set(onsets) - set(eeg_only.onsets_s.tolist())) == [20]
+    assert sorted(set(onsets) - set(both.onsets_s.tolist())) == [16, 20] and both.n_censored == 2
 
 
 def test_events_shorter_than_the_window_are_named_as_such():

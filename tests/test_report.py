@@ -255,13 +255,13 @@ def test_report_dataset_table_says_what_became_of_bad_channels_and_how_much_each
 def test_report_lists_each_initialisation_and_which_was_kept(tmp_path):
     make_bundle(tmp_path / "a")
     bundle = load_bundle(tmp_path / "a")
-    fmri = bundle.metrics["phase1"]["fmri"]
-    fmri["initialisations"] = [{"init": i + 1, "seed": 1000 * i, "best_monitor": v, "best_epoch": 9, "epochs": 20}
-                               for i, v in enumerate([0.497, 0.047, 0.002])]
-    fmri["chosen_init"] = 3
+    phase1 = bundle.metrics["phase1"]
+    phase1["fmri"]["initialisations"] = [{"init": i + 1, "seed": 1000 * i, "best_monitor": v, "best_epoch": 9,
+                                          "epochs": 20} for i, v in enumerate([0.497, 0.047, 0.002])]
+    phase1["fmri"]["chosen_init"] = 3
+    phase1["eeg"] = {"alpha": {"test_acc": 0.9, "test_balanced_acc": 0.875, "chance": 0.5, "epochs": 12}}
     text = build_report(bundle, render_cortex=False)
     assert "initialisations: validation loss (kept in bold)" in text
-    assert "<td>0.497, 0.047, <b>0.002</b></td>" in text
-    for entry in bundle.metrics["phase1"].get("eeg", {}).values():
-        assert "initialisations" not in entry
-    assert text.count("<td>1</td>") >= len(bundle.metrics["phase1"].get("eeg", {}))
+    rows = {row.split("</td>", 1)[0]: row for row in text.split("<tr><td>")[1:]}
+    assert "<td>0.497, 0.047, <b>0.002</b></td></tr>" in rows["fMRI (ROIs)"]
+    assert "<td>0.875</td><td>0.5</td><td>12</td><td>one (no choice)</td></tr>" in rows["EEG alpha (electrodes)"]

@@ -183,3 +183,35 @@ def test_connection_summary_lists_each_edge_once_with_its_score_and_mask():
     np.testing.assert_allclose(out["weight"], [1.0, 0.5, 0.25])
     np.testing.assert_allclose(out["saliency"], [[3.0, 0.75, -0.125], [0.0, 0.0, 0.75]])
     assert out["salient"].tolist() == [[True, False, False], [False, False, True]]
+
+
+def test_a_nan_validation_loss_in_the_first_epoch_does_not_stick():
+    """A model whose first validation pass is NaN (e.g. a transient overflow) recovers its best epoch."""
+    torch.set_num_threads(1)
+
+    class FirstValidationNaN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 2)
+            self.eval_passes = 0
+
+        def forward(self, x):
+            out = self.lin(x.mean(dim=1))
+            if not self.training:
+                self.eval_passes += 1
+                if self.eval_passes == 1:
+                    return out * float("nan")
+            return out
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    x = rng.normal(size=(80, 3, 4)).astype(np.float32)
+    x[labels == 1] += 1.0
+    split = np.array(["train", "train", "val", "test"] * 20)
+    with seeded(0):
+        run = ClassifierTraining(FirstValidationNaN(), x, labels, split, 2,
+                                 TrainSettings(epochs=6, batch_size=16, lr=0.05, patience=100))
+        history = run.run()
+    assert np.isnan(history[0]["val_loss"]) and np.isfinite(history[1]["val_loss"])
+    assert run.best_epoch > 1 and np.isfinite(run.best_monitor)
+    assert run.best_monitor == min(h["val_loss"] for h in history[1:])

@@ -531,6 +531,10 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     with timer.stage("split"):
         split = block_split(windows.labels, windows.blocks, windows.subject, config.training.val_fraction,
                             config.training.test_fraction, seed=config.training.seed)
+    if not np.any(split == "val") and config.training.val_fraction > 0:
+        warnings.append("no validation windows (too few blocks per class for training.val_fraction "
+                        f"{config.training.val_fraction:g}): early stopping is off, every model trains for all "
+                        f"{config.training.epochs} epochs, and each from its first initialisation only")
     subject_order = sorted(set(windows.subject.astype(str).tolist()))
     weights, metrics = {}, {"phase1": {}}
 

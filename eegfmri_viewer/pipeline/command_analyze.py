@@ -110,15 +110,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {out}")
     print(f"fMRI test accuracy {fm.get('test_acc', float('nan')):.3f}, balanced {fm.get('test_balanced_acc', float('nan')):.3f} "
           f"(chance {fm.get('chance', float('nan')):.3f}, {fm.get('n_test', 0)} test windows)")
-    if fm.get("initialisations"):
-        losses = ", ".join(f"{t['best_monitor']:.3f}" for t in fm["initialisations"])
-        print(f"fMRI model: kept initialisation {fm['chosen_init']} of {len(fm['initialisations'])} "
-              f"(validation losses {losses})")
+    _print_initialisations("fMRI", fm)
     for band, m in bundle.metrics.get("phase1", {}).get("eeg", {}).items():
         print(f"EEG {band}: test accuracy {m['test_acc']:.3f}, balanced {m['test_balanced_acc']:.3f}")
+        _print_initialisations(f"EEG {band}", m)
     for w in bundle.dataset.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _print_initialisations(name: str, metrics: dict) -> None:
+    """Which initialisation was kept for each model trained from several (group, or each subject)."""
+    models = [("", metrics)] + [(f", subject {s}", m) for s, m in metrics.get("subjects", {}).items()
+                                if isinstance(m, dict)]
+    for where, m in models:
+        if m.get("initialisations"):
+            losses = ", ".join(f"{t['best_monitor']:.3f}" for t in m["initialisations"])
+            print(f"{name} model{where}: kept initialisation {m['chosen_init']} of {len(m['initialisations'])} "
+                  f"(validation losses {losses})")
 
 
 def main(argv=None) -> int:

@@ -150,7 +150,8 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
     n_init : int
         Initialisations trained per model; the one with the lowest
         validation loss at its best epoch is kept (the test windows play no
-        part in the choice). Initialisation ``j`` (0-based) is seeded with
+        part in the choice; a model without validation windows is trained
+        from the first initialisation only). Initialisation ``j`` (0-based) is seeded with
         ``training.seed + INIT_SEED_STEP * j``, so ``n_init = 1`` is the
         plain seeded run. With more than one, the ``on_epoch`` records and
         the saved history carry ``init`` (``j + 1``), and the metrics gain
@@ -190,7 +191,9 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
             continue
         graph = group_graph
         chosen, tried = None, []
-        for ii in range(n_init):
+        # without validation windows there is nothing honest to choose on: one initialisation
+        n_here = n_init if np.any(sub_split == "val") else 1
+        for ii in range(n_here):
             init_seed = int(t.seed) + INIT_SEED_STEP * ii
             with seeded(init_seed):
                 if level != "group" and graph is group_graph:
@@ -200,24 +203,25 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                                          replace(settings, seed=init_seed))
                 entries = []
                 for record in run.epochs(cancel=cancel):
-                    frac = (gi + (ii + record["epoch"] / max(1, settings.epochs)) / n_init) / len(groups)
-                    what = stage if n_init == 1 else f"{stage} (initialisation {ii + 1}/{n_init})"
+                    frac = (gi + (ii + record["epoch"] / max(1, settings.epochs)) / n_here) / len(groups)
+                    what = stage if n_here == 1 else f"{stage} (initialisation {ii + 1}/{n_here})"
                     report(progress, frac, f"{what}: epoch {record['epoch']} loss {record['loss']:.3f}")
                     entry = {"stage": stage,
                              **{k: record[k] for k in ("epoch", "loss", "train_acc", "val_acc", "val_loss")}}
                     if level != "group":
                         entry["subject"] = name
-                    if n_init > 1:
+                    if n_here > 1:
                         entry["init"] = ii + 1
                     entries.append(entry)
                     if on_epoch is not None:
                         on_epoch(dict(entry))
             tried.append({"init": ii + 1, "seed": init_seed, "best_monitor": run.best_monitor,
                           "best_epoch": run.best_epoch, "epochs": len(run.history)})
-            # strictly lower, so that ties keep the first (the plain seed)
-            if chosen is None or run.best_monitor < chosen[1].best_monitor:
-                chosen = (model, run, entries, ii + 1)
-        model, run, entries, chosen_init = chosen
+            # strictly lower, so that ties keep the first (the plain seed); a diverged run (NaN) never wins
+            score = run.best_monitor if np.isfinite(run.best_monitor) else float("inf")
+            if chosen is None or score < chosen[4]:
+                chosen = (model, run, entries, ii + 1, score)
+        model, run, entries, chosen_init, _ = chosen
         histories.extend(entries)
         c, f = _outputs(model, x[idx])
         cam[idx] = c
@@ -234,7 +238,7 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                            "test_balanced_acc": evaluation["test"]["balanced_acc"],
                            "train_acc": evaluation["train"]["acc"], "val_acc": evaluation["val"]["acc"],
                            "epochs": len(run.history), "best_epoch": run.best_epoch}
-        if n_init > 1:
+        if n_here > 1:
             per_model[name]["initialisations"] = tried
             per_model[name]["chosen_init"] = chosen_init
         state_dicts[f"{stage}" if level == "group" else f"{stage}_sub-{name}"] = {
@@ -263,7 +267,7 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
                 "test_acc": accuracy(labels[sel], pred[sel]),
                 "test_balanced_acc": balanced_accuracy(labels[sel], pred[sel]), "n_test": int(sel.size)}
         metrics["subjects"] = per_model.pop("by_subject")
-        if n_init > 1:
+        if "initialisations" in per_model.get("group", {}):
             metrics["initialisations"] = per_model["group"]["initialisations"]
             metrics["chosen_init"] = per_model["group"]["chosen_init"]
     else:

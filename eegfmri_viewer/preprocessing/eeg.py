@@ -278,35 +278,73 @@ def bad_channel_plan(raw, extra_bads: Sequence[str] = (), bad_channels: str = "i
     return picks, rebuilt, dropped
 
 
-def interpolated_segment(raw, extra_bads: Sequence[str], start: int, stop: int) -> dict:
-    """What the analysis puts in place of each bad channel, on samples ``start:stop`` of ``raw``.
+@dataclass
+class ChannelInterpolator:
+    """The linear map that rebuilds a recording's bad channels from its good ones.
 
-    The same spherical splines as :func:`preprocess_eeg` with
-    ``bad_channels="interpolate"``, from the same good channels, on the
-    recorded samples (before the analysis's filtering, decimation and
-    re-reference; the interpolation is linear, so it commutes with them).
+    Attributes
+    ----------
+    picks : list of int
+        Indices in the recording of the EEG channels the analysis keeps (good
+        and rebuilt), in file order.
+    rebuilt : list of str
+        Bad channels rebuilt (those with a position).
+    matrix : ndarray, shape (n_rebuilt, n_picks)
+        ``matrix @ data[picks]`` is the rebuilt channels' signal; the columns
+        of bad channels are zero.
+    """
+
+    picks: list
+    rebuilt: list
+    matrix: ndarray
+
+    def apply(self, raw, start: int, stop: int) -> dict:
+        """The rebuilt signal of each channel of :attr:`rebuilt` on samples ``start:stop``.
+
+        Returns
+        -------
+        rows : dict of str to ndarray, shape (stop - start,)
+            Volts.
+        """
+        if not self.rebuilt:
+            return {}
+        out = self.matrix @ raw.get_data(picks=self.picks, start=int(start), stop=int(stop))
+        return dict(zip(self.rebuilt, out))
+
+
+def bad_channel_interpolator(raw, extra_bads: Sequence[str] = ()) -> ChannelInterpolator:
+    """The spherical-spline map :func:`preprocess_eeg` uses for the bad channels of ``raw``.
+
+    The same channels and splines as ``bad_channels="interpolate"``: computed
+    by MNE's ``interpolate_bads`` on the unit vectors of the kept channels, so
+    applying it to recorded samples is the analysis's interpolation before its
+    filtering, decimation and re-reference (all linear, so they commute with
+    it). Building it costs an SVD; applying it, one matrix product.
 
     Parameters
     ----------
     raw : mne.io.BaseRaw
     extra_bads : sequence of str
-    start, stop : int
-        Sample range.
+        Channels marked bad beyond ``channels.tsv``.
 
     Returns
     -------
-    rows : dict of str to ndarray, shape (stop - start,)
-        The interpolated signal (volts) of each bad channel that has a
-        position; bad channels without one are dropped by the analysis and
-        are absent here.
+    interpolator : ChannelInterpolator
+        Bad channels without a position are dropped by the analysis and are
+        not in ``rebuilt``.
+
+    Raises
+    ------
+    InputError
+        As :func:`bad_channel_plan`, or when MNE cannot interpolate.
     """
     picks, rebuilt, _ = bad_channel_plan(raw, extra_bads, "interpolate")
     if not rebuilt:
-        return {}
+        return ChannelInterpolator(picks, [], np.zeros((0, len(picks))))
     names = [raw.ch_names[i] for i in picks]
-    data = raw.get_data(picks=picks, start=int(start), stop=int(stop))
-    data = _interpolate(data, _band_info(raw, names, float(raw.info["sfreq"])), rebuilt, _raw_source(raw))
-    return {name: data[names.index(name)] for name in rebuilt}
+    unit = _interpolate(np.eye(len(picks)), _band_info(raw, names, float(raw.info["sfreq"])), rebuilt,
+                        _raw_source(raw))
+    return ChannelInterpolator(picks, rebuilt, unit[[names.index(name) for name in rebuilt]])
 
 
 def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,

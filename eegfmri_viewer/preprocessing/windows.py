@@ -27,7 +27,11 @@ Rules (BOLD clock, seconds from the onset of volume 0):
   Without an alignment the two clocks are taken as equal.
 * A window that does not fit inside the data (either modality) is dropped.
 * A window whose BOLD volumes include a censored one (head motion above the
-  threshold, :mod:`eegfmri_viewer.io.motion`) is dropped and counted.
+  threshold, :mod:`eegfmri_viewer.io.motion`) is dropped and counted; so is a
+  window whose EEG span saw such a movement (the framewise displacement of
+  volume k is the movement between volumes k - 1 and k, so it touches the EEG
+  of BOLD-clock times ``((k - 1) TR, k TR]``): a head movement that spoils a
+  volume also leaves artefacts in the EEG recorded meanwhile.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ class Windows:
     class_names : list of str
     subject : ndarray, shape (n_windows,), str
     n_censored : int
-        Windows left out because their BOLD volumes include a censored volume.
+        Windows left out for head motion: their BOLD volumes include a
+        censored volume, or their EEG span saw the movement into one.
     n_overlapping : int
         Event windows left out because they overlap a window of another class
         (``mode="events"``).
@@ -111,7 +116,8 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         trial types of the recording.
     censor : ndarray of bool, shape (n_volumes,) | None
         Volumes not to use (e.g. framewise displacement above a threshold):
-        a window whose BOLD volumes include one is left out.
+        a window whose BOLD volumes include one, or whose EEG span saw the
+        movement into one, is left out.
     mode : "blocks" | "events"
         Windows tile the blocks of a condition, or start at each event's
         onset (see the module's rules).
@@ -188,7 +194,7 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
                 ok &= v0 >= 0 and v0 + n_fmri <= roi_series.n_volumes
             if s0 is not None:
                 ok &= s0 >= 0 and s0 + n_eeg <= eeg_bands.band_signal.shape[-1]
-            if ok and censor is not None and v0 is not None and np.any(censor[v0:v0 + n_fmri]):
+            if ok and censor is not None and _moved(censor, t, window_s, tr, v0, n_fmri, s0 is not None):
                 ok = False
                 n_censored += 1
             if ok:
@@ -200,7 +206,8 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
             raise InputError(src, f"all {n_overlapping} events lie closer than {window_s:g} s to an event of "
                                   "another condition: their windows would mix the two")
         if n_censored:
-            raise InputError(src, f"all {n_censored} windows include a censored (moved) volume")
+            raise InputError(src, f"all {n_censored} windows meet a censored (moved) volume, in their BOLD "
+                                  "volumes or during their EEG")
         if mode == "events":
             also = f" ({n_overlapping} more left out for overlapping another condition's)" if n_overlapping else ""
             raise InputError(src, f"no event's {window_s:g} s window fits inside the data{also}")
@@ -233,6 +240,23 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         n_censored=n_censored,
         n_overlapping=n_overlapping,
     )
+
+
+def _moved(censor: ndarray, t: float, window_s: float, tr: float, v0: Optional[int], n_fmri: int,
+           has_eeg: bool) -> bool:
+    """Whether the window starting at BOLD-clock ``t`` meets a censored volume.
+
+    Its BOLD volumes ``v0 : v0 + n_fmri``, and, with EEG, the volumes ``k``
+    whose movement (between volumes k - 1 and k, BOLD-clock times
+    ``((k - 1) tr, k tr]``) overlaps the EEG span ``[t, t + window_s)``.
+    """
+    if v0 is not None and np.any(censor[max(v0, 0):v0 + n_fmri]):
+        return True
+    if has_eeg and tr:
+        first = int(np.floor(t / tr + 1e-9)) + 1
+        last = int(np.ceil((t + window_s) / tr - 1e-9))
+        return bool(np.any(censor[max(first, 0):max(last + 1, 0)]))
+    return False
 
 
 def _nearest(x: float) -> int:

@@ -121,7 +121,7 @@ def _accuracy_rows(metrics: dict) -> list:
 
 
 def _initialisations_cell(entry: dict) -> str:
-    """Best validation loss of each initialisation, the kept one in bold ("1" for a single one)."""
+    """Best validation loss of each initialisation, the kept one in bold ("one (no choice)" for a single one)."""
     tried = entry.get("initialisations")
     if tried:
         kept = entry.get("chosen_init")
@@ -129,7 +129,7 @@ def _initialisations_cell(entry: dict) -> str:
                          else _fmt(t.get("best_monitor")) for t in tried)
     per_subject = [len(s["initialisations"]) for s in entry.get("subjects", {}).values()
                    if isinstance(s, dict) and s.get("initialisations")]
-    return f"{max(per_subject)} per subject" if per_subject else "1"
+    return f"{max(per_subject)} per subject" if per_subject else "one (no choice)"
 
 
 def build_report(

@@ -248,7 +248,8 @@ class ClassifierTraining:
                 correct += int((logits.argmax(-1) == y_all[batch]).sum())
             val = self.evaluate("val")
             monitor = val["loss"] if has_val else total / max(seen, 1)
-            if monitor < best_loss - 1e-6 or best_state is None:
+            # a NaN first epoch must not become a best that no later epoch can beat
+            if best_state is None or not np.isfinite(best_loss) or monitor < best_loss - 1e-6:
                 best_loss = monitor
                 best_state = copy.deepcopy(self.model.state_dict())
                 self.best_epoch = epoch

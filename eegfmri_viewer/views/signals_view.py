@@ -118,6 +118,8 @@ class SignalsView(QWidget):
         self.preview_curves: list = []
         #: Why the preview shows nothing for a bad channel on the page ("" when all are drawn).
         self.preview_message = ""
+        # (raw, marked channels, ChannelInterpolator) of the last preview
+        self._interpolator_cache = None
 
         self.stack = QStackedWidget()
         self.message = QLabel(NO_DATASET_MESSAGE)
@@ -276,6 +278,7 @@ class SignalsView(QWidget):
     def _on_dataset(self, rec) -> None:
         self._rec = rec
         self._mean_volume = None
+        self._interpolator_cache = None
         if rec is None or (rec.eeg is None and rec.bold is None):
             self.stack.setCurrentIndex(0)
             return
@@ -435,6 +438,17 @@ class SignalsView(QWidget):
         self._draw_band()
         self._draw_preview()
 
+    def _interpolator(self):
+        """The recording's bad-channel interpolation, built once per set of bad channels (an SVD)."""
+        from eegfmri_viewer.preprocessing.eeg import bad_channel_interpolator
+
+        rec = self._rec
+        marked = tuple(sorted(n for n in self.state.marked_bad_of(rec.label) if n not in self.file_bads()))
+        cache = self._interpolator_cache
+        if cache is None or cache[0] is not rec.eeg or cache[1] != marked:
+            cache = self._interpolator_cache = (rec.eeg, marked, bad_channel_interpolator(rec.eeg, marked))
+        return cache[2]
+
     def _draw_preview(self) -> None:
         """Draw (or clear) the interpolated signal over each bad channel of the page."""
         for curve in self.preview_curves:
@@ -451,12 +465,10 @@ class SignalsView(QWidget):
             self.preview_message = "no bad channel on this page"
         else:
             from eegfmri_viewer.io.errors import InputError
-            from eegfmri_viewer.preprocessing.eeg import interpolated_segment
 
             start, stop = self.window_bounds()
-            marked = [n for n in self.state.marked_bad_of(rec.label) if n not in self.file_bads()]
             try:
-                rows = interpolated_segment(rec.eeg, marked, start, stop)
+                rows = self._interpolator().apply(rec.eeg, start, stop)
             except InputError as exc:
                 rows = {}
                 self.preview_message = exc.problem
