@@ -207,6 +207,21 @@ def test_channels_tsv_names_match_an_edf_style_export(tmp_path):
     assert rec.eeg.info["bads"] == ["EEG C3-REF"]
 
 
+def test_channels_tsv_short_name_shared_by_two_channels_is_refused(tmp_path):
+    names = ["EEG C3-REF", "EEG C3-LE"] + [f"EEG {n}-REF" for n in NAMES[:6] if n != "C3"]
+    make_bids_run(tmp_path, n_vol=10, ch_names=names)
+    eeg = tmp_path / "sub-01" / "eeg"
+    rows = [("C3", "EEG", "bad")] + [(n, "EEG", "good") for n in NAMES[:6] if n != "C3"]
+    write_tsv(eeg / f"{BASE}_channels.tsv", ["name", "type", "status"], rows)
+    _load_fails(tmp_path, rf"{BASE}_channels\.tsv: line 2: 'C3' could be any of the recording's channels "
+                          r"EEG C3-REF, EEG C3-LE; name the channel as the EEG file does")
+    # named as in the file, each row finds its own channel
+    rows[0] = ("EEG C3-LE", "EEG", "bad")
+    write_tsv(eeg / f"{BASE}_channels.tsv", ["name", "type", "status"], rows + [("EEG C3-REF", "EEG", "good")])
+    rec = load_run(discover(tmp_path).runs[0], correct_artifacts=False)
+    assert rec.eeg.info["bads"] == ["EEG C3-LE"]
+
+
 def test_channels_tsv_unknown_status(tmp_path):
     root, eeg, _ = _run(tmp_path)
     rows = [(n, "EEG", "good") for n in NAMES[:8]]

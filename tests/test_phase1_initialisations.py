@@ -84,3 +84,20 @@ def test_a_model_without_validation_windows_is_trained_from_one_initialisation()
     assert "initialisations" not in res.metrics["subjects"]["02"]
     assert len(res.metrics["subjects"]["01"]["initialisations"]) == 3
     assert {e.get("init") for e in seen if e["subject"] == "02"} == {None}
+
+
+def test_analysis_warns_when_models_get_no_validation_windows():
+    from eegfmri_viewer.pipeline.analyze import validation_warnings
+    from eegfmri_viewer.pipeline.config import TrainingConfig
+
+    subjects = np.array(["01"] * 4 + ["02"] * 4)
+    split = np.array(["train", "val", "test", "train", "train", "train", "test", "train"])
+    training = TrainingConfig()
+    assert validation_warnings(split, subjects, "group", training) == []
+    (individual,) = validation_warnings(split, subjects, "individual", training)
+    assert individual.startswith("subject(s) 02 have no validation windows") and "first initialisation" in individual
+    no_val = np.where(split == "val", "train", split)
+    (group,) = validation_warnings(no_val, subjects, "group", training)
+    assert group.startswith("no validation windows") and "all 60 epochs" in group
+    training.val_fraction = 0.0  # asked for: nothing to warn about
+    assert validation_warnings(no_val, subjects, "group", training) == []

@@ -71,6 +71,11 @@ def test_each_initialisation_of_a_model_is_its_own_curve(view):
     assert list(x) == [1, 2] and list(y) == pytest.approx([2.1, 2.2])
     assert list(view.curves[("fmri #1", "loss")].getData()[1]) == pytest.approx([1.1, 1.2])
     assert ("fmri", "loss") not in view.curves
+    # a default run's 9 curve sets (3 initialisations, 5 bands, phase 2) all differ in colour
+    for stage in ("eeg_delta", "eeg_theta", "eeg_alpha", "eeg_beta", "eeg_gamma", "phase2", "fmri #3"):
+        view.on_epoch({"stage": stage, "epoch": 1, "loss": 1.0, "train_acc": 0.5, "val_acc": 0.4})
+    colours = {view.curves[(stage, "loss")].opts["pen"].color().name() for stage in view._history}
+    assert len(view._history) == 9 and len(colours) == 9
 
 
 def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):

@@ -141,8 +141,12 @@ def apply_channels_tsv(raw, path) -> dict:
     if rows and "name" not in rows[0]:
         raise InputError(path, "channels.tsv needs a 'name' column")
     lower = {n.lower(): n for n in raw.ch_names}
-    # an EDF export's "EEG Fp1-REF" is the table's "Fp1"
-    normalized = {normalize_name(n): n for n in raw.ch_names}
+    # an EDF export's "EEG Fp1-REF" is the table's "Fp1"; a short name that two channels
+    # share ("EEG C3-REF", "EEG C3-LE") is ambiguous, and a row naming it is refused below
+    by_short: dict = {}
+    for n in raw.ch_names:
+        by_short.setdefault(normalize_name(n), []).append(n)
+    normalized = {k: v[0] for k, v in by_short.items() if len(v) == 1}
     listed = [str(row.get("name") or "").strip() for row in rows]
     if rows and not any(n.lower() in lower or normalize_name(n) in normalized for n in listed):
         raise InputError(path, f"channels.tsv lists none of the recording's channels (it has {listed[:5]}"
@@ -154,6 +158,10 @@ def apply_channels_tsv(raw, path) -> dict:
         listed_name = str(row.get("name") or "").strip()
         name = lower.get(listed_name.lower()) or normalized.get(normalize_name(listed_name))
         if name is None:
+            shared = by_short.get(normalize_name(listed_name), [])
+            if len(shared) > 1:
+                raise InputError(path, f"line {line}: '{listed_name}' could be any of the recording's channels "
+                                       f"{', '.join(shared)}; name the channel as the EEG file does")
             continue
         kind = BIDS_TYPES.get(str(row.get("type") or "").strip().upper())
         if kind is not None and kind != current[name]:

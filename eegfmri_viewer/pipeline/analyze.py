@@ -299,6 +299,40 @@ def _recording_info(rec, bad_eeg: dict, motion: dict) -> dict:
             "motion": motion.get(str(rec.label))}
 
 
+def validation_warnings(split: ndarray, subjects: ndarray, level: str, training) -> list:
+    """What the analysis must say when models get no validation windows.
+
+    Without them a model trains for all epochs (no early stopping) and from
+    its first initialisation only (nothing to choose on).
+
+    Parameters
+    ----------
+    split : ndarray, shape (n_windows,)
+        ``"train"`` / ``"val"`` / ``"test"``.
+    subjects : ndarray, shape (n_windows,)
+    level : "group" | "individual"
+    training : TrainingConfig
+
+    Returns
+    -------
+    warnings : list of str
+    """
+    if training.val_fraction <= 0:
+        return []
+    if not np.any(split == "val"):
+        return [f"no validation windows (too few blocks per class for training.val_fraction "
+                f"{training.val_fraction:g}): early stopping is off, every model trains for all {training.epochs} "
+                "epochs, and each from its first initialisation only"]
+    if level != "individual":
+        return []
+    subjects = np.asarray(subjects).astype(str)
+    without = sorted(set(subjects.tolist()) - set(subjects[split == "val"].tolist()))
+    if not without:
+        return []
+    return [f"subject(s) {', '.join(without)} have no validation windows (too few blocks): their models train "
+            f"for all {training.epochs} epochs without early stopping, from their first initialisation only"]
+
+
 def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = None,
             sessions: Optional[Sequence[str]] = None, level: Optional[str] = None, force: bool = False,
             progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None) -> Path:
@@ -531,10 +565,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     with timer.stage("split"):
         split = block_split(windows.labels, windows.blocks, windows.subject, config.training.val_fraction,
                             config.training.test_fraction, seed=config.training.seed)
-    if not np.any(split == "val") and config.training.val_fraction > 0:
-        warnings.append("no validation windows (too few blocks per class for training.val_fraction "
-                        f"{config.training.val_fraction:g}): early stopping is off, every model trains for all "
-                        f"{config.training.epochs} epochs, and each from its first initialisation only")
+    warnings.extend(validation_warnings(split, windows.subject, level, config.training))
     subject_order = sorted(set(windows.subject.astype(str).tolist()))
     weights, metrics = {}, {"phase1": {}}
 

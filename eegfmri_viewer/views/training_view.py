@@ -34,7 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-STAGE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+#: One colour per curve set (matplotlib's tab10): a default run draws 9 (3 fMRI
+#: initialisations, 5 bands, phase 2), so no two share a colour.
+STAGE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf"]
 
 
 def _default_source(state) -> str:
