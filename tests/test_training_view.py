@@ -78,6 +78,33 @@ def test_each_initialisation_of_a_model_is_its_own_curve(view):
     assert len(view._history) == 9 and len(colours) == 9
 
 
+def test_when_done_the_initialisations_not_kept_are_faded_and_named(view, tmp_path):
+    from bundle_factory import make_bundle
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.views.training_view import DISCARDED_ALPHA
+
+    make_bundle(tmp_path / "b")
+    bundle = load_bundle(tmp_path / "b")
+    bundle.metrics["phase1"]["fmri"].update(
+        initialisations=[{"init": i, "best_monitor": v} for i, v in ((1, 0.5), (2, 0.05), (3, 0.2))], chosen_init=2)
+    for init in (1, 2, 3):
+        view.on_epoch({"stage": "fmri", "init": init, "epoch": 1, "loss": 1.0, "train_acc": 0.5, "val_acc": 0.4})
+    view.on_epoch({"stage": "phase2", "epoch": 1, "loss": 1.0, "train_acc": None, "val_acc": None})
+
+    def alpha(stage):
+        return view.curves[(stage, "loss")].opts["pen"].color().alpha()
+
+    # another bundle in the state (e.g. opened meanwhile): nothing is claimed about this run
+    view.on_finished(tmp_path / "elsewhere")
+    assert {alpha(f"fmri #{i}") for i in (1, 2, 3)} == {255} and "kept" not in view.message.text()
+    view.state.set_results(bundle)
+    view.on_finished(bundle.path)
+    assert [alpha(f"fmri #{i}") for i in (1, 2, 3)] == [DISCARDED_ALPHA, 255, DISCARDED_ALPHA]
+    assert alpha("phase2") == 255
+    assert view.curves[("fmri #1", "val_acc")].opts["pen"].color().alpha() == DISCARDED_ALPHA
+    assert "fmri: kept #2 of 3" in view.message.text()
+
+
 def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):
     from eegfmri_viewer.pipeline.config import AnalysisConfig
 

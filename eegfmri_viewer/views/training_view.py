@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+#: Opacity (0-255) of the curves of initialisations a model did not keep, once the run is done.
+DISCARDED_ALPHA = 70
 #: One colour per curve set (matplotlib's tab10): a default run draws 9 (3 fMRI
 #: initialisations, 5 bands, phase 2), so no two share a colour.
 STAGE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
@@ -339,10 +341,44 @@ class TrainingView(QWidget):
             curve.setData(history["epoch"], history[key], connect="finite")
 
     def on_finished(self, path) -> None:
-        """The analysis wrote its bundle at ``path``."""
+        """The analysis wrote its bundle at ``path``.
+
+        When the results in the shared state are that bundle's, the curves of
+        the initialisations a model did not keep are faded, and the message
+        says which one each model kept.
+        """
         self.progress_bar.setValue(1000)
-        self.message.setText(f"Done: results in {path}")
+        results = self.state.results
+        same = results is not None and getattr(results, "path", None) is not None and \
+            str(results.path) == str(path)
+        kept = self._show_kept_initialisations(results.metrics) if same else []
+        self.message.setText(f"Done: results in {path}" + (f" ({'; '.join(kept)})" if kept else ""))
         self._set_idle()
+
+    def _show_kept_initialisations(self, metrics: dict) -> list:
+        """Fade the curves of discarded initialisations; returns "fmri: kept #2 of 3"-style notes."""
+        phase1 = metrics.get("phase1", {})
+        models = [("fmri", phase1.get("fmri", {}))] + [(f"eeg_{b}", m) for b, m in phase1.get("eeg", {}).items()]
+        notes = []
+        for stage, entry in models:
+            tried = entry.get("initialisations") if isinstance(entry, dict) else None
+            if not tried:
+                continue
+            kept = entry.get("chosen_init")
+            notes.append(f"{stage}: kept #{kept} of {len(tried)}")
+            for t in tried:
+                if t.get("init") == kept:
+                    continue
+                for key in ("loss", "train_acc", "val_acc"):
+                    curve = self.curves.get((f"{stage} #{t.get('init')}", key))
+                    if curve is not None:
+                        pen = pg.mkPen(curve.opts["pen"])
+                        color = pen.color()
+                        color.setAlpha(DISCARDED_ALPHA)
+                        pen.setColor(color)
+                        pen.setWidthF(1.0)
+                        curve.setPen(pen)
+        return notes
 
     def on_failed(self, message: str = "") -> None:
         """The analysis failed or was cancelled."""
