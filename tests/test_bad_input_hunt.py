@@ -222,6 +222,15 @@ def test_channels_tsv_short_name_shared_by_two_channels_is_refused(tmp_path):
     assert rec.eeg.info["bads"] == ["EEG C3-LE"]
 
 
+def test_channels_tsv_of_short_names_for_a_recording_with_every_channel_twice(tmp_path):
+    short = ["Fp1", "Fp2", "C3", "C4", "O1", "O2"]
+    make_bids_run(tmp_path, n_vol=10, ch_names=[f"EEG {n}-{ref}" for n in short for ref in ("REF", "LE")])
+    eeg = tmp_path / "sub-01" / "eeg"
+    write_tsv(eeg / f"{BASE}_channels.tsv", ["name", "type", "status"], [(n, "EEG", "good") for n in short])
+    _load_fails(tmp_path, rf"{BASE}_channels\.tsv: line 2: 'Fp1' could be any of the recording's channels "
+                          r"EEG Fp1-REF, EEG Fp1-LE")
+
+
 def test_channels_tsv_unknown_status(tmp_path):
     root, eeg, _ = _run(tmp_path)
     rows = [(n, "EEG", "good") for n in NAMES[:8]]

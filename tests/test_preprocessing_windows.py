@@ -113,7 +113,7 @@ def test_censored_volumes_leave_their_windows_out_and_are_counted():
 
 
 def test_a_movement_during_a_windows_eeg_leaves_it_out_too():
-    # FD of volume 11 is the movement between volumes 10 and 11, BOLD-clock times (20, 22] s
+    # FD of volume 11 compares the head positions of volumes 10 and 11, acquired over BOLD-clock (20, 24) s
     censor = np.zeros(N_VOL, dtype=bool)
     censor[11] = True
     kwargs = dict(window_s=4.0, hrf_delay_s=5.0, censor=censor)
@@ -125,6 +125,18 @@ def test_a_movement_during_a_windows_eeg_leaves_it_out_too():
     assert sorted(set(onsets) - set(bold_only.onsets_s.tolist())) == [16]
     assert sorted(set(onsets) - set(eeg_only.onsets_s.tolist())) == [20]
     assert sorted(set(onsets) - set(both.onsets_s.tolist())) == [16, 20] and both.n_censored == 2
+    # FD of volume 10 spans (18, 22) s: the EEG of the windows at 16 s and at 20 s
+    censor[:] = False
+    censor[10] = True
+    eeg_only = make_windows(_recording(_events()), _eeg_bands(), None, **kwargs)
+    assert sorted(set(onsets) - set(eeg_only.onsets_s.tolist())) == [16, 20]
+    # a censor that does not fit the run, or a run without a TR, is a caller's mistake, not data to trim
+    with pytest.raises(ValueError, match="censor has 10 entries for 60 volumes"):
+        make_windows(_recording(_events()), None, _roi_series(), window_s=4.0, censor=censor[:10])
+    no_tr = _recording(_events())
+    no_tr.tr = None
+    with pytest.raises(ValueError, match="censor needs the TR"):
+        make_windows(no_tr, _eeg_bands(), None, window_s=4.0, censor=censor)
 
 
 def test_events_shorter_than_the_window_are_named_as_such():

@@ -74,8 +74,9 @@ def test_each_initialisation_of_a_model_is_its_own_curve(view):
     # a default run's 9 curve sets (3 initialisations, 5 bands, phase 2) all differ in colour
     for stage in ("eeg_delta", "eeg_theta", "eeg_alpha", "eeg_beta", "eeg_gamma", "phase2", "fmri #3"):
         view.on_epoch({"stage": stage, "epoch": 1, "loss": 1.0, "train_acc": 0.5, "val_acc": 0.4})
-    colours = {view.curves[(stage, "loss")].opts["pen"].color().name() for stage in view._history}
-    assert len(view._history) == 9 and len(colours) == 9
+    sets = {key[0] for key in view.curves}
+    colours = {view.curves[(stage, "loss")].opts["pen"].color().name() for stage in sets}
+    assert len(sets) == 9 and len(colours) == 9
 
 
 def test_when_done_the_initialisations_not_kept_are_faded_and_named(view, tmp_path):
@@ -95,14 +96,45 @@ def test_when_done_the_initialisations_not_kept_are_faded_and_named(view, tmp_pa
         return view.curves[(stage, "loss")].opts["pen"].color().alpha()
 
     # another bundle in the state (e.g. opened meanwhile): nothing is claimed about this run
+    view.state.set_results(bundle)
     view.on_finished(tmp_path / "elsewhere")
     assert {alpha(f"fmri #{i}") for i in (1, 2, 3)} == {255} and "kept" not in view.message.text()
-    view.state.set_results(bundle)
     view.on_finished(bundle.path)
     assert [alpha(f"fmri #{i}") for i in (1, 2, 3)] == [DISCARDED_ALPHA, 255, DISCARDED_ALPHA]
     assert alpha("phase2") == 255
     assert view.curves[("fmri #1", "val_acc")].opts["pen"].color().alpha() == DISCARDED_ALPHA
     assert "fmri: kept #2 of 3" in view.message.text()
+
+
+def test_at_individual_level_each_subjects_model_is_its_own_curve_and_keeps_its_own_initialisation(view,
+                                                                                                    tmp_path):
+    from bundle_factory import make_bundle
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.views.training_view import DISCARDED_ALPHA
+
+    for subject in ("01", "02"):
+        for init in (1, 2):
+            for epoch in (1, 2):
+                view.on_epoch({"stage": "fmri", "subject": subject, "init": init, "epoch": epoch,
+                               "loss": init + 0.1 * epoch, "train_acc": 0.5, "val_acc": 0.4})
+    x, y = view.curves[("fmri #1", "loss", "02")].getData()
+    assert list(x) == [1, 2] and list(y) == pytest.approx([1.1, 1.2])  # not appended to subject 01's
+    pen_01 = view.curves[("fmri #1", "loss", "01")].opts["pen"].color().name()
+    assert view.curves[("fmri #1", "loss", "02")].opts["pen"].color().name() == pen_01
+    make_bundle(tmp_path / "b")
+    bundle = load_bundle(tmp_path / "b")
+    tried = [{"init": 1, "best_monitor": 0.5}, {"init": 2, "best_monitor": 0.1}]
+    bundle.metrics["phase1"]["fmri"]["subjects"] = {"01": {"initialisations": tried, "chosen_init": 2},
+                                                    "02": {"initialisations": tried, "chosen_init": 1}}
+    view.state.set_results(bundle)
+    view.on_finished(bundle.path)
+
+    def alpha(curve_set, subject):
+        return view.curves[(curve_set, "loss", subject)].opts["pen"].color().alpha()
+
+    assert [alpha("fmri #1", "01"), alpha("fmri #2", "01")] == [DISCARDED_ALPHA, 255]
+    assert [alpha("fmri #1", "02"), alpha("fmri #2", "02")] == [255, DISCARDED_ALPHA]
+    assert "fmri: kept #2 (01), #1 (02)" in view.message.text()
 
 
 def test_set_config_shows_the_settings_of_a_run_started_elsewhere(view):

@@ -148,7 +148,7 @@ def apply_channels_tsv(raw, path) -> dict:
         by_short.setdefault(normalize_name(n), []).append(n)
     normalized = {k: v[0] for k, v in by_short.items() if len(v) == 1}
     listed = [str(row.get("name") or "").strip() for row in rows]
-    if rows and not any(n.lower() in lower or normalize_name(n) in normalized for n in listed):
+    if rows and not any(n.lower() in lower or normalize_name(n) in by_short for n in listed):
         raise InputError(path, f"channels.tsv lists none of the recording's channels (it has {listed[:5]}"
                                f"{' ...' if len(listed) > 5 else ''}; the EEG file has {raw.ch_names[:5]}"
                                f"{' ...' if len(raw.ch_names) > 5 else ''}); is it the sidecar of another recording?")

@@ -326,7 +326,9 @@ def validation_warnings(split: ndarray, subjects: ndarray, level: str, training)
     if level != "individual":
         return []
     subjects = np.asarray(subjects).astype(str)
-    without = sorted(set(subjects.tolist()) - set(subjects[split == "val"].tolist()))
+    # a subject without training windows gets no model at all
+    trained = set(subjects[split == "train"].tolist())
+    without = sorted(trained - set(subjects[split == "val"].tolist()))
     if not without:
         return []
     return [f"subject(s) {', '.join(without)} have no validation windows (too few blocks): their models train "

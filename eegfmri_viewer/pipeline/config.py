@@ -95,8 +95,9 @@ class PreprocessingConfig:
     fd_threshold_mm : float
         Motion censoring: windows whose BOLD volumes include one with a
         framewise displacement above this (mm; Power et al. 2012, from the
-        run's fMRIPrep confounds) are left out. 0 (default) keeps every
-        window; 0.5 is a common lenient choice, 0.2 a strict one.
+        run's fMRIPrep confounds), or whose EEG may have been recorded during
+        such a movement, are left out. 0 (default) keeps every window; 0.5 is
+        a common lenient choice, 0.2 a strict one.
     """
 
     eeg_sfreq: float = 250.0

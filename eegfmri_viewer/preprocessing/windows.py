@@ -28,9 +28,10 @@ Rules (BOLD clock, seconds from the onset of volume 0):
 * A window that does not fit inside the data (either modality) is dropped.
 * A window whose BOLD volumes include a censored one (head motion above the
   threshold, :mod:`eegfmri_viewer.io.motion`) is dropped and counted; so is a
-  window whose EEG span saw such a movement (the framewise displacement of
-  volume k is the movement between volumes k - 1 and k, so it touches the EEG
-  of BOLD-clock times ``((k - 1) TR, k TR]``): a head movement that spoils a
+  window whose EEG span may have seen such a movement (the framewise
+  displacement of volume k compares the head positions of volumes k - 1 and k,
+  so a movement anywhere during their acquisition, BOLD-clock times
+  ``((k - 1) TR, (k + 1) TR)``, can raise it): a head movement that spoils a
   volume also leaves artefacts in the EEG recorded meanwhile.
 """
 
@@ -171,6 +172,13 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
 
     if mode not in ("blocks", "events"):
         raise ValueError(f"mode must be 'blocks' or 'events', got {mode!r}")
+    if censor is not None:
+        censor = np.asarray(censor, dtype=bool)
+        if not tr:
+            raise ValueError("censor needs the TR of the recording, to know when each volume was acquired")
+        n_volumes = roi_series.n_volumes if roi_series is not None else None
+        if n_volumes is not None and len(censor) != n_volumes:
+            raise ValueError(f"censor has {len(censor)} entries for {n_volumes} volumes")
     onsets = np.asarray(events.onset, float)
     durations = np.asarray(events.duration, float)
     block_of, n_overlapping = np.arange(len(onsets)), 0
@@ -247,13 +255,15 @@ def _moved(censor: ndarray, t: float, window_s: float, tr: float, v0: Optional[i
     """Whether the window starting at BOLD-clock ``t`` meets a censored volume.
 
     Its BOLD volumes ``v0 : v0 + n_fmri``, and, with EEG, the volumes ``k``
-    whose movement (between volumes k - 1 and k, BOLD-clock times
-    ``((k - 1) tr, k tr]``) overlaps the EEG span ``[t, t + window_s)``.
+    whose framewise displacement overlaps the EEG span ``[t, t + window_s)``:
+    FD[k] compares the head positions of volumes k - 1 and k, so a movement
+    anywhere during their acquisition, BOLD-clock ``((k - 1) tr, (k + 1) tr)``,
+    can raise it.
     """
     if v0 is not None and np.any(censor[max(v0, 0):v0 + n_fmri]):
         return True
     if has_eeg and tr:
-        first = int(np.floor(t / tr + 1e-9)) + 1
+        first = int(np.floor(t / tr + 1e-9))
         last = int(np.ceil((t + window_s) / tr - 1e-9))
         return bool(np.any(censor[max(first, 0):max(last + 1, 0)]))
     return False

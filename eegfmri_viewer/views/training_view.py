@@ -88,7 +88,10 @@ class TrainingView(QWidget):
         self._defaults = AnalysisConfig().to_dict()
         self.widgets: dict[tuple[str, str], QWidget] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
-        self._history: dict[str, dict[str, list]] = {}
+        # per (curve set, subject or None): the epochs drawn; at individual level each subject's
+        # model is its own curve, in its curve set's colour
+        self._history: dict[tuple, dict[str, list]] = {}
+        self._stages: list = []
 
         # everything scrolls, so the dock never forces the main window taller
         outer = QVBoxLayout(self)
@@ -319,25 +322,37 @@ class TrainingView(QWidget):
         self.message.setText(message)
 
     def on_epoch(self, record: dict) -> None:
-        """Append one epoch (keys stage, epoch, loss, train_acc, val_acc) to the curves."""
+        """Append one epoch (keys stage, epoch, loss, train_acc, val_acc; init, subject) to the curves.
+
+        One curve set (loss, train and validation accuracy) per stage and
+        initialisation (``"fmri #2"``); at individual level one curve per
+        subject in its set's colour (``curves[(set, key, subject)]``),
+        the legend naming the set once.
+        """
         stage = str(record.get("stage", "training"))
         if record.get("init") is not None:
             # each initialisation of a model is its own curve
             stage = f"{stage} #{record['init']}"
-        history = self._history.setdefault(stage, {"epoch": [], "loss": [], "train_acc": [], "val_acc": []})
+        subject = record.get("subject")
+        if stage not in self._stages:
+            self._stages.append(stage)
+        history = self._history.setdefault((stage, subject),
+                                           {"epoch": [], "loss": [], "train_acc": [], "val_acc": []})
         for key in history:
             value = record.get(key)
             history[key].append(float("nan") if value is None else float(value))
-        color = STAGE_COLORS[(list(self._history).index(stage)) % len(STAGE_COLORS)]
+        color = STAGE_COLORS[self._stages.index(stage) % len(STAGE_COLORS)]
         specs = [("loss", self.loss_plot, pg.mkPen(color, width=2), stage),
                  ("train_acc", self.acc_plot, pg.mkPen(color, width=2), f"{stage} train"),
                  ("val_acc", self.acc_plot, pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
                   f"{stage} val")]
         for key, plot, pen, name in specs:
-            curve = self.curves.get((stage, key))
+            curve_key = (stage, key) if subject is None else (stage, key, str(subject))
+            curve = self.curves.get(curve_key)
             if curve is None:
-                curve = plot.plot(pen=pen, name=name)
-                self.curves[(stage, key)] = curve
+                named = not any(k[:2] == (stage, key) for k in self.curves)
+                curve = plot.plot(pen=pen, name=name if named else None)
+                self.curves[curve_key] = curve
             curve.setData(history["epoch"], history[key], connect="finite")
 
     def on_finished(self, path) -> None:
@@ -361,24 +376,35 @@ class TrainingView(QWidget):
         models = [("fmri", phase1.get("fmri", {}))] + [(f"eeg_{b}", m) for b, m in phase1.get("eeg", {}).items()]
         notes = []
         for stage, entry in models:
-            tried = entry.get("initialisations") if isinstance(entry, dict) else None
-            if not tried:
+            if not isinstance(entry, dict):
                 continue
-            kept = entry.get("chosen_init")
-            notes.append(f"{stage}: kept #{kept} of {len(tried)}")
-            for t in tried:
-                if t.get("init") == kept:
-                    continue
-                for key in ("loss", "train_acc", "val_acc"):
-                    curve = self.curves.get((f"{stage} #{t.get('init')}", key))
-                    if curve is not None:
-                        pen = pg.mkPen(curve.opts["pen"])
-                        color = pen.color()
-                        color.setAlpha(DISCARDED_ALPHA)
-                        pen.setColor(color)
-                        pen.setWidthF(1.0)
-                        curve.setPen(pen)
+            per_subject = {s: m for s, m in entry.get("subjects", {}).items()
+                           if isinstance(m, dict) and m.get("initialisations")}
+            if entry.get("initialisations"):
+                kept = entry.get("chosen_init")
+                notes.append(f"{stage}: kept #{kept} of {len(entry['initialisations'])}")
+                self._fade(stage, entry["initialisations"], kept, None)
+            elif per_subject:
+                notes.append(f"{stage}: kept " + ", ".join(f"#{m.get('chosen_init')} ({s})"
+                                                           for s, m in sorted(per_subject.items())))
+                for s, m in per_subject.items():
+                    self._fade(stage, m["initialisations"], m.get("chosen_init"), str(s))
         return notes
+
+    def _fade(self, stage: str, tried: list, kept, subject) -> None:
+        for t in tried:
+            if t.get("init") == kept:
+                continue
+            for key in ("loss", "train_acc", "val_acc"):
+                curve_set = f"{stage} #{t.get('init')}"
+                curve = self.curves.get((curve_set, key) if subject is None else (curve_set, key, subject))
+                if curve is not None:
+                    pen = pg.mkPen(curve.opts["pen"])
+                    color = pen.color()
+                    color.setAlpha(DISCARDED_ALPHA)
+                    pen.setColor(color)
+                    pen.setWidthF(1.0)
+                    curve.setPen(pen)
 
     def on_failed(self, message: str = "") -> None:
         """The analysis failed or was cancelled."""
@@ -394,6 +420,7 @@ class TrainingView(QWidget):
         self.acc_plot.clear()
         self.curves.clear()
         self._history.clear()
+        self._stages.clear()
 
 
 class _WheelWhenFocused:
