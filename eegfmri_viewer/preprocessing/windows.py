@@ -66,7 +66,8 @@ class Windows:
     subject : ndarray, shape (n_windows,), str
     n_censored : int
         Windows left out for head motion: their BOLD volumes include a
-        censored volume, or their EEG span saw the movement into one.
+        censored volume, or their EEG span overlaps the acquisition of one
+        or of the volume before it (when its framewise displacement arose).
     n_overlapping : int
         Event windows left out because they overlap a window of another class
         (``mode="events"``).
@@ -117,8 +118,8 @@ def make_windows(recording, eeg_bands=None, roi_series=None, window_s: Optional[
         trial types of the recording.
     censor : ndarray of bool, shape (n_volumes,) | None
         Volumes not to use (e.g. framewise displacement above a threshold):
-        a window whose BOLD volumes include one, or whose EEG span saw the
-        movement into one, is left out.
+        a window whose BOLD volumes include one, or whose EEG span overlaps
+        the acquisition of one or of the volume before it, is left out.
     mode : "blocks" | "events"
         Windows tile the blocks of a condition, or start at each event's
         onset (see the module's rules).
