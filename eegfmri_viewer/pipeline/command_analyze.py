@@ -121,13 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_initialisations(name: str, metrics: dict) -> None:
     """Which initialisation was kept for each model trained from several (group, or each subject)."""
-    models = [("", metrics)] + [(f", subject {s}", m) for s, m in metrics.get("subjects", {}).items()
-                                if isinstance(m, dict)]
-    for where, m in models:
-        if m.get("initialisations"):
-            losses = ", ".join(f"{t['best_monitor']:.3f}" for t in m["initialisations"])
-            print(f"{name} model{where}: kept initialisation {m['chosen_init']} of {len(m['initialisations'])} "
-                  f"(validation losses {losses})")
+    from eegfmri_viewer.pipeline.phase1_stage import kept_initialisations
+
+    for subject, tried, kept in kept_initialisations(metrics):
+        where = f", subject {subject}" if subject is not None else ""
+        losses = ", ".join(f"{t['best_monitor']:.3f}" for t in tried)
+        print(f"{name} model{where}: kept initialisation {kept} of {len(tried)} (validation losses {losses})")
 
 
 def main(argv=None) -> int:

@@ -55,6 +55,28 @@ class Phase1Result:
     cam_reference: Optional[ndarray] = None
 
 
+def kept_initialisations(entry: dict) -> list:
+    """The models of a phase-1 metrics entry that were trained from several initialisations.
+
+    Parameters
+    ----------
+    entry : dict
+        ``metrics["phase1"]["fmri"]`` or ``metrics["phase1"]["eeg"][band]``.
+
+    Returns
+    -------
+    models : list of (subject or None, initialisations, chosen_init)
+        One item for a group model, one per subject at individual level
+        (sorted), none when every model was trained once.
+    """
+    if not isinstance(entry, dict):
+        return []
+    if entry.get("initialisations"):
+        return [(None, entry["initialisations"], entry.get("chosen_init"))]
+    return [(str(s), m["initialisations"], m.get("chosen_init")) for s, m in sorted(entry.get("subjects", {}).items())
+            if isinstance(m, dict) and m.get("initialisations")]
+
+
 def build_graph(x_train: ndarray, kind: str, k: int, coords: Optional[ndarray] = None):
     """k-NN graph over nodes from training windows (functional) or positions (spatial).
 

@@ -122,14 +122,16 @@ def _accuracy_rows(metrics: dict) -> list:
 
 def _initialisations_cell(entry: dict) -> str:
     """Best validation loss of each initialisation, the kept one in bold ("one (no choice)" for a single one)."""
-    tried = entry.get("initialisations")
-    if tried:
-        kept = entry.get("chosen_init")
-        return ", ".join(f"<b>{_fmt(t.get('best_monitor'))}</b>" if t.get("init") == kept
-                         else _fmt(t.get("best_monitor")) for t in tried)
-    per_subject = [len(s["initialisations"]) for s in entry.get("subjects", {}).values()
-                   if isinstance(s, dict) and s.get("initialisations")]
-    return f"{max(per_subject)} per subject" if per_subject else "one (no choice)"
+    from eegfmri_viewer.pipeline.phase1_stage import kept_initialisations
+
+    models = kept_initialisations(entry)
+    if not models:
+        return "one (no choice)"
+    subject, tried, kept = models[0]
+    if subject is not None:
+        return f"{max(len(t) for _, t, _ in models)} per subject"
+    return ", ".join(f"<b>{_fmt(t.get('best_monitor'))}</b>" if t.get("init") == kept
+                     else _fmt(t.get("best_monitor")) for t in tried)
 
 
 def build_report(

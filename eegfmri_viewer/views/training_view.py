@@ -372,23 +372,20 @@ class TrainingView(QWidget):
 
     def _show_kept_initialisations(self, metrics: dict) -> list:
         """Fade the curves of discarded initialisations; returns "fmri: kept #2 of 3"-style notes."""
+        from eegfmri_viewer.pipeline.phase1_stage import kept_initialisations
+
         phase1 = metrics.get("phase1", {})
         models = [("fmri", phase1.get("fmri", {}))] + [(f"eeg_{b}", m) for b, m in phase1.get("eeg", {}).items()]
         notes = []
         for stage, entry in models:
-            if not isinstance(entry, dict):
-                continue
-            per_subject = {s: m for s, m in entry.get("subjects", {}).items()
-                           if isinstance(m, dict) and m.get("initialisations")}
-            if entry.get("initialisations"):
-                kept = entry.get("chosen_init")
-                notes.append(f"{stage}: kept #{kept} of {len(entry['initialisations'])}")
-                self._fade(stage, entry["initialisations"], kept, None)
-            elif per_subject:
-                notes.append(f"{stage}: kept " + ", ".join(f"#{m.get('chosen_init')} ({s})"
-                                                           for s, m in sorted(per_subject.items())))
-                for s, m in per_subject.items():
-                    self._fade(stage, m["initialisations"], m.get("chosen_init"), str(s))
+            kept_by_model = kept_initialisations(entry)
+            for subject, tried, kept in kept_by_model:
+                self._fade(stage, tried, kept, subject)
+            if kept_by_model and kept_by_model[0][0] is None:
+                notes.append(f"{stage}: kept #{kept_by_model[0][2]} of {len(kept_by_model[0][1])}")
+            elif kept_by_model:
+                notes.append(f"{stage}: kept " + ", ".join(f"#{kept} ({subject})"
+                                                           for subject, _, kept in kept_by_model))
         return notes
 
     def _fade(self, stage: str, tried: list, kept, subject) -> None:
