@@ -297,6 +297,18 @@ def grab_from_screen(widget: QWidget) -> QImage:
     return screen.grabWindow(0, top_left.x(), top_left.y(), widget.width(), widget.height()).toImage()
 
 
+def _log_dataset(dataset) -> None:
+    if dataset is not None:
+        where = getattr(dataset, "eeg_path", None) or getattr(dataset, "bold_path", None)
+        log.info("opened recording %s%s", getattr(dataset, "label", "") or "(no label)", f" ({where})" if where else "")
+
+
+def _log_results(results) -> None:
+    if results is not None:
+        log.info("opened results %s (%s)", getattr(results, "path", None) or "(not saved)",
+                 getattr(results, "label", "") or "no label")
+
+
 # --------------------------------------------------------------------------- docks
 class ViewDock(QDockWidget):
     """A dock whose view is imported and built on demand.
@@ -357,6 +369,13 @@ class ViewDock(QDockWidget):
         self.setWidget(view)
         self.viewBuilt.emit(view)
         return view
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        # A map this view put on the cortex would stay there with nothing left to turn it off.
+        overlay = self.state.overlay
+        if overlay is not None and overlay.owner == self.title:
+            self.state.dismiss_overlay()
+        super().closeEvent(event)
 
     @Slot(bool)
     def _on_visibility(self, visible: bool) -> None:
@@ -537,6 +556,9 @@ class MainWindow(QMainWindow):
             self.install_exception_hooks()
         self.state.runStatusChanged.connect(self._status_label_text)
         self.state.resultsChanged.connect(self._results_take_room)
+        # what is open, in the Log and the log file: a record of what the views showed
+        self.state.datasetChanged.connect(_log_dataset)
+        self.state.resultsChanged.connect(_log_results)
         log.info("%s %s started; log file %s", APPLICATION, __version__, self.log_path)
 
     # -- construction ------------------------------------------------------------
@@ -991,17 +1013,36 @@ class MainWindow(QMainWindow):
             if hasattr(view, "set_fallback_source"):
                 # the dataset the view knows of wins; else the demo that File > Open demo writes
                 view.set_fallback_source(str(demo_dir()))
-            view.start_requested.connect(lambda source, out_dir, config, v=view: self.start_analysis(v, source, out_dir, config))
+            view.start_requested.connect(lambda source, out_dir, config, v=view: self._start_requested(v, source, out_dir,
+                                                                                                      config))
             view.cancel_requested.connect(lambda v=view: self._cancel_analysis(v))
 
-    def start_analysis(self, view: QWidget, source: str, out_dir: str, config: dict) -> FunctionWorker:
+    def _start_requested(self, view: QWidget, source: str, out_dir: str, config: dict) -> Optional[FunctionWorker]:
+        """A Start of the Training view: refuse an output folder that may not be written before training."""
+        from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.results import check_bundle_destination
+
+        replace = getattr(view, "replace_check", None)
+        force = bool(replace is not None and replace.isChecked())
+        try:
+            check_bundle_destination(out_dir, force=force, inputs=[source])
+        except InputError as exc:
+            text = str(exc)
+            if not force and Path(out_dir).is_dir():
+                text = text.replace("use --force to replace it", "tick \u201cReplace earlier results\u201d")
+            view.on_failed(f"Not started: {text}")
+            return None
+        return self.start_analysis(view, source, out_dir, config, force=force)
+
+    def start_analysis(self, view: QWidget, source: str, out_dir: str, config: dict,
+                       force: bool = False) -> FunctionWorker:
         """Run ``analyze`` for ``view`` (a Training view), then load its bundle into the state.
 
         The pipeline runs in a child process (see :func:`eegfmri_viewer.workers.analysis_worker`):
         training holds the GIL for long stretches, and in a thread of this
         process it would freeze the window.
         """
-        worker = analysis_worker(source, out_dir, config, name="training")
+        worker = analysis_worker(source, out_dir, config, name="training", force=force)
         worker.progress.connect(view.on_progress)
         worker.event.connect(view.on_epoch)
         worker.finished.connect(lambda result: (self.state.set_results(result[1]), view.on_finished(result[0])))

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 # Permutations per test in the GUI: p down to 1/5001, plenty for FDR over a
 # few hundred ROIs, and a comparison takes about a second.
 DEFAULT_PERMUTATIONS = 5000
+#: The unit choice that lets the comparison pick blocks when both sides record them, else windows.
+AUTO_UNIT = "blocks if recorded, else windows"
 
 
 def bundle_sessions(bundle) -> List[str]:
@@ -68,7 +70,8 @@ def bundle_sessions(bundle) -> List[str]:
 
 
 def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
-                   n_permutations: int = DEFAULT_PERMUTATIONS, unit: str = "windows", progress=None, cancel=None):
+                   n_permutations: int = DEFAULT_PERMUTATIONS, unit: Optional[str] = None, progress=None,
+                   cancel=None):
     """Compare the open bundle with another bundle folder or two of its sessions (worker thread).
 
     Parameters
@@ -80,8 +83,9 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
         ``session_b`` inside ``bundle_a``.
     session_a, session_b : str, optional
     n_permutations : int
-    unit : {"windows", "blocks", "subjects"}
-        What the permutation test exchanges (see ``compare_sessions``).
+    unit : {"windows", "blocks", "subjects"} or None
+        What the permutation test exchanges (see ``compare_sessions``); None:
+        blocks when both sides record them, else windows.
 
     Returns
     -------
@@ -133,8 +137,12 @@ class CompareDialog(QDialog):
         self.permutations.setValue(DEFAULT_PERMUTATIONS)
         self.permutations.setToolTip("Permutations per test (p-values down to 1 / (n + 1))")
         self.unit = QComboBox()
-        self.unit.addItems(["windows", "blocks", "subjects"])
-        self.unit.setToolTip("What the test exchanges: windows; block means (stricter: windows of one "
+        # The default: windows of one block are correlated, so block means when both sides record blocks.
+        self.unit.addItem(AUTO_UNIT, None)
+        for name in ("windows", "blocks", "subjects"):
+            self.unit.addItem(name, name)
+        self.unit.setToolTip("What the test exchanges: blocks when both sides record them, else windows "
+                             "(the default); windows; block means (stricter: windows of one "
                              "block are correlated; needs enough blocks); or subjects, paired (the same "
                              "subjects before and after: sign flips of each subject's change; n subjects "
                              "give p-values down to 2 / 2^n)")
@@ -185,7 +193,7 @@ class CompareDialog(QDialog):
 
     def choice(self) -> dict:
         """``{"sessions": (a, b)}`` or ``{"path": str}``, plus ``"n_permutations"`` and ``"unit"``."""
-        out = {"n_permutations": self.permutations.value(), "unit": self.unit.currentText()}
+        out = {"n_permutations": self.permutations.value(), "unit": self.unit.currentData()}
         if self.sessions_radio.isChecked():
             out["sessions"] = (self.session_a.currentText(), self.session_b.currentText())
         else:
@@ -240,7 +248,7 @@ class CompareActions(QObject):
         return self.compare_with(choice["path"], n_permutations=choice["n_permutations"], unit=choice["unit"])
 
     def compare_sessions(self, session_a: str, session_b: str, n_permutations: int = DEFAULT_PERMUTATIONS,
-                         unit: str = "windows") -> Optional[FunctionWorker]:
+                         unit: Optional[str] = None) -> Optional[FunctionWorker]:
         """Compare two sessions of the open bundle in a worker."""
         bundle = self.state.results
         if bundle is None:
@@ -253,7 +261,7 @@ class CompareActions(QObject):
                            f"comparing ses-{session_a} with ses-{session_b}")
 
     def compare_with(self, path_b, n_permutations: int = DEFAULT_PERMUTATIONS,
-                     unit: str = "windows") -> Optional[FunctionWorker]:
+                     unit: Optional[str] = None) -> Optional[FunctionWorker]:
         """Compare the open bundle (A) with the results folder ``path_b`` (B) in a worker."""
         bundle = self.state.results
         if bundle is None:
@@ -273,7 +281,12 @@ class CompareActions(QObject):
             self.state.set_compare(result)
             meta = result.meta
             text = f"Compare mode: {meta.get('a', 'A')} \u2192 {meta.get('b', 'B')}"
-            log.info("%s (%d permutations over %s)", text, n_permutations, unit)
+            log.info("%s (%d permutations over %s)", text, n_permutations, meta.get("unit", unit))
+            for warning in meta.get("warnings", []):
+                log.warning("compare: %s", warning)
+            for note in (meta.get("unit_note"), meta.get("lagged_r_missing")):
+                if note:
+                    log.info("compare: %s", note)
             self.window.statusBar().showMessage(text, 8000)
 
         worker.finished.connect(finished)

@@ -123,16 +123,23 @@ def build_and_write_report(path, bundle, comparison=None, cortex_images=None, q_
     cortex_images : dict of str to bytes or None
         PNG images rendered beforehand on the GUI thread.
     q_threshold : float
+
+    An existing file at ``path`` is replaced (the save dialog asked first);
+    a path inside a results bundle or onto a folder raises ``InputError``.
     """
     from eegfmri_viewer.progress import report, sub_progress
     from eegfmri_viewer.report.html import build_report, write_report
 
+    from eegfmri_viewer.report.html import check_report_path
+
+    # the save dialog has asked before replacing a file; a bundle is never written into
+    check_report_path(path, force=True)
     report(progress, 0.0, "report")
     bundle_b = _load_bundle_b(comparison, bundle)
     text = build_report(bundle, comparison=comparison, bundle_b=bundle_b, cortex_images=cortex_images,
                         render_cortex=cortex_images is None, q_threshold=q_threshold,
                         progress=sub_progress(progress, 0.0, 0.95), cancel=cancel)
-    out = write_report(path, text)
+    out = write_report(path, text, force=True)
     report(progress, 1.0, "report written")
     return out
 
@@ -235,6 +242,15 @@ class ExportActions(QObject):
         bundle = self._need_results()
         if bundle is None:
             return None
+        from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.report.html import check_report_path
+
+        try:
+            # before the cortex images are rendered: a bundle is never written into
+            check_report_path(path, force=True)
+        except InputError as exc:
+            self._problem(exc)
+            return None
         comparison = self.state.compare
         images = None
         if render_cortex:
@@ -334,8 +350,15 @@ class ExportActions(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Export tables to folder")
         if not folder:
             return None
+        from eegfmri_viewer.atomic_write import check_files_folder
+        from eegfmri_viewer.io.errors import InputError
         from eegfmri_viewer.report.tables import existing_tables
 
+        try:
+            check_files_folder(folder, "tables")
+        except InputError as exc:
+            self._problem(exc)
+            return None
         present = existing_tables(folder)
         overwrite = False
         if present:
@@ -358,8 +381,17 @@ class ExportActions(QObject):
         """
         from eegfmri_viewer.report.tables import write_tables
 
+        from eegfmri_viewer.atomic_write import check_files_folder
+        from eegfmri_viewer.io.errors import InputError
+
         bundle = self._need_results()
         if bundle is None:
+            return None
+        try:
+            # before the worker starts: never the bundle itself or a folder inside one
+            check_files_folder(folder, "tables")
+        except InputError as exc:
+            self._problem(exc)
             return None
         worker = FunctionWorker(write_tables, bundle, Path(folder), comparison=self.state.compare,
                                 overwrite=overwrite, name="export tables")

@@ -98,7 +98,30 @@ def build_parser(load: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``eegfmri-viewer``; returns the exit status."""
+    """Entry point of ``eegfmri-viewer``; returns the exit status.
+
+    A reader that closes the pipe early (``eegfmri-viewer info ... | head``)
+    ends the command quietly with status 141 (128 + SIGPIPE), as a shell tool would.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 141
+
+
+def _quiet_broken_pipe() -> None:
+    # Python flushes stdout again at exit; pointing it at devnull keeps that
+    # flush from raising (and printing) a second BrokenPipeError.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _wanted_command(argv)
     wants_help = any(a in ("-h", "--help") for a in argv)

@@ -31,7 +31,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from eegfmri_viewer import __version__
-from eegfmri_viewer.atomic_write import atomic_folder
+from eegfmri_viewer.atomic_write import atomic_folder, check_output_folder, replaceable_bundle
 from eegfmri_viewer.io.errors import InputError
 
 FORMAT = "eegfmri_viewer.results"
@@ -194,6 +194,39 @@ def _write_json(path: Path, data: Any) -> None:
         fh.write("\n")
 
 
+def bundle_inputs(bundle: ResultsBundle) -> list:
+    """The input data a bundle was computed from: its input files and, for a BIDS root, that folder.
+
+    A bundle is never written onto, around or inside these.
+    """
+    inputs = [Path(p) for p in (bundle.manifest.get("input_files") or {})]
+    source = bundle.dataset.get("source")
+    if isinstance(source, str) and source and Path(source).is_absolute():
+        inputs.append(Path(source))
+    return inputs
+
+
+def check_bundle_destination(path, force: bool = False, inputs=()) -> Path:
+    """Check, before any work, that a results bundle may be written to ``path``.
+
+    ``force`` replaces only an earlier results bundle (a folder with
+    ``manifest.json`` and nothing else) or an empty folder; ``path`` must not
+    be, contain or lie inside any of ``inputs``, and must be creatable.
+
+    Returns
+    -------
+    path : Path
+        ``path`` resolved.
+
+    Raises
+    ------
+    InputError
+        Naming the folder and why it is refused.
+    """
+    return check_output_folder(path, force=force, replaceable=replaceable_bundle, inputs=inputs,
+                               what="results folder")
+
+
 def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
     """Write ``bundle`` to the folder ``path`` atomically.
 
@@ -204,18 +237,27 @@ def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
     bundle : ResultsBundle
         What to write.
     force : bool
-        Replace an existing folder at ``path``. Without it an existing
-        folder is an error and is left untouched.
+        Replace an existing results bundle (or empty folder) at ``path``.
+        Without it an existing folder is an error and is left untouched.
+        Any other folder, and a ``path`` that is, contains or lies inside the
+        bundle's input data (:func:`bundle_inputs`), is refused even with it.
 
     Returns
     -------
     path : Path
         The folder written; ``bundle.path`` is set to it as well.
+
+    Raises
+    ------
+    InputError
+        ``path`` may not be written (the message says why); nothing is changed.
     """
     path = Path(path).resolve()
     if path.exists() and not force:
         raise BundleError(path, "already exists; choose another folder or use --force to replace it")
-    with atomic_folder(path, force=force) as tmp:
+    inputs = bundle_inputs(bundle)
+    with atomic_folder(path, force=force, replaceable=replaceable_bundle, inputs=inputs,
+                       what="results folder") as tmp:
         _write_toml(tmp / "config.toml", bundle.config)
         for name in _JSON_FILES:
             _write_json(tmp / f"{name}.json", getattr(bundle, name))

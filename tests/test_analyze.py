@@ -251,6 +251,8 @@ def test_command_line_errors_and_fmri_only_run(tmp_path, capsys):
     assert command_analyze.main(args) == 0
     captured = capsys.readouterr()
     assert "fMRI test accuracy" in captured.out and "native" in captured.err and "%" in captured.err
+    # one run, 2 epochs: the accuracy is said not to beat chance, so nobody reads its maps as findings
+    assert "NOT shown to beat chance (binomial p" in captured.out
     # 4 windows per class leave no validation blocks: nothing to stop early or choose an initialisation on
     assert "no validation windows" in captured.err and "kept initialisation" not in captured.out
     assert command_analyze.main(args) == 2

@@ -186,6 +186,19 @@ def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, w
     qtbot.waitUntil(lambda: dock.width() > 0.4 * window.width(), timeout=5000)
     # The 3-D view it can draw on stays in sight.
     assert not window.docks["Cortex 3-D"].visibleRegion().isEmpty()
+    # Closing it takes its map off the cortex: nothing would be left to turn the map off.
+    from eegfmri_viewer.state import CortexOverlay
+
+    window.state.set_overlay(CortexOverlay("Laplacian mode 2", [0.0], owner="Coupling"))
+    dock.close()
+    assert window.state.overlay is not None  # another view's map stays
+    window.teaching_action.trigger()
+    qtbot.waitUntil(dock.isVisible, timeout=5000)
+    window.state.set_overlay(CortexOverlay("Laplacian mode 2", [0.0], owner="Teaching"))
+    dock.close()
+    assert window.state.overlay is None
+    window.teaching_action.trigger()
+    qtbot.waitUntil(dock.isVisible, timeout=5000)
     window.reset_layout()
     qtbot.waitUntil(lambda: not dock.isVisible(), timeout=2000)
     # The View menu's entry gives it the same room.
@@ -208,7 +221,7 @@ def test_view_that_fails_to_import_is_not_fatal(qtbot, settings, monkeypatch, ca
         window.close()
 
 
-def test_log_dock_shows_logging_from_any_thread(window, qtbot):
+def test_log_dock_shows_logging_from_any_thread(window, qtbot, tmp_path):
     view = window.docks["Log"].view
     logging.getLogger("eegfmri_viewer.test").info("loaded 42 volumes")
     worker_thread = threading.Thread(target=lambda: logging.getLogger("eegfmri_viewer.io").warning("from a thread"))
@@ -221,6 +234,16 @@ def test_log_dock_shows_logging_from_any_thread(window, qtbot):
     logging.getLogger("eegfmri_viewer.test").debug("hidden debug line")
     qtbot.wait(50)
     assert not any("hidden debug line" in line for line in view.lines())
+    # what is opened is on record, with where it came from
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.results import load_bundle
+
+    make_bundle(tmp_path / "p07", eeg=False)
+    window.state.set_results(load_bundle(tmp_path / "p07"))
+    qtbot.waitUntil(lambda: any(f"opened results {tmp_path / 'p07'} (synthetic test bundle)" in line
+                                for line in view.lines()), timeout=2000)
+    assert not window.error_dialogs
 
 
 def _single_dialog(window, qtbot):

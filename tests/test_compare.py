@@ -56,7 +56,7 @@ def test_planted_change_is_top_and_significant(tmp_path):
     roi, cls = PLANTED[1][0], 1
     after = _with_change(tmp_path / "b", tmp_path / "a", roi, cls, 2.0)
     before = load_bundle(tmp_path / "a")
-    result = compare_bundles(before, after, n_permutations=20000)
+    result = compare_bundles(before, after, n_permutations=20000, unit="windows")
     top = top_changes(result, cls, n=1)[0]
     assert top["roi"] == roi and top["diff"] > 0 and top["q"] < 0.05
     # Other classes did not change.
@@ -70,8 +70,9 @@ def test_planted_change_is_top_and_significant(tmp_path):
 
 def test_self_comparison_finds_nothing(tmp_path):
     make_bundle(tmp_path / "a")
+    save_bundle(tmp_path / "copy", load_bundle(tmp_path / "a"))
     bundle = load_bundle(tmp_path / "a")
-    result = compare_bundles(bundle, bundle, n_permutations=2000)
+    result = compare_bundles(bundle, load_bundle(tmp_path / "copy"), n_permutations=2000, unit="windows")
     assert not result.significant("fmri_cam").any()
     assert not result.significant("eeg_roi_cam").any()
     np.testing.assert_allclose(np.nan_to_num(result.arrays["fusion_global_diff"]), 0)
@@ -124,7 +125,7 @@ def test_block_level_test_is_not_fooled_by_correlated_windows():
         return SessionData(label="s", labels=np.zeros(len(blocks), dtype=int), fmri_cam=cam, blocks=blocks)
 
     a, b = session(0.0, 0), session(2.5, 100)
-    by_window = compare_sessions(a, b, ["c"], n_permutations=4000, seed=0)
+    by_window = compare_sessions(a, b, ["c"], n_permutations=4000, seed=0, unit="windows")
     by_block = compare_sessions(a, b, ["c"], n_permutations=4000, seed=0, unit="blocks")
     assert by_block.meta["unit"] == "blocks"
     # the window-level test takes the block offsets for changes; the block-level test does not

@@ -143,6 +143,8 @@ def test_two_bundles_b_minus_a_colours_the_changed_roi_only(gui, bundles, qtbot,
     _run(window.compare_actions.compare_with(bundles["b"], n_permutations=N_PERMUTATIONS), qtbot)
     result = window.state.compare
     assert result is not None and result.meta["b"] == "after"
+    # both bundles record blocks, so the default test is over block means
+    assert result.meta["unit"] == "blocks"
     assert window.compare_actions.leave_action.isEnabled()
     assert view.compare_combo.isEnabled() and view.compare_side() == "diff"
     # The state holds the change; the view shows exactly it on a symmetric scale.
@@ -345,7 +347,10 @@ def test_compare_dialog_offers_sessions_only_when_the_bundle_has_them(qapp):
 
     dialog = CompareDialog(["pre", "post"])
     assert dialog.sessions_radio.isEnabled() and dialog.sessions_radio.isChecked()
-    assert dialog.choice() == {"sessions": ("pre", "post"), "n_permutations": DEFAULT_PERMUTATIONS, "unit": "windows"}
+    # by default the comparison picks blocks when both sides record them (windows of a block are correlated)
+    assert dialog.choice() == {"sessions": ("pre", "post"), "n_permutations": DEFAULT_PERMUTATIONS, "unit": None}
+    dialog.unit.setCurrentText("windows")
+    assert dialog.choice()["unit"] == "windows"
     dialog.bundle_radio.setChecked(True)
     dialog.path_edit.setText("/data/results/post")
     dialog.unit.setCurrentText("blocks")

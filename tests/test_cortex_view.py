@@ -356,6 +356,8 @@ def test_state_selection_highlights_roi(fresh, qapp):
     assert "fMRI CAM" in view.selection_text.GetText(0) and "up in visual" in view.selection_text.GetText(0)
     view.state.set_class(0)
     assert "down in rest" in view.selection_text.GetText(0)
+    view.state.set_class(2)                   # a visual ROI in 'motor': at the mean of all windows
+    assert "BOLD +0.00 SD vs all windows (about level in motor)" in view.selection_text.GetText(0)
     view.state.select_node("electrode", 2)
     assert not view.selection_actor.GetVisibility()
     assert view.selection_text.GetText(0) == ""
@@ -405,6 +407,12 @@ def test_electrodes_on_fsaverage_scalp(fresh, qapp):
     bundle = view.state.results
     view.electrodes_check.setChecked(True)
     assert view._head_actor.GetVisibility() and view._electrode_actor.GetVisibility()
+    # not a colour of the CAM's diverging map: an electrode must not read as a strong value under it
+    from eegfmri_viewer.views.cortex_view import ELECTRODE_COLOR
+
+    drawn = np.asarray(view._electrode_actor.GetProperty().GetColor()) * 255
+    np.testing.assert_allclose(drawn, np.asarray(ELECTRODE_COLOR) * 255, atol=1)
+    assert np.abs(view._table.astype(float) - drawn).max(axis=1).min() > 60
     pos = view.electrode_positions()
     names = list(bundle.get("saliency", "electrodes"))
     assert pos.shape == (len(names), 3)
@@ -489,6 +497,7 @@ def test_an_overlay_replaces_the_cam_until_it_is_cleared(fresh, qapp):
     assert view.scalar_bar.GetTitle() == "Laplacian mode 4"
     assert "Laplacian mode 4 (\u03bb = 0.5)" in view.overlay_note.text()
     assert view.overlay_note.isVisible() and "Teaching view" in view.overlay_note.text()
+    assert 'href="cam"' in view.overlay_note.text()  # "Show the CAM": the way back from the 3-D view itself
     # The class selector no longer changes what is drawn.
     view.state.set_class(2)
     np.testing.assert_allclose(view.last_values, view._weights.map(values))
@@ -496,7 +505,9 @@ def test_an_overlay_replaces_the_cam_until_it_is_cleared(fresh, qapp):
     view.state.set_overlay(CortexOverlay("other atlas", np.ones(n + 3)))
     assert not view.overlay_note.isVisible()
     np.testing.assert_allclose(view.last_values, view._weights.map(view.state.results.get("saliency", "fmri_cam")[2]))
-    view.state.set_overlay(None)
+    view.state.set_overlay(CortexOverlay("Laplacian mode 4", values, owner="Teaching"))
+    view.overlay_note.linkActivated.emit("cam")  # what a click on "Show the CAM" sends
+    assert view.state.overlay is None and not view.overlay_note.isVisible()
     view.state.set_class(1)
     np.testing.assert_allclose(view.last_values, cam)
     assert view.scalar_bar.GetTitle() == "fMRI CAM"

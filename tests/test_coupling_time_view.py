@@ -15,7 +15,7 @@ from eegfmri_viewer.results import load_bundle, save_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.class_colors import class_color
-from eegfmri_viewer.views.coupling_time_view import NO_TIME_COURSES, CouplingTimeView
+from eegfmri_viewer.views.coupling_time_view import NO_TIME_COURSES, NULL_OFF_ZERO, CouplingTimeView
 from eegfmri_viewer.views.view_colors import VIEW_COLORS
 from plot_view_testing import render, settle, show, to_pixel
 
@@ -137,6 +137,41 @@ def test_time_courses_of_the_selected_roi_and_band(qtbot, state, paths):
     view.window_box.setValue(200.0)
     assert len(view.sliding_r()[1]) == 0
     assert "r: the recording (120 s) is shorter than the window" in view.key_text
+
+
+def test_view_follows_the_recording_open_in_the_other_views(qtbot, state, paths):
+    from types import SimpleNamespace
+
+    view = show(qtbot, CouplingTimeView, state, size=(900, 600))
+    state.set_dataset(SimpleNamespace(label="sub-02 ses-1"))  # opened before the results
+    state.set_results(load_bundle(paths / "courses", verify=False))
+    assert view.recording_combo.currentText() == "sub-02 ses-1" and len(view.series()[0]) == 60
+    state.set_dataset(SimpleNamespace(label="sub-01 ses-1"))  # another recording opened in the Dataset browser
+    assert view.recording_combo.currentText() == "sub-01 ses-1" and len(view.series()[0]) == 90
+    state.set_dataset(SimpleNamespace(label="sub-09 ses-1"))  # not in these results: the view stays
+    assert view.recording_combo.currentText() == "sub-01 ses-1"
+    view.recording_combo.setCurrentIndex(1)  # the user's own choice holds until another recording opens
+    assert len(view.series()[0]) == 60
+
+
+def test_a_grey_band_that_misses_zero_is_explained(qtbot, state, paths, tmp_path):
+    view = show(qtbot, CouplingTimeView, state, size=(900, 600))
+    bundle = load_bundle(paths / "courses", verify=False)
+    state.set_band("alpha")
+    state.select_node("roi", ROI)
+    state.set_results(bundle)
+    assert view.null_band[0] < 0 < view.null_band[1] and NULL_OFF_ZERO not in view.key_text
+    # both series follow the visual blocks in a 2-minute run: the only shift of a 60-s window is one
+    # task cycle, which lines the blocks up again (what a 2-minute demo run gives)
+    tc = bundle.arrays["timecourses"]
+    rng = np.random.default_rng(3)
+    visual = ((np.arange(60) // 10) % len(CLASSES) == CLASSES.index("visual")).astype(float)
+    tc["power"][1, BAND, ROI, :60] = -visual + rng.normal(0, 0.3, 60)
+    tc["bold"][1, ROI, :60] = visual + rng.normal(0, 0.3, 60)
+    save_bundle(tmp_path / "task", bundle)
+    state.set_results(load_bundle(tmp_path / "task", verify=False))
+    view.recording_combo.setCurrentIndex(1)
+    assert view.null_band[1] < 0 and NULL_OFF_ZERO in view.key_text
 
 
 def test_time_courses_are_drawn_in_band_and_class_colours(qtbot, state, paths):

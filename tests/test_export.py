@@ -301,6 +301,26 @@ def test_export_tables_action_writes_and_refuses_to_overwrite(window, qtbot, tmp
         box.close()
 
 
+def test_export_actions_never_write_into_the_results_bundle(window, bundles, qtbot, tmp_path):
+    # the guard of the core writers, seen from the GUI: the error dialog names the bundle, nothing is written
+    bundle_dir = Path(window.state.results.path)
+    before = sorted(p.name for p in bundle_dir.rglob("*"))
+    actions = window.export_actions
+    for start in (lambda: actions.export_tables(bundle_dir, overwrite=True),
+                  lambda: actions.export_report(bundle_dir / "report.html", render_cortex=False)):
+        with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
+            assert start() is None  # refused before a worker starts
+        assert isinstance(blocker.args[0], InputError) and "results bundle" in str(blocker.args[0])
+    assert sorted(p.name for p in bundle_dir.rglob("*")) == before
+    # a report file the save dialog agreed to replace is replaced
+    out = tmp_path / "report.html"
+    out.write_text("old")
+    assert _wait(actions.export_report(out, render_cortex=False), qtbot) == "finished"
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    for box in list(window.error_dialogs):
+        box.close()
+
+
 def test_export_figure_png_and_svg_of_a_2d_view(window, qtbot, tmp_path):
     actions = window.export_actions
     assert "Coupling" in actions.figure_titles() and "Log" not in actions.figure_titles()

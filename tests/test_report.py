@@ -108,7 +108,7 @@ def test_report_with_comparison_lists_significant_changes(tmp_path):
     cam[after.arrays["windows"]["labels"] == 2, roi] += 2.0
     save_bundle(tmp_path / "b", after)
     after = load_bundle(tmp_path / "b")
-    cmp = compare_bundles(before, after, n_permutations=20000)
+    cmp = compare_bundles(before, after, n_permutations=20000, unit="windows")
     text = build_report(before, comparison=cmp, bundle_b=after)
     parsed = _parse(text)
     assert "What changed" in text
@@ -259,9 +259,14 @@ def test_report_lists_each_initialisation_and_which_was_kept(tmp_path):
     phase1["fmri"]["initialisations"] = [{"init": i + 1, "seed": 1000 * i, "best_monitor": v, "best_epoch": 9,
                                           "epochs": 20} for i, v in enumerate([0.497, 0.047, 0.002])]
     phase1["fmri"]["chosen_init"] = 3
-    phase1["eeg"] = {"alpha": {"test_acc": 0.9, "test_balanced_acc": 0.875, "chance": 0.5, "epochs": 12}}
+    phase1["eeg"] = {"alpha": {"test_acc": 0.9, "test_balanced_acc": 0.875, "chance": 0.5, "epochs": 12,
+                               "n_test": 40},
+                     "beta": {"test_acc": 4 / 7, "test_balanced_acc": 0.56, "chance": 1 / 3, "epochs": 5, "n_test": 7}}
     text = build_report(bundle, render_cortex=False)
     assert "initialisations: validation loss (kept in bold)" in text
     rows = {row.split("</td>", 1)[0]: row for row in text.split("<tr><td>")[1:]}
     assert "<td>0.497, 0.047, <b>0.002</b></td></tr>" in rows["fMRI (ROIs)"]
-    assert "<td>0.875</td><td>0.5</td><td>12</td><td>one (no choice)</td></tr>" in rows["EEG alpha (electrodes)"]
+    assert ("<td>0.875</td><td>0.5</td><td>36 of 40, p &lt; 0.001</td><td>12</td><td>one (no choice)</td></tr>"
+            in rows["EEG alpha (electrodes)"])
+    # how far each model's maps can be trusted: 4 of 7 right with 3 classes is not shown to beat chance
+    assert "<td><b>4 of 7, p = 0.17: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]

@@ -158,10 +158,20 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     x, y = view.roi_curve.getData()
     data = np.asarray(recording.bold.dataobj, dtype=float)
     expected = data[4:7, 5:8, 3:6, :].reshape(-1, data.shape[-1]).mean(axis=0)
-    np.testing.assert_allclose(y, expected)
+    np.testing.assert_allclose(y, 100 * (expected / expected.mean() - 1))  # percent signal change
+    assert view.roi_plot.getAxis("left").labelText == "% signal change"
     np.testing.assert_allclose(x, np.arange(data.shape[-1]) * 2.0)
     # slices pass through the ROI voxel
     assert view.slice_center() == (5, 6, 4)
+    # and say which way they face, from the image's affine
+    assert view.orientation_text(2) == {"left": "L", "right": "R", "bottom": "P", "top": "A"}  # axial
+    assert view.orientation_text(0) == {"left": "P", "right": "A", "bottom": "I", "top": "S"}  # sagittal
+    import nibabel as nib
+
+    flip = np.diag([-1.0, 1.0, 1.0, 1.0])  # stored right to left (LAS), as many scanners write it
+    recording.bold = nib.Nifti1Image(np.asarray(recording.bold.dataobj), flip @ recording.bold.affine)
+    view._draw_slices()
+    assert view.orientation_text(2) == {"left": "R", "right": "L", "bottom": "P", "top": "A"}
 
 
 def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view(qtbot, tmp_path):

@@ -373,6 +373,17 @@ def test_one_map_on_the_cortex_at_a_time(qtbot, state, weights, tmp_path):
     coupling.cortex_check.setChecked(True)
     teaching.cortex_check.setChecked(False)
     assert state.overlay is not None and state.overlay.owner == "Coupling"
+    # taken off the cortex from outside (the Cortex view's "Show the CAM", the dock closed): the box unticks
+    state.dismiss_overlay()
+    assert state.overlay is None and not coupling.cortex_check.isChecked()
+    teaching.cortex_check.setChecked(True)
+    state.dismiss_overlay()
+    assert state.overlay is None and not teaching.cortex_check.isChecked()
+    # and the views' own withdrawals keep their boxes: an electrode graph has no ROI map, the ROI graph brings it back
+    teaching.cortex_check.setChecked(True)
+    teaching.graph_combo.setCurrentText(EEG_PREFIX + "alpha")
+    settle()
+    assert state.overlay is None and teaching.cortex_check.isChecked()
 
 
 # ----------------------------------------------------------------------------- layout at the docked size

@@ -128,6 +128,42 @@ def test_cancel_click_stops_the_run_and_the_window_stays_usable(window, qtbot, s
     qtbot.waitUntil(lambda: view.start_button.isEnabled(), timeout=20000)
 
 
+def test_an_output_folder_inside_the_dataset_is_refused_before_any_training(window, qtbot, small_demo):
+    inside = small_demo / "sub-01" / "results"
+    view = _training_view(window, small_demo, inside)
+    _click(qtbot, view.start_button)
+    assert id(view) not in window._analysis_workers
+    assert view.message.text().startswith("Not started: ") and "lies inside the input" in view.message.text()
+    assert view.start_button.isEnabled() and not view.cancel_button.isEnabled()
+    assert not inside.exists()
+
+
+def test_earlier_results_are_replaced_only_when_asked(window, qtbot, small_demo, tmp_path):
+    from bundle_factory import make_bundle
+
+    earlier = tmp_path / "earlier"
+    make_bundle(earlier)
+    view = _training_view(window, small_demo, earlier)
+    _click(qtbot, view.start_button)
+    assert id(view) not in window._analysis_workers
+    assert "already exists; choose another folder or tick \u201cReplace earlier results\u201d" in view.message.text()
+    # a folder of one's own is never replaced, ticked or not
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "notes.txt").write_text("mine")
+    view.out_edit.setText(str(own))
+    view.replace_check.setChecked(True)
+    _click(qtbot, view.start_button)
+    assert id(view) not in window._analysis_workers and "is not a results bundle" in view.message.text()
+    view.out_edit.setText(str(earlier))
+    _click(qtbot, view.start_button)
+    worker = window._analysis_workers[id(view)]
+    qtbot.waitUntil(worker.is_running, timeout=10000)
+    _click(qtbot, view.cancel_button)
+    qtbot.waitUntil(lambda: view.start_button.isEnabled(), timeout=20000)
+    assert (own / "notes.txt").read_text() == "mine" and (earlier / "manifest.json").is_file()
+
+
 @pytest.mark.timeout(120)
 def test_closing_the_window_during_a_run_stops_it(window, qtbot, small_demo, tmp_path):
     out = tmp_path / "closed"

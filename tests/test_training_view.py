@@ -79,6 +79,13 @@ def test_each_initialisation_of_a_model_is_its_own_curve(view):
     assert len(sets) == 9 and len(colours) == 9
 
 
+def _start(view, tmp_path):
+    """Start a run as the Start button does (the main window would run it): the curves are then the run's."""
+    view.source_edit.setText(str(tmp_path / "bids"))
+    view.out_edit.setText(str(tmp_path / "out"))
+    assert view.request_start() and view.running
+
+
 def test_when_done_the_initialisations_not_kept_are_faded_and_named(view, tmp_path):
     from bundle_factory import make_bundle
     from eegfmri_viewer.results import load_bundle
@@ -88,6 +95,7 @@ def test_when_done_the_initialisations_not_kept_are_faded_and_named(view, tmp_pa
     bundle = load_bundle(tmp_path / "b")
     bundle.metrics["phase1"]["fmri"].update(
         initialisations=[{"init": i, "best_monitor": v} for i, v in ((1, 0.5), (2, 0.05), (3, 0.2))], chosen_init=2)
+    _start(view, tmp_path)
     for init in (1, 2, 3):
         view.on_epoch({"stage": "fmri", "init": init, "epoch": 1, "loss": 1.0, "train_acc": 0.5, "val_acc": 0.4})
     view.on_epoch({"stage": "phase2", "epoch": 1, "loss": 1.0, "train_acc": None, "val_acc": None})
@@ -112,6 +120,7 @@ def test_at_individual_level_each_subjects_model_is_its_own_curve_and_keeps_its_
     from eegfmri_viewer.results import load_bundle
     from eegfmri_viewer.views.training_view import DISCARDED_ALPHA
 
+    _start(view, tmp_path)
     for subject in ("01", "02"):
         for init in (1, 2):
             for epoch in (1, 2):
@@ -170,3 +179,48 @@ def test_bids_root_follows_the_dataset_in_view_until_the_user_types_one(qtbot, t
     state.set_dataset(load_run(discover(first).runs[0], check_data=False))
     assert view.source_edit.text() == str(tmp_path / "mine")
     assert view.out_edit.text() == str(tmp_path / "my_results")
+
+
+def test_opened_results_show_their_training_curves_and_offer_their_settings(view, tmp_path):
+    from bundle_factory import make_bundle
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.views.training_view import DISCARDED_ALPHA
+
+    make_bundle(tmp_path / "b")
+    bundle = load_bundle(tmp_path / "b")
+    history = [{"epoch": e, "loss": 1.0 / e, "train_acc": 0.5, "val_acc": 0.4, "init": i}
+               for i in (1, 2) for e in (1, 2, 3)]
+    bundle.metrics["phase1"]["fmri"].update(history=history, chosen_init=2,
+                                            initialisations=[{"init": 1, "best_monitor": 0.4},
+                                                             {"init": 2, "best_monitor": 0.1}])
+    bundle.metrics["phase1"]["eeg"] = {"alpha": {"history": history[:3]}}
+    bundle.config = {"training": {"epochs": 7}, "preprocessing": {"atlas": "dosenbach2010"}}
+    assert not view.use_results_button.isEnabled()
+    view.state.set_results(bundle)
+    x, y = view.curves[("fmri #2", "loss")].getData()
+    assert list(x) == [1, 2, 3] and list(y) == pytest.approx([1.0, 0.5, 1 / 3])
+    assert ("eeg_alpha #1", "val_acc") in view.curves and ("phase2", "loss") in view.curves
+    assert list(view.curves[("phase2", "loss")].getData()[1]) == [10.0, 5.0, 2.0]
+    # the initialisation not kept is faded, as at the end of a run here
+    assert view.curves[("fmri #1", "loss")].opts["pen"].color().alpha() == DISCARDED_ALPHA
+    assert view.message.text() == f"Training curves of the open results ({bundle.path})"
+    # the form keeps what the user has until asked
+    assert view.config().training.epochs == AnalysisConfig().training.epochs
+    view.use_results_button.click()
+    assert view.config().training.epochs == 7 and view.config().preprocessing.atlas == "dosenbach2010"
+    # a run in progress keeps its live curves when results open meanwhile
+    _start(view, tmp_path)
+    view.on_epoch({"stage": "fmri", "epoch": 1, "loss": 0.9, "train_acc": 0.5, "val_acc": 0.4})
+    view.state.set_results(load_bundle(tmp_path / "b"))
+    assert set(view.curves) == {("fmri", "loss"), ("fmri", "train_acc"), ("fmri", "val_acc")}
+
+
+def test_real_settings_are_shown_without_trailing_zeros_and_keep_six_decimals(view):
+    sfreq = view.widgets[("preprocessing", "eeg_sfreq")]
+    assert sfreq.text() == "250"
+    lr = view.widgets[("training", "lr")]
+    lr.setValue(0.0003)
+    assert lr.text() == "0.0003" and view.config().training.lr == pytest.approx(0.0003)
+    lr.lineEdit().setText("0.00125")
+    lr.interpretText()
+    assert lr.value() == pytest.approx(0.00125)

@@ -9,6 +9,8 @@ Run under Xvfb: ``xvfb-run -a .venv/bin/python -m pytest tests/test_views_2d.py`
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -85,8 +87,12 @@ def test_pca_2d_finds_the_axis_of_largest_spread():
 def test_network_order_groups_labelled_rois_and_puts_unlabelled_last():
     order, groups = network_order(["Visual", "", "Default", "Visual", "Default"])
     assert order.tolist() == [0, 3, 2, 4, 1]
-    assert groups == [("Visual", 0, 2), ("Default", 2, 4), ("unlabelled", 4, 5)]
+    assert groups == [("Visual", 0, 2), ("Default", 2, 4), ("unassigned", 4, 5)]
     assert network_order(["", ""])[1] == []
+    # the atlases' own words for "no network" join the ROIs without a label: one group, last
+    order, groups = network_order(["unassigned", "Visual", "", "Uncertain", "Visual"])
+    assert order.tolist() == [1, 4, 0, 2, 3] and groups == [("Visual", 0, 2), ("unassigned", 2, 5)]
+    assert network_order(["unassigned", ""])[1] == []
 
 
 # ----------------------------------------------------------------------------- missing data
@@ -177,6 +183,10 @@ def test_electrode_head_selector_uses_one_head_or_the_mean(qtbot, state, full):
     view.threshold_slider.setValue(0)
     assert view.head_combo.currentText() == "mean over heads"
     assert view.layer_combo.currentIndex() == att.shape[0] - 1
+    # the entry is shown whole, not cut to "mean ov"
+    from PySide6.QtGui import QFontMetrics
+
+    assert view.head_combo.width() > QFontMetrics(view.head_combo.font()).horizontalAdvance("mean over heads")
 
     def weights(w):
         pairs, pw = undirected_weights(ei, w)
@@ -433,6 +443,26 @@ def test_coupling_heatmap_groups_by_network_and_colours_cells(qtbot, state, full
     assert lo_px[2] > lo_px[0] + 60, lo_px  # negative coupling: blue
 
 
+def test_all_positive_coupling_spans_a_sequential_scale_not_one_shade_of_red(qtbot, state, full, tmp_path):
+    bundle = copy.deepcopy(full)
+    cos = np.abs(bundle.arrays["coupling"]["coupling"]) * 0.5 + 0.45  # 0.45 ... 0.95, as on the demo
+    bundle.arrays["coupling"]["coupling"] = cos
+    state.set_results(bundle)
+    view = show(qtbot, CouplingView, state)
+    node_index = bundle.arrays["coupling"]["node_index"]
+    widget = view.heatmap_widget
+    image = render(widget)
+
+    def cell(index):
+        b, k = np.unravel_index(index, cos.shape)
+        p = view.cell_center(b, int(node_index[k]))
+        return rgb(image, *to_pixel(widget, p.x() + 0.2, p.y() + 0.2).toTuple())
+
+    assert np.abs(cell(cos.argmax()) - (253, 231, 37)).max() < 40  # the largest: viridis' yellow
+    assert np.abs(cell(cos.argmin()) - (68, 1, 84)).max() < 40  # the smallest: its dark purple
+    assert view._colorbar.levels() == pytest.approx((cos.min(), cos.max()))
+
+
 def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state, full):
     node_index = full.arrays["coupling"]["node_index"]
     state.set_results(full)
@@ -441,6 +471,8 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     lagged = full.arrays["coupling"]["lagged_corr"]
     strongest = int(np.argmax(np.abs(lagged[2]).max(axis=-1)))
     assert "the strongest coupling; click a column to choose" in view.lag_title
+    n_rec = len(full.dataset["recordings"])
+    assert f"<b>Lagged correlation</b> ({n_rec} recordings pooled)" in view.lag_title  # not one recording's r
     assert f"(index {int(node_index[strongest])})" in view.lag_title
     assert np.allclose(view.curves()[2][2], lagged[2, strongest])
     widget = view.heatmap_widget
@@ -448,6 +480,11 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     cell = view.cell_center(2, int(node_index[0]))  # alpha x node 0: planted peak at +4 s
     hover(widget, cell.x(), cell.y())
     assert view.hover_text == view.value_text(2, int(np.flatnonzero(view.display_order == node_index[0])[0]))
+    # the cell's colour (embedding cosine) and the p-value (lagged correlation) are named apart: they can disagree
+    cos = full.arrays["coupling"]["coupling"][2, 0]
+    assert f": embedding cos {cos:.3f} | lagged r " in view.hover_text
+    # at the smallest p that 200 permutations give (1/201) nothing was beaten: a bound, not a measure
+    assert view.p_text(1 / 201) == "\u2264 0.005" and view.p_text(0.0199) == "0.02"
     state.set_band("delta")
     click(widget, cell.x(), cell.y())
     assert state.selection.band == "alpha"

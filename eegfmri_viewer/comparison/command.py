@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from eegfmri_viewer.comparison.cli_args import permutation_count, print_comparison_notes
+
 HELP = "compare two results bundles (before / after) with permutation tests"
 
 
@@ -16,18 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sessions", nargs=2, metavar=("A", "B"),
                         help="compare two sessions inside one bundle analysed over both sessions")
     parser.add_argument("--out", required=True, help="output folder (compare.npz, compare.json)")
-    parser.add_argument("--permutations", type=int, default=10000, help="permutations per test (default 10000)")
+    parser.add_argument("--permutations", type=permutation_count, default=10000,
+                        help="permutations per test, >= 1 (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutations")
-    parser.add_argument("--unit", choices=("windows", "blocks", "subjects"), default="windows",
-                        help="what the permutation test exchanges: windows (default), blocks (each block's "
-                             "mean; stricter, since windows of one block are correlated) or subjects (a paired "
-                             "test of the subjects recorded in both sessions: sign flips of their differences)")
-    parser.add_argument("--force", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--unit", choices=("windows", "blocks", "subjects"), default=None,
+                        help="what the permutation test exchanges: blocks (each block's mean; the default when "
+                             "both sides record blocks, since windows of one block are correlated), windows "
+                             "(the default otherwise; liberal) or subjects (a paired test of the subjects "
+                             "recorded in both sessions: sign flips of their differences)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an earlier comparison output folder (never any other folder)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegfmri_viewer.comparison.compare import (compare_bundles, lagged_smallest_p, lagged_units, save_compare,
-                                                   top_changes)
+    from eegfmri_viewer.comparison.compare import (check_compare_destination, compare_bundles, lagged_smallest_p,
+                                                   lagged_units, save_compare, top_changes)
     from eegfmri_viewer.comparison.stats import smallest_p
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.results import load_bundle
@@ -36,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         print("eegfmri-viewer compare: give either RESULTS_B or --sessions A B", file=sys.stderr)
         return 2
     try:
+        # Before anything is loaded or computed: where the output goes.
+        check_compare_destination(args.out, force=args.force, inputs=[args.results_a, args.results_b])
         a = load_bundle(args.results_a)
         b = load_bundle(args.results_b) if args.results_b else None
         session_a, session_b = args.sessions or (None, None)
@@ -46,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"eegfmri-viewer compare: {exc}", file=sys.stderr)
         return 2
     print(f"comparison written to {out}")
-    if args.unit == "subjects":
+    print_comparison_notes(result, sys.stdout)
+    unit = result.meta["unit"]
+    if unit == "subjects":
         n_subjects = int(result.arrays["n_subjects"])
         floor = smallest_p(n_subjects, n_permutations=args.permutations)
         over = f"sign flips of {n_subjects} paired subjects; smallest possible p {floor:.2g}"
     else:
-        over = f"{args.permutations} permutations over {args.unit}"
+        over = f"{args.permutations} permutations over {unit}"
     print(f"{result.meta['a']}  ->  {result.meta['b']}  ({over}, FDR q < 0.05)")
     if result.meta.get("subjects_left_out"):
         print(f"  left out (recorded in one session only): {', '.join(result.meta['subjects_left_out'])}")
@@ -69,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
               f"{lagged_smallest_p(arrays):.2g}): {sig} band x ROI changed significantly; "
               f"largest change {arrays['bands'][b]} at {arrays['roi_names'][r]} ({diff[b, r]:+.2f}, "
               f"q = {float(arrays['lagged_r_q'][b, r]):.3g})")
-        if args.unit == "subjects" and not int(arrays["lagged_r_n_subjects"]):
+        if unit == "subjects" and not int(arrays["lagged_r_n_subjects"]):
             print("    (recordings exchanged, not paired: the bundle does not record each recording's subject; "
                   "re-run analyze with this version to pair them)")
     return 0

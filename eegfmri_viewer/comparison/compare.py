@@ -21,7 +21,10 @@ What is compared, per class:
   has its own value. With ``unit="subjects"`` the test is paired instead.
 * Fusion weights ω: global and per ROI, B − A.
 
-What the tests exchange (``unit``): windows, blocks (each block's mean), or,
+What the tests exchange (``unit``): windows, blocks (each block's mean; the
+default when both sides carry block labels, since windows of one block are
+correlated and a window-level test is liberal; otherwise windows, and
+``compare.json`` says so in ``unit_note``), or,
 when the same subjects were recorded before and after, ``"subjects"``: a
 paired test. Each subject present on both sides contributes its mean of each
 side (per class for the CAM; its recordings' mean Fisher z for the
@@ -72,7 +75,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from eegfmri_viewer.atomic_write import atomic_folder
+from eegfmri_viewer.atomic_write import atomic_folder, check_output_folder, replaceable_comparison
 from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test, sign_flip_test, smallest_p
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
@@ -186,7 +189,7 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         sessions = windows["session"].astype(str)
         keep = sessions == str(session)
         if not keep.any():
-            raise CompareError(where, f"has no windows of session {session!r} (sessions: {sorted(set(sessions))})")
+            raise CompareError(where, f"has no windows of session {session!r} (sessions: {', '.join(sorted(set(sessions.tolist())))})")
         label = f"{label} ses-{session}"
     n_rois = bundle.get("saliency", "roi_coords").shape[0]
     data = SessionData(
@@ -332,6 +335,20 @@ def _paired_subjects(a: "SessionData", b: "SessionData") -> list:
     return both
 
 
+def default_unit(a: SessionData, b: SessionData) -> tuple:
+    """The test unit used when none is asked for: ``(unit, note)``.
+
+    Blocks when both sides carry block labels (windows of one block are
+    correlated, so exchanging windows would be liberal), else windows, with a
+    note saying so.
+    """
+    if a.blocks is not None and b.blocks is not None:
+        return "blocks", "blocks (each block's mean): windows of one block are correlated"
+    missing = " and ".join(s.label for s in (a, b) if s.blocks is None)
+    return "windows", (f"windows, since {missing} records no blocks (windows.npz: blocks); windows of one "
+                       "block are correlated, so this test is liberal")
+
+
 def compare_sessions(
     a: SessionData,
     b: SessionData,
@@ -341,7 +358,7 @@ def compare_sessions(
     seed: int = 0,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelFlag] = None,
-    unit: str = "windows",
+    unit: Optional[str] = None,
 ) -> CompareResult:
     """Compare two sessions: differences, permutation p-values and FDR q-values.
 
@@ -357,9 +374,11 @@ def compare_sessions(
         Permutations per test family.
     seed : int
         Seed of the permutations.
-    unit : {"windows", "blocks", "subjects"}
-        What the permutation test exchanges. Windows of one block are
-        correlated, so a window-level test is liberal; ``"blocks"`` tests the
+    unit : {"windows", "blocks", "subjects"} or None
+        What the permutation test exchanges; None (the default) means
+        ``"blocks"`` when both sides carry block labels, else ``"windows"``
+        (``meta["unit"]`` says which, ``meta["unit_note"]`` why). Windows of
+        one block are correlated, so a window-level test is liberal; ``"blocks"`` tests the
         block means (each block one unit), which needs blocks in both sides
         and enough of them (with n_a and n_b blocks the smallest p-value is
         about 2 / C(n_a + n_b, n_a)). ``"subjects"`` is the paired test of the
@@ -371,6 +390,9 @@ def compare_sessions(
     -------
     result : CompareResult
     """
+    unit_note = None
+    if unit is None:
+        unit, unit_note = default_unit(a, b)
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     by_block = unit == "blocks"
@@ -434,6 +456,7 @@ def compare_sessions(
         "a": a.label,
         "b": b.label,
         "unit": unit,
+        "unit_note": unit_note,
         "cam_normalisation": "z-score across ROIs per window",
         "n_permutations": n_permutations,
         "seed": seed,
@@ -512,30 +535,80 @@ def compare_bundles(
     seed: int = 0,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelFlag] = None,
-    unit: str = "windows",
+    unit: Optional[str] = None,
 ) -> CompareResult:
     """Compare two bundles, or two sessions of one bundle (``b`` None).
 
     The ROI names and coordinates of ``a`` are added to the result.
+    ``unit`` None means blocks when both sides carry block labels, else
+    windows (see :func:`compare_sessions`).
+
+    Raises
+    ------
+    CompareError
+        The two sides are the same session or the same bundle folder, or
+        the bundles cannot be compared. Two bundles computed from the same
+        input files (same checksums) are compared with a warning in
+        ``meta["warnings"]``.
     """
+    warnings = []
     if b is None:
         if session_a is None or session_b is None:
             raise CompareError(a.path or a.label, "comparing within one bundle needs two session labels")
+        if str(session_a) == str(session_b):
+            raise CompareError(a.path or a.label, f"session {session_a!r} was given twice; "
+                                                  "compare two different sessions")
         b_bundle = a
     else:
         b_bundle = b
+        if a is b or (a.path is not None and b.path is not None
+                      and Path(a.path).resolve() == Path(b.path).resolve()):
+            raise CompareError(b.path or b.label, "is the same results folder as A; compare two different "
+                                                  "bundles (or two sessions of one bundle with --sessions)")
         check_compatible(a, b)
+        inputs_a, inputs_b = a.manifest.get("input_files") or {}, b.manifest.get("input_files") or {}
+        if inputs_a and sorted(inputs_a.values()) == sorted(inputs_b.values()):
+            warnings.append("both bundles were computed from the same input files (same checksums in "
+                            "manifest.json): the differences show the variability of training, not a "
+                            "change between sessions")
     relative = b is not None
     side_a = session_data(a, session_a, relative=relative)
     side_b = session_data(b_bundle, session_b, relative=relative)
+    if b is not None and side_a.label == side_b.label and a.path is not None and b.path is not None:
+        # Two bundles of one dataset carry the same label; their folders tell them apart.
+        name_a, name_b = Path(a.path).name, Path(b.path).name
+        if name_a == name_b:
+            name_a, name_b = str(Path(a.path).resolve()), str(Path(b.path).resolve())
+        side_a.label, side_b.label = name_a, name_b
     result = compare_sessions(side_a, side_b, a.classes, a.bands if a.has_eeg else (), n_permutations, seed, progress,
                               cancel, unit=unit)
+    missing = _lagged_missing(a, b_bundle, side_a, side_b, session_a, session_b)
+    if missing and "lagged_r_diff" not in result.arrays:
+        result.meta["lagged_r_missing"] = missing
+    if warnings:
+        result.meta["warnings"] = warnings
     result.meta["cam_normalisation"] = ("z-score across ROIs per window (two models)" if relative
                                         else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")
     result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
     result.meta.update(bundle_a=str(a.path) if a.path else None, bundle_b=str(b_bundle.path) if b_bundle.path else None)
     return result
+
+
+def _lagged_missing(a: ResultsBundle, b: ResultsBundle, side_a: SessionData, side_b: SessionData,
+                    session_a, session_b) -> Optional[str]:
+    """Why the EEG power-BOLD correlation is not compared when one side has it, else None."""
+    if (side_a.lagged_z is None) == (side_b.lagged_z is None):
+        return None
+    bundle, side, session = (b, side_b, session_b) if side_a.lagged_z is not None else (a, side_a, session_a)
+    where = side.label
+    if not bundle.has("coupling"):
+        why = "has no coupling.npz (no EEG-BOLD coupling was computed)"
+    elif "recording_lagged_r" not in bundle.arrays["coupling"]:
+        why = "has no per-recording correlation (coupling.npz: recording_lagged_r; re-run analyze)"
+    else:
+        why = f"has no recording of session {session!r} with a correlation"
+    return f"{where} {why}, so the EEG power-BOLD correlation is not compared"
 
 
 def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str = "fmri_cam") -> list:
@@ -564,9 +637,36 @@ def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str =
     ]
 
 
+def compare_inputs(result: CompareResult) -> list:
+    """The bundle folders a comparison was computed from (never written onto, around or inside)."""
+    return [Path(p) for p in (result.meta.get("bundle_a"), result.meta.get("bundle_b")) if p]
+
+
+def check_compare_destination(out_dir, force: bool = False, inputs=()) -> Path:
+    """Check, before any work, that a comparison may be written to the folder ``out_dir``.
+
+    ``force`` replaces only an earlier comparison output (``compare.npz`` /
+    ``compare.json`` and nothing else) or an empty folder; ``out_dir`` must not
+    be, contain or lie inside any of ``inputs`` (the bundles compared).
+
+    Raises
+    ------
+    InputError
+        Naming the folder and why it is refused.
+    """
+    return check_output_folder(out_dir, force=force, replaceable=replaceable_comparison, inputs=inputs,
+                               what="comparison folder")
+
+
 def save_compare(result: CompareResult, out_dir, force: bool = False) -> Path:
-    """Write ``compare.npz`` and ``compare.json`` to the folder ``out_dir`` atomically."""
-    with atomic_folder(out_dir, force=force) as tmp:
+    """Write ``compare.npz`` and ``compare.json`` to the folder ``out_dir`` atomically.
+
+    ``force`` replaces only an earlier comparison output or an empty folder,
+    and ``out_dir`` is never one of the compared bundles, inside or around
+    them (see :func:`check_compare_destination`).
+    """
+    with atomic_folder(out_dir, force=force, replaceable=replaceable_comparison, inputs=compare_inputs(result),
+                       what="comparison folder") as tmp:
         np.savez_compressed(tmp / "compare.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
         summary = dict(result.meta)
         summary["top_changes"] = {

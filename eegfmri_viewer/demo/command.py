@@ -49,6 +49,14 @@ def run(args) -> int:
     def progress(fraction: float, message: str) -> None:
         print(f"\r[{int(100 * fraction):3d}%] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
+    from .spec import BLOCK_S
+
+    whole = (duration // BLOCK_S) * BLOCK_S
+    if args.duration is not None and whole != duration and whole > 0:
+        # the runs are made of whole blocks: say so rather than write a shorter run silently
+        print(f"note: --duration {duration:g} s is rounded down to {whole:g} s (whole {BLOCK_S:g} s blocks)",
+              file=sys.stderr)
+
     t0 = time.perf_counter()
     try:
         root = generate_demo_dataset(args.out_dir, n_subjects=n_subjects, n_sessions=n_sessions, seed=args.seed,

@@ -219,6 +219,41 @@ def align_recording(raw, tr: float, n_volumes: int, marker: Optional[str] = None
     return al
 
 
+def marker_interval(raw, marker: Optional[str] = None, events_table=None) -> tuple:
+    """The usual time between volume markers, a TR measured on the EEG clock.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    marker : str | None
+        User-chosen volume marker (default: the first of :data:`VOLUME_MARKERS` found).
+    events_table : pandas.DataFrame | None
+        A BIDS EEG ``events.tsv``, searched when the annotations hold no markers.
+
+    Returns
+    -------
+    marker : str | None
+        The marker found.
+    interval_s : float | None
+        Median interval between consecutive markers (robust to a few missing
+        or extra ones); None with fewer than 3 markers.
+    """
+    desc, onsets = annotation_times(raw)
+    name, times = find_volume_markers(desc, onsets, marker)
+    if name is None and events_table is not None and len(events_table):
+        col = "trial_type" if "trial_type" in events_table else ("value" if "value" in events_table else None)
+        if col is not None:
+            name, times = find_volume_markers(events_table[col].astype(str), events_table["onset"].astype(float),
+                                              marker)
+    times = np.asarray(times, dtype=float)
+    times = times[np.isfinite(times)]
+    if name is None or len(times) < 3:
+        return name, None
+    steps = np.diff(np.sort(times))
+    steps = steps[steps > 0]
+    return name, (float(np.median(steps)) if len(steps) else None)
+
+
 def check_eeg_covers_bold(raw, alignment: Alignment, eeg_path=None) -> None:
     """Raise :class:`InputError` when the EEG stops before the BOLD run ends.
 

@@ -73,6 +73,7 @@ class RunEntry:
     coordsystem_path: Optional[Path] = None
     confounds_path: Optional[Path] = None
     tr: Optional[float] = None             # given by the user; wins over sidecar and header
+    fallback_tr: Optional[float] = None    # given by the user for a dataset; only where no file states a TR
     marker: Optional[str] = None           # user-chosen volume marker
     notes: list = field(default_factory=list)
 
@@ -260,6 +261,9 @@ def discover(root, include_bold_only: bool = False) -> Discovery:
             if BOLD_RE.search(f.name):
                 bold_files.setdefault(_key(entities(f)), []).append(f)
     if not eeg_files and not bold_files and not skipped:
+        if (root / "manifest.json").is_file() and (root / "dataset.json").is_file():
+            raise InputError(root, "is a results bundle, not a dataset: read it with `eegfmri-viewer report` or "
+                                   "`eegfmri-viewer tables`, or open it in the GUI with Open results")
         raise InputError(root, "empty BIDS root: no sub-*/[ses-*/]eeg/*_eeg.* or func/*_bold.nii[.gz] files found")
     runs = []
     for key in sorted(set(eeg_files) | set(bold_files), key=lambda k: tuple(x or "" for x in k)):
@@ -328,12 +332,12 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
         Any invalid input, naming the file.
     eegfmri_viewer.progress.Cancelled
     """
-    from .alignment import align_recording
+    from .alignment import align_recording, marker_interval
     from .artifacts import correct_artifacts as _correct
-    from .bold import check_finite_bold, read_bold, resolve_tr
+    from .bold import check_finite_bold, check_tr_sources, header_tr, read_bold, read_json, resolve_tr
     from .eeg import check_finite, read_eeg
     from .events import (check_events_within, eeg_clock_to_bold, events_from_annotations,
-                         read_events_table, read_events_tsv, table_to_events)
+                         missing_onset_warning, read_events_table, table_to_events)
     from .montage import apply_channels_tsv, apply_positions
     from .space import detect_space
 
@@ -341,7 +345,8 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
     report(progress, 0.0, f"{entry.label}: reading BOLD")
     bold = read_bold(entry.bold_path)
     side = merged_json(entry.bold_json) if entry.bold_json else None
-    tr, w = resolve_tr(bold, entry.bold_path, side, entry.bold_json[-1] if entry.bold_json else None, entry.tr)
+    tr, w = resolve_tr(bold, entry.bold_path, side, entry.bold_json[-1] if entry.bold_json else None, entry.tr,
+                       fallback_tr=entry.fallback_tr)
     warns += w
     space, w = detect_space(bold, entry.bold_path)
     warns += w
@@ -372,14 +377,28 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
             eeg_table = read_events_table(entry.eeg_events_path)
         check_cancel(cancel)
         report(progress, 0.2, f"{entry.label}: aligning EEG and BOLD")
-        alignment = align_recording(raw, tr, n_vol, entry.marker, eeg_table, eeg_path=entry.eeg_path)
+        marker_name, marker_s = marker_interval(raw, entry.marker, eeg_table)
+        if entry.tr is None and side is not None and "RepetitionTime" in side:
+            stated = next(p for p in reversed(entry.bold_json) if "RepetitionTime" in read_json(p))
+            check_tr_sources(tr, "RepetitionTime", stated, header_tr(bold), marker_name, marker_s)
+        try:
+            alignment = align_recording(raw, tr, n_vol, entry.marker, eeg_table, eeg_path=entry.eeg_path)
+        except InputError as err:
+            if marker_s is None or abs(marker_s - tr) <= 0.05 * tr:
+                raise
+            # a wrong TR shows as an EEG too short for the run: say what the markers measured
+            raise InputError(err.path, f"{err.problem}; but the '{marker_name}' volume markers come every "
+                                       f"{marker_s:.3g} s, not every {tr:g} s: is the TR right?") from err
         warns += [f"{entry.eeg_path}: {m[len('warning: '):]}" for m in alignment.messages if m.startswith("warning: ")]
 
     report(progress, 0.3, f"{entry.label}: reading events")
     events, events_file = None, None
     if entry.events_path is not None:
-        events, events_file = read_events_tsv(entry.events_path), entry.events_path
+        table = read_events_table(entry.events_path)
+        warns += missing_onset_warning(table, entry.events_path)
+        events, events_file = table_to_events(table, str(entry.events_path)), entry.events_path
     elif eeg_table is not None and alignment is not None:
+        warns += missing_onset_warning(eeg_table, entry.eeg_events_path)
         ev = table_to_events(eeg_table, str(entry.eeg_events_path), (alignment.marker,))
         events, events_file = eeg_clock_to_bold(ev, alignment), entry.eeg_events_path
     elif raw is not None:
@@ -387,7 +406,8 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
     if events is not None:
         check_events_within(events, n_vol * tr, events_file)
         if len(events) == 0:
-            warns.append(f"{events_file}: no condition events")
+            warns.append(f"{events_file}: no condition events (every row is a scanner marker or has an "
+                         "empty / n/a trial_type)")
             events = None
     else:
         warns.append(f"{entry.label}: no events (no *_events.tsv and no EEG annotations)")
@@ -395,7 +415,7 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
     if check_data:
         if raw is not None:
             check_finite(raw, entry.eeg_path, progress=sub_progress(progress, 0.3, 0.6), cancel=cancel)
-        check_finite_bold(bold, entry.bold_path, progress=sub_progress(progress, 0.6, 0.7), cancel=cancel)
+        warns += check_finite_bold(bold, entry.bold_path, progress=sub_progress(progress, 0.6, 0.7), cancel=cancel)
 
     confounds = None
     if entry.confounds_path is not None:
@@ -411,6 +431,7 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
         eeg=raw, eeg_path=entry.eeg_path, bold=bold, bold_path=entry.bold_path, tr=tr,
         events=events, alignment=alignment, confounds=confounds, space=space,
         corrections=corrections, warnings=warns,
+        events_path=Path(events_file) if events_file is not None and Path(str(events_file)).is_file() else None,
     )
 
 

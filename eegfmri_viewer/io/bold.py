@@ -152,7 +152,8 @@ def read_json(path) -> dict:
     return data
 
 
-def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None, user_tr: Optional[float] = None):
+def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None, user_tr: Optional[float] = None,
+               fallback_tr: Optional[float] = None):
     """Decide the repetition time from the user, the sidecar and the header.
 
     Order: the user's TR, then the sidecar's ``RepetitionTime``, then the header.
@@ -169,7 +170,10 @@ def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None
     sidecar_path : Path | None
         Named in messages.
     user_tr : float | None
-        TR given explicitly (single-file opening).
+        TR given explicitly (single-file opening); wins over the files.
+    fallback_tr : float | None
+        TR given for a BIDS dataset (``--tr``): used only when neither the
+        sidecar nor the header states one, never over a TR the data state.
 
     Returns
     -------
@@ -214,32 +218,97 @@ def resolve_tr(img, bold_path, sidecar: Optional[dict] = None, sidecar_path=None
         if sidecar is not None:
             warns.append(f"{bold_path}: no RepetitionTime in the sidecar; using the NIfTI header TR {h_tr:g} s")
         return h_tr, warns
-    raise InputError(bold_path, "TR missing: no RepetitionTime in a *_bold.json sidecar and none in the NIfTI header (give it with --tr)")
+    if fallback_tr is not None:
+        tr = float(fallback_tr)
+        if not np.isfinite(tr) or tr <= 0:
+            raise InputError(bold_path, f"TR {fallback_tr!r} must be a positive number of seconds")
+        warns.append(f"{bold_path}: no RepetitionTime in a *_bold.json sidecar and none in the NIfTI header; "
+                     f"using the TR given with --tr, {tr:g} s")
+        return tr, warns
+    side = Path(str(bold_path).split(".nii")[0] + ".json").name
+    raise InputError(bold_path, "TR missing: no RepetitionTime in a *_bold.json sidecar and none in the NIfTI header "
+                                f"(add \"RepetitionTime\" in seconds to {side}, or give it with --tr)")
 
 
-def check_finite_bold(img, path, progress=None, cancel=None, block_bytes: int = 256 * 1024**2) -> None:
-    """Fail on NaN or Inf voxels in a BOLD image.
+# Two TRs further apart than this fraction are different TRs, not rounding or clock drift.
+_TR_DISAGREEMENT = 0.05
+
+
+def check_tr_sources(tr: float, tr_source: str, tr_path, header: Optional[float], marker: Optional[str],
+                     marker_s: Optional[float]) -> None:
+    """Fail when the TR used is contradicted by both the NIfTI header and the volume markers.
+
+    A sidecar ``RepetitionTime`` of 2000 (milliseconds by mistake) or 2.5 where
+    the header says 2 s and the scanner's markers come every 2.0 s would
+    otherwise surface later as "EEG too short".
+
+    Parameters
+    ----------
+    tr : float
+        The TR in use (seconds).
+    tr_source : str
+        Where it came from, e.g. ``"RepetitionTime"``.
+    tr_path : str | Path
+        The file that states it (named in the error).
+    header : float | None
+        NIfTI header TR.
+    marker : str | None
+        Volume marker name.
+    marker_s : float | None
+        Median interval between volume markers (EEG clock).
+
+    Raises
+    ------
+    InputError
+        When the header and the markers agree with each other and not with ``tr``.
+    """
+    def near(a, b):
+        return abs(a - b) <= _TR_DISAGREEMENT * max(a, b)
+
+    if header is None or marker_s is None or near(tr, marker_s) or not near(header, marker_s):
+        return
+    hint = "; BIDS wants seconds" + (" (is it in milliseconds?)" if abs(tr / 1000 - header) <= 0.05 * header else "")
+    raise InputError(tr_path, f"{tr_source} {tr:g} s disagrees with the NIfTI header ({header:g} s) and the "
+                              f"{marker} marker interval ({marker_s:.3g} s){hint}")
+
+
+def check_finite_bold(img, path, progress=None, cancel=None, block_bytes: int = 256 * 1024**2) -> list:
+    """Find NaN or Inf voxels in a BOLD image.
+
+    Images masked by SPM (and others) hold NaN outside the brain, so a NaN
+    voxel does not reject the run: the voxels are counted and reported, and
+    the parcellation treats them as outside the brain (a ROI that holds one
+    is left out, see :func:`~eegfmri_viewer.preprocessing.fmri.parcellate`).
+    A volume without a single finite voxel holds no data and is an error.
 
     Integer data with finite scaling cannot hold NaN / Inf and are not read.
     Float data are read in blocks of whole volumes (about ``block_bytes`` each):
     compressed files are decompressed from the start on every access, so
     volume-by-volume reading would cost quadratic time.
 
+    Returns
+    -------
+    warnings : list of str
+        One message naming the file and the number of non-finite voxels, or
+        none.
+
     Raises
     ------
     InputError
-        Naming the first volume with non-finite values and how many voxels.
+        A volume that is NaN / Inf everywhere, or volumes that cannot be read.
     """
     dtype = np.dtype(img.get_data_dtype())
     slope, inter = img.header.get_slope_inter()
     finite_scaling = all(v is None or np.isfinite(v) for v in (slope, inter))
     if dtype.kind in "iub" and finite_scaling:
         report(progress, 1.0, "BOLD data are integers")
-        return
+        return []
     n = img.shape[3]
     per_volume = int(np.prod(img.shape[:3])) * max(dtype.itemsize, 4)
     step = max(1, block_bytes // max(per_volume, 1))
     proxy = img.dataobj
+    bad_voxels = None
+    first_volume = None
     for v0 in range(0, n, step):
         check_cancel(cancel)
         try:
@@ -252,6 +321,16 @@ def check_finite_bold(img, path, progress=None, cancel=None, block_bytes: int = 
         bad = ~np.isfinite(block)
         if bad.any():
             per_vol = bad.reshape(-1, bad.shape[-1]).sum(axis=0)
-            v = int(np.flatnonzero(per_vol)[0])
-            raise InputError(path, f"BOLD data contain NaN/Inf values ({int(per_vol[v])} voxels in volume {v0 + v})")
+            full = np.flatnonzero(per_vol == bad[..., 0].size)
+            if len(full):
+                raise InputError(path, f"BOLD volume {v0 + int(full[0])} holds only NaN/Inf values")
+            if first_volume is None:
+                first_volume = v0 + int(np.flatnonzero(per_vol)[0])
+            bad_voxels = bad.any(axis=3) if bad_voxels is None else bad_voxels | bad.any(axis=3)
         report(progress, min(n, v0 + step) / n, "checking BOLD volumes")
+    if bad_voxels is None:
+        return []
+    n_bad = int(bad_voxels.sum())
+    return [f"{path}: {n_bad} of {bad_voxels.size} voxels hold NaN/Inf values (first in volume {first_volume}; "
+            "e.g. outside a brain mask): they are treated as outside the brain, and an atlas ROI that holds "
+            "one is left out"]

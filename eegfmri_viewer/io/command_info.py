@@ -14,7 +14,8 @@ def add_arguments(parser) -> None:
                                      "or a BOLD file alone")
     parser.add_argument("--bold", default=None, help="BOLD 4-D NIfTI for a single EEG file")
     parser.add_argument("--events", default=None, help="events TSV (onset, duration, trial_type) on the BOLD clock")
-    parser.add_argument("--tr", type=float, default=None, help="repetition time in seconds (overrides sidecar and header)")
+    parser.add_argument("--tr", type=float, default=None, help="repetition time in seconds: with --bold or a BOLD file it overrides sidecar and "
+                                                       "header; for a BIDS folder it is used only by runs that state none")
     parser.add_argument("--marker", default=None, help="scanner volume marker (default: R128, Volume or Scan Start)")
     parser.add_argument("--check-data", action="store_true", help="also scan every sample for NaN / Inf")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -62,6 +62,34 @@ def read_events_table(path):
     return table
 
 
+def missing_onset_warning(table, path) -> list:
+    """Say which rows of an events table were left out for an ``n/a`` onset.
+
+    BIDS requires a number in ``onset``; such rows cannot be placed in time.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`read_events_table` (``onset`` as float, ``n/a`` as NaN).
+    path : str | Path
+        The events file, named in the message.
+
+    Returns
+    -------
+    warnings : list of str
+        ``["<path>: lines 2, 5: onset n/a; these events were left out"]`` or ``[]``.
+        Line numbers count the header as line 1.
+    """
+    onset = table["onset"].to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(onset))
+    if not len(bad):
+        return []
+    lines = [str(int(i) + 2) for i in bad]
+    shown = ", ".join(lines[:10]) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+    return [f"{path}: line{'s' if len(lines) > 1 else ''} {shown}: onset n/a (BIDS needs a number of seconds); "
+            f"{'these events were' if len(lines) > 1 else 'this event was'} left out"]
+
+
 def _label_column(table) -> Optional[str]:
     for col in ("trial_type", "value", "stim_type", "condition"):
         if col in table.columns:

@@ -84,7 +84,8 @@ def dataset_info(path, bold=None, events=None, tr: Optional[float] = None, marke
     bold, events : str | Path | None
         Single-file opening: the BOLD file and an optional events TSV.
     tr : float | None
-        Repetition time override (single files).
+        Repetition time: overrides the files' for a single-file opening; for
+        a BIDS root, used only by runs whose sidecar and header state none.
     marker : str | None
         Volume marker to align on.
     check_data : bool
@@ -118,12 +119,13 @@ def dataset_info(path, bold=None, events=None, tr: Optional[float] = None, marke
         skipped = [_skipped_dict(s) for s in disc.skipped]
         for e in entries:
             e.marker = marker
+            e.fallback_tr = tr  # never over a TR the dataset states
     else:
         kind = "files"
         if bold is None and path.name.lower().endswith((".nii", ".nii.gz")):
             entries = [make_entry(None, path, events, tr, marker)]
         elif bold is None:
-            raise InputError(path, "an EEG file needs its BOLD file: give it with --bold FILE")
+            raise InputError(path, _lone_file_problem(path))
         else:
             entries = [make_entry(path, bold, events, tr, marker)]
     n = max(1, len(entries))
@@ -141,6 +143,24 @@ def dataset_info(path, bold=None, events=None, tr: Optional[float] = None, marke
         runs.append(recording_info(rec))
     report(progress, 1.0, "done")
     return {"source": str(path.resolve()), "kind": kind, "runs": runs, "skipped": skipped, "n_usable": len(runs)}
+
+
+def _lone_file_problem(path: Path) -> str:
+    """Why a file given alone (not a folder, not a BOLD NIfTI) cannot be summarised."""
+    from .eeg import EEG_EXTENSIONS
+
+    name = path.name.lower()
+    if any(name.endswith(ext) for ext in EEG_EXTENSIONS):
+        return "an EEG file needs its BOLD file: give it with --bold FILE"
+    if name.endswith(".toml"):
+        return ("is a settings file, not data: give it to `eegfmri-viewer analyze DATASET --config FILE`; "
+                "info reads a BIDS folder, an EEG file with --bold, or a BOLD NIfTI")
+    if name in ("manifest.json", "dataset.json", "metrics.json") or name.endswith(".npz"):
+        return ("is part of a results bundle, not data: read the bundle folder with `eegfmri-viewer report` or "
+                "`eegfmri-viewer tables`, or open it in the GUI with Open results")
+    accepted = ", ".join(sorted(EEG_EXTENSIONS))
+    return (f"not a file info reads: give a BIDS folder, an EEG file ({accepted}) with --bold FILE, "
+            "or a BOLD NIfTI (.nii, .nii.gz)")
 
 
 def _skipped_dict(s) -> dict:

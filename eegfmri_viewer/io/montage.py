@@ -122,11 +122,31 @@ def read_electrodes_tsv(path, units: Optional[str] = None) -> dict:
         point = [float(v) for v in next(iter(pos.values()))]
         raise InputError(path, f"all {len(pos)} electrodes are at the same point {point}; "
                                "the file holds no real positions")
-    scale = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}.get((units or "").lower())
+    scales = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+    scale = scales.get((units or "").lower())
     if scale is None:
         size = np.max(np.abs(np.array(list(pos.values()))))
         scale = 1.0 if size < 1.0 else (1e-2 if size < 30 else 1e-3)
+    elif len(pos) >= 3:
+        _check_head_size(path, np.array(list(pos.values())), units, scale, scales)
     return {k: v * scale for k, v in pos.items()}
+
+
+# Electrode clouds spanning less or more than this (metres) are no head: a unit error.
+_HEAD_SPAN_M = (0.05, 0.5)
+
+
+def _check_head_size(path, xyz, units: str, scale: float, scales: dict) -> None:
+    """Raise :class:`InputError` when the positions, read in ``units``, cannot be a head (~0.2 m across)."""
+    raw_span = float(np.ptp(xyz, axis=0).max())
+    span = raw_span * scale
+    if _HEAD_SPAN_M[0] <= span <= _HEAD_SPAN_M[1]:
+        return
+    fits = [u for u, f in scales.items() if _HEAD_SPAN_M[0] <= raw_span * f <= _HEAD_SPAN_M[1]]
+    hint = (f"; are they in {fits[0]} although coordsystem.json says {units}?" if fits
+            else "; are these electrode positions?")
+    raise InputError(path, f"positions span {span:.3g} m, not a head (~0.2 m){hint} "
+                           "(fix EEGCoordinateUnits in *_coordsystem.json or the coordinates)")
 
 
 def apply_channels_tsv(raw, path) -> dict:

@@ -152,6 +152,9 @@ class Recording:
         Artifact corrections applied to ``eeg``.
     warnings : list of str
         Everything a user should know about this run.
+    events_path : Path | None
+        The file the events were read from (also when it held no condition
+        events); None for EEG annotations or no events.
     """
 
     subject: str
@@ -170,6 +173,7 @@ class Recording:
     corrections: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     label: str = ""
+    events_path: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if not self.label:

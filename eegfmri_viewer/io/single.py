@@ -42,6 +42,13 @@ def make_entry(eeg_path, bold_path, events_path=None, tr: Optional[float] = None
     subject = ent.get("sub") or _stem(eeg_path if eeg_path is not None else bold_path)
     entry = RunEntry(subject=subject, session=ent.get("ses"), task=ent.get("task"), run=ent.get("run"),
                      eeg_path=eeg_path, bold_path=bold_path, tr=tr, marker=marker)
+    if eeg_path is not None:
+        bold_ent = entities(bold_path)
+        differ = [f"{k}-{ent[k]} / {k}-{bold_ent[k]}" for k in ("sub", "ses", "task", "run")
+                  if k in ent and k in bold_ent and ent[k] != bold_ent[k]]
+        if differ:
+            entry.notes.append(f"{eeg_path.name} and {bold_path.name} name different BIDS entities "
+                               f"({', '.join(differ)}): are they from the same recording?")
     side = bold_path.with_name(_stem(bold_path) + ".json")
     if side.exists():
         entry.bold_json = [side]

@@ -85,9 +85,19 @@ def _input_files(recordings) -> list:
     return out
 
 
-def _load_recordings(source, subjects, sessions, config, warnings, progress, cancel) -> tuple:
+def _strip_prefix(labels, prefix: str):
+    """``["sub-01", "02"]`` -> ``["01", "02"]``: BIDS entity labels with or without their key."""
+    if not labels:
+        return labels
+    return [str(x)[len(prefix):] if str(x).startswith(prefix) else str(x) for x in labels]
+
+
+def _load_recordings(source, subjects, sessions, config, warnings, progress, cancel, tr=None) -> tuple:
     """Returns (recordings, label, source description)."""
     from eegfmri_viewer.io.recording import Recording
+
+    subjects = _strip_prefix(subjects, "sub-")
+    sessions = _strip_prefix(sessions, "ses-")
 
     if isinstance(source, Recording):
         source = [source]
@@ -113,7 +123,15 @@ def _load_recordings(source, subjects, sessions, config, warnings, progress, can
                                    f"{', '.join(sorted({r.subject for r in runs}))}")
         runs = [r for r in runs if r.subject in subjects]
     if sessions:
+        available = sorted({str(r.session) for r in runs if r.session})
+        missing = sorted(set(sessions) - set(available))
+        if missing:
+            raise InputError(root, f"session(s) {', '.join(missing)} not found"
+                                   + (f" for the selected subjects; available: {', '.join(available)}" if available
+                                      else "; the dataset has no ses-* folders"))
         runs = [r for r in runs if r.session in sessions]
+    for r in runs:
+        r.fallback_tr = tr
     for s in discovery.skipped:
         warnings.append(f"skipped {s.label}: {s.reason}")
     if any(r.eeg_path is not None for r in runs):
@@ -236,11 +254,14 @@ def _connection_arrays(prefix: str, mask_key: str, cam_classes, salient, graph) 
 
 def _round_robin_top(cam_classes: ndarray, n: int) -> ndarray:
     """Union over classes of their best nodes, taken in turn, until ``n`` nodes."""
-    cam_classes = np.nan_to_num(np.asarray(cam_classes, dtype=float), nan=-np.inf)
-    orders = [np.argsort(-row, kind="stable") for row in cam_classes]
-    n = int(min(n, cam_classes.shape[1]))
+    cam_classes = np.asarray(cam_classes, dtype=float)
+    # a node NaN in every class (no BOLD) is never taken; NaN in one class only ranks last there
+    usable = np.flatnonzero(np.isfinite(cam_classes).any(axis=0))
+    cam_classes = np.nan_to_num(cam_classes, nan=-np.inf)
+    orders = [usable[np.argsort(-row[usable], kind="stable")] for row in cam_classes]
+    n = int(min(n, len(usable)))
     chosen, seen, rank = [], set(), 0
-    while len(chosen) < n and rank < cam_classes.shape[1]:
+    while len(chosen) < n and rank < len(usable):
         for order in orders:
             node = int(order[rank])
             if node not in seen and len(chosen) < n:
@@ -289,14 +310,95 @@ def band_sampling(sfreq: float, lo: float, hi: float, phase1) -> tuple:
     return q, max(float(phase1.eeg_kernel_s), 1.0 / float(lo))
 
 
-def _recording_info(rec, bad_eeg: dict, motion: dict) -> dict:
+def _recording_info(rec, bad_eeg: dict, motion: dict, empty_rois: Optional[dict] = None) -> dict:
     return {"subject": rec.subject, "session": rec.session, "task": rec.task, "run": rec.run,
             "label": rec.label, "eeg_path": str(rec.eeg_path) if rec.eeg_path else None,
             "bold_path": str(rec.bold_path) if rec.bold_path else None, "tr": rec.tr, "space": rec.space,
             "warnings": list(rec.warnings), "corrections": list(rec.corrections),
             # None: the EEG of this recording was not preprocessed (fMRI-only analysis)
             "eeg_bad_channels": bad_eeg.get(str(rec.label)),
-            "motion": motion.get(str(rec.label))}
+            "motion": motion.get(str(rec.label)),
+            # None: not parcellated (skipped before); else atlas indices of its ROIs without BOLD signal
+            "empty_rois": (empty_rois or {}).get(str(rec.label))}
+
+
+def roi_signal_warnings(roi_series, bold_path) -> list:
+    """What a run's parcellation must say about ROIs without usable BOLD.
+
+    Parameters
+    ----------
+    roi_series : ROISeries
+        From :func:`~eegfmri_viewer.preprocessing.fmri.parcellate`; its
+        ``empty_rois`` are the ROIs without signal (outside the field of view
+        or the brain mask, or holding NaN / Inf voxels, listed in
+        ``nonfinite_rois``).
+    bold_path : str or Path or None
+        The BOLD file, named in the warnings.
+
+    Returns
+    -------
+    warnings : list of str
+    """
+    atlas = roi_series.atlas
+    n = atlas.n_rois
+    out = []
+    nonfinite = np.asarray(roi_series.nonfinite_rois if roi_series.nonfinite_rois is not None else [], dtype=int)
+    empty = np.setdiff1d(np.asarray(roi_series.empty_rois if roi_series.empty_rois is not None else [], dtype=int),
+                         nonfinite)
+    where = bold_path or "BOLD image"
+    if len(empty):
+        out.append(f"{where}: {len(empty)} of {n} {atlas.name} atlas ROIs hold no BOLD voxels (outside the "
+                   f"field of view or the brain mask; e.g. {_roi_list(atlas, empty)}): their series are "
+                   "flat zeros, they carry no information to the models and are never phase-2 nodes")
+    if len(nonfinite):
+        out.append(f"{where}: {len(nonfinite)} of {n} {atlas.name} atlas ROIs hold NaN/Inf voxels "
+                   f"({_roi_list(atlas, nonfinite)}): left out of this run like ROIs without voxels")
+    return out
+
+
+def _roi_list(atlas, idx, limit: int = 5) -> str:
+    names = [f"{atlas.names[i]}" if atlas.names[i] else f"ROI {i}" for i in idx[:limit]]
+    return ", ".join(names) + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
+
+
+def class_subject_warnings(labels: ndarray, subjects: ndarray, class_names: Sequence[str]) -> list:
+    """Warn when classes and subjects are confounded: a class missing from some subjects.
+
+    A class whose windows all come from some of the subjects can be told by
+    who was recorded instead of by the brain state (e.g. one subject's
+    events.tsv without a trial_type column gives the class ``event`` only
+    there).
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n_windows,)
+        Class index of each window.
+    subjects : ndarray, shape (n_windows,)
+        Subject label of each window.
+    class_names : sequence of str
+
+    Returns
+    -------
+    warnings : list of str
+        One per class absent from some subject, and one per subject missing classes.
+    """
+    labels = np.asarray(labels)
+    subjects = np.asarray(subjects).astype(str)
+    subject_order = sorted(set(subjects.tolist()))
+    if len(subject_order) < 2:
+        return []
+    have = {s: {int(c) for c in np.unique(labels[subjects == s])} for s in subject_order}
+    out = []
+    for c, name in enumerate(class_names):
+        with_c = [s for s in subject_order if c in have[s]]
+        if with_c and len(with_c) < len(subject_order):
+            out.append(f"class '{name}' occurs only in {', '.join('sub-' + s for s in with_c)}: it is confounded "
+                       "with the subject (a model can tell it by who was recorded)")
+    for s in subject_order:
+        missing = [name for c, name in enumerate(class_names) if c not in have[s]]
+        if missing and len(missing) < len(class_names):
+            out.append(f"class(es) {', '.join(missing)} absent from sub-{s}")
+    return out
 
 
 def validation_warnings(split: ndarray, subjects: ndarray, level: str, training) -> list:
@@ -337,7 +439,8 @@ def validation_warnings(split: ndarray, subjects: ndarray, level: str, training)
 
 def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = None,
             sessions: Optional[Sequence[str]] = None, level: Optional[str] = None, force: bool = False,
-            progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None) -> Path:
+            progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None,
+            tr: Optional[float] = None) -> Path:
     """Run the whole pipeline and write a results bundle.
 
     Parameters
@@ -350,7 +453,7 @@ def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = No
     config : AnalysisConfig or str or Path or None
         Settings, or a ``config.toml`` to read; default settings when None.
     subjects, sessions : sequence of str, optional
-        Labels (without ``sub-`` / ``ses-``) to keep.
+        Labels to keep (``"01"`` or ``"sub-01"``; ``"1"`` or ``"ses-1"``).
     level : "group" | "individual" | None
         Overrides ``config.training.level`` when given.
     force : bool
@@ -361,6 +464,9 @@ def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = No
         ``on_epoch(dict(stage=..., epoch=..., loss=..., train_acc=..., val_acc=...))``
         after every epoch of every model (``stage`` is ``"fmri"``,
         ``"eeg_<band>"`` or ``"phase2"``).
+    tr : float, optional
+        Repetition time in seconds for the runs of a BIDS root whose sidecar
+        and header state none (never over a TR the data state).
 
     Returns
     -------
@@ -389,12 +495,13 @@ def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = No
     threads_before = torch.get_num_threads()
     torch.set_num_threads(config.training.threads)
     try:
-        return _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch)
+        return _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch, tr)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch) -> Path:
+def _analyze(source, out_dir, config, subjects, sessions, level, force, progress, cancel, on_epoch,
+             tr=None) -> Path:
     import torch
 
     from eegfmri_viewer.preprocessing import concatenate_windows, make_windows, parcellate, preprocess_eeg
@@ -422,12 +529,13 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     with timer.stage("load"):
         report(progress, 0.0, "loading recordings")
         recordings, label, source_desc = _load_recordings(source, subjects, sessions, config, warnings,
-                                                          stage_progress("load"), cancel)
+                                                          stage_progress("load"), cancel, tr=tr)
         for rec in recordings:
             if rec.bold is None:
                 raise InputError(rec.eeg_path, f"{rec.label}: no BOLD; analyze needs fMRI")
             if rec.events is None or len(rec.events) == 0:
-                raise InputError(rec.bold_path, f"{rec.label}: no events to label windows with")
+                raise InputError(rec.events_path or rec.bold_path, f"{rec.label}: no events to label windows with"
+                                 + ("" if rec.events_path else " (no events.tsv and no EEG annotations)"))
             for w in rec.warnings:
                 warnings.append(f"{rec.label}: {w}" if rec.label not in w else w)
         use_eeg = bool(config.phase1.eeg) and all(rec.eeg is not None for rec in recordings)
@@ -459,6 +567,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     rec_blocks = []  # (n_classes, n_volumes) per recording: the blocks behind the coupling's time courses
     bad_eeg = {}  # recording label -> {"interpolated": [...], "dropped": [...]}, for dataset.json
     motion = {}  # recording label -> motion_summary, for dataset.json
+    empty_rois = {}  # recording label -> atlas indices of ROIs without BOLD signal, for dataset.json
     bands = tuple((str(b[0]), float(b[1]), float(b[2])) for b in pp.bands)
     prog = stage_progress("preprocess")
     for i, rec in enumerate(merged):
@@ -484,6 +593,9 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                     confounds=rec.confounds if pp.confounds else None,
                                     standardize=pp.bold_scaling == "run",
                                     progress=sub_progress(prog, (frac0 + frac1) / 2, frac1), cancel=cancel)
+        empty_rois[str(rec.label)] = [int(r) for r in (roi_series.empty_rois if roi_series.empty_rois is not None
+                                                        else ())]
+        warnings.extend(roi_signal_warnings(roi_series, rec.bold_path))
         with timer.stage("windows"):
             fd = framewise_displacement(rec.confounds)
             motion[str(rec.label)] = motion_summary(fd, pp.fd_threshold_mm or REPORT_THRESHOLD_MM)
@@ -560,10 +672,18 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     windows = concatenate_windows(per_rec_windows)
     del per_rec_windows
     n_classes = len(class_names)
+    warnings.extend(class_subject_warnings(windows.labels, windows.subject, class_names))
+    no_bold_anywhere = (np.flatnonzero(np.all(np.stack([np.all(r == 0, axis=0) for r in rois_per_rec]), axis=0))
+                        if rois_per_rec else np.empty(0, dtype=int))
     present = sorted(set(windows.labels.tolist()))
     if len(present) < 2:
-        raise InputError(None, f"windows of only {len(present)} class(es) ({', '.join(class_names)}): "
-                               "classification needs at least two")
+        sources = sorted({str(r.events.source).split(" (")[0] for r in merged if r.events is not None})
+        unfit = [n for c, n in enumerate(class_names) if c not in present]
+        raise InputError(sources[0] if len(sources) == 1 else None,
+                         f"windows of only {len(present)} class(es) ({', '.join(class_names[c] for c in present)})"
+                         + (f"; no window fits class(es) {', '.join(unfit)}" if unfit else "")
+                         + ": classification needs at least two"
+                         + (f" (events from {', '.join(sources)})" if len(sources) > 1 else ""))
     with timer.stage("split"):
         split = block_split(windows.labels, windows.blocks, windows.subject, config.training.val_fraction,
                             config.training.test_fraction, seed=config.training.seed)
@@ -603,7 +723,13 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     saliency.update(_connection_arrays("fmri", "salient_fmri_connections", fmri_cam, saliency["salient_fmri"],
                                        fmri.graph))
     n_salient = config.phase2.n_salient
-    node_index = _round_robin_top(fmri_cam, n_salient)
+    n_with_bold = len(atlas.names) - len(no_bold_anywhere)
+    if use_eeg and config.phase2.enabled and n_salient > n_with_bold:
+        warnings.append(f"[phase2] n_salient {n_salient} is more than the {n_with_bold} ROIs with BOLD signal "
+                        f"({len(atlas.names)} in the atlas {atlas.name}): clipped to {n_with_bold}")
+    # ROIs without BOLD in every recording carry nothing a phase-2 node could relate
+    node_index = _round_robin_top(np.where(np.isin(np.arange(fmri_cam.shape[1]), no_bold_anywhere), np.nan,
+                                           fmri_cam), n_salient)
     saliency["salient_rois"] = node_index
     window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
                      "onsets_s": windows.onsets_s, "split": split.astype(str),
@@ -676,6 +802,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         arrays["transfer"] = {"matrix": T, "method": np.array(config.graph.transfer)}
 
         # 6. phase 2
+        if config.phase2.enabled and len(node_index) < 2:
+            warnings.append(f"phase 2 skipped: only {len(node_index)} ROI(s) with BOLD signal to choose from")
         if config.phase2.enabled and len(node_index) >= 2:
             try:
                 from eegfmri_viewer.pipeline.phase2_stage import Phase2Inputs, run_phase2
@@ -728,7 +856,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         "source": source_desc,
         "modalities": modalities,
         "level": level,
-        "recordings": [_recording_info(r, bad_eeg, motion) for r in recordings],
+        "recordings": [_recording_info(r, bad_eeg, motion, empty_rois) for r in recordings],
         "n_windows_per_class": {c: int(np.sum(windows.labels == i)) for i, c in enumerate(class_names)},
         "n_windows_per_split": {s: int(np.sum(split == s)) for s in ("train", "val", "test")},
         "warnings": list(dict.fromkeys(warnings)),

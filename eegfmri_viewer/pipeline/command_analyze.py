@@ -35,11 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--level", choices=("group", "individual"),
                         help="one model for all subjects (group) or one per subject (individual); "
                              "default from the config (group)")
-    parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it holds an earlier results bundle (or is empty); "
+                             "any other folder, and the input data, are never replaced")
     parser.add_argument("--bold", metavar="FILE", help="analyse one 4-D BOLD NIfTI instead of a BIDS folder (fMRI only)")
     parser.add_argument("--events", metavar="FILE", help="events TSV of --bold (onset, duration, trial_type)")
     parser.add_argument("--eeg", metavar="FILE", help="EEG file recorded with --bold (optional)")
-    parser.add_argument("--tr", type=float, metavar="S", help="repetition time of --bold in seconds")
+    parser.add_argument("--tr", type=float, metavar="S",
+                        help="repetition time in seconds: overrides the files for --bold; for a BIDS folder, "
+                             "used only by runs that state none")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -76,12 +80,21 @@ def run(args: argparse.Namespace) -> int:
     if (args.bids_root is None) == (args.bold is None):
         print("error: give either BIDS_ROOT or --bold FILE (with --events FILE)", file=sys.stderr)
         return 2
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+    from eegfmri_viewer.results import check_bundle_destination
+
+    try:
+        config = AnalysisConfig.from_toml(args.config) if args.config else AnalysisConfig()
+        # Before anything is loaded or trained: where the results go.
+        check_bundle_destination(args.out, force=args.force,
+                                 inputs=[args.bids_root, args.bold, args.events, args.eeg, args.config])
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     bar = None if args.quiet else _ProgressBar()
     try:
         from eegfmri_viewer.pipeline.analyze import analyze
-        from eegfmri_viewer.pipeline.config import AnalysisConfig
 
-        config = AnalysisConfig.from_toml(args.config) if args.config else AnalysisConfig()
         if args.bold is not None:
             from eegfmri_viewer.io.single import open_files
 
@@ -89,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
                                  correct_artifacts=config.preprocessing.correct_artifacts, progress=bar)]
         else:
             source = args.bids_root
+        # a BIDS run that states no TR takes --tr; a stated one is never overridden
         out = analyze(source, args.out, config=config, subjects=args.subject, sessions=args.session,
-                      level=args.level, force=args.force, progress=bar)
+                      level=args.level, force=args.force, progress=bar, tr=args.tr if args.bold is None else None)
     except (InputError, BundleError) as exc:
         if bar is not None:
             bar.close()
@@ -109,10 +123,10 @@ def run(args: argparse.Namespace) -> int:
     fm = bundle.metrics.get("phase1", {}).get("fmri", {})
     print(f"results: {out}")
     print(f"fMRI test accuracy {fm.get('test_acc', float('nan')):.3f}, balanced {fm.get('test_balanced_acc', float('nan')):.3f} "
-          f"(chance {fm.get('chance', float('nan')):.3f}, {fm.get('n_test', 0)} test windows)")
+          f"(chance {fm.get('chance', float('nan')):.3f}, {fm.get('n_test', 0)} test windows){_vs_chance(fm)}")
     _print_initialisations("fMRI", fm)
     for band, m in bundle.metrics.get("phase1", {}).get("eeg", {}).items():
-        print(f"EEG {band}: test accuracy {m['test_acc']:.3f}, balanced {m['test_balanced_acc']:.3f}")
+        print(f"EEG {band}: test accuracy {m['test_acc']:.3f}, balanced {m['test_balanced_acc']:.3f}{_vs_chance(m)}")
         _print_initialisations(f"EEG {band}", m)
     for w in bundle.dataset.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
@@ -138,3 +152,16 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _vs_chance(entry: dict) -> str:
+    """``"; binomial p < 0.001 vs chance"``, or the warning that chance is not beaten (its maps are not reliable)."""
+    from eegfmri_viewer.training.chance_level import chance_test
+
+    test = chance_test(entry)
+    if test is None:
+        return ""
+    p = "< 0.001" if test.p_value < 0.001 else f"= {test.p_value:.2g}"
+    if not test.above_chance:
+        return f"; NOT shown to beat chance (binomial p {p}): read its saliency maps with caution"
+    return f"; binomial p {p} vs chance"

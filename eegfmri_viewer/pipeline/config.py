@@ -46,7 +46,9 @@ class PreprocessingConfig:
         EEG frequency bands.
     atlas : str
         ``"power2011"`` (default), ``"dosenbach2010"``, ``"seitzman2018"`` or the
-        path of a label-atlas NIfTI in MNI space.
+        path of a label-atlas NIfTI in MNI space; a relative path in a config
+        file is read from that file's folder (and saved with the results as an
+        absolute path).
     radius_mm : float
         Sphere radius of coordinate atlases.
     confounds : bool
@@ -140,6 +142,14 @@ class PreprocessingConfig:
                 out.append(f"bands: every band is [name, low Hz, high Hz], got {band!r}")
             elif not 0 < band[1] < band[2]:
                 out.append(f"bands: band {band[0]!r} needs 0 < low < high, got {band[1]}..{band[2]}")
+            elif self.eeg_sfreq > 0 and band[2] >= self.eeg_sfreq / 2:
+                out.append(f"bands: band {band[0]!r}: high edge {band[2]:g} Hz is not below the Nyquist frequency "
+                           f"{self.eeg_sfreq / 2:g} Hz of eeg_sfreq {self.eeg_sfreq:g} Hz")
+        names = [b[0] for b in self.bands if isinstance(b, (list, tuple)) and b and isinstance(b[0], str)]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            out.append(f"bands: band name {name!r} appears {names.count(name)} times")
+        if any(isinstance(n, str) and not n.strip() for n in names):
+            out.append("bands: a band has an empty name")
         if not self.bands:
             out.append("bands: at least one band is needed")
         return out
@@ -390,6 +400,7 @@ class AnalysisConfig:
             raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(path, f"is not valid TOML ({exc})") from None
+        _resolve_atlas_path(data, path)
         return cls.from_dict(data, source=str(path))
 
     def to_toml(self, path=None) -> str:
@@ -407,6 +418,31 @@ class AnalysisConfig:
         for name, values in tables.items():
             data.setdefault(name, {}).update(values)
         return AnalysisConfig.from_dict(data)
+
+
+def _resolve_atlas_path(data: dict, path: Path) -> None:
+    """Make a relative label-atlas path in ``data`` absolute, from the config file's folder.
+
+    A config file and the atlas beside it then work from any current folder,
+    and the ``config.toml`` saved with the results names the file that was
+    used.
+
+    Raises
+    ------
+    InputError
+        The atlas file does not exist (the message names the config file and
+        the folder searched).
+    """
+    table = data.get("preprocessing")
+    atlas = table.get("atlas") if isinstance(table, dict) else None
+    if not isinstance(atlas, str) or not atlas.lower().endswith((".nii", ".nii.gz")):
+        return
+    given = Path(atlas).expanduser()
+    full = given if given.is_absolute() else (path.resolve().parent / given)
+    if not full.is_file():
+        where = "" if given.is_absolute() else f" (a relative path is read from the config file's folder {full.parent})"
+        raise InputError(path, f"[preprocessing] atlas: label atlas file {full} not found{where}")
+    table["atlas"] = str(full.resolve())
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

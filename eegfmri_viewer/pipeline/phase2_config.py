@@ -54,6 +54,8 @@ class Phase2Config:
     n_salient : int
         Size of the phase-2 node set: the salient fMRI ROIs (ranked by the phase-1
         CAM, union over classes) that ``analyze`` passes on as ``node_index``.
+        At least 2 (phase 2 relates nodes to each other); above the atlas size
+        it is clipped to the atlas size, with a warning.
     """
 
     enabled: bool = True
@@ -77,9 +79,12 @@ class Phase2Config:
         """Return the settings that are out of range, as ``"key: why"`` sentences."""
         out = choice_problems(self)
         for key in ("hidden_dim", "out_dim", "heads", "cross_heads", "n_layers", "k",
-                    "epochs", "batch_size", "n_salient"):
+                    "epochs", "batch_size"):
             if int(getattr(self, key)) < 1:
                 out.append(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if int(self.n_salient) < 2:
+            # one node has no graph, attention or coupling across nodes: phase 2 would be skipped
+            out.append(f"n_salient: must be at least 2 (phase 2 relates ROIs to each other), got {self.n_salient}")
         if self.patience < 0:
             out.append(f"patience: must be >= 0, got {self.patience}")
         if not 0.0 <= self.rho <= 1.0:

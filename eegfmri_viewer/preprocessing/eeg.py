@@ -400,7 +400,7 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
     from scipy.signal import hilbert
 
     source = _raw_source(raw)
-    bands = validate_bands(bands)
+    bands = validate_bands(bands, source=source)
     if bad_channels not in ("interpolate", "drop"):
         raise ValueError(f"bad_channels must be 'interpolate' or 'drop', got {bad_channels!r}")
     picks, rebuilt, dropped = bad_channel_plan(raw, extra_bads, bad_channels)
@@ -408,7 +408,7 @@ def preprocess_eeg(raw, bands: Sequence = DEFAULT_BANDS, sfreq: float = 250.0,
     sfreq_in = float(raw.info["sfreq"])
     q = decimation_factor(sfreq_in, sfreq, max(b[2] for b in bands))
     new_sfreq = sfreq_in / q
-    bands = validate_bands(bands, sfreq=new_sfreq)
+    bands = validate_bands(bands, sfreq=new_sfreq, source=source)
 
     start = 0 if tmin is None else int(raw.time_as_index(max(0.0, tmin))[0])
     stop = raw.n_times if tmax is None else min(raw.n_times, int(raw.time_as_index(tmax)[0]) + 1)

@@ -46,7 +46,12 @@ class ROISeries:
     confounds_used : list of str
         Confound columns regressed out.
     empty_rois : ndarray, shape (n_empty,), int
-        Atlas indices of ROIs that had no signal.
+        Atlas indices of ROIs that had no signal (outside the image, flat, or
+        holding NaN / Inf voxels); their columns of ``data`` are zeros.
+    nonfinite_rois : ndarray, shape (n_nonfinite,), int
+        The ROIs among ``empty_rois`` left out because a voxel of theirs holds
+        NaN or Inf in some volume (NaN voxels outside every ROI are ignored:
+        SPM-masked images hold NaN outside the brain).
     """
 
     data: ndarray
@@ -54,6 +59,7 @@ class ROISeries:
     tr: float
     confounds_used: list = None
     empty_rois: ndarray = None
+    nonfinite_rois: ndarray = None
 
     @property
     def n_volumes(self) -> int:
@@ -157,12 +163,17 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
 
     if block_volumes is None:
         block_volumes = max(8, int(256e6 // (4 * int(np.prod(shape[:3])))))
-    masker = present = None
+    masker = present = bad_voxels = None
     out = np.zeros((n_vol, atlas.n_rois), dtype=float)
     for v0 in range(0, n_vol, block_volumes):
         check_cancel(cancel)
         v1 = min(n_vol, v0 + block_volumes)
         block = np.asarray(bold_img.dataobj[..., v0:v1], dtype=np.float32)
+        bad = ~np.isfinite(block)
+        if bad.any():
+            # nilearn would average them as zeros; which ROIs they touch is found below
+            bad_voxels = bad.any(axis=3) if bad_voxels is None else bad_voxels | bad.any(axis=3)
+            block = np.where(bad, np.float32(0), block)
         img = nib.Nifti1Image(block, bold_img.affine, bold_img.header)
         if masker is None:
             masker, present = _make_masker(atlas, img, source)
@@ -170,16 +181,25 @@ def parcellate(bold_img, atlas: Atlas, tr: float, confounds=None, block_volumes:
         report(progress, 0.9 * v1 / n_vol, f"parcellating BOLD ({v1}/{n_vol} volumes)")
     check_cancel(cancel)
 
+    # NaN / Inf voxels outside every ROI (SPM writes NaN outside the brain mask) do not matter;
+    # a ROI holding one is left out rather than averaged over a guess
+    nonfinite = np.empty(0, dtype=int)
+    if bad_voxels is not None:
+        hit = masker.transform(nib.Nifti1Image(bad_voxels[..., None].astype(np.float32), bold_img.affine))[0]
+        nonfinite = np.asarray(present)[hit > 0]
+        out[:, nonfinite] = 0.0
     empty = np.flatnonzero(np.all(out == out[:1], axis=0))
     good = np.setdiff1d(np.arange(atlas.n_rois), empty)
     if len(good) == 0:
+        if len(nonfinite):
+            raise InputError(source, f"every {atlas.name} ROI with signal holds NaN/Inf voxels")
         raise InputError(source, f"no {atlas.name} ROI holds signal: is the image in the atlas space?")
     cleaned = np.zeros_like(out)
     cleaned[:, good] = signal.clean(out[:, good], detrend=True, standardize="zscore_sample" if standardize else None,
                                     confounds=conf, t_r=float(tr), filter=False)
     report(progress, 1.0, "BOLD parcellated")
     return ROISeries(data=cleaned.astype(np.float32), atlas=atlas, tr=float(tr),
-                     confounds_used=conf_names, empty_rois=empty)
+                     confounds_used=conf_names, empty_rois=empty, nonfinite_rois=nonfinite)
 
 
 def pooled_roi_scale(series: list) -> ndarray:

@@ -20,7 +20,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from eegfmri_viewer import __version__
-from eegfmri_viewer.atomic_write import atomic_write_bytes
+from eegfmri_viewer.atomic_write import atomic_write_bytes, check_output_file
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 from eegfmri_viewer.report import figures
 from eegfmri_viewer.report.tables import lagged_arrays
@@ -116,8 +116,22 @@ def _accuracy_rows(metrics: dict) -> list:
         entries.append((f"EEG {band} (electrodes)", entry))
     for name, e in entries:
         rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
-                     _fmt(e.get("chance")), _fmt(e.get("epochs")), _initialisations_cell(e)])
+                     _fmt(e.get("chance")), _chance_cell(e), _fmt(e.get("epochs")), _initialisations_cell(e)])
     return rows
+
+
+def _chance_cell(entry: dict) -> str:
+    """Test windows and the binomial test against chance; flagged when chance is not beaten."""
+    from eegfmri_viewer.training.chance_level import chance_test
+
+    test = chance_test(entry)
+    if test is None:
+        return ""
+    p = "&lt; 0.001" if test.p_value < 0.001 else f"= {test.p_value:.2g}"
+    text = f"{test.n_correct} of {test.n_test}, p {p}"
+    if not test.above_chance:
+        return f"<b>{text}: not shown to beat chance</b>"
+    return text + (" (few windows)" if test.few_windows else "")
 
 
 def _initialisations_cell(entry: dict) -> str:
@@ -202,8 +216,12 @@ def build_report(
     add("<h2>Classification (phase 1, held-out test windows)</h2>")
     rows = _accuracy_rows(metrics)
     if rows:
-        add(_table(["model", "test accuracy", "balanced accuracy", "chance", "epochs",
+        add(_table(["model", "test accuracy", "balanced accuracy", "chance",
+                    "test windows right, binomial p vs chance", "epochs",
                     "initialisations: validation loss (kept in bold)"], rows))
+        add("<p>The binomial test counts the test windows as independent; windows of one block are not, so "
+            "its p-value is a best case. A model not shown to beat chance has no reliable saliency: read its "
+            "maps with caution.</p>")
     curves = figures.training_curves(metrics)
     if curves:
         add(_img(curves, "training curves"))
@@ -496,6 +514,32 @@ def _lagged_change_table(a, q_threshold) -> str:
                                                        rows)
 
 
-def write_report(path, text: str) -> Path:
-    """Write the HTML text to ``path`` atomically."""
+def write_report(path, text: str, force: bool = False) -> Path:
+    """Write the HTML text to ``path`` atomically.
+
+    Never inside a results bundle, never onto a folder; an existing file is
+    replaced only with ``force`` (see :func:`check_report_path`).
+    """
+    path = check_report_path(path, force=force)
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_report_path(path, force: bool = False, inputs=()) -> Path:
+    """Check, before the report is built, that it may be written to ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HTML file.
+    force : bool
+        Replace an existing file.
+    inputs : iterable of str or Path
+        Bundles the report reads (the file must not lie inside them).
+
+    Raises
+    ------
+    InputError
+        ``path`` lies inside a results bundle or an input, is a folder,
+        exists (without ``force``) or cannot be created.
+    """
+    return check_output_file(path, force=force, inputs=inputs, what="report")

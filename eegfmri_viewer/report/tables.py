@@ -78,7 +78,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from eegfmri_viewer.atomic_write import atomic_write_bytes
+from eegfmri_viewer.atomic_write import atomic_write_bytes, check_files_folder
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 
@@ -408,11 +408,11 @@ def write_tables(
     Raises
     ------
     InputError
-        ``folder`` is a file, or holds table files and ``overwrite`` is False.
+        ``folder`` is a file, is or lies inside a results bundle, cannot be
+        created, or holds table files and ``overwrite`` is False.
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(folder, "is a file; choose a folder for the tables")
+    # never the bundle itself or a folder inside a bundle; a file or an uncreatable path fails here
+    folder = check_files_folder(folder, "tables")
     if not overwrite:
         present = existing_tables(folder)
         if present:

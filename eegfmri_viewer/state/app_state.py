@@ -38,6 +38,9 @@ class AppState(QObject):
     overlayChanged(object)
         New :class:`~eegfmri_viewer.state.overlay.CortexOverlay` or ``None``.
         New results clear the overlay (it belongs to the results it was made from).
+    overlayDismissed(str)
+        The overlay of this owner was taken off the cortex from outside its
+        view (:meth:`dismiss_overlay`): the view's "on the cortex" box unticks.
     badChannelsChanged(str)
         The channels the user marked bad in the recording with this label
         changed (see :meth:`toggle_bad`); a whole new set of marks
@@ -55,6 +58,7 @@ class AppState(QObject):
     timeChanged = Signal(float)
     runStatusChanged = Signal(str)
     overlayChanged = Signal(object)
+    overlayDismissed = Signal(str)
     badChannelsChanged = Signal(str)
 
     def __init__(self, parent: Optional[QObject] = None):
@@ -171,6 +175,13 @@ class AppState(QObject):
         if overlay is not self._overlay:
             self._overlay = overlay
             self.overlayChanged.emit(overlay)
+
+    def dismiss_overlay(self) -> None:
+        """Take the overlay off the cortex for its owner (the Cortex view's "Show the CAM", its dock closed)."""
+        overlay = self._overlay
+        if overlay is not None:
+            self.set_overlay(None)
+            self.overlayDismissed.emit(str(overlay.owner or ""))
 
     def set_run_status(self, status: str) -> None:
         """Set the analysis run status text."""

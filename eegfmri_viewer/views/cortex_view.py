@@ -36,6 +36,7 @@ selects that ROI.
 
 from __future__ import annotations
 
+import html
 from typing import Optional
 
 import numpy as np
@@ -53,11 +54,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eegfmri_viewer.views.model_quality import ModelQualityLabel
+
 NO_RESULTS_MESSAGE = "Open results (File ▸ Open results…) or run an analysis to see CAM saliency"
 FMRI_ONLY_MESSAGE = "fMRI-only results: the EEG source is disabled because this bundle has no EEG CAM."
 # Compare mode (state.compare set): which side of the comparison is shown.
 COMPARE_SIDES = {"A": "a", "B": "b", "B \u2212 A": "diff"}
 DEFAULT_Q = 0.05
+#: A class's mean BOLD within this many SD of the mean of all windows is called "about level", not up or down.
+LEVEL_SD = 0.1
 BACKGROUND = (255, 255, 255)
 COLORMAP = "RdBu_r"
 ROI_RADIUS_MM = 2.0
@@ -65,6 +70,9 @@ ROI_RADIUS_MM = 2.0
 #: regions stand out and the rest of the atlas stays discreet.
 SALIENT_ROI_SCALE = 1.8
 CONNECTION_COLOR = (0.25, 0.1, 0.45)
+#: Electrodes in a colour that the diverging CAM colours (blue to red) never take, so that
+#: an electrode is not read as a strongly negative region under it.
+ELECTRODE_COLOR = (0.1, 0.55, 0.25)
 CONNECTION_WIDTH = 4.0
 CONNECTIONS_TIP = ("Salient connections of the class: edges of the fMRI graph whose two ends are salient ROIs "
                    "(fMRI CAM, argmax votes across subjects)")
@@ -309,7 +317,12 @@ class CortexView(QWidget):
         self.overlay_note.setWordWrap(True)
         self.overlay_note.setStyleSheet("padding: 2px 6px; background: #fff4c2;")
         self.overlay_note.setVisible(False)
+        self.overlay_note.setTextFormat(Qt.RichText)
+        # The view that put its map here may be closed or out of sight: the way back is here too.
+        self.overlay_note.linkActivated.connect(lambda _href: self.state.dismiss_overlay())
         layout.addWidget(self.overlay_note)
+        self.quality_note = ModelQualityLabel(self)
+        layout.addWidget(self.quality_note)
         layout.addWidget(self.plotter, 1)
 
         self._build_cortex()
@@ -393,7 +406,9 @@ class CortexView(QWidget):
         self.surface_combo.setToolTip("Cortical surface of fsaverage5")
         self.source_combo = QComboBox()
         self.source_combo.addItems(["fMRI CAM", "EEG CAM"])
-        self.source_combo.setToolTip("Which class activation map to show on the cortex")
+        self.source_combo.setToolTip("Which class activation map to show on the cortex. The EEG CAM is the "
+                                     "electrodes' CAM carried to the ROIs by the transfer matrix (EEG onto "
+                                     "ROIs), so its scale is not that of the Electrode graph's values")
         self.band_combo = QComboBox()
         self.band_combo.setToolTip("EEG band of the EEG CAM (carried from electrodes to ROIs)")
         self.class_combo = QComboBox()
@@ -728,7 +743,8 @@ class CortexView(QWidget):
 
     def value_title(self) -> str:
         """What the colours show, as the colour bar's title (e.g. ``"fMRI CAM"``)."""
-        title = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
+        # The EEG CAM reaches the ROIs through the transfer matrix, which sets its scale: not the electrodes' values.
+        title = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM at ROIs"
         if self.overlay() is not None:
             # The note above the view gives the whole title; the bar keeps it short.
             return self.overlay().title.split(" (")[0]
@@ -746,6 +762,9 @@ class CortexView(QWidget):
 
     # -- colours (in place) -------------------------------------------------------
     def _refresh_colors(self) -> None:
+        shows_cam = self._weights is not None and self.overlay() is None
+        self.quality_note.show_for(self._results if shows_cam else None, self.source,
+                                   self.band_name() if self.source == "eeg" else "")
         self._refresh_scale()
         self._show_values(self.roi_values())
         self._refresh_connections()
@@ -935,7 +954,7 @@ class CortexView(QWidget):
         cloud = pv.PolyData(drawn[ok])
         spheres = cloud.glyph(geom=pv.Sphere(radius=ELECTRODE_RADIUS_MM, theta_resolution=10, phi_resolution=10),
                               scale=False, orient=False)
-        self._electrode_actor = self.plotter.add_mesh(spheres, color=(0.15, 0.35, 0.75), name="electrodes",
+        self._electrode_actor = self.plotter.add_mesh(spheres, color=ELECTRODE_COLOR, name="electrodes",
                                                       reset_camera=False, pickable=False, render=False)
         if len(names) == len(pos):
             self._electrode_labels = self.plotter.add_point_labels(
@@ -1016,8 +1035,8 @@ class CortexView(QWidget):
         self.overlay_note.setVisible(overlay is not None)
         if overlay is not None:
             owner = f"the {overlay.owner} view" if overlay.owner else "another view"
-            self.overlay_note.setText(f"Showing {overlay.title} from {owner}, not the CAM; "
-                                      f"turn it off there to see the CAM again.")
+            self.overlay_note.setText(f"Showing {html.escape(overlay.title)} from {owner}, not the CAM. "
+                                      f'<a href="cam">Show the CAM</a>')
         if self._weights is not None:
             self._refresh_colors()
 
@@ -1068,7 +1087,8 @@ class CortexView(QWidget):
                 and np.shape(activity) == (len(r.classes), len(values))):
             a = float(activity[self.class_index(), index])
             if np.isfinite(a):
-                text += f"; BOLD {a:+.2f} SD vs all windows ({'up' if a >= 0 else 'down'} in {cls})"
+                way = "about level" if abs(a) < LEVEL_SD else "up" if a > 0 else "down"
+                text += f"; BOLD {a:+.2f} SD vs all windows ({way} in {cls})"
         return text
 
     # -- picking ----------------------------------------------------------------------

@@ -40,6 +40,10 @@ WINDOW_S = 60.0
 KEY_UNBROKEN_CHARS = 30
 #: Narrower than this, the key goes under the controls.
 KEY_BESIDE_MIN_PX = 700
+#: Said when the grey band misses 0: what the two series share regardless of their alignment (a task
+#: that repeats, a slow drift in both) then drives the windowed r as much as any coupling.
+NULL_OFF_ZERO = ("<i>the grey band misses 0: with the BOLD shifted in time the two still correlate (a task "
+                 "that repeats, or a slow drift in both), so r here is not coupling alone</i>")
 #: Circular shifts behind the grey band of chance correlations.
 NULL_SHIFTS = 200
 #: Height below which the view scrolls.
@@ -183,6 +187,7 @@ class CouplingTimeView(QWidget):
         self._stack = message_stack(self, self._message, scroll)
 
         state.resultsChanged.connect(lambda _r: self.reload())
+        state.datasetChanged.connect(lambda _d: self._select_open_recording())
         state.nodeChanged.connect(lambda _k, _i: self._redraw())
         state.bandChanged.connect(lambda _b: self._redraw())
         self._recording.currentIndexChanged.connect(lambda _i: self._redraw())
@@ -276,6 +281,7 @@ class CouplingTimeView(QWidget):
             labels = [str(label) for label in self._courses()["recording_label"]]
             self._recording.addItems(labels)
             self._recording.setToolTip(f"Recording whose time courses are shown ({len(labels)} in these results)")
+            self._select_open_recording()
         self._recording.blockSignals(False)
         if text is not None:
             self._message.setText(text)
@@ -284,6 +290,16 @@ class CouplingTimeView(QWidget):
             return
         self._stack.setCurrentIndex(1)
         self._redraw()
+
+    def _select_open_recording(self) -> None:
+        """Show the recording open in the Signals view, if these results hold it.
+
+        The two views then share the recording as they share the time cursor.
+        """
+        label = getattr(self._state.dataset, "label", None)
+        index = self._recording.findText(str(label)) if label else -1
+        if index >= 0:
+            self._recording.setCurrentIndex(index)
 
     def _clear(self) -> None:
         self._roi = self._band = self._r_whole = self._null = None
@@ -359,6 +375,8 @@ class CouplingTimeView(QWidget):
                 self._null_lo.setData(ends, [lo, lo])
                 self._null_hi.setData(ends, [hi, hi])
                 key.append(_swatch((175, 175, 175), "\u25a0", "95 % of r with the BOLD shifted in time"))
+                if lo > 0 or hi < 0:
+                    key.append(NULL_OFF_ZERO)
         else:
             key.append(f"r: the recording ({n * tr:g} s) is shorter than the window")
         self._key.setText(" &nbsp;".join(key))

@@ -27,7 +27,7 @@ from eegfmri_viewer.state.overlay import CortexOverlay
 from eegfmri_viewer.views.axes_plot import axes_plot
 from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.message_stack import message_stack
-from eegfmri_viewer.views.overlay_check import untick_when_replaced
+from eegfmri_viewer.views.overlay_check import untick_when_dismissed, untick_when_replaced
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
 from eegfmri_viewer.views.view_colors import view_color
 from eegfmri_viewer.views.view_names import short_view_name
@@ -54,6 +54,10 @@ OVER_TIME_VIEW = "Coupling over time"
 OVERLAY_OWNER = "Coupling"
 
 
+#: Network labels that mean "no network" (lower case).
+UNASSIGNED_NETWORKS = ("", "unassigned", "uncertain", "unknown", "none", "n/a", "unlabelled", "unlabeled")
+
+
 def short_network_name(name: str) -> str:
     """A short form of a network name for a narrow column group.
 
@@ -75,7 +79,8 @@ def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
     Parameters
     ----------
     networks : sequence of str, length n_nodes
-        Network label of each node, ``""`` where the atlas has none.
+        Network label of each node; ``""`` (and "unassigned", "uncertain",
+        "unknown", "none", "n/a") where the atlas has none.
 
     Returns
     -------
@@ -86,7 +91,8 @@ def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
         Consecutive display ranges of each network; empty when no node has a
         label.
     """
-    labels = [str(n) for n in networks]
+    # Atlases mark a ROI without a network in several ways: one group for all of them, last.
+    labels = ["" if str(n).strip().lower() in UNASSIGNED_NETWORKS else str(n) for n in networks]
     if not any(labels):
         return np.arange(len(labels)), []
     names = list(dict.fromkeys(n for n in labels if n))
@@ -95,7 +101,7 @@ def network_order(networks) -> Tuple[np.ndarray, List[Tuple[str, int, int]]]:
     order, groups = [], []
     for name in names:
         members = [k for k, n in enumerate(labels) if n == name]
-        groups.append((name or "unlabelled", len(order), len(order) + len(members)))
+        groups.append((name or "unassigned", len(order), len(order) + len(members)))
         order.extend(members)
     return np.asarray(order, dtype=int), groups
 
@@ -148,6 +154,9 @@ class CouplingView(QWidget):
         self._image = pg.ImageItem()
         hp.addItem(self._image)
         self._cmap = pg.colormap.get("CET-D1")
+        # All-positive cosines on a diverging map are one shade of red, read as "positive coupling" whatever
+        # the lagged r says; a sequential map over their range shows where they differ.
+        self._sequential = pg.colormap.get("viridis")
         self._colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self._cmap, interactive=False, width=14)
         self._colorbar.setImageItem(self._image, insert_in=hp)
         self._roi_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=3))
@@ -257,6 +266,7 @@ class CouplingView(QWidget):
         state.bandChanged.connect(lambda _b: self._draw_selection())
         state.bandChanged.connect(lambda _b: self._publish_overlay())
         state.overlayChanged.connect(self._on_overlay)
+        state.overlayDismissed.connect(self._on_dismissed)
         self._cortex_check.toggled.connect(lambda _on: self._publish_overlay())
         self._significant_check.toggled.connect(lambda _on: self._publish_overlay())
         self.reload()
@@ -374,6 +384,10 @@ class CouplingView(QWidget):
         if untick_when_replaced(self._cortex_check, OVERLAY_OWNER, overlay):
             self._significant_check.setEnabled(False)
 
+    def _on_dismissed(self, owner: str) -> None:
+        if untick_when_dismissed(self._cortex_check, OVERLAY_OWNER, owner):
+            self._significant_check.setEnabled(False)
+
     @property
     def heatmap_widget(self) -> pg.PlotWidget:
         """The plot holding the bands × ROIs heatmap."""
@@ -477,12 +491,16 @@ class CouplingView(QWidget):
             if "coupling_q" in arrays:
                 text += f", q = {float(arrays['coupling_q'][band, roi]):.3g}"
             return text
+        # Two measures that can disagree, even in sign: each is named, so that the p-value is read as the lagged
+        # correlation's and the cell's colour as the embedding cosine's.
         text = (f"{self._bands[band]} \u00d7 {roi_label(self._state.results, roi)}: "
-                f"coupling {self._matrix[band, node]:.3f}")
+                f"embedding cos {self._matrix[band, node]:.3f}")
         rows = np.flatnonzero(self._lag_index == roi)
         if len(rows):
             # the lagged measures of the same family as the lag curves below, so the two agree
-            text += self._lag_stats_text(band, int(rows[0]))
+            lagged = self._lag_stats_text(band, int(rows[0]))
+            if lagged:
+                text += f" | {lagged}"
         networks = results.get("saliency", "roi_networks")
         if networks is not None and roi < len(networks) and str(networks[roi]):
             text += f" [{networks[roi]}]"
@@ -492,16 +510,32 @@ class CouplingView(QWidget):
         """Whether the analysis removed the task regressors before the lagged coupling."""
         return bool(self._state.results.config.get("coupling", {}).get("remove_task", False))
 
+    def p_text(self, p: float) -> str:
+        """``"0.031"``, or ``"\u2264 0.005"`` at the smallest p the permutations can give, 1 / (1 + n).
+
+        No surrogate beat the observed peak there: the p-value is bounded by the
+        number of permutations, not measured.
+        """
+        n_perm = self._state.results.get("coupling", "n_permutations") if self._state.results is not None else None
+        p = float(p)
+        if n_perm is not None and np.isfinite(p) and p <= 1.0 / (1.0 + float(n_perm)) + 1e-12:
+            return f"\u2264 {p:.2g}"
+        return f"{p:.2g}"
+
     def _lag_stats_text(self, band: int, row: int) -> str:
-        """", peak lag …, p …, FWE …" of band index ``band`` at lag row ``row`` (what the bundle has)."""
-        text = ""
-        lag, p, p_fwe = (self._lag_array(k) for k in ("peak_lag_s", "p_value", "p_value_fwer"))
-        if lag is not None:
-            text += f", peak lag {float(lag[band, row]):+.1f} s"
+        """"lagged r … at … s, p …, FWE …" of band index ``band`` at lag row ``row`` (what the bundle has)."""
+        corr, lag, p, p_fwe = (self._lag_array(k) for k in ("lagged_corr", "peak_lag_s", "p_value", "p_value_fwer"))
+        lags = self._state.results.get("coupling", "lags_s")
+        if corr is None or lags is None:
+            return ""
+        r = np.asarray(corr[band, row], dtype=float)
+        lags = np.asarray(lags, dtype=float)
+        i = int(np.argmin(np.abs(lags - float(lag[band, row])))) if lag is not None else int(np.nanargmax(np.abs(r)))
+        text = f"lagged r {r[i]:+.2f} at {lags[i]:+.1f} s"
         if p is not None:
-            text += f", p {float(p[band, row]):.2g}"
+            text += f", p {self.p_text(p[band, row])}"
         if p_fwe is not None:
-            text += f", FWE {float(p_fwe[band, row]):.2g}"
+            text += f", FWE {self.p_text(p_fwe[band, row])}"
         return text
 
     def _lag_array(self, key: str):
@@ -546,10 +580,18 @@ class CouplingView(QWidget):
         n_b, n = len(self._bands), len(self._node_index)
         self._image.setImage(self._matrix[:, self._order].T, autoLevels=False)
         self._image.setRect(0, 0, n, n_b)
-        # Cosine coupling lies in [-1, 1]; a symmetric scale keeps 0 at the neutral colour.
+        # Cosine coupling lies in [-1, 1]. With values of both signs (and for changes B - A) a symmetric
+        # diverging scale keeps 0 at the neutral colour; when none is negative, a sequential one spans them.
         finite = np.isfinite(self._matrix)
-        lim = float(np.abs(self._matrix[finite]).max()) if finite.any() else 1.0
-        self._colorbar.setLevels((-lim, lim) if lim > 0 else (-1.0, 1.0))
+        values = self._matrix[finite]
+        lo, hi = (float(values.min()), float(values.max())) if finite.any() else (0.0, 0.0)
+        if side != "diff" and finite.any() and lo >= 0 and hi > lo:
+            self._colorbar.setColorMap(self._sequential)
+            self._colorbar.setLevels((lo, hi))
+        else:
+            lim = max(abs(lo), abs(hi))
+            self._colorbar.setColorMap(self._cmap)
+            self._colorbar.setLevels((-lim, lim) if lim > 0 else (-1.0, 1.0))
         hp = self._heat.getPlotItem()
         hp.getAxis("left").setTicks([[(b + 0.5, name) for b, name in enumerate(self._bands)], []])
         for line in self._separators:
@@ -603,8 +645,9 @@ class CouplingView(QWidget):
         for name, start, stop in self._groups:
             room = (stop - start) * col_px
             short = short_network_name(name)
-            # Too narrow even for the short form: no label (hovering a cell names the network).
-            label = name if room >= CHAR_PX * (len(name) + 1) else short if room >= CHAR_PX * len(short) else ""
+            # Too narrow even for the short form: no label (hovering a cell names the network). A
+            # character's room is kept free, so that the labels of neighbouring groups do not run together.
+            label = name if room >= CHAR_PX * (len(name) + 1) else short if room >= CHAR_PX * (len(short) + 1) else ""
             ticks.append(((start + stop) / 2, label))
         return ticks
 
@@ -693,12 +736,12 @@ class CouplingView(QWidget):
                 lag_k = float(lags[i])
             label = f"{name} r {r[i]:+.2f} at {lag_k:+.0f} s"
             if p_value is not None:
-                label += f", p {float(p_value[k, node]):.2g}"
+                label += f", p {self.p_text(p_value[k, node])}"
             if p_fwe is not None:
-                label += f", FWE {float(p_fwe[k, node]):.2g}"
+                label += f", FWE {self.p_text(p_fwe[k, node])}"
             curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
             cells = [f"{r[i]:+.2f}", f"{lag_k:+.0f} s"]
-            cells += [f"{float(a[k, node]):.2g}" for a in (p_value, p_fwe) if a is not None]
+            cells += [self.p_text(a[k, node]) for a in (p_value, p_fwe) if a is not None]
             rows.append((name, rgb, k == band, cells))
             lp.addItem(curve)
             peak = pg.ScatterPlotItem(x=[lag_k], y=[r[i]], symbol="o", size=12,
@@ -733,7 +776,10 @@ class CouplingView(QWidget):
         what = "Lagged correlation beyond the task" if self._task_removed() else "Lagged correlation"
         link = (f' \u2014 <a href="over-time">{OVER_TIME_VIEW.lower()}</a>'
                 if self._state.results.has("timecourses") else "")
-        self._lag_title.setText(f"<b>{what}</b>, {roi_label(self._state.results, roi)}{which}{link}")
+        n_rec = len((self._state.results.dataset or {}).get("recordings", []) or [])
+        # the r of one recording (Coupling over time) differs from this pooled one: say which this is
+        pooled = f" ({n_rec} recordings pooled)" if n_rec > 1 else ""
+        self._lag_title.setText(f"<b>{what}</b>{pooled}, {roi_label(self._state.results, roi)}{which}{link}")
         tip = ("Correlation of the HRF-convolved EEG band power at the ROI with its BOLD, over lags of the BOLD "
                "after the EEG")
         if self._task_removed():

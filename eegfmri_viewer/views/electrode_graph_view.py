@@ -32,6 +32,7 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.map_plot import map_plot
 from eegfmri_viewer.views.message_stack import message_stack
+from eegfmri_viewer.views.model_quality import ModelQualityLabel
 
 EDGE_RGB = (25, 55, 130)
 N_WIDTH_BINS = 8
@@ -135,6 +136,9 @@ class ElectrodeGraphView(QWidget):
         self._layer_combo.setToolTip("GAT layer whose attention is drawn")
         self._head_combo = QComboBox()
         self._head_combo.setToolTip("Attention head, or the mean over heads")
+        for combo in (self._band_combo, self._layer_combo, self._head_combo):
+            # their entries in full ("mean over heads"), not cut to the width of the first one
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._threshold = QSlider(Qt.Horizontal)
         self._threshold.setRange(0, 95)
         self._threshold.setValue(DEFAULT_HIDDEN_PERCENT)
@@ -164,6 +168,8 @@ class ElectrodeGraphView(QWidget):
         box = QVBoxLayout(content)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(controls)
+        self._quality = ModelQualityLabel(self)
+        box.addWidget(self._quality)
         box.addWidget(self._plot, 1)
         box.addWidget(self._note)
         self._stack = message_stack(self, self._message, content)
@@ -453,14 +459,16 @@ class ElectrodeGraphView(QWidget):
         for curve in self._edge_items:
             curve.setData([], [])
         if results is None or self._stack.currentIndex() == 0:
+            self._quality.show_for(None, "eeg")
             return
         ei, att = self._attention()
         band = self._current_band()
+        self._quality.show_for(results, "eeg", band)
         if att is not None:
             layer = max(self._layer_combo.currentIndex(), 0)
             head = self._head_combo.currentIndex()
             weights = att[layer].mean(axis=0) if head <= 0 else att[layer, head - 1]
-            what = f"GAT attention \u03b1 ({band}, layer {layer + 1}, {self._head_combo.currentText()})"
+            what = f"GAT attention weights ({band}, layer {layer + 1}, {self._head_combo.currentText()})"
             note = ""
         elif results.has("graphs", "eeg_edge_index"):
             ei = results.get("graphs", "eeg_edge_index")

@@ -31,3 +31,28 @@ def untick_when_replaced(check: QCheckBox, owner: str, overlay) -> bool:
     check.setChecked(False)
     check.blockSignals(False)
     return True
+
+
+def untick_when_dismissed(check: QCheckBox, owner: str, dismissed_owner: str) -> bool:
+    """Untick ``check`` (without its signal) when this view's map was taken off the cortex from outside.
+
+    Parameters
+    ----------
+    check : QCheckBox
+        The view's "on the cortex" box.
+    owner : str
+        The view's overlay owner name.
+    dismissed_owner : str
+        Owner of the overlay that :meth:`AppState.dismiss_overlay` removed.
+
+    Returns
+    -------
+    bool
+        Whether the box was unticked.
+    """
+    if dismissed_owner != owner or not check.isChecked():
+        return False
+    check.blockSignals(True)
+    check.setChecked(False)
+    check.blockSignals(False)
+    return True

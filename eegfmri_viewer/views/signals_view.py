@@ -23,6 +23,9 @@ from scipy.signal import butter, sosfiltfilt
 from eegfmri_viewer.preprocessing.bands import DEFAULT_BANDS
 from eegfmri_viewer.views.class_colors import class_color
 
+#: Voxel axes (horizontal, vertical) of the sagittal, coronal and axial slices.
+SLICE_AXES = ((1, 2), (0, 2), (0, 1))
+OPPOSITE_DIRECTION = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S"}
 #: What the BOLD plot says while it has no curve.
 NO_ROI_TITLE = "Select a ROI (click it on the cortex or in any view) to plot its BOLD"
 NO_RESULTS_TITLE = "Open results to choose a ROI whose BOLD to plot"
@@ -199,6 +202,8 @@ class SignalsView(QWidget):
         self.slice_views = []
         self.slice_items = []
         self.roi_markers = []
+        # per slice view, the letters at its left, right, bottom and top edges (R/L, A/P, S/I)
+        self.orientation_letters: list = []
         for title in ("sagittal", "coronal", "axial"):
             vb = pg.GraphicsLayoutWidget()
             box = vb.addViewBox(lockAspect=True)
@@ -208,6 +213,11 @@ class SignalsView(QWidget):
             box.addItem(item)
             marker = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(255, 0, 0), pen=pg.mkPen("w"))
             box.addItem(marker)
+            letters = {}
+            for side, anchor in (("left", (1, 0.5)), ("right", (0, 0.5)), ("bottom", (0.5, 0)), ("top", (0.5, 1))):
+                letters[side] = pg.TextItem("", color=(255, 255, 120), anchor=anchor)
+                box.addItem(letters[side])
+            self.orientation_letters.append(letters)
             vb.setToolTip(title)
             bold_row.addWidget(vb, 1)
             self.slice_views.append(box)
@@ -215,6 +225,8 @@ class SignalsView(QWidget):
             self.roi_markers.append(marker)
         self.roi_plot = pg.PlotWidget()
         self.roi_plot.setLabel("bottom", "BOLD time (s)")
+        self.roi_plot.setLabel("left", "% signal change")
+        self.roi_plot.getAxis("left").enableAutoSIPrefix(False)
         # seconds stay seconds: an SI prefix turned an empty plot's axis into "ms"
         self.roi_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.roi_curve = self.roi_plot.plot([], [], pen=pg.mkPen("y", width=2))
@@ -703,6 +715,32 @@ class SignalsView(QWidget):
         slices = [vol[i, :, :], vol[:, j, :], vol[:, :, k]]
         for item, img in zip(self.slice_items, slices):
             item.setImage(img, autoLevels=True)
+        self._draw_orientation_letters(vol.shape)
+
+    def _draw_orientation_letters(self, shape) -> None:
+        """Label each slice's edges with the direction its voxel axes point in (from the image's affine).
+
+        The slices are drawn in voxel order, as stored: without the letters a
+        left-right flipped (LAS) image would be read the wrong way round.
+        """
+        import nibabel as nib
+
+        codes = nib.aff2axcodes(self._rec.bold.affine)
+        if None in codes:
+            for letters in self.orientation_letters:
+                for item in letters.values():
+                    item.setText("")
+            return
+        for (h, v), letters in zip(SLICE_AXES, self.orientation_letters):
+            nh, nv = shape[h], shape[v]
+            for side, axis, towards, pos in (("left", h, False, (-0.5, nv / 2)), ("right", h, True, (nh - 0.5, nv / 2)),
+                                             ("bottom", v, False, (nh / 2, -0.5)), ("top", v, True, (nh / 2, nv - 0.5))):
+                letters[side].setText(codes[axis] if towards else OPPOSITE_DIRECTION[codes[axis]])
+                letters[side].setPos(*pos)
+
+    def orientation_text(self, view: int) -> dict:
+        """``{"left": "R", "right": "L", ...}``: the letters at the edges of slice view ``view`` (0 sagittal)."""
+        return {side: item.textItem.toPlainText() for side, item in self.orientation_letters[view].items()}
 
     def _roi_voxel(self) -> Optional[np.ndarray]:
         rec, results, sel = self._rec, self.state.results, self.state.selection
@@ -743,8 +781,12 @@ class SignalsView(QWidget):
         cube = np.asarray(rec.bold.dataobj[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2], :], dtype=float)
         series = cube.reshape(-1, cube.shape[-1]).mean(axis=0)
         tr = float(rec.tr or 1.0)
-        self.roi_curve.setData(np.arange(len(series)) * tr, series)
+        # Percent signal change from the run's mean: scanner units mean nothing across runs and sites.
+        mean = float(series.mean()) if len(series) else 0.0
+        psc = 100.0 * (series / mean - 1.0) if mean > 0 else np.full_like(series, np.nan)
+        self.roi_curve.setData(np.arange(len(series)) * tr, psc)
         sel = self.state.selection
         names = self.state.results.get("saliency", "roi_names")
         name = str(names[sel.node_index]) if names is not None and sel.node_index < len(names) else "ROI"
-        self.roi_plot.setTitle(f"BOLD at {name} (mean of the 3\u00d73\u00d73 voxels around its centre)", size="9pt")
+        self.roi_plot.setTitle(f"BOLD at {name} (mean of the 3\u00d73\u00d73 voxels around its centre)"
+                               + ("" if mean > 0 else ": no signal there"), size="9pt")

@@ -57,7 +57,7 @@ from eegfmri_viewer.views.bundle_needs import NO_RESULTS
 from eegfmri_viewer.views.head_outline import head_outline
 from eegfmri_viewer.views.map_plot import map_plot
 from eegfmri_viewer.views.message_stack import message_stack
-from eegfmri_viewer.views.overlay_check import untick_when_replaced
+from eegfmri_viewer.views.overlay_check import untick_when_dismissed, untick_when_replaced
 
 FMRI_GRAPH = "fMRI ROIs"
 EEG_PREFIX = "EEG "
@@ -297,6 +297,7 @@ class TeachingView(QWidget):
         self._mode_slider.valueChanged.connect(self._on_mode_slider)
         self._cortex_check.toggled.connect(lambda _on: self._draw_map())
         state.overlayChanged.connect(lambda o: untick_when_replaced(self._cortex_check, OVERLAY_OWNER, o))
+        state.overlayDismissed.connect(lambda owner: untick_when_dismissed(self._cortex_check, OVERLAY_OWNER, owner))
         self._mode_spin.valueChanged.connect(self._mode_slider.setValue)
         state.resultsChanged.connect(lambda _r: self.reload())
         state.bandChanged.connect(lambda _b: self._on_state_band())

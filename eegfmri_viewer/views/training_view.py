@@ -147,6 +147,11 @@ class TrainingView(QWidget):
         paths.addWidget(self.source_edit, 1)
         paths.addWidget(QLabel("Output folder"))
         paths.addWidget(self.out_edit, 1)
+        self.replace_check = QCheckBox("Replace earlier results")
+        self.replace_check.setToolTip("Replace the results of an earlier analysis in the output folder (as "
+                                      "'analyze --force'). A folder that holds anything else, or the input "
+                                      "data, is never replaced.")
+        paths.addWidget(self.replace_check)
         layout.addLayout(paths)
         self.bad_summary = QLabel("")
         self.bad_summary.setWordWrap(True)
@@ -163,8 +168,14 @@ class TrainingView(QWidget):
         self.cancel_button.setEnabled(False)
         self.start_button.clicked.connect(self.request_start)
         self.cancel_button.clicked.connect(self.request_cancel)
+        self.use_results_button = QPushButton("Settings of open results")
+        self.use_results_button.setToolTip("Fill the form with the settings the open results were made with "
+                                           "(their config.toml), e.g. to run them again on other data")
+        self.use_results_button.setEnabled(False)
+        self.use_results_button.clicked.connect(self.use_results_settings)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.use_results_button)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         buttons.addWidget(self.progress_bar, 1)
@@ -182,6 +193,8 @@ class TrainingView(QWidget):
             plot.setLabel("bottom", "epoch")
             plot.setMinimumHeight(160)
             layout.addWidget(plot, 1)
+        state.resultsChanged.connect(self._on_results)
+        self._on_results(state.results)
 
     def set_default_source(self, root: str) -> None:
         """Fill the BIDS root (and an output folder beside it) unless the user typed one.
@@ -403,6 +416,51 @@ class TrainingView(QWidget):
                     pen.setWidthF(1.0)
                     curve.setPen(pen)
 
+    @property
+    def running(self) -> bool:
+        """Whether a run started here is in progress."""
+        return self.cancel_button.isEnabled()
+
+    def _on_results(self, results) -> None:
+        """Show the training curves of results opened from elsewhere (File ▸ Open results…, the demo).
+
+        A run of this view keeps its live curves: its own results arrive before
+        :meth:`on_finished`, which fades the initialisations not kept.
+        """
+        self.use_results_button.setEnabled(results is not None and bool(getattr(results, "config", None)))
+        if self.running or results is None:
+            return
+        metrics = getattr(results, "metrics", None) or {}
+        self._clear_curves()
+        phase1 = metrics.get("phase1", {})
+        models = [("fmri", phase1.get("fmri", {}))] + [(f"eeg_{b}", m) for b, m in phase1.get("eeg", {}).items()]
+        for stage, entry in models:
+            for record in entry.get("history", []) or []:
+                self.on_epoch({**record, "stage": stage})
+        phase2 = metrics.get("phase2", {})
+        for epoch, loss in enumerate(phase2.get("loss", []) or [], start=1):
+            self.on_epoch({"stage": "phase2", "epoch": epoch, "loss": loss})
+        self._show_kept_initialisations(metrics)
+        source = (getattr(results, "dataset", None) or {}).get("source")
+        if source and Path(str(source)).is_dir():
+            # what these results were computed from, unless the user typed a root or a dataset is in view
+            self.set_default_source(str(source))
+        where = getattr(results, "path", None)
+        self.message.setText(("Training curves of the open results" + (f" ({where})" if where else ""))
+                             if self._stages else "The open results hold no training curves.")
+
+    def use_results_settings(self) -> None:
+        """Fill the form with the open results' settings (their ``config.toml``)."""
+        results = self.state.results
+        if results is None:
+            return
+        try:
+            self.set_config(results.config)
+        except ValueError as exc:
+            self.message.setText(f"The open results' settings do not fit this version's form: {exc}")
+            return
+        self.message.setText("The form holds the settings of the open results.")
+
     def on_failed(self, message: str = "") -> None:
         """The analysis failed or was cancelled."""
         self.message.setText(message or "Stopped.")
@@ -447,11 +505,19 @@ class FormSpinBox(_WheelWhenFocused, QSpinBox):
 
 
 class FormDoubleSpinBox(_WheelWhenFocused, QDoubleSpinBox):
-    """Real-valued setting of the form (see :class:`_WheelWhenFocused`)."""
+    """Real-valued setting of the form (see :class:`_WheelWhenFocused`).
+
+    Six decimals are kept (a learning rate of 0.0003 needs them) but shown only
+    where they are not trailing zeros: "250", not "250.000000".
+    """
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self._take_focus_by_click()
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        text = f"{value:.{self.decimals()}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class ChoiceBox(_WheelWhenFocused, QComboBox):

@@ -14,17 +14,17 @@ from eegfmri_viewer.workers.function_worker import FunctionWorker
 
 
 def _analyze_and_load(source, out_dir, config, progress=None, cancel=None, on_epoch=None,
-                      torch_threads: Optional[int] = None):
+                      torch_threads: Optional[int] = None, force: bool = False):
     from eegfmri_viewer.pipeline.analysis_process import analyze_in_process
     from eegfmri_viewer.results import load_bundle
 
     path = analyze_in_process(source, out_dir, config, progress=progress, cancel=cancel, on_epoch=on_epoch,
-                              torch_threads=torch_threads)
+                              torch_threads=torch_threads, force=force)
     return path, load_bundle(path)
 
 
 def analysis_worker(source, out_dir, config=None, *, name: str = "training",
-                    torch_threads: Optional[int] = None) -> FunctionWorker:
+                    torch_threads: Optional[int] = None, force: bool = False) -> FunctionWorker:
     """A (not yet started) worker that analyses ``source`` into ``out_dir``.
 
     Parameters
@@ -39,6 +39,9 @@ def analysis_worker(source, out_dir, config=None, *, name: str = "training",
         Worker name, shown in logs and error dialogs.
     torch_threads : int, optional
         ``torch.set_num_threads`` in the child process.
+    force : bool
+        Replace an earlier results bundle (or an empty folder) at ``out_dir``,
+        as ``analyze --force``; never any other folder.
 
     Returns
     -------
@@ -52,4 +55,4 @@ def analysis_worker(source, out_dir, config=None, *, name: str = "training",
         ``analysis_process.CANCEL_GRACE_S``).
     """
     return FunctionWorker(_analyze_and_load, source, out_dir, config, name=name, event_kwarg="on_epoch",
-                          torch_threads=torch_threads)
+                          torch_threads=torch_threads, force=force)

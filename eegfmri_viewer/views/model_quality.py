@@ -1,0 +1,60 @@
+"""A line beside a saliency map that says how well its model classifies.
+
+A CAM shows what a model uses to tell the classes apart; when the model does no
+better than chance, the map is noise. The Cortex 3-D view and the Electrode
+graph show this line for the model their map comes from, highlighted when the
+test accuracy is not shown to beat chance (:mod:`eegfmri_viewer.training.chance_level`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QLabel, QWidget
+
+from eegfmri_viewer.training.chance_level import chance_sentence, chance_test
+
+WARNING_STYLE = "padding: 2px 6px; background: #fff4c2;"
+PLAIN_STYLE = "padding: 0px 6px; color: #505050;"
+
+
+def model_entry(results, modality: str, band: str = "") -> Optional[dict]:
+    """The ``metrics.json`` entry of the fMRI model (``modality="fmri"``) or of one EEG band's model."""
+    phase1 = (getattr(results, "metrics", None) or {}).get("phase1", {})
+    if modality == "fmri":
+        return phase1.get("fmri")
+    return phase1.get("eeg", {}).get(band)
+
+
+class ModelQualityLabel(QLabel):
+    """``"fMRI model: test accuracy 0.99 on 96 windows, chance 0.33 (binomial p < 0.001)"``.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    """
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setToolTip("Accuracy of the model on the windows held out for testing, and a one-sided binomial "
+                        "test against chance (1 / classes). Windows of one block are correlated, so the test "
+                        "is optimistic: a map whose model is not shown to beat chance shows no reliable "
+                        "saliency.")
+        self.warning = False
+        self.setVisible(False)
+
+    def show_for(self, results, modality: str, band: str = "") -> None:
+        """Describe the model behind the map shown: ``"fmri"``, or ``"eeg"`` and its ``band``."""
+        entry = model_entry(results, modality, band) if results is not None else None
+        test = chance_test(entry) if entry else None
+        if test is None:
+            self.warning = False
+            self.setVisible(False)
+            self.setText("")
+            return
+        name = "fMRI model" if modality == "fmri" else f"EEG {band} model"
+        self.warning = not test.above_chance
+        self.setStyleSheet(WARNING_STYLE if self.warning else PLAIN_STYLE)
+        self.setText(f"{name}: {chance_sentence(test)}")
+        self.setVisible(True)

@@ -1,0 +1,106 @@
+"""Test accuracy against chance, and the line the Cortex 3-D view and the Electrode graph show beside a map."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from eegfmri_viewer.training.chance_level import binomial_tail, chance_sentence, chance_test
+
+
+@pytest.mark.parametrize("k, n, p", [(0, 7, 1 / 3), (4, 7, 1 / 3), (7, 7, 1 / 3), (60, 96, 1 / 3), (95, 96, 0.25),
+                                     (3, 10, 0.5), (500, 1200, 1 / 3)])
+def test_binomial_tail_is_the_exact_upper_tail(k, n, p):
+    assert binomial_tail(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300)
+    assert binomial_tail(n + 1, n, p) == 0.0
+
+
+def test_a_near_chance_model_on_few_windows_is_not_shown_to_beat_chance():
+    # the small demo's fMRI model after 15 epochs: 4 of 7 test windows right, 3 classes
+    test = chance_test({"test_acc": 4 / 7, "test_balanced_acc": 0.56, "n_test": 7, "chance": 1 / 3})
+    assert (test.n_correct, test.n_test) == (4, 7) and not test.above_chance and test.few_windows
+    assert test.p_value == pytest.approx(stats.binom.sf(3, 7, 1 / 3))
+    text = chance_sentence(test)
+    assert text.startswith("test accuracy 0.57 (balanced 0.56) on 7 windows, chance 0.33: not shown to beat chance")
+    assert "read the map with caution" in text
+    # the default demo's: 95 of 96
+    good = chance_test({"test_acc": 95 / 96, "test_balanced_acc": 0.99, "n_test": 96, "chance": 1 / 3})
+    assert good.above_chance and not good.few_windows
+    assert chance_sentence(good) == "test accuracy 0.99 (balanced 0.99) on 96 windows, chance 0.33 (binomial p < 0.001)"
+    # above chance, but on few windows: said
+    few = chance_test({"test_acc": 1.0, "n_test": 9, "chance": 1 / 3})
+    assert few.above_chance and "few test windows" in chance_sentence(few)
+
+
+@pytest.mark.parametrize("entry", [{}, {"test_acc": 0.9, "chance": 1 / 3}, {"test_acc": 0.9, "n_test": 0, "chance": 0.5},
+                                   {"test_acc": float("nan"), "n_test": 5, "chance": 0.5}])
+def test_results_without_test_windows_have_no_chance_test(entry):
+    assert chance_test(entry) is None
+
+
+def _results(fmri=None, alpha=None):
+    eeg = {"alpha": alpha} if alpha is not None else {}
+    return SimpleNamespace(metrics={"phase1": {**({"fmri": fmri} if fmri else {}), "eeg": eeg}})
+
+
+def test_model_quality_label_warns_only_when_chance_is_not_beaten(qapp):
+    from eegfmri_viewer.views.model_quality import ModelQualityLabel
+
+    label = ModelQualityLabel()
+    label.show()
+    label.show_for(_results(fmri={"test_acc": 4 / 7, "n_test": 7, "chance": 1 / 3}), "fmri")
+    assert label.isVisible() and label.warning and label.text().startswith("fMRI model: test accuracy 0.57")
+    label.show_for(_results(alpha={"test_acc": 0.95, "n_test": 60, "chance": 1 / 3}), "eeg", "alpha")
+    assert label.isVisible() and not label.warning and label.text().startswith("EEG alpha model: test accuracy 0.95")
+    label.show_for(_results(fmri={"test_acc": 0.9, "chance": 1 / 3}), "fmri")  # earlier results: no n_test
+    assert not label.isVisible()
+    label.show_for(None, "fmri")
+    assert not label.isVisible()
+
+
+@pytest.mark.gui
+def test_the_cortex_and_electrode_views_say_how_well_their_model_classifies(qtbot, tmp_path):
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.state import AppState, CortexOverlay
+    from eegfmri_viewer.views.cortex_view import CortexView
+    from eegfmri_viewer.views.electrode_graph_view import ElectrodeGraphView
+
+    make_bundle(tmp_path / "b", phase2=True, eeg=True)
+    bundle = load_bundle(tmp_path / "b", verify=False)
+    bundle.metrics = copy.deepcopy(bundle.metrics)
+    bundle.metrics["phase1"]["fmri"].update(test_acc=4 / 7, n_test=7)
+    bundle.metrics["phase1"]["eeg"] = {"alpha": {"test_acc": 0.95, "test_balanced_acc": 0.95, "n_test": 60,
+                                                 "chance": 1 / 3}}
+    state = AppState()
+    cortex = CortexView(state)
+    graph = ElectrodeGraphView(state)
+    for w in (cortex, graph):
+        qtbot.addWidget(w)
+        w.resize(700, 500)
+        w.show()
+    state.set_band("alpha")
+    state.set_results(bundle)
+    note = cortex.quality_note
+    assert note.isVisible() and note.warning and "fMRI model" in note.text()
+    cortex.set_source("eeg")
+    assert note.isVisible() and not note.warning and "EEG alpha model" in note.text()
+    assert cortex.scalar_bar.GetTitle() == "EEG alpha CAM at ROIs"  # not on the electrodes' scale
+    graph_note = graph.findChild(type(note))
+    assert graph_note.isVisible() and "EEG alpha model: test accuracy 0.95" in graph_note.text()
+    state.set_band("beta")  # no metrics for this band's model: nothing claimed
+    assert not graph_note.isVisible()
+    # another view's map on the cortex is not the model's: no accuracy beside it
+    cortex.set_source("fmri")
+    state.set_overlay(CortexOverlay("Laplacian mode 2", np.zeros(len(bundle.get("saliency", "roi_coords"))),
+                                    owner="Teaching"))
+    assert not note.isVisible()
+    state.set_overlay(None)
+    assert note.isVisible()
+    assert "GAT attention weights" in graph.note
+    cortex.plotter.close()
