@@ -234,13 +234,17 @@ def _prepare_demo(root: Path, small: bool, results_dir: Path, config, clear_stal
     results_dir = Path(results_dir)
     bundle = find_demo_results(results_dir, root, config)
     if bundle is None and clear_stale and results_dir.exists():
-        if (results_dir / "manifest.json").is_file():
+        from eegfmri_viewer.atomic_write import replaceable_bundle
+
+        if results_dir.is_dir() and replaceable_bundle(results_dir) is None:
+            # an earlier bundle and nothing else: a file the user put there is never deleted with it
             log.info("removing outdated demo results in %s", results_dir)
             shutil.rmtree(results_dir)
         elif results_dir.is_dir() and not any(results_dir.iterdir()):
             results_dir.rmdir()
         else:
-            raise InputError(results_dir, "exists and is not a results bundle of the demo; move it away")
+            raise InputError(results_dir, "exists and is not a results bundle of the demo (or holds other files "
+                                          "too); move it away")
     report(progress, 1.0, "demo dataset ready")
     return root, bundle
 
@@ -1027,9 +1031,9 @@ class MainWindow(QMainWindow):
         try:
             check_bundle_destination(out_dir, force=force, inputs=[source])
         except InputError as exc:
-            text = str(exc)
-            if not force and Path(out_dir).is_dir():
-                text = text.replace("use --force to replace it", "tick \u201cReplace earlier results\u201d")
+            # the command line's words for what the dock calls "Replace earlier results"
+            text = (str(exc).replace("use --force to replace it", "tick \u201cReplace earlier results\u201d")
+                    .replace("--force only replaces", "\u201cReplace earlier results\u201d only replaces"))
             view.on_failed(f"Not started: {text}")
             return None
         return self.start_analysis(view, source, out_dir, config, force=force)

@@ -309,9 +309,10 @@ class ExportActions(QObject):
             Unknown dock, a view that failed to load, an unsupported suffix,
             SVG of the 3-D view, or a file that cannot be written.
         """
-        from eegfmri_viewer.atomic_write import atomic_write_bytes
+        from eegfmri_viewer.atomic_write import atomic_write_bytes, check_output_file
 
-        path = Path(path)
+        # the save dialog asked before replacing a file; never into a results bundle or onto a folder
+        path = check_output_file(Path(path), force=True, what="figure")
         dock = self.window.docks.get(title)
         if dock is None:
             raise _input_error(None, f"there is no view {title!r}")

@@ -129,8 +129,12 @@ def _nearest_existing(path: Path) -> Path:
     return Path(path.anchor)
 
 
-def check_creatable(path, what: str = "output folder") -> Path:
+def check_creatable(path, what: str = "output folder", inputs: Iterable = ()) -> Path:
     """Check that ``path`` can be created: its nearest existing ancestor is a writable folder.
+
+    The check writes (and removes) a probe folder there, unless that folder is
+    one of ``inputs`` or lies inside one (a BIDS root's ``derivatives/``): the
+    input data are not touched, the permission bits are trusted instead.
 
     Returns
     -------
@@ -149,6 +153,9 @@ def check_creatable(path, what: str = "output folder") -> Path:
         raise InputError(path, f"cannot create the {what} ({parent} is a file, not a folder)")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(path, f"cannot create the {what} ({parent} is not writable)")
+    resolved_inputs = [Path(i).expanduser().resolve() for i in inputs if i is not None]
+    if any(parent == i or i in parent.parents for i in resolved_inputs):
+        return path
     try:
         # os.access trusts the permission bits; a probe also catches read-only
         # mounts and pseudo file systems (/proc), and root's bypass of the bits.
@@ -162,16 +169,25 @@ def check_creatable(path, what: str = "output folder") -> Path:
 INPUT_DERIVATIVES = ("fmriprep",)
 
 
-def _in_derivatives(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies in ``root/derivatives/<pipeline>/``, where BIDS puts the outputs of analyses.
+def _looks_like_bids_root(folder: Path) -> bool:
+    if not folder.is_dir() or is_results_bundle(folder):
+        return False
+    return (folder / "dataset_description.json").is_file() or any(folder.glob("sub-*"))
 
-    The derivatives the readers take as input (fMRIPrep's) are not such a place.
+
+def _in_derivatives(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in ``root/derivatives/<pipeline>/`` of a BIDS root, where BIDS puts analyses' outputs.
+
+    The derivatives the readers take as input (fMRIPrep's) are not such a place,
+    and neither is a folder of that name inside anything but a BIDS root (a
+    results bundle, say).
     """
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         return False
-    return len(parts) >= 2 and parts[0] == "derivatives" and parts[1].lower() not in INPUT_DERIVATIVES
+    return (len(parts) >= 2 and parts[0] == "derivatives" and parts[1].lower() not in INPUT_DERIVATIVES
+            and _looks_like_bids_root(root))
 
 
 def check_not_input(path, inputs: Iterable = (), what: str = "output") -> Path:
@@ -240,6 +256,10 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
         Naming the folder and why it is refused.
     """
     path = check_not_input(path, inputs, what)
+    outer = enclosing_bundle(path.parent)
+    if outer is not None:
+        # a bundle holds what analyze wrote and nothing else (a later --force would refuse it)
+        raise InputError(path, f"lies inside the results bundle {outer}; choose a folder outside it")
     if path.exists():
         if not path.is_dir():
             raise InputError(path, f"is a file; choose a folder for the {what}")
@@ -250,7 +270,7 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
             if why is not None:
                 raise InputError(path, f"is {why}; --force only replaces an earlier {what} or an empty folder, "
                                        "so it was left untouched (choose another folder)")
-    return check_creatable(path, what)
+    return check_creatable(path, what, inputs)
 
 
 def _apply_umask(path: Path, mode: int) -> None:

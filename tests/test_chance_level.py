@@ -31,9 +31,34 @@ def test_a_near_chance_model_on_few_windows_is_not_shown_to_beat_chance():
     good = chance_test({"test_acc": 95 / 96, "test_balanced_acc": 0.99, "n_test": 96, "chance": 1 / 3})
     assert good.above_chance and not good.few_windows
     assert chance_sentence(good) == "test accuracy 0.99 (balanced 0.99) on 96 windows, chance 0.33 (binomial p < 0.001)"
+    assert "(binomial p = 0.173)" in text
     # above chance, but on few windows: said
     few = chance_test({"test_acc": 1.0, "n_test": 9, "chance": 1 / 3})
     assert few.above_chance and "few test windows" in chance_sentence(few)
+
+
+def test_chance_is_the_largest_class_share_of_unbalanced_test_windows():
+    # always answering the largest class: 35 of 50 right, which beats 1/3 by far and chance not at all
+    majority = {"test_acc": 0.7, "test_balanced_acc": 1 / 3, "n_test": 50, "chance": 1 / 3}
+    assert chance_test(majority).above_chance  # without the class counts only 1/3 is known
+    test = chance_test({**majority, "n_test_per_class": [35, 10, 5]})
+    assert test.chance == pytest.approx(0.7) and not test.above_chance
+    assert test.p_value == pytest.approx(stats.binom.sf(34, 50, 0.7))
+    # earlier metrics: the counts from windows.npz
+    from eegfmri_viewer.training.chance_level import test_class_counts
+
+    labels = np.array([0] * 40 + [1] * 12 + [2] * 8)
+    split = np.array(["test"] * 35 + ["train"] * 5 + ["test"] * 10 + ["val"] * 2 + ["test"] * 5 + ["train"] * 3)
+    counts = test_class_counts(labels, split, 3)
+    assert counts == [35, 10, 5] and not chance_test(majority, counts).above_chance
+    assert test_class_counts(labels, split[:-1], 3) is None
+
+
+def test_p_values_near_the_threshold_agree_with_the_verdict():
+    from eegfmri_viewer.training.chance_level import p_text
+
+    assert p_text(0.0498) == "= 0.0498" and p_text(0.04996) == "= 0.04996" and p_text(0.0503) == "= 0.0503"
+    assert p_text(0.0004) == "< 0.001" and p_text(0.173) == "= 0.173"
 
 
 @pytest.mark.parametrize("entry", [{}, {"test_acc": 0.9, "chance": 1 / 3}, {"test_acc": 0.9, "n_test": 0, "chance": 0.5},

@@ -139,8 +139,14 @@ def _run(worker, qtbot):
 def test_two_bundles_b_minus_a_colours_the_changed_roi_only(gui, bundles, qtbot, qapp):
     window, view = gui["window"], gui["cortex"]
     _open(gui, bundles["a"], qtbot)
+    window.state.results.metrics["phase1"]["fmri"].update(test_acc=0.9, n_test=30)
+    window.state.set_class(0)
+    window.state.set_class(CLASS)
     assert not view.compare_combo.isEnabled()
+    assert view.quality_note.isVisible() and "fMRI model: test accuracy 0.90" in view.quality_note.text()
     _run(window.compare_actions.compare_with(bundles["b"], n_permutations=N_PERMUTATIONS), qtbot)
+    # B - A comes from two models: the line about A's model would describe neither
+    assert not view.quality_note.isVisible()
     result = window.state.compare
     assert result is not None and result.meta["b"] == "after"
     # both bundles record blocks, so the default test is over block means
@@ -171,6 +177,7 @@ def test_two_bundles_b_minus_a_colours_the_changed_roi_only(gui, bundles, qtbot,
     view.set_compare_side("a")
     qapp.processEvents()
     np.testing.assert_allclose(view.roi_values(), result.arrays["fmri_cam_a"][CLASS])
+    assert view.quality_note.isVisible()  # A's map, A's model
     rgb = _pixel(_frame(view), view, view.surfaces.pial[unchanged])
     assert rgb[0] > rgb[2] + 40, f"salient ROI drawn {rgb} in A, expected red"
     view.set_compare_side("diff")

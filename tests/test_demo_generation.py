@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from eegfmri_viewer.demo import generate_demo_dataset
+from eegfmri_viewer.io.errors import InputError
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -63,6 +64,21 @@ def test_command_refuses_to_overwrite_without_force(tiny, tmp_path, capsys):
     assert (foreign / "data.txt").read_text() == "x"
     assert _run_command([str(tmp_path / "short"), "--duration", "30"]) == 2
     assert "--duration" in capsys.readouterr().err
+
+
+def test_replacing_a_demo_keeps_its_derivatives_and_refuses_other_files(tmp_path):
+    small = dict(TINY, n_sessions=1)
+    root = generate_demo_dataset(tmp_path / "demo", preset="custom", **small)
+    # results kept where BIDS suggests, as the README allows
+    kept = root / "derivatives" / "eegfmri_viewer" / "run1"
+    kept.mkdir(parents=True)
+    (kept / "manifest.json").write_text("{}")
+    generate_demo_dataset(root, preset="custom", force=True, **dict(small, seed=8))
+    assert (kept / "manifest.json").read_text() == "{}"
+    (root / "my_notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds files the demo generator did not write \\(my_notes.txt\\)"):
+        generate_demo_dataset(root, preset="custom", force=True, **small)
+    assert (root / "my_notes.txt").read_text() == "mine" and (kept / "manifest.json").is_file()
 
 
 def _beta(root: Path, run: dict, centre, cls: str) -> float:

@@ -248,6 +248,14 @@ def test_results_of_other_settings_are_not_reused_and_are_cleared_for_a_new_run(
     with pytest.raises(InputError, match="not a results bundle"):
         app_module._prepare_demo(root, True, foreign, other, True)
     assert (foreign / "thesis.txt").read_text() == "mine"
+    # nor is a bundle that holds a file of the user's besides
+    from bundle_factory import make_bundle
+
+    make_bundle(tmp_path / "mixed")
+    (tmp_path / "mixed" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds other files too"):
+        app_module._prepare_demo(root, True, tmp_path / "mixed", other, True)
+    assert (tmp_path / "mixed" / "notes.txt").read_text() == "mine"
     # without clearing (Help > Open Demo Dataset) the outdated bundle stays
     assert app_module._prepare_demo(root, True, results_dir, other, False) == (root, None)
     assert (results_dir / "manifest.json").is_file()

@@ -311,6 +311,8 @@ def test_export_actions_never_write_into_the_results_bundle(window, bundles, qtb
         with qtbot.waitSignal(window.errorShown, timeout=30000) as blocker:
             assert start() is None  # refused before a worker starts
         assert isinstance(blocker.args[0], InputError) and "results bundle" in str(blocker.args[0])
+    with pytest.raises(InputError, match="lies inside the results bundle"):
+        actions.export_figure("Coupling", bundle_dir / "coupling.png")
     assert sorted(p.name for p in bundle_dir.rglob("*")) == before
     # a report file the save dialog agreed to replace is replaced
     out = tmp_path / "report.html"

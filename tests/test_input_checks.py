@@ -299,3 +299,17 @@ def test_demo_data_says_when_the_duration_is_rounded(tmp_path, capsys):
     assert command.run(args) == 2
     err = capsys.readouterr().err
     assert "--duration 30 s is rounded down to 20 s (whole 20 s blocks)" in err
+
+
+def test_a_brainvision_file_cut_mid_sample_is_called_truncated(tmp_path):
+    from eegfmri_viewer.io.bids import discover, load_run
+
+    root = make_bids_run(tmp_path / "bids", n_vol=10, lead_s=2.0)
+    eeg = next((root / "sub-01" / "eeg").glob("*_eeg.eeg"))
+    run = discover(root).runs[0]
+    assert not any("whole number of samples" in w for w in load_run(run).warnings)
+    with open(eeg, "r+b") as fh:  # an incomplete copy: a few bytes short of the last sample
+        fh.truncate(eeg.stat().st_size - 3)
+    warnings = load_run(discover(root).runs[0]).warnings
+    hit = [w for w in warnings if "whole number of samples" in w]
+    assert len(hit) == 1 and str(eeg) in hit[0] and "cut short" in hit[0]

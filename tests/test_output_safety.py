@@ -94,6 +94,16 @@ def test_results_may_go_to_the_bids_derivatives_folder_but_not_among_fmripreps_i
     for out in (bids / "derivatives" / "fmriprep" / "res", bids / "derivatives", bids / "sub-01" / "res"):
         with pytest.raises(InputError, match="lies inside the input"):
             check_bundle_destination(out, inputs=[bids])
+    # checking does not touch the input folder (no probe folder written into it)
+    before = bids.stat().st_mtime_ns
+    check_bundle_destination(bids / "derivatives" / "eegfmri_viewer" / "run2", inputs=[bids])
+    assert sorted(p.name for p in bids.iterdir()) == ["sub-01"] and bids.stat().st_mtime_ns == before
+    # only a BIDS root has derivatives: not a results bundle given as input, nor any folder below a bundle
+    make_bundle(tmp_path / "bundle")
+    with pytest.raises(InputError, match="lies inside the input"):
+        check_bundle_destination(tmp_path / "bundle" / "derivatives" / "x", inputs=[tmp_path / "bundle"])
+    with pytest.raises(InputError, match="lies inside the results bundle"):
+        check_bundle_destination(tmp_path / "bundle" / "nested", inputs=[bids])
 
 
 def _fake_bids(root: Path) -> Path:
@@ -305,6 +315,15 @@ def test_default_unit_is_blocks_when_both_sides_have_them_else_windows_with_a_no
     assert result.meta["unit"] == "blocks" and "correlated" in result.meta["unit_note"]
     n_blocks = len(np.unique(a.arrays["windows"]["blocks"][a.arrays["windows"]["labels"] == 0]))
     assert int(result.arrays["n_windows_a"][0]) == n_blocks
+    # what few blocks allow is said: the smallest p of each class's test, in compare.json and on the console
+    from eegfmri_viewer.comparison.stats import smallest_p
+
+    n_b0 = int(result.arrays["n_windows_b"][0])
+    assert result.meta["smallest_p"][0] == pytest.approx(smallest_p(n_blocks, n_b0, n_permutations=10))
+    assert main(["compare", str(pair / "a"), str(pair / "b"), "--out", str(tmp_path / "cb"),
+                 "--permutations", "50"]) == 0
+    floor = smallest_p(n_blocks, n_b0, n_permutations=50)
+    assert f"[{n_blocks} vs {n_b0} blocks; smallest possible p {floor:.2g}" in capsys.readouterr().out
     del b.arrays["windows"]["blocks"]
     save_bundle(tmp_path / "no_blocks", b)
     assert main(["compare", str(pair / "a"), str(tmp_path / "no_blocks"), "--out", str(tmp_path / "c"),

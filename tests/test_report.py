@@ -269,4 +269,9 @@ def test_report_lists_each_initialisation_and_which_was_kept(tmp_path):
     assert ("<td>0.875</td><td>0.5</td><td>36 of 40, p &lt; 0.001</td><td>12</td><td>one (no choice)</td></tr>"
             in rows["EEG alpha (electrodes)"])
     # how far each model's maps can be trusted: 4 of 7 right with 3 classes is not shown to beat chance
-    assert "<td><b>4 of 7, p = 0.17: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]
+    assert "<td><b>4 of 7, p = 0.173: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]
+    # unbalanced test windows: chance is the largest class's share, not 1 / classes (a model always answering
+    # the largest class scores it)
+    phase1["eeg"]["beta"].update(test_acc=0.7, n_test=50, n_test_per_class=[35, 10, 5])
+    rows = {row.split("</td>", 1)[0]: row for row in build_report(bundle, render_cortex=False).split("<tr><td>")[1:]}
+    assert "<td>0.7</td><td><b>35 of 50, p = 0.569: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]

@@ -172,6 +172,15 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     recording.bold = nib.Nifti1Image(np.asarray(recording.bold.dataobj), flip @ recording.bold.affine)
     view._draw_slices()
     assert view.orientation_text(2) == {"left": "R", "right": "L", "bottom": "P", "top": "A"}
+    # demeaned data have no baseline to take a percentage of: shown in their own units
+    centred = np.asarray(recording.bold.dataobj, dtype=float)
+    centred -= centred.mean(axis=-1, keepdims=True)
+    recording.bold = nib.Nifti1Image(centred, recording.bold.affine)
+    view.state.select_node(None, None)
+    view.state.select_node("roi", 2)
+    x, y = view.roi_curve.getData()
+    np.testing.assert_allclose(y, centred[4:7, 5:8, 3:6, :].reshape(-1, centred.shape[-1]).mean(axis=0), atol=1e-9)
+    assert view.roi_plot.getAxis("left").labelText == "signal (image units)"
 
 
 def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view(qtbot, tmp_path):

@@ -155,6 +155,7 @@ def test_earlier_results_are_replaced_only_when_asked(window, qtbot, small_demo,
     view.replace_check.setChecked(True)
     _click(qtbot, view.start_button)
     assert id(view) not in window._analysis_workers and "is not a results bundle" in view.message.text()
+    assert "--force" not in view.message.text() and "\u201cReplace earlier results\u201d only replaces" in view.message.text()
     view.out_edit.setText(str(earlier))
     _click(qtbot, view.start_button)
     worker = window._analysis_workers[id(view)]

@@ -224,3 +224,19 @@ def test_real_settings_are_shown_without_trailing_zeros_and_keep_six_decimals(vi
     lr.lineEdit().setText("0.00125")
     lr.interpretText()
     assert lr.value() == pytest.approx(0.00125)
+
+
+def test_real_settings_read_a_decimal_point_whatever_the_system_language(qtbot):
+    from PySide6.QtCore import QLocale
+
+    default = QLocale()
+    QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+    try:
+        view = TrainingView(AppState())
+        qtbot.addWidget(view)
+        lr = view.widgets[("training", "lr")]
+        lr.lineEdit().setText("0.00125")
+        lr.interpretText()
+        assert lr.value() == pytest.approx(0.00125) and lr.text() == "0.00125"
+    finally:
+        QLocale.setDefault(default)

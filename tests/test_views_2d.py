@@ -461,6 +461,12 @@ def test_all_positive_coupling_spans_a_sequential_scale_not_one_shade_of_red(qtb
     assert np.abs(cell(cos.argmax()) - (253, 231, 37)).max() < 40  # the largest: viridis' yellow
     assert np.abs(cell(cos.argmin()) - (68, 1, 84)).max() < 40  # the smallest: its dark purple
     assert view._colorbar.levels() == pytest.approx((cos.min(), cos.max()))
+    # (this bundle is a copy:) a ROI without BOLD has no lagged r: said, not a NaN drawn as the peak
+    lag_rows = view._lag_index == node_index[0]
+    view._lag_array("lagged_corr")[2, lag_rows] = np.nan
+    view._lag_array("peak_lag_s")[2, lag_rows] = np.nan
+    assert view.value_text(2, int(np.flatnonzero(view.display_order == node_index[0])[0])).endswith(
+        "| no lagged r (no signal at this ROI)")
 
 
 def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state, full):

@@ -64,11 +64,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.meta['a']}  ->  {result.meta['b']}  ({over}, FDR q < 0.05)")
     if result.meta.get("subjects_left_out"):
         print(f"  left out (recorded in one session only): {', '.join(result.meta['subjects_left_out'])}")
+    floors = result.meta.get("smallest_p") or []
+    n_a, n_b = result.arrays.get("n_windows_a"), result.arrays.get("n_windows_b")
     for i, name in enumerate(result.arrays["classes"]):
         sig = int(result.significant("fmri_cam")[i].sum())
         best = top_changes(result, i, n=1)[0]
+        units = ""
+        if unit != "subjects" and n_a is not None and i < len(floors) and floors[i] is not None:
+            # how fine the test can be: with few blocks no ROI can reach q < 0.05, however large its change
+            units = f" [{int(n_a[i])} vs {int(n_b[i])} {unit}; smallest possible p {floors[i]:.2g}" + (
+                "; none can reach q < 0.05" if floors[i] >= 0.05 else "") + "]"
         print(f"  {name}: {sig} ROI(s) changed significantly; largest change {best['name']} "
-              f"({best['diff']:+.2f}, q = {best['q']:.3g})")
+              f"({best['diff']:+.2f}, q = {best['q']:.3g}){units}")
     arrays = result.arrays
     if "lagged_r_diff" in arrays:
         diff = np.nan_to_num(np.asarray(arrays["lagged_r_diff"], dtype=float))

@@ -465,6 +465,12 @@ def compare_sessions(
         "lagged_r": ("EEG power-BOLD correlation at the canonical delay per recording; mean by Fisher z; "
                      + lagged_test["test"]) if lagged_test else None,
     }
+    # The smallest p each class's saliency test can give: few blocks (or subjects) bound it, whatever the data.
+    n_a, n_b = (np.asarray(arrays["n_windows_a"], dtype=int), np.asarray(arrays["n_windows_b"], dtype=int))
+    meta["smallest_p"] = [None if min(x, y) == 0 else
+                          float(smallest_p(int(x), n_permutations=n_permutations) if paired is not None
+                                else smallest_p(int(x), int(y), n_permutations=n_permutations))
+                          for x, y in zip(n_a, n_b)]
     if paired is not None:
         arrays["n_subjects"] = np.array(len(used_subjects))
         meta["subjects_paired"] = sorted(used_subjects)

@@ -335,7 +335,7 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
     from .alignment import align_recording, marker_interval
     from .artifacts import correct_artifacts as _correct
     from .bold import check_finite_bold, check_tr_sources, header_tr, read_bold, read_json, resolve_tr
-    from .eeg import check_finite, read_eeg
+    from .eeg import check_finite, read_eeg, truncation_warnings
     from .events import (check_events_within, eeg_clock_to_bold, events_from_annotations,
                          missing_onset_warning, read_events_table, table_to_events)
     from .montage import apply_channels_tsv, apply_positions
@@ -358,6 +358,7 @@ def load_run(entry: RunEntry, correct_artifacts: bool = True, check_data: bool =
     if entry.eeg_path is not None:
         report(progress, 0.1, f"{entry.label}: reading EEG")
         raw = read_eeg(entry.eeg_path)
+        warns += truncation_warnings(raw)
         if entry.eeg_json:
             eeg_side = merged_json(entry.eeg_json)
             sf = eeg_side.get("SamplingFrequency")

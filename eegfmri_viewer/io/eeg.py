@@ -112,6 +112,49 @@ def read_eeg(path, preload: bool = False):
     return raw
 
 
+#: Bytes per value of MNE's BrainVision sample formats (INT_16, INT_32, IEEE_FLOAT_32).
+BRAINVISION_BYTES = {"short": 2, "int": 4, "single": 4, "double": 8}
+
+
+def truncation_warnings(raw) -> list:
+    """Say when a BrainVision data file does not hold a whole number of samples.
+
+    BrainVision headers do not state the number of samples: readers take the
+    file size divided by the size of one sample (all channels). A copy cut
+    short mid-sample shows as a remainder; MNE then reads the whole samples
+    and silently drops the rest, so the recording may be shorter than it was.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        As :func:`read_eeg` returns it.
+
+    Returns
+    -------
+    warnings : list of str
+        Empty for other formats and for whole files.
+    """
+    extras = getattr(raw, "_raw_extras", None)
+    filenames = getattr(raw, "filenames", ())
+    if not extras or not filenames or filenames[0] is None or not str(filenames[0]).lower().endswith(".eeg"):
+        return []
+    width = BRAINVISION_BYTES.get(str(extras[0].get("fmt")))
+    n_ch = int(extras[0].get("orig_nchan") or raw.info["nchan"])
+    if width is None or n_ch <= 0:
+        return []
+    data = Path(filenames[0])
+    try:
+        size = data.stat().st_size
+    except OSError:
+        return []
+    rest = size % (n_ch * width)
+    if rest == 0:
+        return []
+    return [f"{data}: {size} bytes is not a whole number of samples ({n_ch} channels \u00d7 {width} bytes); "
+            f"the last {rest} bytes were left out: the file looks cut short (an incomplete copy?), so the "
+            "recording may end early"]
+
+
 def _short(err: Exception, limit: int = 300) -> str:
     """The first line of an error message, cut to ``limit`` characters (binary junk can make it huge)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""

@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = AnalysisConfig.from_toml(args.config) if args.config else AnalysisConfig()
         # Before anything is loaded or trained: where the results go.
-        check_bundle_destination(args.out, force=args.force,
-                                 inputs=[args.bids_root, args.bold, args.events, args.eeg, args.config])
+        # (not the config file: it has been read, and re-running a bundle's own config.toml into it is fine)
+        check_bundle_destination(args.out, force=args.force, inputs=[args.bids_root, args.bold, args.events, args.eeg])
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -143,6 +143,19 @@ def _print_initialisations(name: str, metrics: dict) -> None:
         print(f"{name} model{where}: kept initialisation {kept} of {len(tried)} (validation losses {losses})")
 
 
+def _vs_chance(entry: dict) -> str:
+    """``"; binomial p < 0.001 vs chance"``, or the warning that chance is not beaten (its maps are not reliable)."""
+    from eegfmri_viewer.training.chance_level import chance_test, p_text
+
+    test = chance_test(entry)
+    if test is None:
+        return ""
+    p = p_text(test.p_value)
+    if not test.above_chance:
+        return f"; NOT shown to beat chance (binomial p {p}): read its saliency maps with caution"
+    return f"; binomial p {p} vs chance"
+
+
 def main(argv=None) -> int:
     """Stand-alone entry point (``python -m eegfmri_viewer.pipeline.command_analyze``)."""
     parser = argparse.ArgumentParser(prog="eegfmri-viewer analyze")
@@ -152,16 +165,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _vs_chance(entry: dict) -> str:
-    """``"; binomial p < 0.001 vs chance"``, or the warning that chance is not beaten (its maps are not reliable)."""
-    from eegfmri_viewer.training.chance_level import chance_test
-
-    test = chance_test(entry)
-    if test is None:
-        return ""
-    p = "< 0.001" if test.p_value < 0.001 else f"= {test.p_value:.2g}"
-    if not test.above_chance:
-        return f"; NOT shown to beat chance (binomial p {p}): read its saliency maps with caution"
-    return f"; binomial p {p} vs chance"

@@ -277,6 +277,8 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         "val_acc": float(np.mean(val_acc)) if val_acc else float("nan"),
         "chance": 1.0 / n_classes,
         "n_test": int(test.size),
+        # the chance level of the test accuracy is the largest class's share of these (training/chance_level.py)
+        "n_test_per_class": [int((labels[test] == c).sum()) for c in range(n_classes)],
         "level": level,
         "epochs": int(max(m["epochs"] for m in per_model.values())),
         "best_epoch": int(max(m["best_epoch"] for m in per_model.values())),

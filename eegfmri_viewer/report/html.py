@@ -106,7 +106,10 @@ def top_salient_connections(bundle, class_index: int, n: int = 10) -> list:
             for e in np.argsort(-score, kind="stable")[:n]]
 
 
-def _accuracy_rows(metrics: dict) -> list:
+def _accuracy_rows(metrics: dict, test_counts=None) -> list:
+    """One row per phase-1 model; ``test_counts``: test windows per class from ``windows.npz`` (older metrics)."""
+    from eegfmri_viewer.training.chance_level import chance_test
+
     rows = []
     phase1 = metrics.get("phase1", {})
     entries = []
@@ -115,20 +118,20 @@ def _accuracy_rows(metrics: dict) -> list:
     for band, entry in phase1.get("eeg", {}).items():
         entries.append((f"EEG {band} (electrodes)", entry))
     for name, e in entries:
+        test = chance_test(e, test_counts)
+        chance = test.chance if test is not None else e.get("chance")
         rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
-                     _fmt(e.get("chance")), _chance_cell(e), _fmt(e.get("epochs")), _initialisations_cell(e)])
+                     _fmt(chance), _chance_cell(test), _fmt(e.get("epochs")), _initialisations_cell(e)])
     return rows
 
 
-def _chance_cell(entry: dict) -> str:
-    """Test windows and the binomial test against chance; flagged when chance is not beaten."""
-    from eegfmri_viewer.training.chance_level import chance_test
+def _chance_cell(test) -> str:
+    """Test windows right and the binomial test against chance; flagged when chance is not beaten."""
+    from eegfmri_viewer.training.chance_level import p_text
 
-    test = chance_test(entry)
     if test is None:
         return ""
-    p = "&lt; 0.001" if test.p_value < 0.001 else f"= {test.p_value:.2g}"
-    text = f"{test.n_correct} of {test.n_test}, p {p}"
+    text = f"{test.n_correct} of {test.n_test}, p {html.escape(p_text(test.p_value))}"
     if not test.above_chance:
         return f"<b>{text}: not shown to beat chance</b>"
     return text + (" (few windows)" if test.few_windows else "")
@@ -214,9 +217,12 @@ def build_report(
     add("<pre>" + html.escape(tomli_w.dumps(_plain(bundle.config))) + "</pre>")
 
     add("<h2>Classification (phase 1, held-out test windows)</h2>")
-    rows = _accuracy_rows(metrics)
+    from eegfmri_viewer.training.chance_level import test_class_counts
+
+    rows = _accuracy_rows(metrics, test_class_counts(bundle.get("windows", "labels"), bundle.get("windows", "split"),
+                                                     len(classes)))
     if rows:
-        add(_table(["model", "test accuracy", "balanced accuracy", "chance",
+        add(_table(["model", "test accuracy", "balanced accuracy", "chance (largest class)",
                     "test windows right, binomial p vs chance", "epochs",
                     "initialisations: validation loss (kept in bold)"], rows))
         add("<p>The binomial test counts the test windows as independent; windows of one block are not, so "

@@ -763,6 +763,9 @@ class CortexView(QWidget):
     # -- colours (in place) -------------------------------------------------------
     def _refresh_colors(self) -> None:
         shows_cam = self._weights is not None and self.overlay() is None
+        meta = getattr(self.state.compare, "meta", None) or {}
+        if self.compare_side() in ("b", "diff") and meta.get("bundle_b") != meta.get("bundle_a"):
+            shows_cam = False  # B's model (or two models) behind the map: the open results' accuracy is not it
         self.quality_note.show_for(self._results if shows_cam else None, self.source,
                                    self.band_name() if self.source == "eeg" else "")
         self._refresh_scale()

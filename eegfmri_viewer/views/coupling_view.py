@@ -530,7 +530,10 @@ class CouplingView(QWidget):
             return ""
         r = np.asarray(corr[band, row], dtype=float)
         lags = np.asarray(lags, dtype=float)
-        i = int(np.argmin(np.abs(lags - float(lag[band, row])))) if lag is not None else int(np.nanargmax(np.abs(r)))
+        peak = float(lag[band, row]) if lag is not None else float("nan")
+        if not np.isfinite(r).any() or (lag is not None and not np.isfinite(peak)):
+            return "no lagged r (no signal at this ROI)"
+        i = int(np.argmin(np.abs(lags - peak))) if lag is not None else int(np.nanargmax(np.abs(r)))
         text = f"lagged r {r[i]:+.2f} at {lags[i]:+.1f} s"
         if p is not None:
             text += f", p {self.p_text(p[band, row])}"

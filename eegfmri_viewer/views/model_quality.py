@@ -12,7 +12,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from eegfmri_viewer.training.chance_level import chance_sentence, chance_test
+from eegfmri_viewer.training.chance_level import chance_sentence, chance_test, test_class_counts
 
 WARNING_STYLE = "padding: 2px 6px; background: #fff4c2;"
 PLAIN_STYLE = "padding: 0px 6px; color: #505050;"
@@ -24,6 +24,14 @@ def model_entry(results, modality: str, band: str = "") -> Optional[dict]:
     if modality == "fmri":
         return phase1.get("fmri")
     return phase1.get("eeg", {}).get(band)
+
+
+def bundle_test_counts(results) -> Optional[list]:
+    """Test windows per class from the bundle's ``windows.npz`` (for metrics written before they were kept)."""
+    get = getattr(results, "get", None)
+    if get is None:
+        return None
+    return test_class_counts(get("windows", "labels"), get("windows", "split"), len(getattr(results, "classes", [])))
 
 
 class ModelQualityLabel(QLabel):
@@ -38,16 +46,17 @@ class ModelQualityLabel(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setToolTip("Accuracy of the model on the windows held out for testing, and a one-sided binomial "
-                        "test against chance (1 / classes). Windows of one block are correlated, so the test "
-                        "is optimistic: a map whose model is not shown to beat chance shows no reliable "
-                        "saliency.")
+                        "test against chance: the share of the largest class among the test windows (what "
+                        "always answering that class scores). Windows of one block are correlated, so the "
+                        "test is a best case: a map whose model is not shown to beat chance shows no "
+                        "reliable saliency.")
         self.warning = False
         self.setVisible(False)
 
     def show_for(self, results, modality: str, band: str = "") -> None:
         """Describe the model behind the map shown: ``"fmri"``, or ``"eeg"`` and its ``band``."""
         entry = model_entry(results, modality, band) if results is not None else None
-        test = chance_test(entry) if entry else None
+        test = chance_test(entry, bundle_test_counts(results)) if entry else None
         if test is None:
             self.warning = False
             self.setVisible(False)

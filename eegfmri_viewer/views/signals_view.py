@@ -781,12 +781,15 @@ class SignalsView(QWidget):
         cube = np.asarray(rec.bold.dataobj[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2], :], dtype=float)
         series = cube.reshape(-1, cube.shape[-1]).mean(axis=0)
         tr = float(rec.tr or 1.0)
-        # Percent signal change from the run's mean: scanner units mean nothing across runs and sites.
+        # Percent signal change from the run's mean: scanner units mean nothing across runs and sites. An
+        # image without a positive baseline (demeaned or standardised data) has no percent: its own units then.
         mean = float(series.mean()) if len(series) else 0.0
-        psc = 100.0 * (series / mean - 1.0) if mean > 0 else np.full_like(series, np.nan)
-        self.roi_curve.setData(np.arange(len(series)) * tr, psc)
+        spread = float(series.std()) if len(series) else 0.0
+        percent = mean > 0 and mean > 10.0 * spread
+        self.roi_plot.setLabel("left", "% signal change" if percent else "signal (image units)")
+        self.roi_curve.setData(np.arange(len(series)) * tr, 100.0 * (series / mean - 1.0) if percent else series)
         sel = self.state.selection
         names = self.state.results.get("saliency", "roi_names")
         name = str(names[sel.node_index]) if names is not None and sel.node_index < len(names) else "ROI"
         self.roi_plot.setTitle(f"BOLD at {name} (mean of the 3\u00d73\u00d73 voxels around its centre)"
-                               + ("" if mean > 0 else ": no signal there"), size="9pt")
+                               + ("" if np.any(series != 0) else ": no signal there"), size="9pt")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -514,6 +514,9 @@ class FormDoubleSpinBox(_WheelWhenFocused, QDoubleSpinBox):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self._take_focus_by_click()
+        # Settings are written with a decimal point, as in config.toml, whatever the system's language:
+        # shown and read back the same way (a German locale would read "0.00125" as 125).
+        self.setLocale(QLocale.c())
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
         text = f"{value:.{self.decimals()}f}"
