@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from bundle_factory import CHANNELS, VIEWS, make_bundle
+from bundle_factory import BANDS, CHANNELS, VIEWS, make_bundle
 from eegfmri_viewer.results import load_bundle, save_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.attention_view import AttentionView
@@ -300,11 +300,17 @@ def test_electrode_hover_shows_the_channel(qtbot, state, full):
     assert tip.startswith("Pz") and "CAM" in tip
 
 
+# The views as the Attention & fusion and Embeddings views show them: the bands in the analysis's order, then fMRI.
+SHOWN = [b[0] for b in BANDS] + ["fmri"]
+ORDER = [VIEWS.index(v) for v in SHOWN]
+
+
 # ----------------------------------------------------------------------------- embeddings
 def test_embeddings_draw_one_coloured_cloud_per_view(qtbot, state, full):
     state.set_results(full)
     view = show(qtbot, EmbeddingsView, state)
-    assert view.views == VIEWS + ["fused"]
+    # the analysis's band order (low to high frequency), then fMRI: not the bundle's (the paper's) order
+    assert view.views == SHOWN + ["fused"]
     emb = full.arrays["embeddings"]
     stacked = np.concatenate([emb[v] for v in view.views])
     xy, _ = pca_2d(stacked)
@@ -362,14 +368,15 @@ def test_attention_heatmap_mean_node_and_head(qtbot, state, full):
     node_index = full.arrays["fusion"]["node_index"]
     state.set_results(full)
     view = show(qtbot, AttentionView, state)
-    assert view.views == VIEWS
+    assert view.views == SHOWN
+    att = att[..., ORDER, :][..., ORDER]  # the bundle's view axes in the order shown
     assert np.allclose(view.matrix, att.mean(axis=(0, 1)))
     assert np.allclose(view.matrix.sum(axis=1), 1)
     assert view.node_weights() is None
     state.select_node("roi", int(node_index[4]))
     assert view.node_row == 4 and np.allclose(view.matrix, att[4].mean(axis=0))
     assert "mean over heads" in view.title and str(full.arrays["saliency"]["roi_names"][node_index[4]]) in view.title
-    assert np.allclose(view.node_weights(), full.arrays["fusion"]["fusion_weights"][4])
+    assert np.allclose(view.node_weights(), full.arrays["fusion"]["fusion_weights"][4][ORDER])
     view.head_combo.setCurrentIndex(2)
     assert np.allclose(view.matrix, att[4, 1])
     view.scope_combo.setCurrentText("mean over nodes")
@@ -391,7 +398,7 @@ def test_attention_pixels_hover_and_clicks(qtbot, state, full):
     assert hi_px[0] > 150 and hi_px[1] > 150, hi_px  # bright (yellow-green) end of viridis
     assert lo_px[2] > lo_px[1] and lo_px[0] < 100, lo_px  # dark (purple) end
 
-    r, c = VIEWS.index("fmri"), VIEWS.index("theta")
+    r, c = SHOWN.index("fmri"), SHOWN.index("theta")
     hover(widget, c + 0.5, r + 0.5)
     assert view.hover_text == view.value_text(r, c)
     assert view.hover_text.startswith("fmri attends to theta")
@@ -403,7 +410,7 @@ def test_attention_pixels_hover_and_clicks(qtbot, state, full):
 
     bars = view.bars_widget
     render(bars)
-    g = VIEWS.index("gamma")
+    g = SHOWN.index("gamma")
     click(bars, g, 0.01)
     assert state.selection.band == "gamma"
     image = render(bars)

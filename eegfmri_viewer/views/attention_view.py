@@ -33,7 +33,7 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
 from eegfmri_viewer.views.view_colors import view_color
-from eegfmri_viewer.views.view_names import short_view_name
+from eegfmri_viewer.views.view_names import display_order, short_view_name
 
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
@@ -143,6 +143,7 @@ class AttentionView(QWidget):
         super().__init__(parent)
         self._state = state
         self._views: List[str] = []
+        self._order: List[int] = []  # bundle position of each view shown
         self._matrix = np.zeros((0, 0))
         self._row: Optional[int] = None
         self._tick_font = QFont(self.font())
@@ -345,7 +346,10 @@ class AttentionView(QWidget):
             return
         self._stack.setCurrentIndex(1)
         att = results.get("fusion", "cross_view_attention")
-        self._views = [str(v) for v in results.get("fusion", "views")]
+        bundle_views = [str(v) for v in results.get("fusion", "views")]
+        # shown in the analysis's band order, as in the other views; the bundle keeps the paper's order
+        self._order = display_order(bundle_views, results.bands)
+        self._views = [bundle_views[k] for k in self._order]
         n_heads = att.shape[1]
         self._head.blockSignals(True)
         self._head.clear()
@@ -367,14 +371,25 @@ class AttentionView(QWidget):
                 self._cell_texts.append(item)
         self._fit_cell_texts()
         bp = self._bars.getPlotItem()
-        gw = np.asarray(results.get("fusion", "fusion_weights_global", np.full(m, np.nan)), dtype=float)
+        gw = self._fusion("fusion_weights_global", np.full(m, np.nan))
         self._bar_global.setOpts(x=np.arange(m) - 0.2, height=gw, width=0.38,
                                  brushes=[pg.mkBrush(170, 170, 170)] * m, pens=[pg.mkPen((90, 90, 90))] * m)
-        top = np.nanmax(np.concatenate([gw, np.asarray(results.get("fusion", "fusion_weights", gw[None]),
-                                                       dtype=float).ravel()]))
+        top = np.nanmax(np.concatenate([gw, self._fusion("fusion_weights", gw[None]).ravel()]))
         bp.setRange(xRange=(-0.7, m - 0.3), yRange=(0, 1.08 * top if top > 0 else 1.0), padding=0)
         self._fit_bar_labels(self._bars)
         self.redraw()
+
+    def _fusion(self, key: str, default=None) -> Optional[np.ndarray]:
+        """``fusion.npz`` array ``key`` with its view axes in the order shown (:attr:`views`)."""
+        value = self._state.results.get("fusion", key, default)
+        if value is None:
+            return None
+        value = np.asarray(value, dtype=float)
+        if key == "cross_view_attention":  # (n_nodes, heads, query view, key view)
+            return value[..., self._order, :][..., self._order]
+        if value.shape[-1] == len(self._order):
+            return value[..., self._order]
+        return value
 
     def cell_values_shown(self) -> bool:
         """Whether the values are written in the heatmap's cells (only when the cells are wide enough)."""
@@ -466,7 +481,7 @@ class AttentionView(QWidget):
         results = self._state.results
         if results is None or self._stack.currentIndex() == 0:
             return
-        att = np.asarray(results.get("fusion", "cross_view_attention"), dtype=float)
+        att = self._fusion("cross_view_attention")
         node_index = np.asarray(results.get("fusion", "node_index"))
         self._row = self._node_row()
         head = self._head.currentIndex()
@@ -489,7 +504,7 @@ class AttentionView(QWidget):
         else:
             where = f"mean over {att.shape[0]} nodes"
         self._heat_title.setText(f"<b>Cross-view attention</b>: {where}, {head_text}")
-        weights = results.get("fusion", "fusion_weights")
+        weights = self._fusion("fusion_weights")
         m = len(self._views)
         if self._row is not None and weights is not None:
             colors = [view_color(v, k) for k, v in enumerate(self._views)]

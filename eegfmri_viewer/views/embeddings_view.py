@@ -23,6 +23,7 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
 from eegfmri_viewer.views.view_colors import view_color
+from eegfmri_viewer.views.view_names import display_order
 
 METHODS = ("PCA", "t-SNE")
 
@@ -304,6 +305,8 @@ class EmbeddingsView(QWidget):
         order = [str(v) for v in results.get("fusion", "views", [])] or sorted(
             k for k in emb if k not in ("fused", "node_index"))
         views = [v for v in order if v in emb]
+        # the analysis's band order, then fMRI, as in the other views (the bundle keeps the paper's order)
+        views = [views[k] for k in display_order(views, results.bands)]
         if "fused" in emb:
             views.append("fused")
         return views
