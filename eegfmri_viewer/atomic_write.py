@@ -129,6 +129,14 @@ def _nearest_existing(path: Path) -> Path:
     return Path(path.anchor)
 
 
+def _refuse_inside_bundle(path: Path, what: str) -> None:
+    """A results bundle holds what ``analyze`` wrote and nothing else (a later ``--force`` would refuse it)."""
+    outer = enclosing_bundle(path.parent)
+    if outer is not None:
+        raise InputError(path, f"lies inside the results bundle {outer}; write the {what} elsewhere "
+                               "(a bundle holds only what 'analyze' wrote)")
+
+
 def check_creatable(path, what: str = "output folder", inputs: Iterable = ()) -> Path:
     """Check that ``path`` can be created: its nearest existing ancestor is a writable folder.
 
@@ -256,10 +264,7 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
         Naming the folder and why it is refused.
     """
     path = check_not_input(path, inputs, what)
-    outer = enclosing_bundle(path.parent)
-    if outer is not None:
-        # a bundle holds what analyze wrote and nothing else (a later --force would refuse it)
-        raise InputError(path, f"lies inside the results bundle {outer}; choose a folder outside it")
+    _refuse_inside_bundle(path, what)
     if path.exists():
         if not path.is_dir():
             raise InputError(path, f"is a file; choose a folder for the {what}")
@@ -341,10 +346,7 @@ def check_output_file(path, force: bool = False, inputs: Iterable = (), what: st
     """
     path = check_not_input(path, inputs, what)
     if outside_bundles:
-        bundle = enclosing_bundle(path.parent)
-        if bundle is not None:
-            raise InputError(path, f"lies inside the results bundle {bundle}; write the {what} elsewhere "
-                                   "(a bundle holds only what 'analyze' wrote)")
+        _refuse_inside_bundle(path, what)
     if path.is_dir():
         raise InputError(path, f"is a folder; give a file name for the {what}")
     if path.exists() and not force:

@@ -181,12 +181,12 @@ def test_electrode_head_selector_uses_one_head_or_the_mean(qtbot, state, full):
     state.set_results(full)
     view = show(qtbot, ElectrodeGraphView, state)
     view.threshold_slider.setValue(0)
-    assert view.head_combo.currentText() == "mean over heads"
+    assert view.head_combo.currentText() == "mean" and "mean over heads" in view.note
     assert view.layer_combo.currentIndex() == att.shape[0] - 1
-    # the entry is shown whole, not cut to "mean ov"
+    # the entry is shown whole, not cut
     from PySide6.QtGui import QFontMetrics
 
-    assert view.head_combo.width() > QFontMetrics(view.head_combo.font()).horizontalAdvance("mean over heads")
+    assert view.head_combo.width() > QFontMetrics(view.head_combo.font()).horizontalAdvance("head 4")
 
     def weights(w):
         pairs, pw = undirected_weights(ei, w)
@@ -497,7 +497,7 @@ def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state,
     cos = full.arrays["coupling"]["coupling"][2, 0]
     assert f": embedding cos {cos:.3f} | lagged r " in view.hover_text
     # at the smallest p that 200 permutations give (1/201) nothing was beaten: a bound, not a measure
-    assert view.p_text(1 / 201) == "\u2264 0.005" and view.p_text(0.0199) == "0.02"
+    assert view.p_text(1 / 201) == "\u2264\u00a00.005" and view.p_text(0.0199) == "0.02"
     state.set_band("delta")
     click(widget, cell.x(), cell.y())
     assert state.selection.band == "alpha"

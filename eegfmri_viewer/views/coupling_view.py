@@ -511,7 +511,7 @@ class CouplingView(QWidget):
         return bool(self._state.results.config.get("coupling", {}).get("remove_task", False))
 
     def p_text(self, p: float) -> str:
-        """``"0.031"``, or ``"\u2264 0.005"`` at the smallest p the permutations can give, 1 / (1 + n).
+        """``"0.031"``, or ``"\u2264 0.005"`` (no-break space) at the smallest p the permutations can give, 1 / (1 + n).
 
         No surrogate beat the observed peak there: the p-value is bounded by the
         number of permutations, not measured.
@@ -519,7 +519,7 @@ class CouplingView(QWidget):
         n_perm = self._state.results.get("coupling", "n_permutations") if self._state.results is not None else None
         p = float(p)
         if n_perm is not None and np.isfinite(p) and p <= 1.0 / (1.0 + float(n_perm)) + 1e-12:
-            return f"\u2264 {p:.2g}"
+            return f"\u2264\u00a0{p:.2g}"  # one unit: a table cell never breaks it
         return f"{p:.2g}"
 
     def _lag_stats_text(self, band: int, row: int) -> str:
@@ -743,7 +743,7 @@ class CouplingView(QWidget):
             if p_fwe is not None:
                 label += f", FWE {self.p_text(p_fwe[k, node])}"
             curve = pg.PlotDataItem(lags, r, pen=pg.mkPen(rgb, width=width), name=label, antialias=True)
-            cells = [f"{r[i]:+.2f}", f"{lag_k:+.0f} s"]
+            cells = [f"{r[i]:+.2f}", f"{lag_k:+.0f}\u00a0s"]
             cells += [self.p_text(a[k, node]) for a in (p_value, p_fwe) if a is not None]
             rows.append((name, rgb, k == band, cells))
             lp.addItem(curve)
@@ -829,7 +829,9 @@ def _key_table(header: List[str], rows, footer: str) -> str:
     for name, rgb, selected, cells in rows:
         colour = "rgb({},{},{})".format(*(int(v) for v in rgb[:3]))
         bold = (lambda t: f"<b>{t}</b>") if selected else (lambda t: t)
-        body.append(f"<tr><td {pad}><span style='color:{colour}'>\u25a0</span> {bold(short_view_name(name))}</td>"
-                    + "".join(f"<td align='right' {pad}>{bold(c)}</td>" for c in cells) + "</tr>")
+        # nowrap: a cell ("+0 s", "\u2264 0.005") broken over two lines reads as two values
+        body.append(f"<tr><td nowrap {pad}><span style='color:{colour}'>\u25a0</span>&nbsp;"
+                    f"{bold(short_view_name(name))}</td>"
+                    + "".join(f"<td nowrap align='right' {pad}>{bold(c)}</td>" for c in cells) + "</tr>")
     foot = f"<br><small>{footer}</small>" if footer else ""
     return f"<table cellspacing='0'><tr><th></th>{head}</tr>{''.join(body)}</table>{foot}"

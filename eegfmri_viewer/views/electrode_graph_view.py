@@ -43,7 +43,8 @@ NODE_MIN_SIZE, NODE_MAX_SIZE = 9.0, 26.0
 DEFAULT_HIDDEN_PERCENT = 75
 #: Channel names are drawn when neighbouring electrodes are at least this far apart on screen.
 LABEL_MIN_SPACING_PX = 30.0
-MEAN_HEADS = "mean over heads"
+#: The head choice that averages the heads: short, since the combo shares a narrow row with two others.
+MEAN_HEADS = "mean"
 NODE_PEN = pg.mkPen((40, 40, 40), width=1)
 #: Ring of an electrode that was bad in some recordings and rebuilt there from the others.
 INTERPOLATED_PEN = pg.mkPen((200, 30, 30), width=2.5, style=Qt.PenStyle.DashLine)
@@ -137,7 +138,7 @@ class ElectrodeGraphView(QWidget):
         self._head_combo = QComboBox()
         self._head_combo.setToolTip("Attention head, or the mean over heads")
         for combo in (self._band_combo, self._layer_combo, self._head_combo):
-            # their entries in full ("mean over heads"), not cut to the width of the first one
+            # their entries in full, not cut to the width of the first one
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._threshold = QSlider(Qt.Horizontal)
         self._threshold.setRange(0, 95)
@@ -468,7 +469,8 @@ class ElectrodeGraphView(QWidget):
             layer = max(self._layer_combo.currentIndex(), 0)
             head = self._head_combo.currentIndex()
             weights = att[layer].mean(axis=0) if head <= 0 else att[layer, head - 1]
-            what = f"GAT attention weights ({band}, layer {layer + 1}, {self._head_combo.currentText()})"
+            heads = "mean over heads" if head <= 0 else self._head_combo.currentText()
+            what = f"GAT attention weights ({band}, layer {layer + 1}, {heads})"
             note = ""
         elif results.has("graphs", "eeg_edge_index"):
             ei = results.get("graphs", "eeg_edge_index")

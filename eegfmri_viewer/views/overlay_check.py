@@ -25,12 +25,9 @@ def untick_when_replaced(check: QCheckBox, owner: str, overlay) -> bool:
     bool
         Whether the box was unticked.
     """
-    if overlay is None or overlay.owner == owner or not check.isChecked():
+    if overlay is None or overlay.owner == owner:
         return False
-    check.blockSignals(True)
-    check.setChecked(False)
-    check.blockSignals(False)
-    return True
+    return _untick(check)
 
 
 def untick_when_dismissed(check: QCheckBox, owner: str, dismissed_owner: str) -> bool:
@@ -50,7 +47,14 @@ def untick_when_dismissed(check: QCheckBox, owner: str, dismissed_owner: str) ->
     bool
         Whether the box was unticked.
     """
-    if dismissed_owner != owner or not check.isChecked():
+    if dismissed_owner != owner:
+        return False
+    return _untick(check)
+
+
+def _untick(check: QCheckBox) -> bool:
+    """Untick a ticked ``check`` without its signal; returns whether it was ticked."""
+    if not check.isChecked():
         return False
     check.blockSignals(True)
     check.setChecked(False)
