@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pytest
-from bundle_factory import VIEWS, make_bundle
+from bundle_factory import BANDS, make_bundle
 from eegfmri_viewer.results import load_bundle
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.attention_view import AttentionView, fitting_tick_labels
@@ -31,7 +31,9 @@ pytestmark = pytest.mark.gui
 
 NARROW = (380, 360)
 WIDE = (1000, 600)
-GREEK = ["\u03b2", "\u03b4", "\u03b3", "\u03b8", "\u03b1", "fMRI"]  # short forms of VIEWS, in order
+# The views as the Attention & fusion view shows them (the analysis's band order, then fMRI) and their short forms.
+VIEWS = [b[0] for b in BANDS] + ["fmri"]
+GREEK = ["\u03b4", "\u03b8", "\u03b1", "\u03b2", "\u03b3", "fMRI"]
 
 
 @pytest.fixture(scope="module")
