@@ -1029,12 +1029,10 @@ class MainWindow(QMainWindow):
         replace = getattr(view, "replace_check", None)
         force = bool(replace is not None and replace.isChecked())
         try:
-            check_bundle_destination(out_dir, force=force, inputs=[source])
+            check_bundle_destination(out_dir, force=force, inputs=[source],
+                                     force_name="\u201cReplace earlier results\u201d")
         except InputError as exc:
-            # the command line's words for what the dock calls "Replace earlier results"
-            text = (str(exc).replace("use --force to replace it", "tick \u201cReplace earlier results\u201d")
-                    .replace("--force only replaces", "\u201cReplace earlier results\u201d only replaces"))
-            view.on_failed(f"Not started: {text}")
+            view.on_failed(f"Not started: {exc}")
             return None
         return self.start_analysis(view, source, out_dir, config, force=force)
 

@@ -235,7 +235,7 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output") -> Path:
 
 
 def check_output_folder(path, force: bool = False, replaceable: Optional[Replaceable] = None,
-                        inputs: Iterable = (), what: str = "output folder") -> Path:
+                        inputs: Iterable = (), what: str = "output folder", force_name: str = "--force") -> Path:
     """Everything :func:`atomic_folder` refuses, checked before any work is done.
 
     Parameters
@@ -252,6 +252,9 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
         The output must not be, contain or lie inside any of these.
     what : str
         What the folder is, for the messages ("results folder").
+    force_name : str
+        What the messages call ``force``: the command line's option, or the
+        GUI's check box.
 
     Returns
     -------
@@ -269,11 +272,11 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
         if not path.is_dir():
             raise InputError(path, f"is a file; choose a folder for the {what}")
         if not force:
-            raise InputError(path, "already exists; choose another folder or use --force to replace it")
+            raise InputError(path, f"already exists; choose another folder or use {force_name} to replace it")
         if any(path.iterdir()):
             why = (replaceable or replaceable_app_output)(path)
             if why is not None:
-                raise InputError(path, f"is {why}; --force only replaces an earlier {what} or an empty folder, "
+                raise InputError(path, f"is {why}; {force_name} only replaces an earlier {what} or an empty folder, "
                                        "so it was left untouched (choose another folder)")
     return check_creatable(path, what, inputs)
 

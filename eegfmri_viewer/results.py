@@ -206,12 +206,13 @@ def bundle_inputs(bundle: ResultsBundle) -> list:
     return inputs
 
 
-def check_bundle_destination(path, force: bool = False, inputs=()) -> Path:
+def check_bundle_destination(path, force: bool = False, inputs=(), force_name: str = "--force") -> Path:
     """Check, before any work, that a results bundle may be written to ``path``.
 
     ``force`` replaces only an earlier results bundle (a folder with
     ``manifest.json`` and nothing else) or an empty folder; ``path`` must not
     be, contain or lie inside any of ``inputs``, and must be creatable.
+    ``force_name`` is what the messages call ``force`` (the GUI names its box).
 
     Returns
     -------
@@ -224,7 +225,7 @@ def check_bundle_destination(path, force: bool = False, inputs=()) -> Path:
         Naming the folder and why it is refused.
     """
     return check_output_folder(path, force=force, replaceable=replaceable_bundle, inputs=inputs,
-                               what="results folder")
+                               what="results folder", force_name=force_name)
 
 
 def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:

@@ -146,7 +146,8 @@ def test_earlier_results_are_replaced_only_when_asked(window, qtbot, small_demo,
     view = _training_view(window, small_demo, earlier)
     _click(qtbot, view.start_button)
     assert id(view) not in window._analysis_workers
-    assert "already exists; choose another folder or tick \u201cReplace earlier results\u201d" in view.message.text()
+    assert ("already exists; choose another folder or use \u201cReplace earlier results\u201d to replace it"
+            in view.message.text())
     # a folder of one's own is never replaced, ticked or not
     own = tmp_path / "own"
     own.mkdir()
