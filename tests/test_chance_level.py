@@ -37,6 +37,12 @@ def test_a_near_chance_model_on_few_windows_is_not_shown_to_beat_chance():
     assert few.above_chance and "few test windows" in chance_sentence(few)
 
 
+def test_the_compact_line_gives_the_verdict_first():
+    near = chance_test({"test_acc": 0.29, "n_test": 69, "chance": 1 / 3, "n_test_per_class": [23, 23, 23]})
+    assert chance_sentence(near, compact=True).startswith("not above chance (p 0.")
+    assert chance_sentence(near, compact=True).endswith("accuracy 0.29, chance 0.33, 69 test windows")
+
+
 def test_chance_is_the_largest_class_share_of_unbalanced_test_windows():
     # always answering the largest class: 35 of 50 right, which beats 1/3 by far and chance not at all
     majority = {"test_acc": 0.7, "test_balanced_acc": 1 / 3, "n_test": 50, "chance": 1 / 3}
@@ -117,7 +123,9 @@ def test_the_cortex_and_electrode_views_say_how_well_their_model_classifies(qtbo
     assert note.isVisible() and not note.warning and "EEG alpha model" in note.text()
     assert cortex.scalar_bar.GetTitle() == "EEG alpha CAM at ROIs"  # not on the electrodes' scale
     graph_note = graph.findChild(type(note))
-    assert graph_note.isVisible() and "EEG alpha model: test accuracy 0.95" in graph_note.text()
+    # the Electrode graph's column is narrow: a short line, the whole sentence in the tooltip
+    assert graph_note.isVisible() and graph_note.text() == "EEG alpha model: accuracy 0.95, chance 0.33, 60 test windows"
+    assert "test accuracy 0.95 (balanced 0.95) on 60 windows" in graph_note.toolTip()
     state.set_band("beta")  # no metrics for this band's model: nothing claimed
     assert not graph_note.isVisible()
     # another view's map on the cortex is not the model's: no accuracy beside it

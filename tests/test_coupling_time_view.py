@@ -150,8 +150,13 @@ def test_view_follows_the_recording_open_in_the_other_views(qtbot, state, paths)
     assert view.recording_combo.currentText() == "sub-01 ses-1" and len(view.series()[0]) == 90
     state.set_dataset(SimpleNamespace(label="sub-09 ses-1"))  # not in these results: the view stays
     assert view.recording_combo.currentText() == "sub-01 ses-1"
+    assert "not the recording open in Signals (sub-09 ses-1)" in view.title
     view.recording_combo.setCurrentIndex(1)  # the user's own choice holds until another recording opens
     assert len(view.series()[0]) == 60
+    state.set_dataset(SimpleNamespace(label="sub-02 ses-1"))
+    assert "not the recording open" not in view.title
+    view.recording_combo.setCurrentIndex(0)  # the shared time cursor now points into two recordings: said
+    assert "not the recording open in Signals (sub-02 ses-1)" in view.title
 
 
 def test_a_grey_band_that_misses_zero_is_explained(qtbot, state, paths, tmp_path):

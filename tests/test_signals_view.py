@@ -159,7 +159,7 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     data = np.asarray(recording.bold.dataobj, dtype=float)
     expected = data[4:7, 5:8, 3:6, :].reshape(-1, data.shape[-1]).mean(axis=0)
     np.testing.assert_allclose(y, 100 * (expected / expected.mean() - 1))  # percent signal change
-    assert view.roi_plot.getAxis("left").labelText == "% signal change"
+    assert (view.roi_plot.getAxis("left").labelText, view.roi_plot.getAxis("left").labelUnits) == ("BOLD", "%")
     np.testing.assert_allclose(x, np.arange(data.shape[-1]) * 2.0)
     # slices pass through the ROI voxel
     assert view.slice_center() == (5, 6, 4)
@@ -180,7 +180,7 @@ def test_selected_roi_marker_and_time_series(tmp_path, view, recording):
     view.state.select_node("roi", 2)
     x, y = view.roi_curve.getData()
     np.testing.assert_allclose(y, centred[4:7, 5:8, 3:6, :].reshape(-1, centred.shape[-1]).mean(axis=0), atol=1e-9)
-    assert view.roi_plot.getAxis("left").labelText == "signal (image units)"
+    assert view.roi_plot.getAxis("left").labelUnits == "image units"
 
 
 def test_every_eeg_channel_is_reachable_and_a_selected_electrode_comes_into_view(qtbot, tmp_path):

@@ -56,10 +56,15 @@ def test_invalid_value_is_refused_with_a_message(view, qtbot):
 def test_epoch_records_draw_one_curve_set_per_stage(view):
     for epoch in range(3):
         view.on_epoch({"stage": "phase1 eeg", "epoch": epoch, "loss": 1.0 - 0.1 * epoch, "train_acc": 0.5, "val_acc": 0.4})
-    view.on_epoch({"stage": "phase2 gat", "epoch": 0, "loss": 0.7, "train_acc": 0.6, "val_acc": None})
+    view.on_epoch({"stage": "phase2 gat", "epoch": 0, "loss": 2900.0, "val_loss": 2500.0})
     x, y = view.curves[("phase1 eeg", "loss")].getData()
     assert list(x) == [0, 1, 2] and y[2] == pytest.approx(0.8)
-    assert ("phase2 gat", "val_acc") in view.curves
+    # phase 2's reconstruction loss has its own plot: on the cross-entropy axis it would flatten the others
+    phase2 = [view.curves[("phase2 gat", key)] for key in ("loss", "val_loss")]
+    assert all(c in view.phase2_plot.getPlotItem().items for c in phase2)
+    assert view.curves[("phase1 eeg", "loss")] in view.loss_plot.getPlotItem().items
+    assert not any(c in view.loss_plot.getPlotItem().items for c in phase2)
+    assert list(phase2[1].getData()[1]) == [2500.0]
 
 
 def test_each_initialisation_of_a_model_is_its_own_curve(view):
@@ -201,9 +206,10 @@ def test_opened_results_show_their_training_curves_and_offer_their_settings(view
     assert list(x) == [1, 2, 3] and list(y) == pytest.approx([1.0, 0.5, 1 / 3])
     assert ("eeg_alpha #1", "val_acc") in view.curves and ("phase2", "loss") in view.curves
     assert list(view.curves[("phase2", "loss")].getData()[1]) == [10.0, 5.0, 2.0]
+    assert view.curves[("phase2", "loss")] in view.phase2_plot.getPlotItem().items
     # the initialisation not kept is faded, as at the end of a run here
     assert view.curves[("fmri #1", "loss")].opts["pen"].color().alpha() == DISCARDED_ALPHA
-    assert view.message.text() == f"Training curves of the open results ({bundle.path})"
+    assert view.message.text() == f"Training curves of the open results ({bundle.path}): below the settings"
     # the form keeps what the user has until asked
     assert view.config().training.epochs == AnalysisConfig().training.epochs
     view.use_results_button.click()

@@ -90,7 +90,7 @@ def test_network_order_groups_labelled_rois_and_puts_unlabelled_last():
     assert groups == [("Visual", 0, 2), ("Default", 2, 4), ("unassigned", 4, 5)]
     assert network_order(["", ""])[1] == []
     # the atlases' own words for "no network" join the ROIs without a label: one group, last
-    order, groups = network_order(["unassigned", "Visual", "", "Uncertain", "Visual"])
+    order, groups = network_order(["unassigned", "Visual", "", "Uncertain", "Visual"])  # (hover: test below)
     assert order.tolist() == [1, 4, 0, 2, 3] and groups == [("Visual", 0, 2), ("unassigned", 2, 5)]
     assert network_order(["unassigned", ""])[1] == []
 
@@ -468,12 +468,20 @@ def test_all_positive_coupling_spans_a_sequential_scale_not_one_shade_of_red(qtb
     assert np.abs(cell(cos.argmax()) - (253, 231, 37)).max() < 40  # the largest: viridis' yellow
     assert np.abs(cell(cos.argmin()) - (68, 1, 84)).max() < 40  # the smallest: its dark purple
     assert view._colorbar.levels() == pytest.approx((cos.min(), cos.max()))
+    # the hover names the network group the axis shows: one "unassigned" for the atlases' words for none
+    networks = bundle.arrays["saliency"]["roi_networks"].astype("<U16")
+    networks[node_index] = "Visual"
+    networks[node_index[0]] = "Uncertain"
+    bundle.arrays["saliency"]["roi_networks"] = networks
+    state.set_results(None)
+    state.set_results(bundle)
+    assert view.value_text(2, int(np.flatnonzero(view.display_order == node_index[0])[0])).endswith("[unassigned]")
     # (this bundle is a copy:) a ROI without BOLD has no lagged r: said, not a NaN drawn as the peak
     lag_rows = view._lag_index == node_index[0]
     view._lag_array("lagged_corr")[2, lag_rows] = np.nan
     view._lag_array("peak_lag_s")[2, lag_rows] = np.nan
-    assert view.value_text(2, int(np.flatnonzero(view.display_order == node_index[0])[0])).endswith(
-        "| no lagged r (no signal at this ROI)")
+    assert "| no lagged r (no signal at this ROI)" in view.value_text(
+        2, int(np.flatnonzero(view.display_order == node_index[0])[0]))
 
 
 def test_coupling_click_selects_band_and_roi_and_lag_curves_follow(qtbot, state, full):
@@ -537,6 +545,8 @@ def test_coupling_key_sits_beside_the_lag_plot_unless_the_view_is_narrow(qtbot, 
     qtbot.waitUntil(view.key_beside_plot, timeout=3000)
     assert view.lag_widget.height() >= 80  # the docked height leaves the plot readable
     assert "p: 200 block permutations" in view.lag_key
+    view.resize(500, 600)  # the key's table ("\u2264 0.005" cells) and a readable plot need more than this
+    qtbot.waitUntil(lambda: not view.key_beside_plot(), timeout=3000)
     view.resize(300, 600)
     qtbot.waitUntil(lambda: not view.key_beside_plot(), timeout=3000)
     # under the plot the key keeps its table; how p was computed moves to its tooltip

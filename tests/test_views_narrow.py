@@ -32,7 +32,7 @@ pytestmark = pytest.mark.gui
 NARROW = (380, 360)
 WIDE = (1000, 600)
 # The views as the Attention & fusion view shows them (the analysis's band order, then fMRI) and their short forms.
-VIEWS = [b[0] for b in BANDS] + ["fmri"]
+VIEWS = [b[0] for b in BANDS] + ["fMRI"]  # written in full as the views write them ("fmri" in the bundle)
 GREEK = ["\u03b4", "\u03b8", "\u03b1", "\u03b2", "\u03b3", "fMRI"]
 
 
@@ -203,7 +203,7 @@ def test_embeddings_key_covers_no_points(qtbot, state, size):
     texts = key.names()
     assert len(texts) == len(view.views) and texts[-1].endswith("fused (E_f)")
     for v, text in zip(view.views[:-1], texts):
-        assert text.endswith(f"&nbsp;{v}")
+        assert text.endswith(f"&nbsp;{'fMRI' if v == 'fmri' else v}")  # the key writes fMRI as the other views do
     plot_area = QRect(plot.mapToGlobal(plot.mapFromScene(vb.sceneBoundingRect()).boundingRect().topLeft()),
                       vb.sceneBoundingRect().size().toSize())
     key_area = global_rect(key)

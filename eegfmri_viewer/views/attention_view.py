@@ -33,7 +33,7 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
 from eegfmri_viewer.views.view_colors import view_color
-from eegfmri_viewer.views.view_names import display_order, short_view_name
+from eegfmri_viewer.views.view_names import display_order, short_view_name, view_label
 
 MEAN_HEADS = "mean over heads"
 SCOPE_SELECTED = "selected node (else mean)"
@@ -420,7 +420,7 @@ class AttentionView(QWidget):
         if m == 0 or vb.width() <= 0 or vb.height() <= 0:
             return
         fm = QFontMetrics(self._tick_font)
-        full = list(self._views)
+        full = [view_label(v) for v in self._views]
         short = [short_view_name(v) for v in full]
         (x0, x1), (y0, y1) = vb.targetRange()
 
@@ -453,7 +453,7 @@ class AttentionView(QWidget):
         if m == 0 or vb.width() <= 0:
             return
         fm = QFontMetrics(self._tick_font)
-        full = list(self._views)
+        full = [view_label(v) for v in self._views]
         # The bars' x range is fixed at (-0.7, m - 0.3): one view per unit.
         spacing = vb.width() / m
         beyond = self._room_beyond_axis(plot)

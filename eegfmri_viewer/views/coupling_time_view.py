@@ -187,7 +187,7 @@ class CouplingTimeView(QWidget):
         self._stack = message_stack(self, self._message, scroll)
 
         state.resultsChanged.connect(lambda _r: self.reload())
-        state.datasetChanged.connect(lambda _d: self._select_open_recording())
+        state.datasetChanged.connect(lambda _d: (self._select_open_recording(), self._redraw()))
         state.nodeChanged.connect(lambda _k, _i: self._redraw())
         state.bandChanged.connect(lambda _b: self._redraw())
         self._recording.currentIndexChanged.connect(lambda _i: self._redraw())
@@ -360,8 +360,12 @@ class CouplingTimeView(QWidget):
         window = int(round(self._window.value() / tr))
         what = "" if chosen else " (the strongest lagged coupling in the band; select a ROI to choose)"
         removed = ", task regressors removed" if bool(tc.get("task_removed", False)) else ""
+        open_label = getattr(self._state.dataset, "label", None)
+        # the two views share the time cursor: say when it points into different recordings
+        other = (f" \u2014 not the recording open in Signals ({open_label})"
+                 if open_label and str(open_label) != self._recording.currentText() else "")
         self._title.setText(f"<b>{bands[b]} power and BOLD at {roi_label(results, roi)}</b>{what}: "
-                            f"r = {self._r_whole:+.2f} over the run (at the canonical delay{removed})")
+                            f"r = {self._r_whole:+.2f} over the run (at the canonical delay{removed}){other}")
         # The lower plot's key joins the line above the plots: a plot title would take its height.
         if 3 <= window <= n:
             centres, r = sliding_correlation(eeg, bold, window)

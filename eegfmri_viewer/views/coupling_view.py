@@ -44,7 +44,7 @@ EMBEDDING_COUPLING_NOTE = (
     "10). It compares geometry, not time courses: on the demo it does not single out the ROI/band pairs "
     "planted as coupled (docs/method.md). For EEG power-BOLD coupling read the lagged correlation below.")
 #: Narrowest view (pixels) that has the lag curves' key beside the plot rather than under it.
-KEY_BESIDE_MIN_PX = 440
+KEY_BESIDE_MIN_PX = 540
 #: Least height (pixels) of the heat map and lag section together, with the key beside the
 #: plot (True) or under it (False); a shorter view scrolls.
 CONTENT_MIN_PX = {True: 300, False: 460}
@@ -502,8 +502,10 @@ class CouplingView(QWidget):
             if lagged:
                 text += f" | {lagged}"
         networks = results.get("saliency", "roi_networks")
-        if networks is not None and roi < len(networks) and str(networks[roi]):
-            text += f" [{networks[roi]}]"
+        if networks is not None and roi < len(networks) and self._groups:
+            # the group the axis puts it in: the atlases' several words for "none" are one group there
+            name = str(networks[roi])
+            text += f" [{'unassigned' if name.strip().lower() in UNASSIGNED_NETWORKS else name}]"
         return text
 
     def _task_removed(self) -> bool:

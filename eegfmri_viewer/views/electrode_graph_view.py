@@ -169,7 +169,7 @@ class ElectrodeGraphView(QWidget):
         box = QVBoxLayout(content)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(controls)
-        self._quality = ModelQualityLabel(self)
+        self._quality = ModelQualityLabel(self, compact=True)  # the column is narrow: the graph keeps its room
         box.addWidget(self._quality)
         box.addWidget(self._plot, 1)
         box.addWidget(self._note)

@@ -23,7 +23,7 @@ from eegfmri_viewer.views.bundle_needs import missing_message
 from eegfmri_viewer.views.message_stack import message_stack
 from eegfmri_viewer.views.roi_names import roi_label, roi_name
 from eegfmri_viewer.views.view_colors import view_color
-from eegfmri_viewer.views.view_names import display_order
+from eegfmri_viewer.views.view_names import display_order, view_label
 
 METHODS = ("PCA", "t-SNE")
 
@@ -289,7 +289,7 @@ class EmbeddingsView(QWidget):
                 hoverable=True,
                 tip=lambda x, y, data, v=view: self._hover_text(v, int(data)),
             )
-            entries.append(("fused (E_f)" if fused else view, "\u2605" if fused else "\u25cf", rgb))
+            entries.append(("fused (E_f)" if fused else view_label(view), "\u2605" if fused else "\u25cf", rgb))
             cloud.sigClicked.connect(self._on_clicked)
             self._plot.addItem(cloud)
             self._clouds[view] = cloud

@@ -40,16 +40,21 @@ class ModelQualityLabel(QLabel):
     Parameters
     ----------
     parent : QWidget, optional
+    compact : bool
+        A short line (verdict, accuracy, chance, windows) for narrow views, the
+        whole sentence in its tooltip.
     """
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: Optional[QWidget] = None, compact: bool = False):
         super().__init__(parent)
         self.setWordWrap(True)
-        self.setToolTip("Accuracy of the model on the windows held out for testing, and a one-sided binomial "
-                        "test against chance: the share of the largest class among the test windows (what "
-                        "always answering that class scores). Windows of one block are correlated, so the "
-                        "test is a best case: a map whose model is not shown to beat chance shows no "
-                        "reliable saliency.")
+        self.compact = compact
+        self._tip = ("Accuracy of the model on the windows held out for testing, and a one-sided binomial "
+                     "test against chance: the share of the largest class among the test windows (what "
+                     "always answering that class scores). Windows of one block are correlated, so the "
+                     "test is a best case: a map whose model is not shown to beat chance shows no "
+                     "reliable saliency.")
+        self.setToolTip(self._tip)
         self.warning = False
         self.setVisible(False)
 
@@ -65,5 +70,7 @@ class ModelQualityLabel(QLabel):
         name = "fMRI model" if modality == "fmri" else f"EEG {band} model"
         self.warning = not test.above_chance
         self.setStyleSheet(WARNING_STYLE if self.warning else PLAIN_STYLE)
-        self.setText(f"{name}: {chance_sentence(test)}")
+        self.setText(f"{name}: {chance_sentence(test, compact=self.compact)}")
+        # in a narrow view the line is short; the whole sentence is in the tooltip
+        self.setToolTip(f"<p>{name}: {chance_sentence(test)}.</p><p>{self._tip}</p>" if self.compact else self._tip)
         self.setVisible(True)

@@ -214,7 +214,8 @@ class SignalsView(QWidget):
             marker = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(255, 0, 0), pen=pg.mkPen("w"))
             box.addItem(marker)
             letters = {}
-            for side, anchor in (("left", (1, 0.5)), ("right", (0, 0.5)), ("bottom", (0.5, 0)), ("top", (0.5, 1))):
+            # inside the image's edges: in the short slice row there is no room around it
+            for side, anchor in (("left", (0, 0.5)), ("right", (1, 0.5)), ("bottom", (0.5, 1)), ("top", (0.5, 0))):
                 letters[side] = pg.TextItem("", color=(255, 255, 120), anchor=anchor)
                 box.addItem(letters[side])
             self.orientation_letters.append(letters)
@@ -225,7 +226,7 @@ class SignalsView(QWidget):
             self.roi_markers.append(marker)
         self.roi_plot = pg.PlotWidget()
         self.roi_plot.setLabel("bottom", "BOLD time (s)")
-        self.roi_plot.setLabel("left", "% signal change")
+        self.roi_plot.setLabel("left", "BOLD", units="%")
         self.roi_plot.getAxis("left").enableAutoSIPrefix(False)
         # seconds stay seconds: an SI prefix turned an empty plot's axis into "ms"
         self.roi_plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -786,7 +787,8 @@ class SignalsView(QWidget):
         mean = float(series.mean()) if len(series) else 0.0
         spread = float(series.std()) if len(series) else 0.0
         percent = mean > 0 and mean > 10.0 * spread
-        self.roi_plot.setLabel("left", "% signal change" if percent else "signal (image units)")
+        # short: the plot is as low as the slice row (percent signal change, or the image's own units)
+        self.roi_plot.setLabel("left", "BOLD", units="%" if percent else "image units")
         self.roi_curve.setData(np.arange(len(series)) * tr, 100.0 * (series / mean - 1.0) if percent else series)
         sel = self.state.selection
         names = self.state.results.get("saliency", "roi_names")

@@ -186,10 +186,15 @@ class TrainingView(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(scroll, 2)
 
-        self.loss_plot = pg.PlotWidget(title="loss")
-        self.acc_plot = pg.PlotWidget(title="accuracy (solid: train, dashed: validation)")
-        for plot in (self.loss_plot, self.acc_plot):
-            plot.addLegend()
+        self.loss_plot = pg.PlotWidget(title="phase-1 loss (cross-entropy)")
+        self.acc_plot = pg.PlotWidget(title="phase-1 accuracy (solid: train, dashed: validation)")
+        # Phase 2's reconstruction loss (eq. 23) is in other units, thousands against about 1: on the
+        # phase-1 axis it would flatten every classifier's curve.
+        self.phase2_plot = pg.PlotWidget(title="phase-2 reconstruction loss (eq. 23; dashed: validation)")
+        for plot in (self.loss_plot, self.acc_plot, self.phase2_plot):
+            legend = plot.addLegend()
+            # a default run names 9 to 14 curves: in columns the key stays off most of them
+            legend.setColumnCount(3)
             plot.setLabel("bottom", "epoch")
             plot.setMinimumHeight(160)
             layout.addWidget(plot, 1)
@@ -349,16 +354,20 @@ class TrainingView(QWidget):
         subject = record.get("subject")
         if stage not in self._stages:
             self._stages.append(stage)
-        history = self._history.setdefault((stage, subject),
-                                           {"epoch": [], "loss": [], "train_acc": [], "val_acc": []})
+        history = self._history.setdefault((stage, subject), {"epoch": [], "loss": [], "train_acc": [],
+                                                              "val_acc": [], "val_loss": []})
         for key in history:
             value = record.get(key)
             history[key].append(float("nan") if value is None else float(value))
         color = STAGE_COLORS[self._stages.index(stage) % len(STAGE_COLORS)]
-        specs = [("loss", self.loss_plot, pg.mkPen(color, width=2), stage),
-                 ("train_acc", self.acc_plot, pg.mkPen(color, width=2), f"{stage} train"),
-                 ("val_acc", self.acc_plot, pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
-                  f"{stage} val")]
+        dashed = pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
+        if stage.startswith("phase2"):
+            specs = [("loss", self.phase2_plot, pg.mkPen(color, width=2), "train"),
+                     ("val_loss", self.phase2_plot, dashed, "validation")]
+        else:
+            specs = [("loss", self.loss_plot, pg.mkPen(color, width=2), stage),
+                     ("train_acc", self.acc_plot, pg.mkPen(color, width=2), f"{stage} train"),
+                     ("val_acc", self.acc_plot, dashed, f"{stage} val")]
         for key, plot, pen, name in specs:
             curve_key = (stage, key) if subject is None else (stage, key, str(subject))
             curve = self.curves.get(curve_key)
@@ -438,16 +447,18 @@ class TrainingView(QWidget):
             for record in entry.get("history", []) or []:
                 self.on_epoch({**record, "stage": stage})
         phase2 = metrics.get("phase2", {})
+        val = list(phase2.get("val_loss", []) or [])
         for epoch, loss in enumerate(phase2.get("loss", []) or [], start=1):
-            self.on_epoch({"stage": "phase2", "epoch": epoch, "loss": loss})
+            self.on_epoch({"stage": "phase2", "epoch": epoch, "loss": loss,
+                           "val_loss": val[epoch - 1] if epoch <= len(val) else None})
         self._show_kept_initialisations(metrics)
         source = (getattr(results, "dataset", None) or {}).get("source")
         if source and Path(str(source)).is_dir():
             # what these results were computed from, unless the user typed a root or a dataset is in view
             self.set_default_source(str(source))
         where = getattr(results, "path", None)
-        self.message.setText(("Training curves of the open results" + (f" ({where})" if where else ""))
-                             if self._stages else "The open results hold no training curves.")
+        self.message.setText(("Training curves of the open results" + (f" ({where})" if where else "")
+                              + ": below the settings") if self._stages else "The open results hold no training curves.")
 
     def use_results_settings(self) -> None:
         """Fill the form with the open results' settings (their ``config.toml``)."""
@@ -473,6 +484,7 @@ class TrainingView(QWidget):
     def _clear_curves(self) -> None:
         self.loss_plot.clear()
         self.acc_plot.clear()
+        self.phase2_plot.clear()
         self.curves.clear()
         self._history.clear()
         self._stages.clear()

@@ -7,6 +7,11 @@ SHORT_VIEW_NAMES = {"delta": "\u03b4", "theta": "\u03b8", "alpha": "\u03b1", "be
                     "gamma": "\u03b3", "fmri": "fMRI"}
 
 
+def view_label(name: str) -> str:
+    """A view's name as the views write it in full: ``"fMRI"`` for ``"fmri"``, bands as named."""
+    return "fMRI" if str(name).lower() == "fmri" else str(name)
+
+
 def short_view_name(name: str) -> str:
     """Short label of a view: the Greek letter of a default EEG band, "fMRI", else ``name``."""
     return SHORT_VIEW_NAMES.get(str(name).lower(), str(name))
