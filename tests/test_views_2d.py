@@ -468,6 +468,16 @@ def test_all_positive_coupling_spans_a_sequential_scale_not_one_shade_of_red(qtb
     assert np.abs(cell(cos.argmax()) - (253, 231, 37)).max() < 40  # the largest: viridis' yellow
     assert np.abs(cell(cos.argmin()) - (68, 1, 84)).max() < 40  # the smallest: its dark purple
     assert view._colorbar.levels() == pytest.approx((cos.min(), cos.max()))
+    # the selected band's frame stays visible over the darkest cells: a dark line edged in white
+    state.set_band("alpha")
+    image = render(widget)
+    dashes = 0
+    for x in np.linspace(0.5, len(node_index) - 0.5, 12):
+        p = to_pixel(widget, x, 2.0)
+        line = [rgb(image, p.x(), p.y() + d) for d in (-2, -1, 0, 1, 2)]
+        assert max(px.min() for px in line) > 185, line  # white all along, dash or gap
+        dashes += min(px.max() for px in line) < 70
+    assert dashes >= 3
     # the hover names the network group the axis shows: one "unassigned" for the atlases' words for none
     networks = bundle.arrays["saliency"]["roi_networks"].astype("<U16")
     networks[node_index] = "Visual"

@@ -161,6 +161,9 @@ class CouplingView(QWidget):
         self._colorbar.setImageItem(self._image, insert_in=hp)
         self._roi_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=3))
         self._band_box = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1.5, style=Qt.DashLine))
+        # a white line under the dashes: the frame stays visible over the darkest cells of either scale
+        self._band_halo = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=3.5))
+        hp.addItem(self._band_halo)
         hp.addItem(self._band_box)
         hp.addItem(self._roi_box)
         hp.getViewBox().sigResized.connect(lambda _vb: self._relabel_groups())
@@ -675,9 +678,11 @@ class CouplingView(QWidget):
         band = self._state.selection.band
         b = self._bands.index(band) if band in self._bands else None
         if b is not None:
-            self._band_box.setData([0, n, n, 0, 0], [b, b, b + 1, b + 1, b])
+            for item in (self._band_halo, self._band_box):
+                item.setData([0, n, n, 0, 0], [b, b, b + 1, b + 1, b])
         else:
-            self._band_box.setData([], [])
+            for item in (self._band_halo, self._band_box):
+                item.setData([], [])
         node = self._selected_node()
         if node is not None:
             c = int(np.flatnonzero(self._order == node)[0])
