@@ -246,3 +246,16 @@ def test_real_settings_read_a_decimal_point_whatever_the_system_language(qtbot):
         assert lr.value() == pytest.approx(0.00125) and lr.text() == "0.00125"
     finally:
         QLocale.setDefault(default)
+
+
+def test_curves_of_one_run_are_gone_when_another_starts(view, tmp_path):
+    for stage in ("fmri", "eeg_alpha"):
+        view.on_epoch({"stage": stage, "epoch": 1, "loss": 1.0, "train_acc": 0.5, "val_acc": 0.4})
+    old = list(view.curves.values())
+    _start(view, tmp_path)
+    for plot in (view.loss_plot, view.acc_plot, view.phase2_plot):
+        assert not any(c in plot.getPlotItem().items for c in old)
+        assert len(plot.getPlotItem().legend.items) == 0
+    view.on_epoch({"stage": "fmri", "epoch": 1, "loss": 0.9, "train_acc": 0.5, "val_acc": 0.4})
+    # one legend entry per model in the accuracy plot (its title says which line is which)
+    assert [label.text for _s, label in view.acc_plot.getPlotItem().legend.items] == ["fmri"]

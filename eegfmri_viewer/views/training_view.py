@@ -192,9 +192,7 @@ class TrainingView(QWidget):
         # phase-1 axis it would flatten every classifier's curve.
         self.phase2_plot = pg.PlotWidget(title="phase-2 reconstruction loss (eq. 23; dashed: validation)")
         for plot in (self.loss_plot, self.acc_plot, self.phase2_plot):
-            legend = plot.addLegend()
-            # a default run names 9 to 14 curves: in columns the key stays off most of them
-            legend.setColumnCount(3)
+            plot.addLegend()
             plot.setLabel("bottom", "epoch")
             plot.setMinimumHeight(160)
             layout.addWidget(plot, 1)
@@ -365,14 +363,15 @@ class TrainingView(QWidget):
             specs = [("loss", self.phase2_plot, pg.mkPen(color, width=2), "train"),
                      ("val_loss", self.phase2_plot, dashed, "validation")]
         else:
+            # one legend entry per model: the plot's title says which line is train and which validation
             specs = [("loss", self.loss_plot, pg.mkPen(color, width=2), stage),
-                     ("train_acc", self.acc_plot, pg.mkPen(color, width=2), f"{stage} train"),
-                     ("val_acc", self.acc_plot, dashed, f"{stage} val")]
+                     ("train_acc", self.acc_plot, pg.mkPen(color, width=2), stage),
+                     ("val_acc", self.acc_plot, dashed, None)]
         for key, plot, pen, name in specs:
             curve_key = (stage, key) if subject is None else (stage, key, str(subject))
             curve = self.curves.get(curve_key)
             if curve is None:
-                named = not any(k[:2] == (stage, key) for k in self.curves)
+                named = name is not None and not any(k[:2] == (stage, key) for k in self.curves)
                 curve = plot.plot(pen=pen, name=name if named else None)
                 self.curves[curve_key] = curve
             curve.setData(history["epoch"], history[key], connect="finite")
@@ -482,9 +481,12 @@ class TrainingView(QWidget):
         self.cancel_button.setEnabled(False)
 
     def _clear_curves(self) -> None:
-        self.loss_plot.clear()
-        self.acc_plot.clear()
-        self.phase2_plot.clear()
+        # Each curve removed from its plot (and so from its legend), not PlotItem.clear(): clearing plots with
+        # legends over and over, as each opened result now does, is a known way to crash pyqtgraph on PySide6.
+        for curve in self.curves.values():
+            for plot in (self.loss_plot, self.acc_plot, self.phase2_plot):
+                if curve in plot.getPlotItem().items:
+                    plot.removeItem(curve)
         self.curves.clear()
         self._history.clear()
         self._stages.clear()
