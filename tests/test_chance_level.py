@@ -39,7 +39,7 @@ def test_a_near_chance_model_on_few_windows_is_not_shown_to_beat_chance():
 
 def test_the_compact_line_gives_the_verdict_first():
     near = chance_test({"test_acc": 0.29, "n_test": 69, "chance": 1 / 3, "n_test_per_class": [23, 23, 23]})
-    assert chance_sentence(near, compact=True).startswith("not above chance (p 0.")
+    assert chance_sentence(near, compact=True).startswith("not above chance (p = 0.")
     assert chance_sentence(near, compact=True).endswith("accuracy 0.29, chance 0.33, 69 test windows")
 
 

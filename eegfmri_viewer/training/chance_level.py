@@ -162,13 +162,13 @@ def chance_sentence(test: ChanceTest, compact: bool = False) -> str:
     Examples
     --------
     "test accuracy 0.57 (balanced 0.56) on 7 windows, chance 0.33: not shown to beat chance
-    (binomial p = 0.173); read the map with caution"; ``compact``: "not above chance (p 0.173):
+    (binomial p = 0.173); read the map with caution"; ``compact``: "not above chance (p = 0.173):
     accuracy 0.57, chance 0.33, 7 test windows"
     """
     if compact:
         # for a narrow view: the verdict first, the rest in the full sentence
         head = f"accuracy {test.accuracy:.2f}, chance {test.chance:.2f}, {test.n_test} test windows"
-        return f"not above chance (p {p_text(test.p_value)[2:]}): {head}" if not test.above_chance else head
+        return f"not above chance (p {p_text(test.p_value)}): {head}" if not test.above_chance else head
     balanced = f" (balanced {test.balanced_accuracy:.2f})" if math.isfinite(test.balanced_accuracy) else ""
     head = f"test accuracy {test.accuracy:.2f}{balanced} on {test.n_test} windows, chance {test.chance:.2f}"
     p = f"binomial p {p_text(test.p_value)}"

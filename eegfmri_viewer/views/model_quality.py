@@ -56,12 +56,16 @@ class ModelQualityLabel(QLabel):
                      "reliable saliency.")
         self.setToolTip(self._tip)
         self.warning = False
+        self._counts_for, self._counts = None, None
         self.setVisible(False)
 
     def show_for(self, results, modality: str, band: str = "") -> None:
         """Describe the model behind the map shown: ``"fmri"``, or ``"eeg"`` and its ``band``."""
         entry = model_entry(results, modality, band) if results is not None else None
-        test = chance_test(entry, bundle_test_counts(results)) if entry else None
+        if results is not self._counts_for:
+            # the views refresh this line on every class or band change: the counts once per results
+            self._counts_for, self._counts = results, bundle_test_counts(results) if results is not None else None
+        test = chance_test(entry, self._counts) if entry else None
         if test is None:
             self.warning = False
             self.setVisible(False)
