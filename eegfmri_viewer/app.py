@@ -290,6 +290,18 @@ def setup_logging(level: int = logging.INFO) -> Path:
 
 
 # --------------------------------------------------------------------------- screenshots
+def unopenable_problem(path: Path) -> str:
+    """Why ``path`` cannot be opened on its own, in one sentence that says what to do instead."""
+    from eegfmri_viewer.io.eeg import EEG_EXTENSIONS
+
+    name = path.name.lower()
+    if path.is_file() and any(name.endswith(ext) for ext in EEG_EXTENSIONS):
+        return ("an EEG recording is opened together with its BOLD run: choose both with "
+                "File \u25b8 Open EEG + BOLD files\u2026")
+    return ("not a BIDS folder, BOLD NIfTI (.nii, .nii.gz) or results folder this application can open "
+            "(an EEG file is opened together with its BOLD run: File \u25b8 Open EEG + BOLD files\u2026)")
+
+
 def grab_from_screen(widget: QWidget) -> QImage:
     """Grab ``widget``'s area from the screen (captures OpenGL/VTK output under X11).
 
@@ -544,7 +556,11 @@ class MainWindow(QMainWindow):
         self.discovery = None  # the last BIDS Discovery opened (see open_bids)
         self.add_opener(self._open_bids_folder)
         self.add_file_action("Open &BIDS folder...", self._ask_bids_folder, tip="List the runs of a BIDS dataset")
-        self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files, tip="Open one EEG and one BOLD file")
+        self.add_opener(self._open_bold_file)
+        self.add_file_action("Open &EEG + BOLD files...", self._ask_eeg_bold_files,
+                             tip="Open an EEG recording together with its BOLD run (and events)")
+        self.add_file_action("Open BOLD r&un (fMRI only)...", self._ask_bold_file,
+                             tip="Open a BOLD run alone, with its events, as 'analyze --bold --events' analyses it")
         self.add_file_action("Open &results...", self._ask_results_folder, tip="Open a results bundle written by 'eegfmri-viewer analyze'")
         from eegfmri_viewer.app_recent import RecentPaths
 
@@ -700,7 +716,7 @@ class MainWindow(QMainWindow):
         for opener in self.openers:
             if opener(path):
                 return True
-        self._show_input_problem(path, "not a dataset, recording or results folder this application can open")
+        self._show_input_problem(path, unopenable_problem(path))
         return False
 
     def open_demo(self, root: Optional[Path] = None, small: bool = False, analyse: bool = False,
@@ -853,12 +869,44 @@ class MainWindow(QMainWindow):
         return self.run_worker(worker, f"loading {entry.label}")
 
     def open_eeg_bold(self, eeg_path, bold_path, events_path=None, tr: Optional[float] = None) -> FunctionWorker:
-        """Open one EEG file and one BOLD file in a worker, then make it the dataset."""
+        """Open one EEG file and its BOLD run in a worker, then make it the dataset.
+
+        ``eeg_path`` None opens the BOLD run alone (fMRI only, as ``analyze --bold
+        --events``). The Dataset tab then lists this recording (see
+        :meth:`DatasetBrowserView.show_recording`).
+        """
         from eegfmri_viewer.io.single import open_files
 
-        worker = FunctionWorker(open_files, eeg_path, bold_path, events_path, tr, name="open EEG + BOLD")
+        name = "open EEG + BOLD" if eeg_path is not None else "open BOLD run"
+        shown = Path(eeg_path if eeg_path is not None else bold_path).name if bold_path is not None else "files"
+        worker = FunctionWorker(open_files, eeg_path, bold_path, events_path, tr, name=name)
+        worker.finished.connect(self._show_single_recording)
         worker.finished.connect(self.state.set_dataset)
-        return self.run_worker(worker, f"opening {Path(eeg_path).name}")
+        return self.run_worker(worker, f"opening {shown}")
+
+    def open_bold(self, bold_path, events_path=None, tr: Optional[float] = None) -> FunctionWorker:
+        """Open a BOLD run alone (fMRI only) with its events; see :meth:`open_eeg_bold`."""
+        return self.open_eeg_bold(None, bold_path, events_path, tr)
+
+    def _open_bold_file(self, path: Path) -> bool:
+        """Opener for a BOLD NIfTI file: the run alone, with its BIDS-named ``_events.tsv`` if present."""
+        if not (path.is_file() and path.name.lower().endswith((".nii", ".nii.gz"))):
+            return False
+        self.open_bold(path)
+        return True
+
+    def _show_single_recording(self, recording) -> None:
+        """List a recording opened from files in the Dataset tab (its TR, volumes, space, events, warnings)."""
+        from eegfmri_viewer.io.info import recording_info
+
+        self.discovery = None
+        dock = self.docks.get("Dataset")
+        browser = dock.ensure_built() if dock is not None else None
+        if browser is None or not hasattr(browser, "show_recording"):
+            return
+        browser.show_recording(recording_info(recording))
+        dock.show()
+        dock.raise_()
 
     def _ask_bids_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open BIDS folder")
@@ -871,14 +919,27 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def _ask_eeg_bold_files(self) -> None:
-        eeg, _ = QFileDialog.getOpenFileName(self, "EEG file", "", "EEG (*.vhdr *.edf *.bdf *.set *.fif);;All files (*)")
+        # an EEG recording is read together with the BOLD run recorded with it: both are asked for
+        eeg, _ = QFileDialog.getOpenFileName(self, "EEG file (then its BOLD run)", "",
+                                             "EEG (*.vhdr *.edf *.bdf *.set *.fif *.fif.gz);;All files (*)")
         if not eeg:
             return
-        bold, _ = QFileDialog.getOpenFileName(self, "BOLD file", "", "NIfTI (*.nii *.nii.gz);;All files (*)")
+        bold, _ = QFileDialog.getOpenFileName(self, f"BOLD run recorded with {Path(eeg).name}", "",
+                                              "NIfTI (*.nii *.nii.gz);;All files (*)")
         if not bold:
+            self.statusBar().showMessage("Not opened: an EEG recording is opened together with its BOLD run.", 8000)
             return
         events, _ = QFileDialog.getOpenFileName(self, "Events file (optional; Cancel for none)", "", "TSV (*.tsv);;All files (*)")
         self.open_eeg_bold(eeg, bold, events or None)
+
+    def _ask_bold_file(self) -> None:
+        bold, _ = QFileDialog.getOpenFileName(self, "BOLD run (fMRI only)", "", "NIfTI (*.nii *.nii.gz);;All files (*)")
+        if not bold:
+            return
+        events, _ = QFileDialog.getOpenFileName(
+            self, "Events file (optional; Cancel for the BIDS-named _events.tsv next to the BOLD, if any)", "",
+            "TSV (*.tsv);;All files (*)")
+        self.open_bold(bold, events or None)
 
     def _show_input_problem(self, path: Path, problem: str) -> None:
         from eegfmri_viewer.io.errors import InputError
@@ -1030,7 +1091,8 @@ class MainWindow(QMainWindow):
         force = bool(replace is not None and replace.isChecked())
         try:
             check_bundle_destination(out_dir, force=force, inputs=[source],
-                                     force_name="\u201cReplace earlier results\u201d")
+                                     force_name="\u201cReplace earlier results\u201d",
+                                     out_name="\u201cOutput folder\u201d")
         except InputError as exc:
             view.on_failed(f"Not started: {exc}")
             return None

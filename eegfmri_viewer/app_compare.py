@@ -10,7 +10,9 @@ permutation tests, FDR) runs in a worker; its result goes to
 cannot be compared (other classes, atlas, ROI set or bands) give the
 window's input-problem dialog naming the part that differs; the open results
 stay as they were. Opening other results leaves compare mode, since A would
-no longer be the bundle shown.
+no longer be the bundle shown. The state's comparison is a
+:class:`LoadedComparison`: it keeps session B's bundle, so that the views can
+say how well B's model classifies and in which space B's data lie.
 
 :class:`CompareActions` holds the logic with plain arguments (tests call
 :meth:`CompareActions.compare_sessions` and :meth:`CompareActions.compare_with`
@@ -20,8 +22,9 @@ directly); only :meth:`CompareActions.ask` opens a dialog.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (
@@ -41,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eegfmri_viewer.comparison.compare import CompareResult
 from eegfmri_viewer.workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,17 @@ def bundle_sessions(bundle) -> List[str]:
     return [s for s in dict.fromkeys(str(x) for x in sessions) if s]
 
 
+@dataclass
+class LoadedComparison(CompareResult):
+    """A comparison together with session B's results bundle.
+
+    ``bundle_b`` is the second bundle, or bundle A itself when two sessions of
+    one bundle were compared (one model for both).
+    """
+
+    bundle_b: Any = field(default=None, repr=False, compare=False)
+
+
 def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
                    n_permutations: int = DEFAULT_PERMUTATIONS, unit: Optional[str] = None, progress=None,
                    cancel=None):
@@ -89,7 +104,7 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
 
     Returns
     -------
-    result : CompareResult
+    result : LoadedComparison
     """
     from eegfmri_viewer.comparison.compare import compare_bundles
     from eegfmri_viewer.progress import report
@@ -99,8 +114,10 @@ def run_comparison(bundle_a, path_b=None, session_a=None, session_b=None,
     if path_b is not None:
         report(progress, 0.0, f"loading {Path(path_b).name}")
         bundle_b = load_bundle(path_b)
-    return compare_bundles(bundle_a, bundle_b, session_a, session_b, n_permutations=n_permutations, unit=unit,
-                           progress=progress, cancel=cancel)
+    result = compare_bundles(bundle_a, bundle_b, session_a, session_b, n_permutations=n_permutations, unit=unit,
+                             progress=progress, cancel=cancel)
+    return LoadedComparison(arrays=result.arrays, meta=result.meta,
+                            bundle_b=bundle_b if bundle_b is not None else bundle_a)
 
 
 class CompareDialog(QDialog):
@@ -282,11 +299,15 @@ class CompareActions(QObject):
             meta = result.meta
             text = f"Compare mode: {meta.get('a', 'A')} \u2192 {meta.get('b', 'B')}"
             log.info("%s (%d permutations over %s)", text, n_permutations, meta.get("unit", unit))
-            for warning in meta.get("warnings", []):
+            warnings = meta.get("warnings") or []
+            for warning in warnings:
                 log.warning("compare: %s", warning)
             for note in (meta.get("unit_note"), meta.get("lagged_r_missing")):
                 if note:
                     log.info("compare: %s", note)
+            if warnings:
+                # the status bar forgets; the Cortex 3-D view keeps them above its map
+                text += f" \u2014 {len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Cortex 3-D view"
             self.window.statusBar().showMessage(text, 8000)
 
         worker.finished.connect(finished)

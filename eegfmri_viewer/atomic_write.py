@@ -6,7 +6,8 @@ the final name, and an existing result is only replaced once the new one is
 complete.
 
 Replacing is guarded here, in the writers every caller (command line and GUI)
-goes through: an output never is, contains or lies inside the input data, and
+goes through: an output never is, contains or lies inside the input data (nor
+the folder that holds an input file), and
 ``force`` only replaces a folder of the kind being written (or an empty one),
 never anything else. The final folder or file gets the permissions the user's
 umask gives (the temporary names are created private, 0700 / 0600).
@@ -198,8 +199,46 @@ def _in_derivatives(path: Path, root: Path) -> bool:
             and _looks_like_bids_root(root))
 
 
-def check_not_input(path, inputs: Iterable = (), what: str = "output") -> Path:
+def _is_dataset(folder: Path) -> bool:
+    """Whether ``folder`` is a BIDS dataset by its ``dataset_description.json``.
+
+    Stricter than :func:`_looks_like_bids_root`, whose ``sub-*`` would match a
+    plain folder of loose ``sub-01_..._bold.nii.gz`` files.
+    """
+    return (folder / "dataset_description.json").is_file() and not is_results_bundle(folder)
+
+
+def _dataset_of(file: Path) -> Optional[Path]:
+    """The BIDS dataset (nearest folder with ``dataset_description.json``) that holds ``file``, else None."""
+    return next((folder for folder in file.parents if _is_dataset(folder)), None)
+
+
+def _in_file_folder_derivatives(path: Path, folder: Path) -> bool:
+    """:func:`_in_derivatives` for the folder of an input file: only a folder that is a BIDS dataset has them."""
+    return _is_dataset(folder) and _in_derivatives(path, folder)
+
+
+def _folder_advice(inp: Path, where: str) -> str:
+    """Where to write instead of into ``inp`` (a folder outside it; for a BIDS root its derivatives too)."""
+    if inp.is_file():
+        folder, has_derivatives = inp.parent, _is_dataset(inp.parent)
+    else:
+        folder, has_derivatives = inp, _looks_like_bids_root(inp)
+    advice = f"choose a folder outside {folder}{where}"
+    if has_derivatives:
+        advice += ", or one in its derivatives/<name>/"
+    return advice
+
+
+def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name: Optional[str] = None) -> Path:
     """Refuse an output that is, contains or lies inside one of ``inputs``.
+
+    An input file stands for the folder that holds it as well: loose files
+    (``analyze --bold FILE --events FILE``) are the input data of the folder
+    they lie in, so an output may not lie inside that folder either (the
+    folder itself contains the file, so it is refused as such), nor inside
+    the BIDS dataset that holds the file. This is decided from the paths
+    alone, never from the folder's permissions, so it holds for root too.
 
     A folder inside a BIDS root's ``derivatives/<pipeline>/`` is allowed (BIDS
     keeps the outputs of analyses there), but not in ``derivatives/fmriprep``,
@@ -213,6 +252,9 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output") -> Path:
         Input folders and files (a BIDS root, the recordings, input bundles).
     what : str
         What the output is, for the message.
+    out_name : str, optional
+        What the user sets the output with (``"--out"``, or the GUI's field),
+        for the advice in the message.
     """
     path = Path(path).expanduser().resolve()
     found = {}
@@ -226,16 +268,36 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output") -> Path:
             found.setdefault("lies inside", inp)
         elif path in inp.parents:
             found.setdefault("contains", inp)
+        elif inp.is_file():
+            if inp.parent in path.parents and not _in_file_folder_derivatives(path, inp.parent):
+                found.setdefault("lies inside the folder of", inp)
+            dataset = _dataset_of(inp)
+            if dataset is not None and dataset in path.parents and not _in_file_folder_derivatives(path, dataset):
+                found.setdefault("lies inside the dataset of", (dataset, inp))
+    where = f" for {out_name}" if out_name else ""
     # the most direct relation names the problem best (a BIDS root rather than a file in it)
     for relation in ("is", "lies inside", "contains"):
         if relation in found:
-            raise InputError(path, f"{relation} the input {found[relation]}; the {what} must be written outside "
-                                   "the input data (choose another location)")
+            inp = found[relation]
+            advice = (f"choose a folder{where} that does not hold the input data" if relation == "contains"
+                      else _folder_advice(inp, where))
+            raise InputError(path, f"{relation} the input {inp}; the {what} must be written outside "
+                                   f"the input data ({advice})")
+    if "lies inside the folder of" in found:
+        inp = found["lies inside the folder of"]
+        raise InputError(path, f"lies inside {inp.parent}, the folder that holds the input file {inp.name}; "
+                               f"the {what} must be written outside the input data ({_folder_advice(inp, where)})")
+    if "lies inside the dataset of" in found:
+        dataset, inp = found["lies inside the dataset of"]
+        raise InputError(path, f"lies inside the BIDS dataset {dataset}, which holds the input file {inp.name}; "
+                               f"the {what} must be written outside the input data "
+                               f"({_folder_advice(dataset / 'dataset_description.json', where)})")
     return path
 
 
 def check_output_folder(path, force: bool = False, replaceable: Optional[Replaceable] = None,
-                        inputs: Iterable = (), what: str = "output folder", force_name: str = "--force") -> Path:
+                        inputs: Iterable = (), what: str = "output folder", force_name: str = "--force",
+                        out_name: Optional[str] = None) -> Path:
     """Everything :func:`atomic_folder` refuses, checked before any work is done.
 
     Parameters
@@ -255,6 +317,9 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
     force_name : str
         What the messages call ``force``: the command line's option, or the
         GUI's check box.
+    out_name : str, optional
+        What the messages call the place the folder is chosen in (``"--out"``,
+        or the GUI's field).
 
     Returns
     -------
@@ -266,7 +331,7 @@ def check_output_folder(path, force: bool = False, replaceable: Optional[Replace
     InputError
         Naming the folder and why it is refused.
     """
-    path = check_not_input(path, inputs, what)
+    path = check_not_input(path, inputs, what, out_name=out_name)
     _refuse_inside_bundle(path, what)
     if path.exists():
         if not path.is_dir():

@@ -75,7 +75,9 @@ def build_parser(load: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PNG", type=Path,
                         help="render the main window to PNG once it has settled, then exit")
     parser.add_argument("--open", metavar="PATH", type=Path, dest="open_path",
-                        help="open a dataset, recording or results folder at start")
+                        help="open at start: a BIDS folder, a results folder, or a BOLD NIfTI (.nii, .nii.gz; "
+                             "fMRI only, with the BIDS-named _events.tsv beside it). An EEG file is opened "
+                             "together with its BOLD run: File > Open EEG + BOLD files in the viewer")
     parser.add_argument("--demo", action="store_true",
                         help="open the built-in demo dataset (generated on first use) with its results, "
                              "analysing it first if it was not analysed with these settings yet")

@@ -39,9 +39,11 @@ FORMAT = "eegfmri_viewer.results"
 #: 3 the corrected coupling p-values (``*_p_value_fwer``) and each recording's EEG
 #: power-BOLD correlation (``recording_lagged_r``, for before / after tests);
 #: 4 each recording's subject (``recording_subject``, for paired tests) and the
-#: coupling's time courses (``timecourses.npz``).
+#: coupling's time courses (``timecourses.npz``); 5 each phase-1 model's test
+#: predictions (``windows.npz`` ``fmri_pred`` / ``eeg_pred``), confusion matrix and
+#: block permutation test against chance (``metrics.json``).
 #: Older bundles still load (the views say what they lack).
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _JSON_FILES = ("metrics", "dataset")
 
 
@@ -188,9 +190,32 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def _strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, so that the file is standard JSON (``null``)."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _strict_json(value.tolist())
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _nan_for_null(value: Any) -> Any:
+    """The inverse of :func:`_strict_json` for ``metrics.json``, whose every ``null`` is a missing number."""
+    if isinstance(value, dict):
+        return {k: _nan_for_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_for_null(v) for v in value]
+    return float("nan") if value is None else value
+
+
 def _write_json(path: Path, data: Any) -> None:
+    # Python would write NaN, which JSON readers of other languages refuse
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=_json_default, allow_nan=True)
+        json.dump(_strict_json(data), fh, indent=2, default=_json_default, allow_nan=False)
         fh.write("\n")
 
 
@@ -206,13 +231,17 @@ def bundle_inputs(bundle: ResultsBundle) -> list:
     return inputs
 
 
-def check_bundle_destination(path, force: bool = False, inputs=(), force_name: str = "--force") -> Path:
+def check_bundle_destination(path, force: bool = False, inputs=(), force_name: str = "--force",
+                             out_name=None) -> Path:
     """Check, before any work, that a results bundle may be written to ``path``.
 
     ``force`` replaces only an earlier results bundle (a folder with
     ``manifest.json`` and nothing else) or an empty folder; ``path`` must not
-    be, contain or lie inside any of ``inputs``, and must be creatable.
-    ``force_name`` is what the messages call ``force`` (the GUI names its box).
+    be, contain or lie inside any of ``inputs`` (nor lie inside the folder
+    that holds an input file: loose BOLD / EEG / events files), and must be
+    creatable. ``force_name`` is what the messages call ``force`` (the GUI
+    names its box), ``out_name`` where the folder is chosen (``"--out"``, or
+    the GUI's field).
 
     Returns
     -------
@@ -225,7 +254,7 @@ def check_bundle_destination(path, force: bool = False, inputs=(), force_name: s
         Naming the folder and why it is refused.
     """
     return check_output_folder(path, force=force, replaceable=replaceable_bundle, inputs=inputs,
-                               what="results folder", force_name=force_name)
+                               what="results folder", force_name=force_name, out_name=out_name)
 
 
 def save_bundle(path, bundle: ResultsBundle, force: bool = False) -> Path:
@@ -362,7 +391,7 @@ def load_bundle(path, verify: bool = True, load_weights: bool = False) -> Result
                 raise BundleError(json_path, f"cannot be read as JSON ({exc})") from exc
             if not isinstance(content, dict):
                 raise BundleError(json_path, f"holds a JSON {type(content).__name__}, expected an object")
-            setattr(bundle, name, content)
+            setattr(bundle, name, _nan_for_null(content) if name == "metrics" else content)
     for npz_path in sorted(path.glob("*.npz")):
         try:
             data = np.load(npz_path, allow_pickle=False)

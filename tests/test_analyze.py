@@ -143,6 +143,17 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
             assert key in entry
         assert 0 <= entry["test_acc"] <= 1 and len(entry["history"]) == 2
         assert {"epoch", "loss", "train_acc", "val_acc"} <= set(entry["history"][0])
+    # the stored test predictions are what the accuracy, the confusion matrix and the block test read
+    test = w["split"] == "test"
+    for entry, pred in [(m["fmri"], w["fmri_pred"]), (m["eeg"]["alpha"], w["eeg_pred"][0]),
+                        (m["eeg"]["beta"], w["eeg_pred"][1])]:
+        assert pred.shape == (n_win,) and np.all(pred[~test] == -1) and np.all(pred[test] >= 0)
+        assert entry["test_acc"] == pytest.approx(np.mean(pred[test] == w["labels"][test]))
+        confusion = np.array(entry["confusion"])
+        assert confusion.shape == (n_cls, n_cls) and confusion.sum() == test.sum() == entry["n_test"]
+        assert np.trace(confusion) == np.sum(pred[test] == w["labels"][test])
+        assert entry["block_test"]["n_blocks"] == len(np.unique(w["blocks"][test]))
+        assert 0 < entry["block_test"]["p_value"] <= 1
     assert {e["stage"] for e in epochs} >= {"fmri", "eeg_alpha", "eeg_beta"}
     # dataset, manifest, weights
     assert b.dataset["modalities"] == ["eeg", "fmri"] and len(b.dataset["recordings"]) == 2
@@ -252,7 +263,7 @@ def test_command_line_errors_and_fmri_only_run(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "fMRI test accuracy" in captured.out and "native" in captured.err and "%" in captured.err
     # one run, 2 epochs: the accuracy is said not to beat chance, so nobody reads its maps as findings
-    assert "NOT shown to beat chance (binomial p" in captured.out
+    assert "NOT shown to beat chance (block permutation p" in captured.out and "binomial p" in captured.out
     # 4 windows per class leave no validation blocks: nothing to stop early or choose an initialisation on
     assert "no validation windows" in captured.err and "kept initialisation" not in captured.out
     assert command_analyze.main(args) == 2

@@ -87,6 +87,14 @@ def test_model_quality_label_warns_only_when_chance_is_not_beaten(qapp):
     assert label.isVisible() and label.warning and label.text().startswith("fMRI model: test accuracy 0.57")
     label.show_for(_results(alpha={"test_acc": 0.95, "n_test": 60, "chance": 1 / 3}), "eeg", "alpha")
     assert label.isVisible() and not label.warning and label.text().startswith("EEG alpha model: test accuracy 0.95")
+    # the block test's verdict, where it exists: many windows right, but on too few blocks
+    blocky = {"test_acc": 0.95, "n_test": 60, "chance": 1 / 3, "confusion": [[20, 0], [3, 37]],
+              "block_test": {"p_value": 0.25, "n_blocks": 4, "n_permutations": 2000}}
+    results = _results(alpha=blocky)
+    results.classes = ["rest", "task"]
+    label.show_for(results, "eeg", "alpha")
+    assert label.warning and "60 windows of 4 blocks" in label.text() and "block permutation p = 0.25" in label.text()
+    assert "Test windows right per class: rest 20/20, task 37/40." in label.toolTip()
     label.show_for(_results(fmri={"test_acc": 0.9, "chance": 1 / 3}), "fmri")  # earlier results: no n_test
     assert not label.isVisible()
     label.show_for(None, "fmri")
@@ -137,3 +145,77 @@ def test_the_cortex_and_electrode_views_say_how_well_their_model_classifies(qtbo
     assert note.isVisible()
     assert "GAT attention weights" in graph.note
     cortex.plotter.close()
+
+
+def _exact_block_p(labels, pred, blocks):
+    """Enumerates every arrangement of the block labels (one recording): the p-value the Monte Carlo estimates."""
+    import itertools
+
+    uniq = np.unique(blocks)
+    block_label = np.array([labels[blocks == b][0] for b in uniq])
+    right = np.array([[np.sum(pred[blocks == b] == c) for c in range(3)] for b in uniq])
+    observed = right[np.arange(len(uniq)), block_label].sum()
+    stats_ = [right[np.arange(len(uniq)), list(perm)].sum() for perm in itertools.permutations(block_label)]
+    return np.mean(np.array(stats_) >= observed)
+
+
+def test_block_test_does_not_count_the_windows_of_a_block_as_independent():
+    from eegfmri_viewer.training.chance_level import block_permutation_test
+
+    # 6 test blocks of 10 windows (2 per class) in one run; the model answers one class per block, right
+    # for 4 blocks: 40 of 60 windows, which the binomial test calls far above chance
+    blocks = np.repeat(np.arange(6), 10)
+    labels = np.repeat([0, 0, 1, 1, 2, 2], 10)
+    pred = np.repeat([0, 0, 1, 1, 0, 1], 10)
+    binomial = chance_test({"test_acc": 40 / 60, "n_test": 60, "chance": 1 / 3, "n_test_per_class": [20, 20, 20]})
+    assert binomial.p_value < 1e-6 and binomial.above_chance
+    result = block_permutation_test(labels, pred, blocks, np.zeros(60), n_permutations=20000, seed=1)
+    exact = _exact_block_p(labels, pred, blocks)
+    assert result["n_blocks"] == 6 and result["unit"] == "blocks within recordings"
+    assert result["p_value"] == pytest.approx(exact, abs=0.01) and exact > 0.05
+    entry = {"test_acc": 40 / 60, "test_balanced_acc": 40 / 60, "n_test": 60, "chance": 1 / 3,
+             "n_test_per_class": [20, 20, 20], "block_test": result}
+    test = chance_test(entry)
+    assert test.p_block == result["p_value"] and test.n_blocks == 6 and not test.above_chance
+    text = chance_sentence(test)
+    assert text.startswith("test accuracy 0.67 (balanced 0.67) on 60 windows of 6 blocks, chance 0.33: "
+                           "not shown to beat chance (block permutation p = 0.")
+    assert "binomial p < 0.001); read the map with caution" in text
+    assert chance_sentence(test, compact=True).startswith(f"not above chance (p = {result['p_value']:.3g})")
+    # the same seed repeats the p-value
+    assert block_permutation_test(labels, pred, blocks, np.zeros(60), n_permutations=20000, seed=1) == result
+
+
+def test_block_test_passes_a_model_right_on_many_blocks_and_exchanges_labels_within_recordings_only():
+    from eegfmri_viewer.training.chance_level import block_permutation_test
+
+    rng = np.random.default_rng(0)
+    # 4 recordings of 6 test blocks (2 per class), 3 windows each; the model is right on all but one window
+    blocks = np.repeat(np.arange(24), 3)
+    labels = np.repeat(np.concatenate([rng.permutation([0, 0, 1, 1, 2, 2]) for _ in range(4)]), 3)
+    recordings = np.repeat(np.arange(4), 18)
+    pred = labels.copy()
+    pred[5] = (pred[5] + 1) % 3
+    result = block_permutation_test(labels, pred, blocks, recordings, n_permutations=2000)
+    assert result["p_value"] == pytest.approx(1 / 2001) and result["n_blocks"] == 24
+    # a model that only tells the recordings apart, where each recording holds one class: within a
+    # recording there is nothing to exchange, so nothing shows it decodes the classes
+    labels = np.repeat([0, 1, 2, 0], 18)
+    result = block_permutation_test(labels, labels.copy(), blocks, recordings, n_permutations=500)
+    assert result["p_value"] == 1.0
+    with pytest.raises(ValueError, match="different classes"):
+        block_permutation_test(np.array([0, 1]), np.array([0, 1]), np.array([3, 3]), np.zeros(2))
+
+
+def test_confusion_and_recall_per_class():
+    from eegfmri_viewer.training.chance_level import class_recall_text, confusion_matrix
+
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    pred = np.array([0, 0, 1, 1, 2, 2, 2, 0])
+    confusion = confusion_matrix(labels, pred, 4)
+    assert confusion == [[2, 1, 0, 0], [0, 1, 1, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    # a class without test windows is left out, not shown as 0/0
+    assert class_recall_text({"confusion": confusion}, ["rest", "visual", "motor", "other"]) == \
+        "rest 2/3, visual 1/2, motor 2/3"
+    assert class_recall_text({"confusion": confusion}, ["rest", "visual"]) == ""  # does not fit: nothing claimed
+    assert class_recall_text({}, ["rest"]) == ""

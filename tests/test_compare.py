@@ -106,7 +106,8 @@ def test_compare_command(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "s"), "--sessions", "1", "2", "--out", str(tmp_path / "cs"),
                  "--permutations", "500"]) == 0
     out = capsys.readouterr().out
-    assert "EEG power-BOLD correlation (3 vs 3 recordings; smallest possible p 0.1)" in out
+    # 3 vs 3 recordings have C(6, 3) = 20 relabellings, fewer than the 500 permutations: all are evaluated
+    assert "EEG power-BOLD correlation (3 vs 3 recordings; smallest possible p 0.1; exact: all 20 relabellings)" in out
     assert f"largest change alpha at {load_bundle(tmp_path / 's').get('saliency', 'roi_names')[139]} (" in out
 
 

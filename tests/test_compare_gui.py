@@ -145,8 +145,10 @@ def test_two_bundles_b_minus_a_colours_the_changed_roi_only(gui, bundles, qtbot,
     assert not view.compare_combo.isEnabled()
     assert view.quality_note.isVisible() and "fMRI model: test accuracy 0.90" in view.quality_note.text()
     _run(window.compare_actions.compare_with(bundles["b"], n_permutations=N_PERMUTATIONS), qtbot)
-    # B - A comes from two models: the line about A's model would describe neither
-    assert not view.quality_note.isVisible()
+    # B - A comes from two models: the line names each (B's bundle records no test windows)
+    text = view.quality_note.text()
+    assert view.quality_note.isVisible() and "A's fMRI model: accuracy 0.90" in text, text
+    assert "B's fMRI model: accuracy not known" in text and view.quality_note.warning
     result = window.state.compare
     assert result is not None and result.meta["b"] == "after"
     # both bundles record blocks, so the default test is over block means

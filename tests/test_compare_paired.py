@@ -154,7 +154,9 @@ def test_compare_command_runs_the_paired_test(tmp_path, capsys):
                  "--out", str(tmp_path / "cmp"), "--permutations", "500"]) == 0
     out = capsys.readouterr().out
     assert "sign flips of 6 paired subjects; smallest possible p 0.031" in out
-    assert "EEG power-BOLD correlation (6 subjects paired; smallest possible p 0.031)" in out
+    # 2 ** 6 = 64 sign patterns, fewer than the 500 permutations: all are evaluated, and it is said
+    assert "sign flips of 6 paired subjects; smallest possible p 0.031; exact: all 64 sign patterns" in out
+    assert "EEG power-BOLD correlation (6 subjects paired; smallest possible p 0.031; exact: all 64 sign patterns)" in out
     # a bundle whose windows are all one subject cannot be paired: a clear message, exit status 2
     make_bundle(tmp_path / "one", seed=1)
     one = load_bundle(tmp_path / "one")

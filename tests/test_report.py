@@ -60,6 +60,11 @@ def test_report_is_self_contained_with_real_images(tmp_path):
     # The cortex image is not blank: grey brain and coloured saliency on white.
     assert (cortex.std(axis=2) > 40).sum() > 20
     assert (cortex.min(axis=2) < 200).sum() > 1000
+    # its colour bar below the brains: the 'hot' map's orange drawn there, the scale of this class's colours
+    from matplotlib import colormaps
+
+    bar = cortex[-90:].reshape(-1, 3).astype(int)
+    assert (np.abs(bar - (np.array(colormaps["hot"](0.5)[:3]) * 255).astype(int)).max(axis=1) <= 12).sum() > 50
     text = " ".join(parsed.text)
     for name in bundle.classes:
         assert name in text
@@ -266,12 +271,204 @@ def test_report_lists_each_initialisation_and_which_was_kept(tmp_path):
     assert "initialisations: validation loss (kept in bold)" in text
     rows = {row.split("</td>", 1)[0]: row for row in text.split("<tr><td>")[1:]}
     assert "<td>0.497, 0.047, <b>0.002</b></td></tr>" in rows["fMRI (ROIs)"]
-    assert ("<td>0.875</td><td>0.5</td><td>36 of 40, p &lt; 0.001</td><td>12</td><td>one (no choice)</td></tr>"
-            in rows["EEG alpha (electrodes)"])
+    assert ("<td>0.875</td><td>0.5</td><td>36 of 40, binomial p &lt; 0.001</td><td></td><td>12</td>"
+            "<td>one (no choice)</td></tr>" in rows["EEG alpha (electrodes)"])
     # how far each model's maps can be trusted: 4 of 7 right with 3 classes is not shown to beat chance
-    assert "<td><b>4 of 7, p = 0.173: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]
+    assert "<td><b>4 of 7, binomial p = 0.173: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]
     # unbalanced test windows: chance is the largest class's share, not 1 / classes (a model always answering
     # the largest class scores it)
     phase1["eeg"]["beta"].update(test_acc=0.7, n_test=50, n_test_per_class=[35, 10, 5])
     rows = {row.split("</td>", 1)[0]: row for row in build_report(bundle, render_cortex=False).split("<tr><td>")[1:]}
-    assert "<td>0.7</td><td><b>35 of 50, p = 0.569: not shown to beat chance</b></td>" in rows["EEG beta (electrodes)"]
+    assert "<td>0.7</td><td><b>35 of 50, binomial p = 0.569: not shown to beat chance</b></td>" in \
+        rows["EEG beta (electrodes)"]
+    # the block test decides where it exists; the test windows right per class beside it
+    classes = list(bundle.classes)
+    confusion = [[0] * len(classes) for _ in classes]
+    confusion[0][0], confusion[0][1], confusion[1][1] = 30, 2, 8
+    phase1["eeg"]["alpha"].update(confusion=confusion, block_test={"p_value": 0.31, "n_blocks": 5,
+                                                                     "n_permutations": 2000})
+    rows = {row.split("</td>", 1)[0]: row for row in build_report(bundle, render_cortex=False).split("<tr><td>")[1:]}
+    assert (f"<td><b>36 of 40, binomial p &lt; 0.001; 5 blocks, block permutation p = 0.31: not shown to beat "
+            f"chance</b></td><td>{classes[0]} 30/32, {classes[1]} 8/8</td>") in rows["EEG alpha (electrodes)"]
+
+
+def _native_space(bundle):
+    """Make ``bundle`` look like an analysis of native-space BOLD (what detect_space writes into dataset.json)."""
+    for rec in bundle.dataset["recordings"]:
+        w = f"{rec['bold_path']}: BOLD is in native (scanner) space (sform/qform code 1/1); MNI atlas coordinates " \
+            "do not fit it"
+        rec.update(space="native", warnings=[w])
+        bundle.dataset.setdefault("warnings", []).append(f"{rec['label']}: {w}")  # as analyze copies it
+
+
+def test_report_of_native_space_data_says_the_mni_coordinates_do_not_fit(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    assert "MNI x, y, z (mm)" in build_report(bundle, render_cortex=False)
+    assert "not MNI" not in build_report(bundle, render_cortex=False)
+    _native_space(bundle)
+    text = build_report(bundle, render_cortex=False)
+    plain = " ".join(_parse(text).text)
+    # no table calls the atlas coordinates MNI positions of this image
+    assert "<th>MNI x, y, z (mm)</th>" not in text
+    assert "<th>atlas x, y, z (mm; MNI, which does not fit this native-space image)</th>" in text
+    # the cortex section says so where the images are drawn
+    cortex = text.split("<h2>Saliency on the cortex")[1].split("<h2>")[0]
+    assert '<p class="warn">The BOLD images were analysed in native space, not MNI' in cortex
+    # each recording's warning once, not again without its label
+    for rec in bundle.dataset["recordings"]:
+        assert plain.count(rec["warnings"][0]) == 1
+    # and in a comparison's table too
+    before, after = load_bundle(tmp_path / "a"), load_bundle(tmp_path / "a")
+    _native_space(after)
+    save_bundle(tmp_path / "b", after)
+    cmp = compare_bundles(before, load_bundle(tmp_path / "b"), n_permutations=50, unit="windows")
+    text = build_report(before, comparison=cmp, bundle_b=load_bundle(tmp_path / "b"), render_cortex=False)
+    changed = text.split("<h2>What changed")[1]
+    assert "which does not fit this native-space image" in changed
+    assert changed.count("not in MNI space") + changed.count("not MNI") == 1  # said once, by compare or here
+
+
+def test_most_salient_regions_are_positive_and_have_bold_signal(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    cam = bundle.arrays["saliency"]["fmri_cam"]
+    cam[0] = -np.linspace(0.1, 1.0, cam.shape[1])  # class 0: all negative ...
+    cam[0, [3, 7, 9, 11]] = [0.5, 0.4, 2.0, 0.3]  # ... but four
+    recs = bundle.dataset["recordings"]
+    recs[0]["empty_rois"], recs[1]["empty_rois"] = [9, 11, 20], [9, 20, 30]  # ROI 9: no BOLD in either recording
+    top = top_salient_rois(bundle, 0, n=10)
+    assert [r["roi"] for r in top] == [3, 7, 11]  # 9 (flat zeros everywhere) left out; 11 has BOLD in one run
+    assert all(r["cam"] > 0 for r in top)
+    text = " ".join(_parse(build_report(bundle, render_cortex=False)).text)
+    names = bundle.get("saliency", "roi_names")
+    assert (f"2 ROI(s) without BOLD signal in every recording ({names[9]}, {names[20]}: outside the field of view "
+            "or the brain mask) are left out") in text
+    assert "Only 3 of the 10 asked for: 3 ROI(s) with BOLD signal have a positive CAM for this class" in text
+    # without empty_rois recorded (older bundles) nothing is left out for lack of signal
+    for rec in recs:
+        rec.pop("empty_rois")
+    assert [r["roi"] for r in top_salient_rois(bundle, 0, n=10)] == [9, 3, 7, 11]
+
+
+def test_saliency_table_marks_rois_without_bold_and_the_bold_space(tmp_path, capsys):
+    import csv
+
+    from eegfmri_viewer.report.tables import saliency_fmri_rows, write_tables
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    header, rows = saliency_fmri_rows(bundle)
+    assert header[-2:] == ["has_bold", "bold_space"] and {r[-1] for r in rows} == {"MNI"}
+    assert {r[-2] for r in rows} == {None}  # empty ROIs not recorded: unknown
+    _native_space(bundle)
+    bundle.dataset["recordings"][0]["empty_rois"] = [5, 6]
+    bundle.dataset["recordings"][1]["empty_rois"] = [6]
+    write_tables(bundle, tmp_path / "t")
+    with open(tmp_path / "t" / "saliency_fmri.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    n_rois = bundle.get("saliency", "fmri_cam").shape[1]
+    assert len(table) == len(bundle.classes) * n_rois  # every ROI keeps its row
+    assert {r["roi"] for r in table if r["has_bold"] == "0"} == {"6"}
+    assert {r["has_bold"] for r in table if r["roi"] != "6"} == {"1"}
+    assert {r["bold_space"] for r in table} == {"native"}
+    # the command says it too
+    from eegfmri_viewer.cli import main
+
+    save_bundle(tmp_path / "native", bundle)
+    assert main(["tables", str(tmp_path / "native"), "--out", str(tmp_path / "t2")]) == 0
+    assert "note: The BOLD images were analysed in native space, not MNI" in capsys.readouterr().err
+
+
+def test_training_figure_leaves_out_validation_accuracy_without_validation_windows(tmp_path):
+    from eegfmri_viewer.report import figures
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    with_val = _decode("data:image/png;base64," + base64.b64encode(figures.training_curves(bundle.metrics)).decode())
+    assert "No validation accuracy is drawn" not in build_report(bundle, render_cortex=False)
+    for h in bundle.metrics["phase1"]["fmri"]["history"]:
+        h["val_acc"] = float("nan")  # what metrics.json holds without validation windows
+    bundle.dataset["n_windows_per_split"] = {"train": 12, "val": 0, "test": 12}
+    assert not figures.has_validation_accuracy(bundle.metrics)
+    without = _decode("data:image/png;base64," + base64.b64encode(figures.training_curves(bundle.metrics)).decode())
+    # two panels (loss, phase 2) instead of three: no empty validation panel
+    assert without.shape[1] < 0.8 * with_val.shape[1]
+    text = " ".join(_parse(build_report(bundle, render_cortex=False)).text)
+    assert "No validation accuracy is drawn: the analysis had no validation windows (0 in the split)" in text
+
+
+def test_cortex_images_carry_their_colour_scale():
+    from matplotlib import colormaps
+
+    from eegfmri_viewer.report.cortex_images import CLASS_SCALE_TEXT, with_colour_bar
+
+    image = np.full((300, 600, 3), 255, np.uint8)
+    out = with_colour_bar(image, 0.2, 0.4, "hot", "rest CAM; grey: below 0.2 or no ROI")
+    assert out.shape[1] == 600 and out.shape[0] > 300 and (out[:300] == 255).all()
+    strip = out[300:].reshape(-1, 3).astype(int)
+    # the colour map's middle (orange of 'hot') is drawn in the strip: a bar, not only text
+    mid = (np.array(colormaps["hot"](0.5)[:3]) * 255).astype(int)
+    assert (np.abs(strip - mid).max(axis=1) <= 12).sum() > 50
+    assert "own scale" in CLASS_SCALE_TEXT
+
+
+def test_comparison_section_leads_with_its_warnings_and_how_small_p_can_be(tmp_path):
+    from eegfmri_viewer.comparison.resolution import class_resolution_text
+
+    make_bundle(tmp_path / "a")
+    make_bundle(tmp_path / "b", seed=1)
+    a, b = load_bundle(tmp_path / "a"), load_bundle(tmp_path / "b")
+    for bundle in (a, b):
+        bundle.manifest["input_files"] = {"bold.nii.gz": "sha256:0123"}  # the same inputs analysed twice
+        w = bundle.arrays["windows"]
+        w["blocks"] = w["labels"] + 3 * (np.arange(len(w["labels"])) // 12)  # 2 blocks per class and side
+    cmp = compare_bundles(a, b, n_permutations=200, unit="blocks")
+    text = build_report(a, comparison=cmp, bundle_b=b, render_cortex=False)
+    section = text.split("<h2>What changed")[1]
+    warning = section.index("both bundles were computed from the same input files")
+    assert warning < section.index("<p>Difference B − A")
+    assert "<b>No ROI can be significant</b> in every class" in section
+    floor = class_resolution_text(cmp, 0)
+    assert floor.startswith("2 vs 2 blocks; smallest possible p 0.") and floor.endswith("none can reach q < 0.05")
+    assert section.index("No ROI can be significant") < section.index("<p>Difference B − A")
+    for i, name in enumerate(a.classes):
+        assert f"{name}: 0 significant ROI(s) [{class_resolution_text(cmp, i)}]" in " ".join(_parse(section).text)
+
+
+@pytest.mark.gui
+def test_class_cortex_image_colours_only_positive_cam(tmp_path):
+    from eegfmri_viewer.report.cortex_images import CortexRenderer
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    renderer = CortexRenderer(bundle.get("saliency", "roi_coords"))
+    coords = bundle.get("saliency", "roi_coords")
+    values = -np.linspace(1.0, 5.0, len(coords))  # no ROI supports the class ...
+    values[np.argmin(np.abs(coords - [-58.0, -20.0, 8.0]).sum(1))] = 0.3  # ... but one on the left lateral cortex
+    image = _decode("data:image/png;base64," + base64.b64encode(renderer.render(values, "x")).decode())
+    brains = image[:-90].astype(int)
+    coloured = (brains.max(axis=2) - brains.min(axis=2)) > 60  # grey and white are not
+    # only the one positive ROI is coloured, not the strongly negative rest
+    assert 0 < coloured.sum() < 0.02 * coloured.size
+    # and the scale tops out at its CAM, not at the negative ROIs' magnitude (0.3 of 5 would be near black)
+    assert (coloured & (brains[..., 0] > 130) & (brains[..., 1] > 60)).sum() > 5
+
+
+def test_report_and_compare_command_say_how_small_p_can_be_in_the_same_words(tmp_path, capsys):
+    from eegfmri_viewer.cli import main
+    from eegfmri_viewer.comparison.compare import load_compare
+    from eegfmri_viewer.comparison.resolution import class_resolution_text
+
+    for name, seed in (("a", 0), ("b", 1)):
+        bundle = make_bundle(tmp_path / "made" / name, seed=seed, phase2=False)
+        w = bundle.arrays["windows"]
+        w["blocks"] = w["labels"] + 3 * (np.arange(len(w["labels"])) // 12)  # 2 blocks per class and side
+        save_bundle(tmp_path / name, bundle)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--unit", "blocks", "--permutations", "100",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    printed = capsys.readouterr().out
+    result = load_compare(tmp_path / "cmp")
+    for i in range(len(result.arrays["classes"])):
+        text = class_resolution_text(result, i)
+        assert text and f"[{text}]" in printed

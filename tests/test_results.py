@@ -39,6 +39,25 @@ def test_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 
+def test_json_files_are_standard_json_and_missing_numbers_come_back_as_nan(tmp_path):
+    bundle = _bundle()
+    # no validation windows: a NaN accuracy, which Python would write as the non-standard token NaN
+    bundle.metrics["phase1"]["fmri"].update(val_acc=float("nan"), history=[{"epoch": 1, "val_acc": np.float32("nan")}])
+    bundle.dataset["mean_fd_mm"] = float("inf")
+    out = save_bundle(tmp_path / "res", bundle)
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    for name in ("metrics.json", "dataset.json", "manifest.json"):
+        json.loads((out / name).read_text(encoding="utf-8"), parse_constant=refuse)
+    assert json.loads((out / "metrics.json").read_text())["phase1"]["fmri"]["val_acc"] is None
+    loaded = load_bundle(out)
+    fmri = loaded.metrics["phase1"]["fmri"]
+    assert np.isnan(fmri["val_acc"]) and np.isnan(fmri["history"][0]["val_acc"]) and fmri["test_acc"] == 0.75
+    assert loaded.dataset["mean_fd_mm"] is None  # outside metrics.json null stays null
+
+
 def test_existing_folder_needs_force(tmp_path):
     out = save_bundle(tmp_path / "res", _bundle())
     with pytest.raises(BundleError, match="already exists"):

@@ -33,12 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from eegfmri_viewer.comparison.compare import (check_compare_destination, compare_bundles, lagged_smallest_p,
                                                    lagged_units, save_compare, top_changes)
-    from eegfmri_viewer.comparison.stats import smallest_p
+    from eegfmri_viewer.comparison.resolution import class_resolution_text
+    from eegfmri_viewer.comparison.stats import relabelling_plan, smallest_p
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.results import load_bundle
 
     if (args.results_b is None) == (args.sessions is None):
-        print("eegfmri-viewer compare: give either RESULTS_B or --sessions A B", file=sys.stderr)
+        print("error: give either RESULTS_B or --sessions A B", file=sys.stderr)
         return 2
     try:
         # Before anything is loaded or computed: where the output goes.
@@ -50,30 +51,32 @@ def run(args: argparse.Namespace) -> int:
                                  unit=args.unit)
         out = save_compare(result, args.out, force=args.force)
     except InputError as exc:
-        print(f"eegfmri-viewer compare: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"comparison written to {out}")
     print_comparison_notes(result, sys.stdout)
     unit = result.meta["unit"]
+    plans = [plan for plan in result.meta.get("permutations") or [] if plan]
     if unit == "subjects":
         n_subjects = int(result.arrays["n_subjects"])
         floor = smallest_p(n_subjects, n_permutations=args.permutations)
-        over = f"sign flips of {n_subjects} paired subjects; smallest possible p {floor:.2g}"
+        over = (f"sign flips of {n_subjects} paired subjects; smallest possible p {floor:.2g}; "
+                + relabelling_plan(n_subjects, None, args.permutations)["text"])
+    elif plans and all(plan["exact"] for plan in plans):
+        over = f"exact permutation tests over {unit}: every relabelling"
+    elif any(plan["exact"] for plan in plans):
+        over = f"{args.permutations} permutations over {unit}, or every relabelling where there are fewer"
     else:
         over = f"{args.permutations} permutations over {unit}"
     print(f"{result.meta['a']}  ->  {result.meta['b']}  ({over}, FDR q < 0.05)")
     if result.meta.get("subjects_left_out"):
         print(f"  left out (recorded in one session only): {', '.join(result.meta['subjects_left_out'])}")
-    floors = result.meta.get("smallest_p") or []
-    n_a, n_b = result.arrays.get("n_windows_a"), result.arrays.get("n_windows_b")
     for i, name in enumerate(result.arrays["classes"]):
         sig = int(result.significant("fmri_cam")[i].sum())
         best = top_changes(result, i, n=1)[0]
-        units = ""
-        if unit != "subjects" and n_a is not None and i < len(floors) and floors[i] is not None:
-            # how fine the test can be: with few blocks no ROI can reach q < 0.05, however large its change
-            units = f" [{int(n_a[i])} vs {int(n_b[i])} {unit}; smallest possible p {floors[i]:.2g}" + (
-                "; none can reach q < 0.05" if floors[i] >= 0.05 else "") + "]"
+        # how fine the test can be: with few blocks no ROI can reach q < 0.05, however large its change
+        resolution = class_resolution_text(result, i)
+        units = f" [{resolution}]" if resolution else ""
         print(f"  {name}: {sig} ROI(s) changed significantly; largest change {best['name']} "
               f"({best['diff']:+.2f}, q = {best['q']:.3g}){units}")
     arrays = result.arrays
@@ -81,8 +84,10 @@ def run(args: argparse.Namespace) -> int:
         diff = np.nan_to_num(np.asarray(arrays["lagged_r_diff"], dtype=float))
         b, r = np.unravel_index(np.abs(diff).argmax(), diff.shape)
         sig = int((np.nan_to_num(np.asarray(arrays["lagged_r_q"], dtype=float), nan=1.0) < 0.05).sum())
+        lagged_plan = result.meta.get("lagged_r_permutations")
         print(f"  EEG power-BOLD correlation ({lagged_units(arrays)}; smallest possible p "
-              f"{lagged_smallest_p(arrays):.2g}): {sig} band x ROI changed significantly; "
+              f"{lagged_smallest_p(arrays):.2g}" + (f"; {lagged_plan['text']}" if lagged_plan else "")
+              + f"): {sig} band x ROI changed significantly; "
               f"largest change {arrays['bands'][b]} at {arrays['roi_names'][r]} ({diff[b, r]:+.2f}, "
               f"q = {float(arrays['lagged_r_q'][b, r]):.3g})")
         if unit == "subjects" and not int(arrays["lagged_r_n_subjects"]):

@@ -42,7 +42,8 @@ Output arrays (``compare.npz``; n_cls classes, n_b bands, n_rois atlas ROIs):
 key                         shape                         meaning
 ==========================  ============================  =====================================
 classes, bands, views       (n_cls,), (n_b,), (6,)        labels
-roi_names, roi_coords       (n_rois,), (n_rois, 3)        atlas ROIs (MNI mm)
+roi_names, roi_coords       (n_rois,), (n_rois, 3)        atlas ROIs (atlas centres, MNI mm; row i is the
+                                                          0-based ``roi_index`` i of compare.json)
 fmri_cam_a, fmri_cam_b      (n_cls, n_rois)               mean relative CAM per session
 fmri_cam_diff               (n_cls, n_rois)               B − A
 fmri_cam_p, fmri_cam_q      (n_cls, n_rois)               permutation p, FDR q (per class)
@@ -62,8 +63,21 @@ fusion_global_a/_b/_diff    (6,)                          ω per view
 fusion_a/_b/_diff           (n_rois, 6)                   per ROI, NaN where absent
 n_windows_a, n_windows_b    (n_cls,)                      units per class (windows, blocks or subjects)
 n_subjects                  ()                            subjects paired (unit "subjects" only)
-n_permutations, seed        ()                            test settings
+n_permutations, seed        ()                            test settings (permutations asked for)
+permutations_used           (n_cls,)                      relabellings each class's test used (all
+                                                          of them when exact, else n_permutations)
+permutations_exact          (n_cls,)                      True where every relabelling was evaluated
 ==========================  ============================  =====================================
+
+``compare.json`` holds the description: ``unit``, ``smallest_p`` and
+``permutations`` per class (``{"possible", "exact", "used", "text"}``, see
+:func:`~eegfmri_viewer.comparison.stats.relabelling_plan`), ``space`` (the
+space of the compared BOLD, ``dataset.json`` ``recordings[].space``: an MNI
+template, ``"native"``, ``"unknown"``, ``"mixed"`` or null when not recorded),
+``notes`` (what ``roi_index``, ``coords`` and the permutation counts mean),
+``warnings`` (same input files; BOLD not in MNI space) and ``top_changes``
+per class (``roi_index`` 0-based, ``roi`` the same under its older name,
+``name``, ``diff``, ``p``, ``q``, ``coords``).
 """
 
 from __future__ import annotations
@@ -76,13 +90,20 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from eegfmri_viewer.atomic_write import atomic_folder, check_output_folder, replaceable_comparison
-from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test, sign_flip_test, smallest_p
+from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test, relabelling_plan, sign_flip_test, smallest_p
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 from eegfmri_viewer.results import ResultsBundle, load_bundle
 
 
 UNITS = ("windows", "blocks", "subjects")
+
+ROI_INDEX_NOTE = ("roi_index (and its older name roi) is the 0-based position of the ROI in the atlas, i.e. its row "
+                  "in compare.npz roi_names / roi_coords; name is the atlas's own label, which for Power 2011 "
+                  "counts from 1 (roi_index 144 is 'ROI 145')")
+PERMUTATIONS_NOTE = ("n_permutations is the number asked for; permutations[c] says, per class, how many "
+                     "relabellings the test used: all of them (exact) when there are no more than n_permutations, "
+                     "else n_permutations random ones")
 
 
 class CompareError(InputError):
@@ -189,7 +210,12 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         sessions = windows["session"].astype(str)
         keep = sessions == str(session)
         if not keep.any():
-            raise CompareError(where, f"has no windows of session {session!r} (sessions: {', '.join(sorted(set(sessions.tolist())))})")
+            known = recorded_sessions(sessions)
+            if not known:
+                raise CompareError(where, "this bundle has no sessions (none of its recordings has a BIDS ses- "
+                                          "label), so --sessions cannot pick two; compare two bundles instead "
+                                          "(compare RESULTS_A RESULTS_B)")
+            raise CompareError(where, f"has no windows of session {session!r} (sessions: {', '.join(known)})")
         label = f"{label} ses-{session}"
     n_rois = bundle.get("saliency", "roi_coords").shape[0]
     data = SessionData(
@@ -226,6 +252,73 @@ def session_data(bundle: ResultsBundle, session: Optional[str] = None, relative:
         data.fusion_global = fu["fusion_weights_global"].astype(float)
         data.fusion = np.moveaxis(_on_atlas(fu["fusion_weights"].T, fu["node_index"].astype(int), n_rois), 0, -1)
     return data
+
+
+def recorded_sessions(sessions) -> list:
+    """The session labels that name a session, sorted (a recording without one has ``""`` in ``windows.npz``)."""
+    return sorted({str(s) for s in np.asarray(sessions).astype(str).tolist()} - {"", "None", "n/a"})
+
+
+def bundle_space(bundle: ResultsBundle) -> Optional[str]:
+    """The space of the bundle's BOLD (``dataset.json`` ``recordings[].space``).
+
+    Returns
+    -------
+    space : str or None
+        The recordings' common space (``"MNI"``, a template such as
+        ``"MNI152NLin2009cAsym"``, ``"native"`` or ``"unknown"``), ``"mixed"``
+        when they differ, None when the bundle does not record it (older
+        bundles).
+    """
+    spaces = {str(r["space"]) for r in bundle.dataset.get("recordings") or [] if r.get("space")}
+    if not spaces:
+        return None
+    return spaces.pop() if len(spaces) == 1 else "mixed"
+
+
+def is_mni(space: Optional[str]) -> bool:
+    """Whether a space label (:func:`bundle_space`) is an MNI template."""
+    return bool(space) and str(space).upper().startswith("MNI")
+
+
+def coordinate_space(spaces: dict) -> tuple:
+    """The ``space`` of a comparison and the note on its ROI coordinates.
+
+    Parameters
+    ----------
+    spaces : dict
+        Side label -> :func:`bundle_space` of that side's bundle.
+
+    Returns
+    -------
+    space : str or None
+        The common space of the data compared, ``"mixed"`` when the sides
+        differ, None when no side records it.
+    note : str
+        What ``coords`` (and ``roi_coords``) are in that space.
+    warning : str or None
+        For data not in MNI space: the coordinates and ROI names do not locate
+        these regions in these brains.
+    """
+    known = {k: v for k, v in spaces.items() if v}
+    values = set(known.values())
+    space = None if not values else (values.pop() if len(values) == 1 else "mixed")
+    base = "coords are the atlas ROI centres, MNI x, y, z in mm"
+    if not known:
+        return None, base + " (the bundles do not record the space of their BOLD)", None
+    not_mni = [f"{k} ({v})" for k, v in known.items() if not is_mni(v)]
+    if not not_mni:
+        return space, base + f"; the BOLD is in MNI space ({', '.join(sorted(set(known.values())))})", None
+    # "unknown": the image could not be shown to be in MNI space (io/space.py), which is no claim that it is not
+    native = all(v == "native" for v in known.values() if not is_mni(v))
+    verb, brain, locate = (("is not", "an unregistered brain", "do not") if native
+                           else ("is not known to be", "a brain perhaps not registered", "may not"))
+    warning = (f"the BOLD of {' and '.join(not_mni)} {verb} in MNI space: the atlas spheres were placed at MNI "
+               f"coordinates in {brain}, so the ROI coordinates and names {locate} locate these regions in these "
+               "data (register the BOLD to MNI, e.g. fMRIPrep --output-spaces MNI152NLin2009cAsym)")
+    note = (f", {'not' if native else 'perhaps not'} coordinates in these data: the BOLD of {', '.join(not_mni)} "
+            f"{verb} in MNI space (see warnings)")
+    return space, base + note, warning
 
 
 def check_compatible(a: ResultsBundle, b: ResultsBundle) -> None:
@@ -471,6 +564,18 @@ def compare_sessions(
                           float(smallest_p(int(x), n_permutations=n_permutations) if paired is not None
                                 else smallest_p(int(x), int(y), n_permutations=n_permutations))
                           for x, y in zip(n_a, n_b)]
+    # whether each class's test saw every relabelling (exact) or n_permutations random ones
+    plans = [None if min(x, y) == 0 else
+             relabelling_plan(int(x), None if paired is not None else int(y), n_permutations)
+             for x, y in zip(n_a, n_b)]
+    meta["permutations"] = plans
+    arrays["permutations_used"] = np.array([plan["used"] if plan else 0 for plan in plans], dtype=int)
+    arrays["permutations_exact"] = np.array([bool(plan and plan["exact"]) for plan in plans], dtype=bool)
+    if "coupling_p" in arrays:
+        meta["coupling_permutations"] = relabelling_plan(len(a.coupling_recordings), len(b.coupling_recordings),
+                                                         n_permutations)
+    if lagged_test:
+        meta["lagged_r_permutations"] = lagged_test["plan"]
     if paired is not None:
         arrays["n_subjects"] = np.array(len(used_subjects))
         meta["subjects_paired"] = sorted(used_subjects)
@@ -501,10 +606,12 @@ def _lagged_test(a: SessionData, b: SessionData, paired: bool, n_permutations: i
     if n_subjects:
         _, p = sign_flip_test(zb - za, n_permutations, seed=seed, cancel=cancel)
         floor = smallest_p(n_subjects, n_permutations=n_permutations)
+        plan = relabelling_plan(n_subjects, None, n_permutations)
         test = f"two-sided sign-flip test of the paired differences of {n_subjects} subjects"
     else:
         _, p = permutation_test(za, zb, n_permutations, seed=seed, cancel=cancel)
         floor = smallest_p(len(za), len(zb), n_permutations=n_permutations)
+        plan = relabelling_plan(len(za), len(zb), n_permutations)
         test = "two-sided permutation test of the recordings"
         if paired:
             test += " (the recordings' subjects are not in the bundle, so they could not be paired)"
@@ -513,7 +620,7 @@ def _lagged_test(a: SessionData, b: SessionData, paired: bool, n_permutations: i
                   lagged_r_q=fdr_bh(p, axis=-1), n_recordings_a=np.array(len(a.lagged_z)),
                   n_recordings_b=np.array(len(b.lagged_z)), lagged_r_n_subjects=np.array(n_subjects),
                   lagged_r_smallest_p=np.array(floor))
-    return dict(arrays=arrays, test=test, left_out=left_out)
+    return dict(arrays=arrays, test=test, left_out=left_out, plan=plan)
 
 
 def lagged_units(arrays) -> str:
@@ -591,12 +698,22 @@ def compare_bundles(
     missing = _lagged_missing(a, b_bundle, side_a, side_b, session_a, session_b)
     if missing and "lagged_r_diff" not in result.arrays:
         result.meta["lagged_r_missing"] = missing
-    if warnings:
-        result.meta["warnings"] = warnings
     result.meta["cam_normalisation"] = ("z-score across ROIs per window (two models)" if relative
                                         else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")
     result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
+    space, coords_note, space_warning = coordinate_space({side_a.label: bundle_space(a),
+                                                          side_b.label: bundle_space(b_bundle)})
+    result.meta["space"] = space
+    result.meta["notes"] = {
+        "roi": ROI_INDEX_NOTE,
+        "coords": coords_note,
+        "permutations": PERMUTATIONS_NOTE,
+    }
+    if space_warning:
+        warnings.append(space_warning)
+    if warnings:
+        result.meta["warnings"] = warnings
     result.meta.update(bundle_a=str(a.path) if a.path else None, bundle_b=str(b_bundle.path) if b_bundle.path else None)
     return result
 
@@ -623,7 +740,10 @@ def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str =
     Returns
     -------
     rows : list of dict
-        ``roi`` (atlas index), ``name``, ``diff``, ``p``, ``q``, ``coords``;
+        ``roi_index`` (0-based atlas position: the row in ``roi_names`` /
+        ``roi_coords``), ``roi`` (the same, its older name), ``name`` (the
+        atlas's label, e.g. ``"ROI 145"`` for index 144 of Power 2011),
+        ``diff``, ``p``, ``q``, ``coords`` (the atlas ROI centre, MNI mm);
         sorted by decreasing ``|diff|``.
     """
     diff = result.arrays[f"{key}_diff"][class_index]
@@ -632,6 +752,7 @@ def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str =
     coords = result.arrays.get("roi_coords")
     return [
         {
+            "roi_index": int(i),
             "roi": int(i),
             "name": str(names[i]) if names is not None else str(i),
             "diff": float(diff[i]),

@@ -5,14 +5,16 @@ Light to import: the readers are imported inside :func:`run`.
 
 from __future__ import annotations
 
-HELP = "list the runs of a BIDS dataset (or an EEG + BOLD pair) with channels, TR, space, alignment, events and warnings"
+HELP = ("list the runs of a BIDS dataset (or an EEG file with its BOLD run, or a BOLD run alone) with channels, "
+        "TR, space, alignment, events and warnings")
 
 
 def add_arguments(parser) -> None:
     """Add the ``info`` arguments to an :class:`argparse.ArgumentParser`."""
-    parser.add_argument("path", help="BIDS root folder, or an EEG file (.vhdr .edf .bdf .set .fif) with --bold, "
-                                     "or a BOLD file alone")
-    parser.add_argument("--bold", default=None, help="BOLD 4-D NIfTI for a single EEG file")
+    parser.add_argument("path", help="BIDS root folder, or an EEG file (.vhdr .edf .bdf .set .fif) with its BOLD "
+                                     "run in --bold (an EEG file is read together with its BOLD run), "
+                                     "or a BOLD file alone (fMRI only)")
+    parser.add_argument("--bold", default=None, help="BOLD 4-D NIfTI recorded with the EEG file (required with one)")
     parser.add_argument("--events", default=None, help="events TSV (onset, duration, trial_type) on the BOLD clock")
     parser.add_argument("--tr", type=float, default=None, help="repetition time in seconds: with --bold or a BOLD file it overrides sidecar and "
                                                        "header; for a BIDS folder it is used only by runs that state none")

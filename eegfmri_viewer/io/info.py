@@ -151,7 +151,8 @@ def _lone_file_problem(path: Path) -> str:
 
     name = path.name.lower()
     if any(name.endswith(ext) for ext in EEG_EXTENSIONS):
-        return "an EEG file needs its BOLD file: give it with --bold FILE"
+        return ("an EEG recording is read together with its BOLD run (this application is for simultaneous "
+                "EEG-fMRI): give the BOLD file with --bold FILE (and its events with --events FILE)")
     if name.endswith(".toml"):
         return ("is a settings file, not data: give it to `eegfmri-viewer analyze DATASET --config FILE`; "
                 "info reads a BIDS folder, an EEG file with --bold, or a BOLD NIfTI")

@@ -485,6 +485,12 @@ def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = No
     out_dir = Path(out_dir).expanduser().resolve()
     if out_dir.exists() and not force:
         raise InputError(out_dir, "already exists; choose another folder or use --force to replace it")
+    from eegfmri_viewer.results import check_bundle_destination
+
+    # Before anything is loaded or trained, for every caller: never onto, around or into the
+    # input data (recordings opened from loose files protect the folders that hold them).
+    check_bundle_destination(out_dir, force=force,
+                             inputs=[source] if isinstance(source, (str, Path)) else _input_files(source))
     if config is None:
         config = AnalysisConfig()
     elif not isinstance(config, AnalysisConfig):
@@ -508,7 +514,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     from eegfmri_viewer.results import ResultsBundle, save_bundle
     from eegfmri_viewer.training.saliency import (class_mean_cam, own_class_cam,
                                                   salient_nodes, subject_mean_cam)
-    from eegfmri_viewer.training.splits import block_split
+    from eegfmri_viewer.training.splits import block_split, split_share_warnings
 
     from eegfmri_viewer.pipeline.blocks import merge_event_blocks
     from eegfmri_viewer.pipeline.eeg_power import roi_power, volume_covariance
@@ -688,7 +694,11 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         split = block_split(windows.labels, windows.blocks, windows.subject, config.training.val_fraction,
                             config.training.test_fraction, seed=config.training.seed)
     warnings.extend(validation_warnings(split, windows.subject, level, config.training))
+    warnings.extend(split_share_warnings(windows.labels, windows.blocks, split, config.training.test_fraction))
     subject_order = sorted(set(windows.subject.astype(str).tolist()))
+    # the chance test exchanges block labels within a recording only
+    window_recordings = np.char.add(np.char.add(windows.subject.astype(str), "/"),
+                                    np.concatenate(window_sessions).astype(str))
     weights, metrics = {}, {"phase1": {}}
 
     # 4. phase 1, fMRI
@@ -697,7 +707,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         fmri = train_phase1(windows.fmri, windows.labels, split, windows.subject, n_classes, 1.0 / tr,
                             config.phase1.fmri_kernel_s, config, "fmri", level, coords=atlas.coords,
                             progress=stage_progress("phase1_fmri"), cancel=cancel, on_epoch=on_epoch,
-                            reference="level" if referenced else None, n_init=config.training.n_init_fmri)
+                            reference="level" if referenced else None, n_init=config.training.n_init_fmri,
+                            blocks=windows.blocks, strata=window_recordings)
     weights.update(fmri.state_dicts)
     metrics["phase1"]["fmri"] = fmri.metrics
     fmri_window_cam = fmri.cam - fmri.cam_reference if referenced else fmri.cam
@@ -734,7 +745,8 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
                      "onsets_s": windows.onsets_s, "split": split.astype(str),
                      "session": np.concatenate(window_sessions).astype(str),
-                     "fmri_cam": own_class_cam(fmri_window_cam, windows.labels)}
+                     "fmri_cam": own_class_cam(fmri_window_cam, windows.labels),
+                     "fmri_pred": fmri.pred.astype(np.int64)}
     graphs = {"fmri_edge_index": fmri.graph.edge_index, "fmri_edge_weight": fmri.graph.edge_weight,
               "fmri_lambda_max": np.array(fmri.graph.lambda_max)}
     arrays = {"saliency": saliency, "windows": window_arrays, "graphs": graphs}
@@ -743,7 +755,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     if use_eeg:
         with timer.stage("phase1_eeg"):
             prog = stage_progress("phase1_eeg")
-            cams, feats, plain_cams, band_graphs = [], [], [], []
+            cams, feats, plain_cams, band_graphs, preds = [], [], [], [], []
             for b, (band, _, _) in enumerate(bands):
                 check_cancel(cancel)
                 q, kernel_s = band_sampling(eeg_sfreq, bands[b][1], bands[b][2], config.phase1)
@@ -751,12 +763,14 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
                                    eeg_sfreq / q, kernel_s, config, f"eeg_{band}", level, coords=ch_pos,
                                    progress=sub_progress(prog, b / len(bands), (b + 1) / len(bands)),
                                    cancel=cancel, on_epoch=on_epoch, reference="power" if referenced else None,
-                                   n_init=config.training.n_init_eeg)
+                                   n_init=config.training.n_init_eeg, blocks=windows.blocks,
+                                   strata=window_recordings)
                 metrics["phase1"].setdefault("eeg", {})[band] = res.metrics
                 weights.update(res.state_dicts)
                 cams.append(res.cam - res.cam_reference if referenced else res.cam)
                 plain_cams.append(class_mean_cam(res.cam, windows.labels, n_classes))
                 feats.append(res.features)
+                preds.append(res.pred.astype(np.int64))
                 band_graphs.append(res.graph)
                 if b == 0:
                     # One electrode graph for the bundle: rebuilt from the broadband signal.
@@ -791,6 +805,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
         })
         own = np.stack([own_class_cam(c, windows.labels) for c in eeg_cam_windows], axis=1)  # (n_win, n_bands, n_ch)
         window_arrays["eeg_roi_cam"] = np.einsum("rc,wbc->wbr", T, own).astype(np.float32)
+        window_arrays["eeg_pred"] = np.stack(preds)
         graphs.update({"eeg_edge_index": eeg_graph.edge_index, "eeg_edge_weight": eeg_graph.edge_weight,
                        "eeg_lambda_max": np.array(eeg_graph.lambda_max)})
         for b, (band, _, _) in enumerate(bands):

@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         config = AnalysisConfig.from_toml(args.config) if args.config else AnalysisConfig()
         # Before anything is loaded or trained: where the results go.
         # (not the config file: it has been read, and re-running a bundle's own config.toml into it is fine)
-        check_bundle_destination(args.out, force=args.force, inputs=[args.bids_root, args.bold, args.events, args.eeg])
+        check_bundle_destination(args.out, force=args.force, inputs=[args.bids_root, args.bold, args.events, args.eeg],
+                                 out_name="--out")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -144,16 +145,19 @@ def _print_initialisations(name: str, metrics: dict) -> None:
 
 
 def _vs_chance(entry: dict) -> str:
-    """``"; binomial p < 0.001 vs chance"``, or the warning that chance is not beaten (its maps are not reliable)."""
+    """``"; block permutation p < 0.001 on 24 test blocks, binomial p < 0.001 vs chance"``, or the warning
+    that chance is not beaten (its maps are not reliable)."""
     from eegfmri_viewer.training.chance_level import chance_test, p_text
 
     test = chance_test(entry)
     if test is None:
         return ""
-    p = p_text(test.p_value)
+    p = f"binomial p {p_text(test.p_value)}"
+    if test.p_block is not None:
+        p = f"block permutation p {p_text(test.p_block)} on {test.n_blocks} test blocks, {p}"
     if not test.above_chance:
-        return f"; NOT shown to beat chance (binomial p {p}): read its saliency maps with caution"
-    return f"; binomial p {p} vs chance"
+        return f"; NOT shown to beat chance ({p}): read its saliency maps with caution"
+    return f"; {p} vs chance"
 
 
 def main(argv=None) -> int:

@@ -39,12 +39,16 @@ class Phase1Result:
         Last graph layer of every window (input of phase 2).
     metrics : dict
         ``test_acc``, ``test_balanced_acc``, ``train_acc``, ``val_acc``,
-        ``chance``, ``epochs``, ``best_epoch``, ``history``, ``n_test`` and,
-        per subject, ``subjects``.
+        ``chance``, ``epochs``, ``best_epoch``, ``history``, ``n_test``,
+        ``n_test_per_class``, ``confusion`` (true class by predicted class,
+        test windows), ``block_test`` (when blocks were given) and, per
+        subject, ``subjects``.
     state_dicts : dict of str to dict
         Trained weights (one entry at group level, one per subject at individual level).
     graph : Graph
         Graph of all training windows (what the bundle's ``graphs.npz`` shows).
+    pred : ndarray, shape (n_windows,) int
+        Predicted class of every test window, -1 for the other windows.
     """
 
     cam: ndarray
@@ -53,6 +57,7 @@ class Phase1Result:
     state_dicts: dict = field(default_factory=dict)
     graph: object = None
     cam_reference: Optional[ndarray] = None
+    pred: Optional[ndarray] = None
 
 
 def kept_initialisations(entry: dict) -> list:
@@ -140,7 +145,8 @@ def _reference_cam(model, x: ndarray, kind: str, train_idx: ndarray) -> ndarray:
 def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray, n_classes: int, sfreq: float,
                  kernel_s: float, config, stage: str, level: str = "group", coords: Optional[ndarray] = None,
                  progress=None, cancel=None, on_epoch: Optional[Callable[[dict], None]] = None,
-                 reference: Optional[str] = None, n_init: int = 1) -> Phase1Result:
+                 reference: Optional[str] = None, n_init: int = 1, blocks: Optional[ndarray] = None,
+                 strata: Optional[ndarray] = None) -> Phase1Result:
     """Train the phase-1 model(s) of one modality and read out CAM and features.
 
     Parameters
@@ -179,11 +185,17 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         the saved history carry ``init`` (``j + 1``), and the metrics gain
         ``initialisations`` (seed, best validation loss and epochs of each)
         and ``chosen_init``.
+    blocks, strata : ndarray, shape (n_windows,), optional
+        Block and recording of each window. With both, the metrics gain
+        ``block_test``: the block permutation test of the test accuracy
+        against chance (:func:`~eegfmri_viewer.training.chance_level.block_permutation_test`,
+        seeded with ``training.seed``).
 
     Returns
     -------
     result : Phase1Result
     """
+    from eegfmri_viewer.training.chance_level import block_permutation_test, confusion_matrix
     from eegfmri_viewer.training.loop import (ClassifierTraining, TrainSettings, accuracy,
                                               balanced_accuracy, seeded)
 
@@ -279,11 +291,15 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
         "n_test": int(test.size),
         # the chance level of the test accuracy is the largest class's share of these (training/chance_level.py)
         "n_test_per_class": [int((labels[test] == c).sum()) for c in range(n_classes)],
+        "confusion": confusion_matrix(labels[test], pred[test], n_classes),
         "level": level,
         "epochs": int(max(m["epochs"] for m in per_model.values())),
         "best_epoch": int(max(m["best_epoch"] for m in per_model.values())),
         "history": [{k: v for k, v in h.items() if k != "stage"} for h in histories],
     }
+    if blocks is not None and strata is not None and test.size:
+        metrics["block_test"] = block_permutation_test(labels[test], pred[test], np.asarray(blocks)[test],
+                                                       np.asarray(strata)[test], seed=int(t.seed))
     if level == "group":
         for s in sorted(set(subjects.tolist())):
             sel = test[subjects[test] == s]
@@ -297,4 +313,4 @@ def train_phase1(x: ndarray, labels: ndarray, split: ndarray, subjects: ndarray,
     else:
         metrics["subjects"] = per_model
     return Phase1Result(cam=cam, features=features, metrics=metrics, state_dicts=state_dicts, graph=group_graph,
-                        cam_reference=cam_reference)
+                        cam_reference=cam_reference, pred=pred)

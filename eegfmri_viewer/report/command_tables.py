@@ -43,4 +43,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"eegfmri-viewer tables: {exc}{hint}", file=sys.stderr)
         return 2
     print(result.summary())
+    from eegfmri_viewer.report.roi_context import coordinates_caveat
+
+    caveat = coordinates_caveat(bundle.dataset)
+    if caveat:
+        print(f"note: {caveat} (saliency_fmri.csv: column bold_space)", file=sys.stderr)
     return 0

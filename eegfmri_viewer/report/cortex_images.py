@@ -16,6 +16,12 @@ import numpy as np
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
 
 WINDOW = (900, 640)
+#: What the colours of a class image mean (the report prints it under the images; each image's bar gives its values).
+CLASS_SCALE_TEXT = ("Colours: the 'hot' colour map (black through red and yellow to white) from each image's "
+                    "threshold, half-way between its lowest positive and its highest CAM mapped on the cortex, "
+                    "to its highest CAM; grey (light and dark: gyri and sulci) below the threshold, where the CAM "
+                    "is not positive, for ROIs without BOLD signal, or where no ROI reaches. Each class has its "
+                    "own scale: the bar under each image gives its values.")
 # (row, col, hemisphere, view name, camera position): lateral views on top, medial below.
 _VIEWS = (
     (0, 0, "left", "lateral", (-400, 0, 0)),
@@ -58,6 +64,61 @@ def vertex_colours(values: np.ndarray, sulc: np.ndarray, vmin: float, vmax: floa
     return (rgb * 255).astype(np.uint8)
 
 
+def colour_bar_strip(vmin: float, vmax: float, cmap: str, label: str, width: int) -> np.ndarray:
+    """A horizontal colour bar with its end values and a label, as an image strip.
+
+    Parameters
+    ----------
+    vmin, vmax : float
+        Values at the two ends of the colour map.
+    cmap : str
+        Matplotlib colour map name.
+    label : str
+    width : int
+        Width in pixels (that of the image it goes under).
+
+    Returns
+    -------
+    rgb : ndarray, shape (height, width, 3), uint8
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colorbar import ColorbarBase
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from matplotlib import colormaps
+
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, 0.75), dpi=dpi, facecolor="white")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.2, 0.55, 0.6, 0.3))
+    hi = vmax if vmax > vmin else vmin + 1e-12
+    bar = ColorbarBase(ax, cmap=colormaps[cmap], norm=Normalize(vmin, hi), orientation="horizontal")
+    bar.set_ticks([vmin, (vmin + hi) / 2, hi])
+    bar.set_ticklabels([f"{vmin:.2g}", f"{(vmin + hi) / 2:.2g}", f"{hi:.2g}"])
+    bar.ax.tick_params(labelsize=8)
+    fig.text(0.5, 0.02, label, ha="center", va="bottom", fontsize=8)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def with_colour_bar(image: np.ndarray, vmin: float, vmax: float, cmap: str, label: str) -> np.ndarray:
+    """``image`` with :func:`colour_bar_strip` below it.
+
+    Parameters
+    ----------
+    image : ndarray, shape (height, width, 3), uint8
+
+    Returns
+    -------
+    rgb : ndarray, shape (height + strip height, width, 3), uint8
+    """
+    strip = colour_bar_strip(vmin, vmax, cmap, label, image.shape[1])
+    if strip.shape[1] != image.shape[1]:  # rounding of the figure size
+        strip = strip[:, : image.shape[1]] if strip.shape[1] > image.shape[1] else np.pad(
+            strip, ((0, 0), (0, image.shape[1] - strip.shape[1]), (0, 0)), constant_values=255)
+    return np.concatenate([np.asarray(image)[..., :3].astype(np.uint8), strip], axis=0)
+
+
 class CortexRenderer:
     """Renders ROI values on both hemispheres (lateral and medial views) to PNG bytes.
 
@@ -89,9 +150,16 @@ class CortexRenderer:
         symmetric : bool
             Diverging map centred on 0 (for differences).
         threshold_fraction : float
-            Values below this fraction of the maximum magnitude are not coloured.
+            Symmetric: values with magnitude below this fraction of the largest
+            are not coloured. Otherwise only positive values are, from this
+            fraction of the way between the lowest positive and the highest.
         mask : ndarray of bool, shape (n_rois,) or None
             Only these ROIs are coloured (e.g. q < 0.05); others count as NaN.
+
+        Returns
+        -------
+        png : bytes
+            The four views with a colour bar (its limits and what grey means) below.
         """
         import io
 
@@ -105,11 +173,23 @@ class CortexRenderer:
         peak = float(np.abs(finite).max()) if finite.size else 1.0
         peak = peak or 1.0
         if symmetric:
-            rgb = vertex_colours(vertex, self.surfaces.sulc, -peak, peak, threshold_fraction * peak * (mask is None), "RdBu_r", True)
+            thr = threshold_fraction * peak * (mask is None)
+            rgb = vertex_colours(vertex, self.surfaces.sulc, -peak, peak, thr, "RdBu_r", True)
+            scale = (-peak, peak, "RdBu_r", f"{title}; grey: " + (
+                f"|value| below {thr:.2g}" if mask is None else "not significant") + " or no ROI")
         else:
-            low = float(np.nanmin(finite)) if finite.size else 0.0
-            thr = low + threshold_fraction * (peak - low) if peak > low else peak
-            rgb = vertex_colours(vertex, self.surfaces.sulc, thr, peak, thr, "hot")
+            # Only what supports the class is coloured: a CAM <= 0 never is, and the class's own highest value
+            # (not the largest magnitude, which may be a strongly negative ROI) tops the scale.
+            low = max(float(np.nanmin(finite)), 0.0) if finite.size else 0.0
+            high = float(np.nanmax(finite)) if finite.size else 0.0
+            if high > 0:
+                thr = low + threshold_fraction * (high - low) if high > low else high
+                label = f"{title}; grey: below {thr:.2g} or no ROI"
+            else:
+                thr, high = 1.0, 1.0 + 1e-9  # nothing reaches it
+                label = f"{title}: no positive value, nothing coloured"
+            rgb = vertex_colours(vertex, self.surfaces.sulc, thr, high, thr, "hot")
+            scale = (thr, high, "hot", label)
         mesh = self.mesh.copy()
         mesh.point_data["rgb"] = rgb
         plotter = self._pv.Plotter(off_screen=True, shape=(2, 2), window_size=WINDOW, border=False)
@@ -130,7 +210,7 @@ class CortexRenderer:
         finally:
             plotter.close()
         buf = io.BytesIO()
-        Image.fromarray(png).save(buf, format="PNG", optimize=True)
+        Image.fromarray(with_colour_bar(png, *scale)).save(buf, format="PNG", optimize=True)
         return buf.getvalue()
 
 
@@ -142,10 +222,15 @@ def render_class_images(bundle, comparison=None, q_threshold: float = 0.05,
     Returns
     -------
     images : dict of str to bytes
-        ``"class:<name>"`` and, with a comparison, ``"diff:<name>"`` PNGs.
+        ``"class:<name>"`` and, with a comparison, ``"diff:<name>"`` PNGs, each
+        with its colour bar below. ROIs without BOLD signal in every recording
+        (``dataset.json`` ``empty_rois``) are left uncoloured in the class images.
     """
     renderer = CortexRenderer(bundle.get("saliency", "roi_coords"))
+    from eegfmri_viewer.report.roi_context import rois_without_bold
+
     cam = bundle.get("saliency", "fmri_cam")
+    empty = rois_without_bold(bundle.dataset)
     classes = bundle.classes
     jobs = [("class", c) for c in range(len(classes))]
     if comparison is not None:
@@ -155,7 +240,9 @@ def render_class_images(bundle, comparison=None, q_threshold: float = 0.05,
         check_cancel(cancel)
         report(progress, k / len(jobs), f"rendering {kind} {classes[c]}")
         if kind == "class":
-            images[f"class:{classes[c]}"] = renderer.render(cam[c], f"{classes[c]} CAM")
+            values = np.array(cam[c], dtype=float)
+            values[empty] = np.nan  # flat-zero series: their CAM says nothing about the brain
+            images[f"class:{classes[c]}"] = renderer.render(values, f"{classes[c]} CAM")
         else:
             diff = comparison.arrays["fmri_cam_diff"][c]
             mask = comparison.significant("fmri_cam", q_threshold)[c]

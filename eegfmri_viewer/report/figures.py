@@ -27,40 +27,69 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def training_curves(metrics: dict) -> Optional[bytes]:
-    """Loss and validation accuracy per epoch of every phase-1 model and phase 2.
-
-    Parameters
-    ----------
-    metrics : dict
-        Content of ``metrics.json``.
-    """
+def _phase1_histories(metrics: dict) -> list:
+    """``(name, history)`` of every phase-1 model with a non-empty history."""
     curves = []
     phase1 = metrics.get("phase1", {})
     if "fmri" in phase1:
         curves.append(("fMRI", phase1["fmri"].get("history", [])))
     for band, entry in phase1.get("eeg", {}).items():
         curves.append((f"EEG {band}", entry.get("history", [])))
-    curves = [(name, h) for name, h in curves if h]
+    return [(name, h) for name, h in curves if h]
+
+
+def has_validation_accuracy(metrics: dict) -> bool:
+    """True when some phase-1 epoch has a finite validation accuracy (there were validation windows)."""
+    for _, history in _phase1_histories(metrics):
+        for h in history:
+            v = h.get("val_acc")
+            if isinstance(v, (int, float)) and np.isfinite(v):
+                return True
+    return False
+
+
+def training_curves(metrics: dict) -> Optional[bytes]:
+    """Loss and validation accuracy per epoch of every phase-1 model and phase 2.
+
+    Without validation windows (no finite ``val_acc``) the validation panel is
+    left out rather than drawn empty; the report says why.
+
+    Parameters
+    ----------
+    metrics : dict
+        Content of ``metrics.json``.
+    """
+    curves = _phase1_histories(metrics)
     phase2_loss = metrics.get("phase2", {}).get("loss", [])
     if not curves and not phase2_loss:
         return None
-    fig = _figure(10, 3.2)
-    ax_loss, ax_acc, ax_p2 = fig.subplots(1, 3)
+    with_val = has_validation_accuracy(metrics)
+    n_panels = 1 + with_val + bool(phase2_loss)
+    fig = _figure(10 * n_panels / 3, 3.2)
+    axes = list(np.atleast_1d(fig.subplots(1, n_panels)))
+    ax_loss = axes[0]
+    ax_acc = axes[1] if with_val else None
     for name, history in curves:
         epochs = [h.get("epoch", i) for i, h in enumerate(history)]
-        ax_loss.plot(epochs, [h.get("loss", np.nan) for h in history], label=name)
-        ax_acc.plot(epochs, [h.get("val_acc", np.nan) for h in history], label=name)
+        ax_loss.plot(epochs, [_number(h.get("loss")) for h in history], label=name)
+        if ax_acc is not None:
+            ax_acc.plot(epochs, [_number(h.get("val_acc")) for h in history], label=name)
     ax_loss.set(title="Phase 1 training loss", xlabel="epoch")
-    ax_acc.set(title="Phase 1 validation accuracy", xlabel="epoch", ylim=(0, 1.02))
-    if curves:
+    if ax_acc is not None:
+        ax_acc.set(title="Phase 1 validation accuracy", xlabel="epoch", ylim=(0, 1.02))
         ax_acc.legend(fontsize=7)
+    elif curves:
+        ax_loss.legend(fontsize=7)
     if phase2_loss:
+        ax_p2 = axes[-1]
         ax_p2.plot(np.arange(1, len(phase2_loss) + 1), phase2_loss, color="k")
         ax_p2.set(title="Phase 2 reconstruction loss (eq. 24)", xlabel="epoch", yscale="log")
-    else:
-        ax_p2.set_axis_off()
     return _png(fig)
+
+
+def _number(value) -> float:
+    """A metric as a float; NaN for None or a non-number (metrics.json may hold null)."""
+    return float(value) if isinstance(value, (int, float)) else np.nan
 
 
 def _head_outline(ax) -> None:

@@ -23,6 +23,8 @@ from eegfmri_viewer import __version__
 from eegfmri_viewer.atomic_write import atomic_write_bytes, check_output_file
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 from eegfmri_viewer.report import figures
+from eegfmri_viewer.report.cortex_images import CLASS_SCALE_TEXT
+from eegfmri_viewer.report.roi_context import coordinates_caveat, coordinates_header, rois_without_bold
 from eegfmri_viewer.report.tables import lagged_arrays
 
 _STYLE = """
@@ -55,19 +57,26 @@ def _fmt(x, digits=3) -> str:
 
 
 def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
-    """The ``n`` ROIs with the highest group fMRI CAM for a class.
+    """The ``n`` ROIs with the highest positive group fMRI CAM for a class.
+
+    A ROI with CAM <= 0 does not support the class, and a ROI without BOLD
+    signal in every recording (``dataset.json`` ``empty_rois``; flat zeros)
+    says nothing about the brain: neither is listed, so fewer than ``n`` rows
+    may come back.
 
     Returns
     -------
     rows : list of dict
-        ``roi``, ``name``, ``network``, ``cam``, ``coords`` (MNI mm).
+        ``roi``, ``name``, ``network``, ``cam``, ``coords`` (atlas MNI mm).
     """
-    cam = bundle.get("saliency", "fmri_cam")[class_index]
+    cam = np.asarray(bundle.get("saliency", "fmri_cam")[class_index], dtype=float)
     names = bundle.get("saliency", "roi_names")
     networks = bundle.get("saliency", "roi_networks")
     coords = bundle.get("saliency", "roi_coords")
     activity = bundle.get("saliency", "fmri_class_activity")
-    order = np.argsort(-cam)[:n]
+    eligible = np.isfinite(cam) & (cam > 0)
+    eligible[rois_without_bold(bundle.dataset)] = False
+    order = [i for i in np.argsort(-np.nan_to_num(cam, nan=-np.inf), kind="stable") if eligible[i]][:n]
     return [
         {
             "roi": int(i),
@@ -79,6 +88,18 @@ def top_salient_rois(bundle, class_index: int, n: int = 10) -> list:
         }
         for i in order
     ]
+
+
+def _salient_rois_note(bundle, class_index: int, n_listed: int, n: int) -> str:
+    """Why a class's table lists fewer than ``n`` ROIs ("" when it lists ``n``)."""
+    if n_listed >= n:
+        return ""
+    cam = np.asarray(bundle.get("saliency", "fmri_cam")[class_index], dtype=float)
+    empty = rois_without_bold(bundle.dataset)
+    positive = np.isfinite(cam) & (cam > 0)
+    positive[empty] = False
+    return (f"<p>Only {n_listed} of the {n} asked for: {int(positive.sum())} ROI(s) with BOLD signal have a "
+            "positive CAM for this class; a ROI with CAM ≤ 0 does not support it.</p>")
 
 
 def top_salient_connections(bundle, class_index: int, n: int = 10) -> list:
@@ -106,9 +127,9 @@ def top_salient_connections(bundle, class_index: int, n: int = 10) -> list:
             for e in np.argsort(-score, kind="stable")[:n]]
 
 
-def _accuracy_rows(metrics: dict, test_counts=None) -> list:
+def _accuracy_rows(metrics: dict, test_counts=None, classes=()) -> list:
     """One row per phase-1 model; ``test_counts``: test windows per class from ``windows.npz`` (older metrics)."""
-    from eegfmri_viewer.training.chance_level import chance_test
+    from eegfmri_viewer.training.chance_level import chance_test, class_recall_text
 
     rows = []
     phase1 = metrics.get("phase1", {})
@@ -121,17 +142,20 @@ def _accuracy_rows(metrics: dict, test_counts=None) -> list:
         test = chance_test(e, test_counts)
         chance = test.chance if test is not None else e.get("chance")
         rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
-                     _fmt(chance), _chance_cell(test), _fmt(e.get("epochs")), _initialisations_cell(e)])
+                     _fmt(chance), _chance_cell(test), html.escape(class_recall_text(e, classes)),
+                     _fmt(e.get("epochs")), _initialisations_cell(e)])
     return rows
 
 
 def _chance_cell(test) -> str:
-    """Test windows right and the binomial test against chance; flagged when chance is not beaten."""
+    """Test windows right and the tests against chance; flagged when chance is not beaten."""
     from eegfmri_viewer.training.chance_level import p_text
 
     if test is None:
         return ""
-    text = f"{test.n_correct} of {test.n_test}, p {html.escape(p_text(test.p_value))}"
+    text = f"{test.n_correct} of {test.n_test}, binomial p {html.escape(p_text(test.p_value))}"
+    if test.p_block is not None:
+        text += f"; {test.n_blocks} blocks, block permutation p {html.escape(p_text(test.p_block))}"
     if not test.above_chance:
         return f"<b>{text}: not shown to beat chance</b>"
     return text + (" (few windows)" if test.few_windows else "")
@@ -204,8 +228,7 @@ def build_report(
     counts = dataset.get("n_windows_per_class", {})
     if counts:
         add("<p>Windows per class: " + ", ".join(f"{html.escape(str(k))}: {v}" for k, v in counts.items()) + "</p>")
-    warnings = list(dataset.get("warnings", [])) + [w for r in recs for w in r.get("warnings", [])]
-    for w in dict.fromkeys(warnings):
+    for w in _dataset_warnings(dataset):
         add(f'<p class="warn">{html.escape(str(w))}</p>')
     modalities = dataset.get("modalities", ["eeg", "fmri"] if bundle.has_eeg else ["fmri"])
     add(f"<p>Modalities: {html.escape(', '.join(modalities))}. Classes: {html.escape(', '.join(classes))}."
@@ -220,20 +243,29 @@ def build_report(
     from eegfmri_viewer.training.chance_level import test_class_counts
 
     rows = _accuracy_rows(metrics, test_class_counts(bundle.get("windows", "labels"), bundle.get("windows", "split"),
-                                                     len(classes)))
+                                                     len(classes)), classes)
     if rows:
         add(_table(["model", "test accuracy", "balanced accuracy", "chance (largest class)",
-                    "test windows right, binomial p vs chance", "epochs",
+                    "test windows right, p vs chance", "right per class (test windows)", "epochs",
                     "initialisations: validation loss (kept in bold)"], rows))
         add("<p>The binomial test counts the test windows as independent; windows of one block are not, so "
-            "its p-value is a best case. A model not shown to beat chance has no reliable saliency: read its "
+            "its p-value is a best case. The block permutation test exchanges the classes of whole test blocks "
+            "within each recording and is valid however alike the windows of a block are; where it exists, "
+            "the verdict is its own. A model not shown to beat chance has no reliable saliency: read its "
             "maps with caution.</p>")
     curves = figures.training_curves(metrics)
     if curves:
         add(_img(curves, "training curves"))
+        if not figures.has_validation_accuracy(metrics):
+            add("<p>No validation accuracy is drawn: the analysis had no validation windows "
+                f"({_fmt(dataset.get('n_windows_per_split', {}).get('val', 0))} in the split), so the models were "
+                "not validated during training; only the training loss and the test windows above judge them.</p>")
     check_cancel(cancel)
 
     add("<h2>Saliency on the cortex (fMRI CAM per class)</h2>")
+    caveat = coordinates_caveat(dataset)
+    if caveat:
+        add(f'<p class="warn">{html.escape(caveat)}</p>')
     if cortex_images is None and render_cortex:
         from eegfmri_viewer.report.cortex_images import render_class_images
 
@@ -245,6 +277,8 @@ def build_report(
         if png:
             add(f"<figure>{_img(png, f'CAM {name}')}<figcaption>{html.escape(name)}: fMRI CAM, lateral (top) and medial (bottom) views</figcaption></figure>")
     add("</div>")
+    if any(cortex_images.get(f"class:{name}") for name in classes):
+        add(f"<p>{html.escape(CLASS_SCALE_TEXT)}</p>")
     report(progress, 0.75, "report: tables")
 
     add("<h2>Most salient regions</h2>")
@@ -252,12 +286,22 @@ def build_report(
         add("<p>A region supports a class either by its activity or by its silence: a classifier often "
             "tells a state by another state's missing activity, and the CAM is positive in both cases. "
             "“BOLD in class vs mean” says which (positive: up in the class; negative: down).</p>")
+    empty = rois_without_bold(dataset)
+    if len(empty):
+        names = bundle.get("saliency", "roi_names")
+        listed = ", ".join(str(names[i]) for i in empty[:8]) + (", …" if len(empty) > 8 else "")
+        add(f"<p>{len(empty)} ROI(s) without BOLD signal in every recording ({html.escape(listed)}: outside the "
+            "field of view or the brain mask) are left out: their series are flat zeros, so their CAM says "
+            "nothing about the brain, and the analysis never makes them phase-2 nodes.</p>")
     for c, name in enumerate(classes):
         top = top_salient_rois(bundle, c, n=10)
         add(f"<h3>{html.escape(name)}</h3>")
-        add(_table(["rank", "ROI", "network", "CAM", "BOLD in class vs mean (SD)", "MNI x, y, z (mm)"],
+        add(_table(["rank", "ROI", "network", "CAM", "BOLD in class vs mean (SD)", coordinates_header(dataset)],
                    [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]), _fmt(r["bold_vs_mean"]),
                      ", ".join(f"{v:.0f}" for v in r["coords"])] for i, r in enumerate(top)]))
+        note = _salient_rois_note(bundle, c, len(top), 10)
+        if note:
+            add(note)
 
     if bundle.has("saliency", "fmri_connection_saliency"):
         add("<h2>Most salient connections</h2><p>Edges of the fMRI graph ranked by W[a, b] · (CAM(a) + CAM(b)) / 2; "
@@ -306,7 +350,8 @@ def build_report(
 
     if comparison is not None:
         report(progress, 0.85, "report: comparison")
-        add(_comparison_section(comparison, cortex_images, q_threshold))
+        add(_comparison_section(comparison, cortex_images, q_threshold,
+                                datasets=(dataset, bundle_b.dataset if bundle_b is not None else None)))
     report(progress, 1.0, "report done")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -314,6 +359,23 @@ def build_report(
         + "\n".join(parts)
         + "</body></html>\n"
     )
+
+
+def _dataset_warnings(dataset: dict) -> list:
+    """The warnings of ``dataset.json``, each once.
+
+    The analysis copies each recording's warnings into the dataset's, prefixed
+    with the recording's label; the recording's own copy is then left out.
+    """
+    warnings = [str(w) for w in dataset.get("warnings", [])]
+    seen = set(warnings)
+    for r in dataset.get("recordings") or []:
+        for w in r.get("warnings", []):
+            w = str(w)
+            if w not in seen and f"{r.get('label')}: {w}" not in seen:
+                warnings.append(w)
+                seen.add(w)
+    return list(dict.fromkeys(warnings))
 
 
 def _bad_channels_cell(recording: dict) -> str:
@@ -407,19 +469,40 @@ def _time_courses_figure(bundle, band: int, roi: int, window_s: float = 60.0) ->
             "driven by the task.</figcaption></figure>")
 
 
-def _comparison_section(result, cortex_images, q_threshold) -> str:
+def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
+    """The "What changed" section; ``datasets``: ``dataset.json`` of bundle A (and B), for the coordinates' space."""
     from eegfmri_viewer.comparison.compare import top_changes
+    from eegfmri_viewer.comparison.resolution import class_resolution_text, unreachable_classes
     from eegfmri_viewer.comparison.stats import smallest_p
 
     a = result.arrays
     meta = result.meta
-    out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>",
-           f"<p>Difference B − A of the fMRI CAM per class (normalisation: "
+    out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>"]
+    # first what decides whether any of it can be read as a change
+    out += [f'<p class="warn"><b>Warning:</b> {html.escape(str(w))}</p>' for w in meta.get("warnings", [])]
+    classes = [str(c) for c in a["classes"]]
+    unreachable = unreachable_classes(result, q_threshold)
+    if unreachable:
+        which = ("every class" if len(unreachable) == len(classes)
+                 else ", ".join(html.escape(classes[i]) for i in unreachable))
+        out.append(f'<p class="warn"><b>No ROI can be significant</b> in {which}: with so few '
+                   f"{html.escape(str(meta.get('unit', 'windows')))} per side the test has too few distinct "
+                   f"relabellings ("
+                   + "; ".join(f"{html.escape(', '.join(names))}: {html.escape(text)}"
+                               for text, names in _group_by_text(
+                                   (class_resolution_text(result, i, q_threshold), classes[i]) for i in unreachable))
+                   + "). Their changes below are shown, not tested.</p>")
+    if meta.get("unit_note"):
+        out.append(f"<p>Test unit: {html.escape(str(meta['unit_note']))}</p>")
+    caveat = coordinates_caveat(*datasets)
+    if caveat and not any("MNI" in str(w) for w in meta.get("warnings", [])):  # unless a warning said it already
+        out.append(f'<p class="warn">{html.escape(caveat)}</p>')
+    out.append(f"<p>Difference B − A of the fMRI CAM per class (normalisation: "
            f"{html.escape(str(meta.get('cam_normalisation', 'z-score across ROIs per window')))}); two-sided "
            + ("paired sign-flip test over subjects" if meta.get("unit") == "subjects" else
               f"permutation test over {html.escape(str(meta.get('unit', 'windows')))} with "
               f"{int(a['n_permutations'])} permutations")
-           + f"; Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>"]
+           + f"; Benjamini-Hochberg FDR per class; significant: q &lt; {q_threshold}.</p>")
     if meta.get("unit") == "subjects":
         paired = meta.get("subjects_paired", [])
         text = (f"<p>Paired test: each of the {len(paired)} subjects recorded in both sessions "
@@ -450,13 +533,15 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
             n = int(a["n_windows_a"][i])
             units = (f" ({n} subject(s) paired; no p below "
                      f"{smallest_p(n, n_permutations=int(a['n_permutations'])):.2g})") if n else " (no subject paired)"
+        elif class_resolution_text(result, i, q_threshold):
+            units = f" [{html.escape(class_resolution_text(result, i, q_threshold))}]"
         out.append(f"<h3>{html.escape(str(name))}: {int(sig.sum())} significant ROI(s){units}</h3>")
         rows = []
         for r in top_changes(result, i, n=10):
             cls = ' class="sig"' if r["q"] < q_threshold else ""
             rows.append([f"<span{cls}>{_fmt(r['name'])}</span>", _fmt(r["diff"]), _fmt(r["p"]), _fmt(r["q"]),
                          ", ".join(f"{v:.0f}" for v in r["coords"]) if r["coords"] else "–"])
-        out.append(_table(["ROI", "B − A", "p", "q (FDR)", "MNI x, y, z (mm)"], rows))
+        out.append(_table(["ROI", "B − A", "p", "q (FDR)", coordinates_header(*datasets)], rows))
     if "fusion_global_diff" in a:
         out.append(_table(["view"] + [str(v) for v in a["views"]],
                           [["A"] + [_fmt(float(x)) for x in a["fusion_global_a"]],
@@ -473,6 +558,14 @@ def _comparison_section(result, cortex_images, q_threshold) -> str:
     if "lagged_r_diff" in a:
         out.append(_lagged_change_table(a, q_threshold))
     return "\n".join(out)
+
+
+def _group_by_text(pairs) -> list:
+    """``(text, name)`` pairs as ``(text, [names])`` in first-seen order: one sentence for classes that share it."""
+    groups: dict = {}
+    for text, name in pairs:
+        groups.setdefault(text, []).append(name)
+    return list(groups.items())
 
 
 def _lagged_change_table(a, q_threshold) -> str:

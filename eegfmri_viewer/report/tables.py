@@ -18,7 +18,8 @@ recordings.csv             recording, subject, session, task, run,      n_record
                            interpolated, dropped, mean_fd_mm,
                            max_fd_mm, n_volumes_above_fd, n_volumes
 saliency_fmri.csv          class, roi, roi_name, network, x_mm, y_mm,   n_cls × n_rois
-                           z_mm, cam, salient, bold_vs_mean
+                           z_mm, cam, salient, bold_vs_mean,
+                           has_bold, bold_space
 saliency_eeg.csv           band, class, electrode, cam, salient         n_b × n_cls × n_ch
 connections.csv            graph, class, node_a, name_a, node_b,        (fMRI + n_b graphs) ×
                            name_b, weight, saliency, salient            n_cls × edges
@@ -56,6 +57,16 @@ trained on once (``graph`` = ``fmri``, or the band name for an electrode
 graph), with its weight, its saliency ``W[a, b] (CAM_c(a) + CAM_c(b)) / 2``
 and whether both ends are salient nodes of the class; ``node_a`` / ``node_b``
 are atlas ROI indices (fMRI) or channel indices.
+
+In ``saliency_fmri.csv``, ``has_bold`` is 0 for a ROI without BOLD signal in
+every recording (outside the field of view or the brain mask: flat zeros, so
+its CAM says nothing about the brain, and it is never a phase-2 node), 1
+otherwise, empty for bundles written before this was recorded; every ROI keeps
+its row. ``bold_space`` is the space of the analysed BOLD images
+(``dataset.json`` ``recordings[].space``: an MNI template name, ``native`` or
+``unknown``; several joined by ``+``): ``x_mm``, ``y_mm``, ``z_mm`` are always
+the atlas's MNI coordinates, which name the intended regions only when it is
+an MNI space.
 
 ``bold_vs_mean`` is the class's mean BOLD against the mean of all windows (in
 standard deviations of the ROI's series): whether a ROI supports the class by
@@ -150,17 +161,28 @@ def saliency_fmri_rows(bundle) -> tuple:
     header : list of str
     rows : list of list, length n_classes * n_rois
     """
+    from eegfmri_viewer.report.roi_context import bold_space_label, rois_without_bold
+
     names, coords, networks = _roi_info(bundle)
     cam = np.asarray(bundle.get("saliency", "fmri_cam"), dtype=float)  # (n_cls, n_rois)
     salient = bundle.get("saliency", "salient_fmri")
     activity = bundle.get("saliency", "fmri_class_activity")
+    recordings = bundle.dataset.get("recordings") or []
+    if any(r.get("empty_rois") is not None for r in recordings):
+        has_bold = np.ones(cam.shape[1], dtype=bool)
+        has_bold[rois_without_bold(bundle.dataset)] = False
+    else:  # bundles written before empty ROIs were recorded: unknown
+        has_bold = [None] * cam.shape[1]
+    space = bold_space_label(bundle.dataset) or None
     rows = []
     for c, cls in enumerate(bundle.classes):
         for r in range(cam.shape[1]):
             rows.append([cls, r, names[r], networks[r], *coords[r], cam[c, r],
                          bool(salient[c, r]) if salient is not None else None,
-                         float(activity[c, r]) if activity is not None else None])
-    return ["class", "roi", "roi_name", "network", "x_mm", "y_mm", "z_mm", "cam", "salient", "bold_vs_mean"], rows
+                         float(activity[c, r]) if activity is not None else None,
+                         None if has_bold[r] is None else bool(has_bold[r]), space])
+    return ["class", "roi", "roi_name", "network", "x_mm", "y_mm", "z_mm", "cam", "salient", "bold_vs_mean",
+            "has_bold", "bold_space"], rows
 
 
 def saliency_eeg_rows(bundle) -> tuple:

@@ -16,9 +16,23 @@ the number of correctly classified test windows against that rate:
     p = P(X >= k),  X ~ Binomial(n, max_c n_c / n)
 
 It treats the windows as independent. Windows of one block are not (they share
-the block's haemodynamics), so the p-value is a best case: a model that fails
+the block's haemodynamics), so that p-value is a best case: a model that fails
 this test is certainly not shown to beat chance, while one that passes it may
 still rest on few blocks.
+
+So ``analyze`` also stores a block permutation test (:func:`block_permutation_test`):
+the class labels of the test *blocks* are exchanged among the blocks of each
+recording, all windows of a block moving together, and the test accuracy of the
+stored predictions is recomputed for each arrangement:
+
+    p = (1 + #{permutations with as many windows right as observed}) / (1 + n_permutations)
+
+Under the null hypothesis (predictions unrelated to the classes) the block labels
+of a randomised block design are exchangeable within a run, so this p-value is
+valid whatever the dependence between the windows of a block; it cannot be
+smaller than what the number of test blocks allows (3 test blocks of 3 classes
+in one run: 6 arrangements, p >= 1/6). Where it exists, the verdict ("above
+chance") is this test's; the binomial p-value is kept beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +44,8 @@ from typing import Optional
 #: Below this many test windows the accuracy is called "few windows" whatever its p-value.
 FEW_TEST_WINDOWS = 20
 ALPHA = 0.05
+#: Monte Carlo permutations of the block test (its smallest p-value is 1 / (N + 1)).
+N_BLOCK_PERMUTATIONS = 2000
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,11 @@ class ChanceTest:
         windows (``1 / n_classes`` when their classes are not known).
     p_value : float
         One-sided exact binomial p-value of ``n_correct`` or more.
+    p_block : float or None
+        Block permutation p-value (:func:`block_permutation_test`); None for
+        results written before it was stored.
+    n_blocks : int or None
+        Test blocks behind ``p_block``.
     """
 
     accuracy: float
@@ -56,11 +77,18 @@ class ChanceTest:
     n_correct: int
     chance: float
     p_value: float
+    p_block: Optional[float] = None
+    n_blocks: Optional[int] = None
+
+    @property
+    def verdict_p(self) -> float:
+        """The block permutation p-value where it exists, else the binomial one."""
+        return self.p_block if self.p_block is not None else self.p_value
 
     @property
     def above_chance(self) -> bool:
-        """p < 0.05."""
-        return self.p_value < ALPHA
+        """p < 0.05 (the block permutation test's where it exists)."""
+        return self.verdict_p < ALPHA
 
     @property
     def few_windows(self) -> bool:
@@ -126,8 +154,12 @@ def chance_test(entry: dict, test_class_counts=None) -> Optional[ChanceTest]:
         return None
     k = int(round(acc * n))
     balanced = entry.get("test_balanced_acc", float("nan"))
+    block = entry.get("block_test") or {}
+    p_block = block.get("p_value")
+    p_block = float(p_block) if isinstance(p_block, (int, float)) and math.isfinite(p_block) else None
     return ChanceTest(accuracy=acc, balanced_accuracy=float(balanced) if balanced is not None else float("nan"),
-                      n_test=n, n_correct=k, chance=chance, p_value=binomial_tail(k, n, chance))
+                      n_test=n, n_correct=k, chance=chance, p_value=binomial_tail(k, n, chance),
+                      p_block=p_block, n_blocks=int(block["n_blocks"]) if p_block is not None else None)
 
 
 def p_text(p: float) -> str:
@@ -162,18 +194,116 @@ def chance_sentence(test: ChanceTest, compact: bool = False) -> str:
     Examples
     --------
     "test accuracy 0.57 (balanced 0.56) on 7 windows, chance 0.33: not shown to beat chance
-    (binomial p = 0.173); read the map with caution"; ``compact``: "not above chance (p = 0.173):
-    accuracy 0.57, chance 0.33, 7 test windows"
+    (binomial p = 0.173); read the map with caution"; with the block test: "test accuracy 0.99
+    (balanced 0.99) on 69 windows of 23 blocks, chance 0.33 (block permutation p < 0.001,
+    binomial p < 0.001)"; ``compact``: "not above chance (p = 0.173): accuracy 0.57, chance
+    0.33, 7 test windows"
     """
+    blocks = f" of {test.n_blocks} blocks" if test.p_block is not None else ""
     if compact:
         # for a narrow view: the verdict first, the rest in the full sentence
-        head = f"accuracy {test.accuracy:.2f}, chance {test.chance:.2f}, {test.n_test} test windows"
-        return f"not above chance (p {p_text(test.p_value)}): {head}" if not test.above_chance else head
+        head = f"accuracy {test.accuracy:.2f}, chance {test.chance:.2f}, {test.n_test} test windows{blocks}"
+        return f"not above chance (p {p_text(test.verdict_p)}): {head}" if not test.above_chance else head
     balanced = f" (balanced {test.balanced_accuracy:.2f})" if math.isfinite(test.balanced_accuracy) else ""
-    head = f"test accuracy {test.accuracy:.2f}{balanced} on {test.n_test} windows, chance {test.chance:.2f}"
+    head = f"test accuracy {test.accuracy:.2f}{balanced} on {test.n_test} windows{blocks}, chance {test.chance:.2f}"
     p = f"binomial p {p_text(test.p_value)}"
+    if test.p_block is not None:
+        p = f"block permutation p {p_text(test.p_block)}, {p}"
     if not test.above_chance:
         return f"{head}: not shown to beat chance ({p}); read the map with caution"
     if test.few_windows:
         return f"{head} ({p}, but few test windows)"
     return f"{head} ({p})"
+
+
+def block_permutation_test(labels, pred, blocks, strata, n_permutations: int = N_BLOCK_PERMUTATIONS,
+                           seed: int = 0) -> dict:
+    """Block permutation test of a model's test accuracy against chance.
+
+    Parameters
+    ----------
+    labels, pred : ndarray, shape (n_test,) int
+        True and predicted class of each test window.
+    blocks : ndarray, shape (n_test,) int
+        Block of each window (unique across recordings); all windows of a block
+        have one class.
+    strata : ndarray, shape (n_test,)
+        Recording of each window: block labels are exchanged within it only.
+    n_permutations : int
+    seed : int
+        Seeds the permutations, so that a run repeats its p-value.
+
+    Returns
+    -------
+    result : dict
+        ``p_value``, ``n_blocks``, ``n_permutations`` and ``unit`` (``"blocks
+        within recordings"``); ``p_value`` is NaN without test windows.
+
+    Raises
+    ------
+    ValueError
+        When the windows of one block carry different classes, or the arrays
+        differ in length.
+    """
+    import numpy as np
+
+    labels, pred = np.asarray(labels, dtype=int), np.asarray(pred, dtype=int)
+    blocks, strata = np.asarray(blocks), np.asarray(strata).astype(str)
+    if not labels.shape == pred.shape == blocks.shape == strata.shape:
+        raise ValueError("labels, pred, blocks and strata differ in length")
+    result = {"p_value": float("nan"), "n_blocks": 0, "n_permutations": int(n_permutations),
+              "unit": "blocks within recordings"}
+    if labels.size == 0:
+        return result
+    uniq, first, where = np.unique(blocks, return_index=True, return_inverse=True)
+    block_label = labels[first]
+    if np.any(labels != block_label[where]):
+        raise ValueError("the windows of a block carry different classes")
+    n_classes = int(max(labels.max(), pred.max())) + 1
+    # right[b, c]: windows of block b that the model calls c, i.e. those that would be right if b were c
+    right = np.zeros((uniq.size, n_classes), dtype=np.int64)
+    np.add.at(right, (where, pred), 1)
+    observed = int(right[np.arange(uniq.size), block_label].sum())
+    rng = np.random.default_rng(seed)
+    null = np.zeros(int(n_permutations), dtype=np.int64)
+    block_stratum = strata[first]
+    for stratum in np.unique(block_stratum):
+        members = np.flatnonzero(block_stratum == stratum)
+        shuffled = rng.permuted(np.tile(block_label[members], (int(n_permutations), 1)), axis=1)
+        null += right[members[None, :], shuffled].sum(axis=1)
+    result["p_value"] = float((1 + np.count_nonzero(null >= observed)) / (1 + int(n_permutations)))
+    result["n_blocks"] = int(uniq.size)
+    return result
+
+
+def confusion_matrix(labels, pred, n_classes: int) -> list:
+    """Test windows by true class (rows) and predicted class (columns).
+
+    Parameters
+    ----------
+    labels, pred : ndarray, shape (n_test,) int
+    n_classes : int
+
+    Returns
+    -------
+    counts : list of list of int, shape (n_classes, n_classes)
+    """
+    import numpy as np
+
+    counts = np.zeros((int(n_classes), int(n_classes)), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels, dtype=int), np.asarray(pred, dtype=int)), 1)
+    return counts.tolist()
+
+
+def class_recall_text(entry: dict, classes) -> str:
+    """``"rest 23/23, visual 22/23, motor 23/23"``: test windows of each class classified right.
+
+    Empty when the entry has no ``confusion`` (results of earlier versions) or
+    it does not fit ``classes``.
+    """
+    confusion = entry.get("confusion") if entry else None
+    classes = [str(c) for c in classes]
+    if not confusion or len(confusion) != len(classes) or any(len(row) != len(classes) for row in confusion):
+        return ""
+    return ", ".join(f"{name} {int(row[c])}/{int(sum(row))}" for c, (name, row) in enumerate(zip(classes, confusion))
+                     if sum(row))

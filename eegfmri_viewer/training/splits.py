@@ -103,6 +103,55 @@ def block_split(labels: ndarray, blocks: ndarray, groups: ndarray | None = None,
     return block_split_name[position]
 
 
+def _span(values) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def split_share_warnings(labels: ndarray, blocks: ndarray, split: ndarray, test_fraction: float) -> list:
+    """Warn when whole blocks give the test set a share of the windows far from ``test_fraction``.
+
+    With few blocks per class the rounding to whole blocks dominates: two
+    blocks per class put one in test, half of the windows, and leave each class
+    one block to train on. Far means off by more than ``max(0.1, test_fraction / 2)``.
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n_windows,)
+        Class index of each window.
+    blocks : ndarray, shape (n_windows,)
+        Block identifier of each window (as given to :func:`block_split`).
+    split : ndarray, shape (n_windows,)
+        ``"train"`` / ``"val"`` / ``"test"`` (from :func:`block_split`).
+    test_fraction : float
+        The fraction asked for (``training.test_fraction``).
+
+    Returns
+    -------
+    warnings : list of str
+        Empty, or one message naming the share, the blocks per class in each
+        split, and what would help.
+    """
+    labels, blocks, split = np.asarray(labels), np.asarray(blocks), np.asarray(split)
+    n = split.size
+    if n == 0:
+        return []
+    n_test = int(np.count_nonzero(split == "test"))
+    share = n_test / n
+    if abs(share - test_fraction) <= max(0.1, test_fraction / 2):
+        return []
+    counts = {name: [] for name in ("total", *SPLIT_NAMES)}
+    for c in np.unique(labels):
+        in_class = labels == c
+        counts["total"].append(len(np.unique(blocks[in_class])))
+        for name in SPLIT_NAMES:
+            counts[name].append(len(np.unique(blocks[in_class & (split == name)])))
+    return [f"the test set holds {n_test} of {n} windows ({share:.0%}; training.test_fraction {test_fraction:g}): "
+            f"{_span(counts['total'])} blocks per class, split {_span(counts['train'])} train / "
+            f"{_span(counts['val'])} validation / {_span(counts['test'])} test, so a class may train on "
+            f"{min(counts['train'])} block(s); more runs or blocks per class give a steadier estimate"]
+
+
 def unique_blocks(recording_index: ndarray, blocks: ndarray) -> ndarray:
     """Block identifiers unique across recordings.
 

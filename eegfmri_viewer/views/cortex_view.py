@@ -19,11 +19,25 @@ Switching class, band or threshold only rewrites the colour arrays of the
 existing actors; switching pial/inflated rewrites their points. Actors are
 created only when a results bundle is loaded.
 
-In compare mode (``state.compare`` set by File ▸ Compare…) the Compare
-selector shows session A, session B (mean relative CAM of each) or the change
-B − A, on the same diverging map centred on 0 with symmetric limits; "only
-q <" colours only ROIs whose change has an FDR q below the spin box's value
-(``fmri_cam_q``, or ``eeg_roi_cam_q`` of the band for the EEG source).
+In compare mode (``state.compare`` set by File ▸ Compare…) a row under the
+tool bar (hidden otherwise, so the tool bar stays short enough to show whole)
+holds the Compare selector, which shows session A, session B (mean relative
+CAM of each) or the change B − A, on the same diverging map centred on 0 with
+symmetric limits, and "only q <", which colours only ROIs whose change has an
+FDR q below the spin box's value (``fmri_cam_q``, or ``eeg_roi_cam_q`` of the
+band for the EEG source). A note under that row says how many ROIs of the shown
+class reach that q, with the units tested and the smallest p they allow
+(:meth:`CortexView.compare_summary`): "0 of 264 ROIs reach q < 0.05 ...: the
+colours show no reliable change", and the comparison's warnings (e.g. both
+bundles made from the same input files). The model line names the model of
+each side when two bundles are compared (B's bundle: ``state.compare.bundle_b``,
+kept by File ▸ Compare…).
+
+When the results (either side in compare mode) or the open recording come from
+BOLD that is not in MNI space (``dataset.json`` ``recordings[].space`` "native"
+or "unknown"), a note says so above the map: the ROI positions are the atlas's
+MNI coordinates and do not match such an image, so the cortex drawn is not the
+subject's anatomy (:func:`space_caveat`).
 
 While another view sets an overlay (``state.overlay``, e.g. the Teaching
 view's Laplacian eigenmode "on the cortex"), the surface shows that map instead
@@ -46,6 +60,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSlider,
@@ -232,6 +247,65 @@ def shade(values, grey, table, vmax: float, threshold: float, out=None) -> np.nd
     return out
 
 
+NOTE_STYLE = "padding: 2px 6px; background: #fff4c2;"
+PLAIN_NOTE_STYLE = "padding: 2px 6px; color: #303030;"
+
+
+def is_mni_space(space) -> bool:
+    """True for the spaces MNI atlas coordinates fit: ``"MNI"`` and ``MNI152...`` templates."""
+    return str(space).upper().startswith("MNI")
+
+
+def recording_spaces(results) -> list:
+    """``(label, space)`` of each recording in a bundle's ``dataset.json`` that records its space."""
+    dataset = getattr(results, "dataset", None) or {}
+    out = []
+    for i, rec in enumerate(dataset.get("recordings") or []):
+        if isinstance(rec, dict) and rec.get("space"):
+            out.append((str(rec.get("label") or f"recording {i + 1}"), str(rec["space"])))
+    return out
+
+
+def space_caveat(spaces) -> str:
+    """Sentence for recordings whose BOLD is not in MNI space, or "" when all are (or none is known).
+
+    Parameters
+    ----------
+    spaces : sequence of (str, str)
+        ``(label, space)`` per recording; space as ``dataset.json`` records it
+        (:func:`eegfmri_viewer.io.space.detect_space`: an ``MNI152...`` name,
+        ``"MNI"``, ``"native"``, ``"unknown"``).
+
+    Returns
+    -------
+    text : str
+    """
+    native = [label for label, space in spaces if not is_mni_space(space) and space != "unknown"]
+    unknown = [label for label, space in spaces if space == "unknown"]
+    if not native and not unknown:
+        return ""
+
+    def which(labels):
+        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+        return f" ({shown})" if shown else ""
+
+    parts = []
+    if native:
+        parts.append(f"Native-space data{which(native)}: ROI positions are the atlas's MNI coordinates and do "
+                     "not match this image; this MNI cortex is not the subject's anatomy.")
+    if unknown:
+        parts.append(f"BOLD of unknown space{which(unknown)}: if it is not in MNI space, the atlas's MNI ROI "
+                     "positions do not match it.")
+    return " ".join(parts)
+
+
+#: Tooltip of the native-space note: why, and what to do.
+SPACE_TIP = ("The atlas gives each ROI a position in MNI space; the ROI signals were read at those positions. "
+             "In a BOLD image that is not registered to an MNI template they fall on other tissue, so the "
+             "values drawn at each region of this MNI cortex do not come from that region of the subject. "
+             "Register the BOLD to MNI (e.g. fMRIPrep --output-spaces MNI152NLin2009cAsym) and analyse again.")
+
+
 def _shape_problem(results) -> Optional[str]:
     """What is inconsistent in the CAM arrays of ``results``, or None."""
     coords = results.get("saliency", "roi_coords")
@@ -313,6 +387,9 @@ class CortexView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.message)
+        layout.addWidget(self.space_note)
+        layout.addWidget(self.compare_row)
+        layout.addWidget(self.compare_note)
         self.overlay_note = QLabel()
         self.overlay_note.setWordWrap(True)
         self.overlay_note.setStyleSheet("padding: 2px 6px; background: #fff4c2;")
@@ -336,6 +413,7 @@ class CortexView(QWidget):
         state.bandChanged.connect(self._on_band)
         state.nodeChanged.connect(self._on_node)
         state.compareChanged.connect(self._on_compare)
+        state.datasetChanged.connect(lambda _d: self._update_space_note())
         self._on_results(state.results)
         self._on_compare(state.compare)
         self._reset_camera()
@@ -451,12 +529,29 @@ class CortexView(QWidget):
         bar.addWidget(self.rois_check)
         bar.addWidget(self.connections_check)
         bar.addWidget(self.electrodes_check)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" Compare "))
-        bar.addWidget(self.compare_combo)
-        bar.addWidget(self.q_check)
-        bar.addWidget(self.q_spin)
         self.toolbar = bar
+        # The compare controls get a row of their own, shown in compare mode only: in
+        # the tool bar they fell into its overflow menu at common window widths.
+        self.compare_row = QWidget(self)
+        row = QHBoxLayout(self.compare_row)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(QLabel("Compare"))
+        row.addWidget(self.compare_combo)
+        row.addWidget(self.q_check)
+        row.addWidget(self.q_spin)
+        row.addStretch(1)
+        self.compare_row.setVisible(False)
+        self.compare_note = QLabel()
+        self.compare_note.setWordWrap(True)
+        self.compare_note.setTextFormat(Qt.RichText)
+        self.compare_note.setVisible(False)
+        self.compare_note.linkActivated.connect(lambda _href: self.q_check.setChecked(True))
+        self.compare_note_warning = False
+        self.space_note = QLabel()
+        self.space_note.setWordWrap(True)
+        self.space_note.setStyleSheet(NOTE_STYLE)
+        self.space_note.setToolTip(SPACE_TIP)
+        self.space_note.setVisible(False)
         self.message = QLabel(NO_RESULTS_MESSAGE)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("padding: 2px 6px;")
@@ -592,6 +687,7 @@ class CortexView(QWidget):
             self.message.setText(text)
             self.message.setVisible(True)
             self._update_electrodes_check()
+            self._update_space_note()
             self.selection_actor.SetVisibility(False)
             self.selection_text.SetText(0, "")
             self._show_values(None)
@@ -613,6 +709,7 @@ class CortexView(QWidget):
         if not results.has("saliency", "ch_pos") and self.electrodes_check.isChecked():
             self.electrodes_check.setChecked(False)
         self._update_electrodes_check()
+        self._update_space_note()
         self.message.setText(FMRI_ONLY_MESSAGE if not has_eeg else "")
         self.message.setVisible(not has_eeg)
         self._build_rois()
@@ -762,18 +859,152 @@ class CortexView(QWidget):
 
     # -- colours (in place) -------------------------------------------------------
     def _refresh_colors(self) -> None:
-        shows_cam = self._weights is not None and self.overlay() is None
-        meta = getattr(self.state.compare, "meta", None) or {}
-        if self.compare_side() in ("b", "diff") and meta.get("bundle_b") != meta.get("bundle_a"):
-            shows_cam = False  # B's model (or two models) behind the map: the open results' accuracy is not it
-        self.quality_note.show_for(self._results if shows_cam else None, self.source,
-                                   self.band_name() if self.source == "eeg" else "")
+        self._update_quality_note()
+        self._update_compare_note()
         self._refresh_scale()
         self._show_values(self.roi_values())
         self._refresh_connections()
         sel = self.state.selection
         if sel.node_kind == "roi" and self._roi_coords is not None:
             self._on_node("roi", sel.node_index)
+
+    # -- notes beside the map ------------------------------------------------------------
+    def bundle_b(self):
+        """Session B's results bundle in compare mode (A's when both sessions come from it); None if unknown."""
+        compare = self.state.compare
+        if compare is None:
+            return None
+        bundle = getattr(compare, "bundle_b", None)
+        if bundle is not None:
+            return bundle
+        meta = compare.meta or {}
+        if meta.get("bundle_b") is not None and meta.get("bundle_b") == meta.get("bundle_a"):
+            return self._results
+        return None
+
+    def _one_model(self) -> bool:
+        """True when A and B of the comparison come from one bundle, hence one model."""
+        compare = self.state.compare
+        bundle = getattr(compare, "bundle_b", None)
+        if bundle is not None:
+            return bundle is self._results
+        meta = getattr(compare, "meta", None) or {}
+        return meta.get("bundle_b") is not None and meta.get("bundle_b") == meta.get("bundle_a")
+
+    def _update_quality_note(self) -> None:
+        band = self.band_name() if self.source == "eeg" else ""
+        if self._weights is None or self.overlay() is not None:
+            self.quality_note.show_for(None, self.source, band)
+            return
+        side = self.compare_side()
+        if side is None or self._one_model():
+            self.quality_note.show_for(self._results, self.source, band)
+        elif side == "a":
+            self.quality_note.show_for(self._results, self.source, band, who="A's ")
+        elif side == "b":
+            # B's map, B's model: its verdict, or both sides' when B's bundle is not at hand
+            bundle = self.bundle_b()
+            if bundle is not None:
+                self.quality_note.show_for(bundle, self.source, band, who="B's ")
+            else:
+                self.quality_note.show_pair([("B", None), ("A", self._results)], self.source, band)
+        else:
+            # B − A mixes two models: a change is only worth reading if both classify
+            self.quality_note.show_pair([("A", self._results), ("B", self.bundle_b())], self.source, band)
+
+    def compare_summary(self) -> Optional[dict]:
+        """How many ROIs of the shown class and source reach the q threshold in compare mode.
+
+        Returns
+        -------
+        summary : dict or None
+            None outside compare mode. Keys: ``q`` (threshold), ``n_significant``
+            and ``n_tested`` (ROIs with a q-value; both None when the comparison
+            has no q-values for this source and band), ``units`` (e.g. "2 vs 2
+            blocks"), ``smallest_p`` (the smallest p the test of these units can
+            give, or None), ``warnings`` (the comparison's), ``text`` (the note,
+            plain text) and ``reliable`` (False when no ROI reaches the threshold
+            or there are no q-values).
+        """
+        compare = self.state.compare
+        if compare is None or self._weights is None:
+            return None
+        meta, arrays = compare.meta or {}, compare.arrays
+        cls_i = self.class_index()
+        cls = self._results.classes[cls_i] if self._results.classes else ""
+        threshold = self.q_spin.value()
+        unit = str(meta.get("unit") or "windows")
+        units, floor = "", None
+        if "n_windows_a" in arrays and "n_windows_b" in arrays:
+            n_a = int(np.asarray(arrays["n_windows_a"]).reshape(-1)[cls_i])
+            n_b = int(np.asarray(arrays["n_windows_b"]).reshape(-1)[cls_i])
+            if unit == "subjects":
+                units = f"{int(arrays.get('n_subjects', n_a))} subjects paired"
+            else:
+                units = f"{n_a} vs {n_b} {unit}"
+        floors = meta.get("smallest_p")
+        if isinstance(floors, list) and cls_i < len(floors) and floors[cls_i] is not None:
+            floor = float(floors[cls_i])
+        source = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
+        head = f"B \u2212 A ({source}, class {cls})"
+        q = self._compare_array("q")
+        warnings = [str(w) for w in (meta.get("warnings") or [])]
+        if q is None:
+            text = f"{head}: this comparison has no q-values here; the colours are differences without a test."
+            return dict(q=threshold, n_significant=None, n_tested=None, units=units, smallest_p=floor,
+                        warnings=warnings, text=text, reliable=False)
+        row = q[cls_i]
+        n_tested = int(np.isfinite(row).sum())
+        n_sig = int((np.nan_to_num(row, nan=1.0) < threshold).sum())
+        detail = "; ".join(x for x in (units, f"smallest possible p {floor:.2g}" if floor is not None else "") if x)
+        if floor is not None and floor >= threshold:
+            detail += ", so none can"
+        detail = f" ({detail})" if detail else ""
+        reach = f"{n_sig} of {n_tested} ROIs reach q < {threshold:g}{detail}"
+        if n_sig == 0:
+            text = f"{head}: {reach}: the colours show no reliable change."
+        elif self.q_check.isChecked():
+            text = f"{head}: {reach}; only these are coloured."
+        else:
+            text = f"{head}: {reach}; the other colours are changes that are not significant."
+        return dict(q=threshold, n_significant=n_sig, n_tested=n_tested, units=units, smallest_p=floor,
+                    warnings=warnings, text=text, reliable=n_sig > 0)
+
+    def _update_compare_note(self) -> None:
+        # another view's map (overlay) is on the surface: the note about the change would describe nothing shown
+        summary = self.compare_summary() if self.overlay() is None else None
+        if summary is None:
+            self.compare_note.setVisible(False)
+            self.compare_note.setText("")
+            self.compare_note_warning = False
+            return
+        body = html.escape(summary["text"])
+        if summary["n_significant"] and not self.q_check.isChecked():
+            body += f' <a href="only-q">Colour only these {summary["n_significant"]}</a>'
+        lines = [body] + [f"<b>Warning:</b> {html.escape(w)}" for w in summary["warnings"]]
+        # plain only when what is coloured is all significant and nothing is to be warned of
+        self.compare_note_warning = bool(summary["warnings"]) or not (summary["reliable"] and self.q_check.isChecked())
+        self.compare_note.setStyleSheet(NOTE_STYLE if self.compare_note_warning else PLAIN_NOTE_STYLE)
+        self.compare_note.setText("<br>".join(lines))
+        self.compare_note.setVisible(True)
+
+    def space_note_text(self) -> str:
+        """The native-space caveat shown above the map ("" when every known space is MNI)."""
+        spaces = recording_spaces(self._results)
+        if self.state.compare is not None:
+            bundle = self.bundle_b()
+            if bundle is not None and bundle is not self._results:
+                spaces += [(f"B: {label}", space) for label, space in recording_spaces(bundle)]
+        recording = self.state.dataset
+        space = getattr(recording, "space", None)
+        if space:
+            spaces.append((f"open recording {getattr(recording, 'label', '')}".strip(), str(space)))
+        return space_caveat(spaces)
+
+    def _update_space_note(self) -> None:
+        text = self.space_note_text()
+        self.space_note.setText(text)
+        self.space_note.setVisible(bool(text))
 
     def _show_values(self, roi_values) -> None:
         rgb = self.cortex_mesh.point_data["rgb"]
@@ -1020,6 +1251,10 @@ class CortexView(QWidget):
         on = compare is not None
         for w in (self.compare_combo, self.q_check, self.q_spin):
             w.setEnabled(on)
+        self.compare_row.setVisible(on)
+        self._update_space_note()
+        if not on:
+            self._update_compare_note()
         if on:
             # Entering compare mode: the change is what the user asked to see.
             self.compare_combo.blockSignals(True)

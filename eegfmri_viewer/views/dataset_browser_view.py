@@ -1,5 +1,9 @@
 """Dataset browser: the runs of a BIDS folder as subjects ▸ sessions ▸ runs.
 
+A recording opened from single files (File ▸ Open EEG + BOLD files…, Open BOLD
+run…) is listed alone, with the same columns and, above the tree, its files,
+TR, volumes, space, events and warnings (:meth:`DatasetBrowserView.show_recording`).
+
 The tree is filled in one go from a :class:`~eegfmri_viewer.io.bids.Discovery`;
 the per-run columns (channels, sampling rate, duration, TR, volumes, events
 per class) come from reading every run's headers in one background worker, so
@@ -25,6 +29,7 @@ COLUMNS = ["Run", "Channels", "Sfreq (Hz)", "Duration (s)", "TR (s)", "Volumes",
            "Bad channels", "Mean FD (mm)", "EEG-BOLD alignment"]
 # the RunEntry index is kept on run items; skipped items hold their reason instead
 _ENTRY_ROLE = Qt.ItemDataRole.UserRole
+EMPTY_TEXT = "Open a BIDS folder, an EEG + BOLD pair or a BOLD run (File menu) to list it here."
 
 
 def run_infos(runs: list, progress=None, cancel=None) -> list:
@@ -56,6 +61,38 @@ def run_infos(runs: list, progress=None, cancel=None) -> list:
             out.append(str(exc))
     report(progress, 1.0, "runs read")
     return out
+
+
+def single_recording_text(info: dict) -> str:
+    """What the Dataset tab says above a recording opened from files.
+
+    Parameters
+    ----------
+    info : dict
+        :func:`~eegfmri_viewer.io.info.recording_info` of the recording.
+
+    Returns
+    -------
+    text : str
+        Several lines: the files, the BOLD run (volumes, TR, space), the events per
+        class and every warning.
+    """
+    from pathlib import Path
+
+    lines = ["Opened from files (not a BIDS folder):"]
+    if info.get("eeg_path"):
+        lines.append(f"EEG {Path(info['eeg_path']).name}: {info.get('n_channels')} channels, "
+                     f"{_fmt(info.get('sfreq'), 0)} Hz, {_fmt(info.get('duration_s'), 1)} s")
+    else:
+        lines.append("EEG none (fMRI only)")
+    lines.append(f"BOLD {Path(str(info.get('bold_path'))).name}: {info.get('n_volumes')} volumes, "
+                 f"TR {_fmt(info.get('tr'), 3)} s, space {info.get('space')}")
+    events = ", ".join(f"{k} {v}" for k, v in sorted((info.get("events_per_class") or {}).items()))
+    source = info.get("events_source")
+    lines.append(f"Events: {events} (from {source})" if events and source else f"Events: {events or 'none'}")
+    warnings = list(info.get("warnings") or [])
+    lines += [f"Warning: {w}" for w in warnings]
+    return "\n".join(lines)
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -93,13 +130,15 @@ class DatasetBrowserView(QWidget):
         super().__init__(parent)
         self.state = state
         self.discovery = None
+        #: the :func:`~eegfmri_viewer.io.info.recording_info` of a recording opened from files, else None
+        self.recording_info: Optional[dict] = None
         self.infos: list = []
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setUniformRowHeights(True)
         self.tree.itemSelectionChanged.connect(self._on_selection)
-        self.label = QLabel("Open a BIDS folder (File menu) to list its runs.", self)
+        self.label = QLabel(EMPTY_TEXT, self)
         self.label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -111,6 +150,7 @@ class DatasetBrowserView(QWidget):
     def show_discovery(self, discovery) -> None:
         """List ``discovery``'s runs and skipped runs, then ask for their headers."""
         self.discovery = discovery
+        self.recording_info = None
         self.infos = []
         self.tree.setUpdatesEnabled(False)
         try:
@@ -148,6 +188,24 @@ class DatasetBrowserView(QWidget):
         self.label.setText(f"{discovery.root}: {len(discovery.runs)} runs, {len(discovery.skipped)} skipped")
         if discovery.runs:
             self.headersRequested.emit(list(discovery.runs))
+
+    def show_recording(self, info: dict) -> None:
+        """List one recording opened from files (not a BIDS folder).
+
+        Parameters
+        ----------
+        info : dict
+            Its :func:`~eegfmri_viewer.io.info.recording_info`.
+        """
+        self.discovery = None
+        self.recording_info = info
+        self.tree.clear()
+        item = QTreeWidgetItem([info.get("label") or "recording"])
+        self._run_items = [item]
+        self.tree.addTopLevelItem(item)
+        self.set_infos([info])
+        self.label.setText(single_recording_text(info))
+        self.label.setToolTip("\n".join(info.get("warnings") or []))
 
     @Slot(object)
     def set_infos(self, infos: list) -> None:

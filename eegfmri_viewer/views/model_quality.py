@@ -12,7 +12,8 @@ from typing import Optional
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from eegfmri_viewer.training.chance_level import chance_sentence, chance_test, test_class_counts
+from eegfmri_viewer.training.chance_level import (chance_sentence, chance_test, class_recall_text,
+                                                  test_class_counts)
 
 WARNING_STYLE = "padding: 2px 6px; background: #fff4c2;"
 PLAIN_STYLE = "padding: 0px 6px; color: #505050;"
@@ -49,18 +50,23 @@ class ModelQualityLabel(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.compact = compact
-        self._tip = ("Accuracy of the model on the windows held out for testing, and a one-sided binomial "
-                     "test against chance: the share of the largest class among the test windows (what "
-                     "always answering that class scores). Windows of one block are correlated, so the "
-                     "test is a best case: a map whose model is not shown to beat chance shows no "
-                     "reliable saliency.")
+        self._tip = ("Accuracy of the model on the windows held out for testing, against chance: the share "
+                     "of the largest class among the test windows (what always answering that class scores). "
+                     "The block permutation test exchanges the classes of whole test blocks within each "
+                     "recording, so it holds although the windows of a block are correlated; the binomial "
+                     "test counts windows as independent and is a best case (results of earlier versions "
+                     "have only that one). A map whose model is not shown to beat chance shows no reliable "
+                     "saliency.")
         self.setToolTip(self._tip)
         self.warning = False
         self._counts_for, self._counts = None, None
         self.setVisible(False)
 
-    def show_for(self, results, modality: str, band: str = "") -> None:
-        """Describe the model behind the map shown: ``"fmri"``, or ``"eeg"`` and its ``band``."""
+    def show_for(self, results, modality: str, band: str = "", who: str = "") -> None:
+        """Describe the model behind the map shown: ``"fmri"``, or ``"eeg"`` and its ``band``.
+
+        ``who`` starts the line (e.g. ``"B's "`` for session B's model in compare mode).
+        """
         entry = model_entry(results, modality, band) if results is not None else None
         if results is not self._counts_for:
             # the views refresh this line on every class or band change: the counts once per results
@@ -71,10 +77,52 @@ class ModelQualityLabel(QLabel):
             self.setVisible(False)
             self.setText("")
             return
-        name = "fMRI model" if modality == "fmri" else f"EEG {band} model"
+        name = who + ("fMRI model" if modality == "fmri" else f"EEG {band} model")
         self.warning = not test.above_chance
         self.setStyleSheet(WARNING_STYLE if self.warning else PLAIN_STYLE)
         self.setText(f"{name}: {chance_sentence(test, compact=self.compact)}")
+        recall = class_recall_text(entry, getattr(results, "classes", ()))
+        recall = f"<p>Test windows right per class: {recall}.</p>" if recall else ""
         # in a narrow view the line is short; the whole sentence is in the tooltip
-        self.setToolTip(f"<p>{name}: {chance_sentence(test)}.</p><p>{self._tip}</p>" if self.compact else self._tip)
+        self.setToolTip((f"<p>{name}: {chance_sentence(test)}.</p>" if self.compact else "")
+                        + f"{recall}<p>{self._tip}</p>")
+        self.setVisible(True)
+
+    def show_pair(self, sides, modality: str, band: str = "") -> None:
+        """One line for a map made from two models (compare mode's B − A): each model's verdict.
+
+        Parameters
+        ----------
+        sides : sequence of (str, results or None)
+            A label (``"A"``, ``"B"``) and the bundle of each side; None when that
+            side's bundle is not at hand (its accuracy is then unknown).
+        modality, band : str
+            As for :meth:`show_for`.
+
+        Highlighted when any side's model is not shown to beat chance (or its
+        accuracy is unknown while the other's is known); hidden when no side
+        records an accuracy.
+        """
+        name = "fMRI model" if modality == "fmri" else f"EEG {band} model"
+        parts, tips, known, warning = [], [], 0, False
+        for label, results in sides:
+            entry = model_entry(results, modality, band) if results is not None else None
+            test = chance_test(entry, bundle_test_counts(results)) if entry else None
+            if test is None:
+                parts.append(f"{label}'s {name}: accuracy not known")
+                warning = True
+                continue
+            known += 1
+            warning = warning or not test.above_chance
+            parts.append(f"{label}'s {name}: {chance_sentence(test, compact=True)}")
+            tips.append(f"<p>{label}'s {name}: {chance_sentence(test)}.</p>")
+        if not known:
+            self.warning = False
+            self.setVisible(False)
+            self.setText("")
+            return
+        self.warning = warning
+        self.setStyleSheet(WARNING_STYLE if warning else PLAIN_STYLE)
+        self.setText("; ".join(parts) + ("; read the change with caution" if warning else ""))
+        self.setToolTip("".join(tips) + f"<p>{self._tip}</p>")
         self.setVisible(True)

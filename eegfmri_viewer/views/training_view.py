@@ -50,6 +50,59 @@ def _default_source(state) -> str:
     return root if root and Path(root).is_dir() else ""
 
 
+def _on_eeg_clock(events: Path, eeg) -> bool:
+    """Whether ``events`` is the EEG's BIDS events file (EEG clock), which ``analyze --events`` does not take."""
+    if not eeg:
+        return False
+    eeg = Path(str(eeg))
+    stem = eeg.name[: -len(".fif.gz")] if eeg.name.lower().endswith(".fif.gz") else eeg.stem
+    base = stem.rsplit("_", 1)[0] if "_" in stem else stem
+    return events == eeg.with_name(base + "_events.tsv")
+
+
+def source_note_text(recording, source: str) -> str:
+    """Why Start would not analyse the recording in view, or ``""`` when it would.
+
+    Parameters
+    ----------
+    recording : Recording or None
+        The recording in view.
+    source : str
+        The BIDS root in the form.
+
+    Returns
+    -------
+    text : str
+        For a recording opened from files (no BIDS folder): that this dock analyses
+        BIDS folders, with the ``analyze --bold`` command that analyses the files;
+        for a recording of another BIDS folder than ``source``: that Start analyses
+        ``source``.
+    """
+    from eegfmri_viewer.state.bad_channels import dataset_key
+
+    if recording is None:
+        return ""
+    key = dataset_key(recording)
+    root = key if key and Path(key).is_dir() else ""
+    if root:
+        if not source or Path(source).expanduser().resolve() == Path(root):
+            return ""
+        return (f"Start analyses the BIDS root {source}, not the folder of the recording in view ({root}).")
+    bold = getattr(recording, "bold_path", None)
+    eeg = getattr(recording, "eeg_path", None)
+    events = getattr(getattr(recording, "events", None), "source", None)
+    command = "eegfmri-viewer analyze" + (f" --bold {bold}" if bold else "")
+    if events and Path(str(events)).suffix.lower() == ".tsv" and not _on_eeg_clock(Path(str(events)), eeg):
+        command += f" --events {events}"
+    if eeg:
+        command += f" --eeg {eeg}"
+    command += " --out FOLDER"
+    name = Path(str(eeg or bold)).name
+    where = (f"Start analyses the BIDS root {source}, not the recording in view ({name}), which was opened "
+             "from files" if source else f"The recording in view ({name}) was opened from files, not a BIDS folder")
+    return f"{where}: this dock analyses BIDS folders. Analyse the open files with: {command}"
+
+
 class TrainingView(QWidget):
     """Settings form generated from :class:`AnalysisConfig`, with live training curves.
 
@@ -141,7 +194,7 @@ class TrainingView(QWidget):
         # what set_default_source last filled in: a path the user typed is never replaced
         self._auto_source = self._auto_out = ""
         self.set_default_source(_default_source(state))
-        state.datasetChanged.connect(lambda _rec: self.set_default_source(_default_source(state)))
+        state.datasetChanged.connect(self._on_dataset)
         # one row: the low tab row leaves room for two lines before the form
         paths.addWidget(QLabel("BIDS root"))
         paths.addWidget(self.source_edit, 1)
@@ -153,6 +206,13 @@ class TrainingView(QWidget):
                                       "data, is never replaced.")
         paths.addWidget(self.replace_check)
         layout.addLayout(paths)
+        # what Start analyses when it is not the recording in view (a single-file recording, another folder)
+        self.source_note = QLabel("")
+        self.source_note.setWordWrap(True)
+        self.source_note.setStyleSheet("color: #9a6700;")
+        self.source_note.setVisible(False)
+        layout.addWidget(self.source_note)
+        self.source_edit.textChanged.connect(lambda _t: self._update_source_note())
         self.bad_summary = QLabel("")
         self.bad_summary.setWordWrap(True)
         self.bad_summary.setToolTip("Channels marked bad in the Signals view (click a channel's name there) are "
@@ -218,8 +278,32 @@ class TrainingView(QWidget):
 
     def set_fallback_source(self, root: str) -> None:
         """The BIDS root to offer while no dataset is in view (the demo's); a dataset loaded later replaces it."""
-        if not self.source_edit.text().strip():
+        if not self.source_edit.text().strip() and self.state.dataset is None:
             self.set_default_source(root)
+
+    def _on_dataset(self, recording) -> None:
+        """Follow the BIDS folder of the recording in view.
+
+        A recording opened from single files has no BIDS folder, and this dock
+        analyses BIDS folders: a folder filled in earlier (the demo's) is taken
+        away rather than left for Start to analyse in its place, and
+        :attr:`source_note` says how to analyse the open files.
+        """
+        root = _default_source(self.state)
+        if root:
+            self.set_default_source(root)
+        elif recording is not None and self.source_edit.text().strip() == self._auto_source:
+            if self.out_edit.text().strip() == self._auto_out:
+                self.out_edit.setText("")
+            self.source_edit.setText("")
+            self._auto_source = self._auto_out = ""
+        self._update_source_note()
+
+    def _update_source_note(self) -> None:
+        """Say what Start analyses when it is not the BIDS folder of the recording in view."""
+        text = source_note_text(self.state.dataset, self.source_edit.text().strip())
+        self.source_note.setText(text)
+        self.source_note.setVisible(bool(text))
 
     # -- form ------------------------------------------------------------------
     @staticmethod
@@ -317,7 +401,8 @@ class TrainingView(QWidget):
             return False
         source, out_dir = self.source_edit.text().strip(), self.out_edit.text().strip()
         if not source or not out_dir:
-            self.message.setText("Invalid settings: the BIDS root and the output folder are required.")
+            self.message.setText("Invalid settings: the BIDS root and the output folder are required."
+                                 + (f" {self.source_note.text()}" if not source and self.source_note.text() else ""))
             return False
         self._clear_curves()
         self.progress_bar.setValue(0)

@@ -47,6 +47,15 @@ class WorkerFailure:
         return f"{self.worker_name}: {type(self.exception).__name__}: {self.exception}"
 
 
+def _is_expected(exc: BaseException) -> bool:
+    """True for bad input (``InputError`` and its subclasses, e.g. ``BundleError``).
+
+    Matched by class name along the MRO: an exception rebuilt from an analysis child
+    process is of the same classes, and this module imports no core package.
+    """
+    return any(cls.__name__ == "InputError" for cls in type(exc).__mro__)
+
+
 class _Thread(QThread):
     """Runs the call; its signals are emitted from the worker thread."""
 
@@ -247,6 +256,12 @@ class FunctionWorker(QObject):
         elif outcome == "cancelled":
             log.info("worker %s cancelled", self.name)
             self.cancelled.emit()
+        elif _is_expected(payload.exception):
+            # bad input is the user's to fix, not a bug: one line, as the dialog says it; the
+            # traceback stays out of the Log dock (at DEBUG in the log file, for a bug report)
+            log.warning("%s: %s", self.name, str(payload.exception).strip() or type(payload.exception).__name__)
+            log.debug("worker %s failed:\n%s", self.name, payload.traceback)
+            self.failed.emit(payload)
         else:
             log.error("worker %s failed:\n%s", self.name, payload.traceback)
             self.failed.emit(payload)

@@ -1,0 +1,265 @@
+"""Opening single files in the viewer: a BOLD run alone, an EEG + BOLD pair, a lone EEG file;
+what the Dataset tab and the Training dock then show; bad input in the Log (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from eegfmri_viewer import app as app_module, cli
+from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.workers import FunctionWorker
+from io_testdata import make_bids_run, write_bold, write_tsv
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = app_module.MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    for box in list(win.error_dialogs):
+        box.close()
+    win.pool.stop_all()
+    win.close()
+    win.uninstall_exception_hooks()
+
+
+def _bold_run(folder: Path):
+    """A BOLD run outside any BIDS tree, with its events: 10 volumes of 2 s, two classes."""
+    bold = write_bold(folder / "scan_bold.nii.gz", n_vol=10, tr=2.0)
+    events = write_tsv(folder / "my_events.tsv", ["onset", "duration", "trial_type"],
+                       [(2.0, 2.0, "faces"), (8.0, 2.0, "houses"), (14.0, 2.0, "faces")])
+    return bold, events
+
+
+def _answer_file_dialogs(qtbot, answers: list):
+    """Answer the next Qt file dialogs in turn: a path selects that file, None cancels."""
+    pending = list(answers)
+    deadline = time.monotonic() + 10.0
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            if time.monotonic() < deadline:  # never left to answer a later test's dialogs
+                QTimer.singleShot(20, answer)
+            return
+        path = pending.pop(0)
+        if path is None:
+            dialog.reject()
+        else:
+            dialog.selectFile(str(path))
+            dialog.accept()
+        if pending:
+            QTimer.singleShot(20, answer)
+
+    QTimer.singleShot(20, answer)
+    return pending
+
+
+def _action(window, text: str):
+    for action in window.file_menu.actions():
+        if action.text().replace("&", "") == text:
+            return action
+    raise AssertionError(f"no File menu entry {text!r}: {[a.text() for a in window.file_menu.actions()]}")
+
+
+def test_open_eeg_bold_with_no_eeg_opens_the_bold_run_alone(qtbot, window, tmp_path):
+    bold, events = _bold_run(tmp_path)
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_eeg_bold(None, bold, events)
+    rec = window.state.dataset
+    assert rec.eeg is None and rec.bold.shape[3] == 10
+    assert sorted(rec.events.counts()) == ["faces", "houses"]
+    # every view shows a recording without EEG without failing
+    for dock in window.docks.values():
+        dock.ensure_built()
+    qtbot.waitUntil(window.views_settled, timeout=30000)
+    qtbot.wait(200)
+    assert not window.error_dialogs
+
+
+def test_file_menu_opens_a_bold_run_alone_through_its_dialogs(qtbot, window, tmp_path):
+    bold, events = _bold_run(tmp_path)
+    _answer_file_dialogs(qtbot, [bold, events])
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        _action(window, "Open BOLD run (fMRI only)...").trigger()
+    assert window.state.dataset.bold_path == bold.resolve()
+    assert window.state.dataset.events.counts() == {"faces": 2, "houses": 1}
+
+
+def test_eeg_dialog_then_cancelled_bold_opens_nothing_and_says_why(qtbot, window, tmp_path):
+    root = make_bids_run(tmp_path / "one", sub="01")
+    eeg = next((root / "sub-01" / "eeg").glob("*_eeg.vhdr"))
+    _answer_file_dialogs(qtbot, [eeg, None])
+    _action(window, "Open EEG + BOLD files...").trigger()
+    assert window.state.dataset is None
+    assert "together with its BOLD run" in window.statusBar().currentMessage()
+
+
+def test_open_path_of_a_bold_nifti_opens_it_with_its_bids_events(qtbot, window, tmp_path):
+    root = make_bids_run(tmp_path / "bids", sub="01", eeg=False)
+    bold = next((root / "sub-01" / "func").glob("*_bold.nii.gz"))
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        assert window.open_path(bold)
+    assert window.state.dataset.eeg is None
+    assert window.state.dataset.events.counts() == {"open": 2, "closed": 1}
+
+
+def test_a_lone_eeg_file_says_it_is_opened_with_its_bold_run(qtbot, window, tmp_path):
+    lone = tmp_path / "eeglab_data.set"
+    lone.write_bytes(b"")
+    shown = []
+    window.errorShown.connect(lambda exc, _tb: shown.append(exc))
+    assert not window.open_path(lone)
+    assert len(shown) == 1 and isinstance(shown[0], InputError)
+    assert "together with its BOLD run" in str(shown[0]) and "Open EEG + BOLD files" in str(shown[0])
+    assert window.state.dataset is None
+
+
+def test_dataset_tab_lists_the_single_file_recording(qtbot, window, tmp_path):
+    bold, events = _bold_run(tmp_path)
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_bold(bold, events)
+    browser = window.docks["Dataset"].ensure_built()
+    text = browser.label.text()
+    assert "Open a BIDS folder" not in text
+    assert "scan_bold.nii.gz" in text and "10 volumes" in text and "TR 2 s" in text
+    assert f"space {window.state.dataset.space}" in text
+    assert "faces 2" in text and "houses 1" in text
+    assert browser.tree.topLevelItemCount() == 1
+    row = browser.tree.topLevelItem(0)
+    assert row.text(4) == "2" and row.text(5) == "10"
+    assert "faces: 2" in row.text(6)
+    # a native-space BOLD: its warning is shown there too
+    native = write_bold(tmp_path / "native" / "nat_bold.nii.gz", n_vol=10, tr=2.0, mni=False)
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_bold(native, events)
+    warnings = window.state.dataset.warnings
+    assert warnings, "a native-space image is expected to carry a warning"
+    assert all(f"Warning: {w}" in browser.label.text() for w in warnings)
+
+
+def test_training_dock_does_not_keep_the_demo_root_for_a_single_file_recording(qtbot, window, tmp_path):
+    view = window.docks["Training"].ensure_built()
+    assert view.source_edit.text() == str(app_module.demo_dir())  # offered while nothing is open
+    bold, events = _bold_run(tmp_path)
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_bold(bold, events)
+    assert view.source_edit.text() == ""
+    assert view.source_note.isVisibleTo(view)
+    note = view.source_note.text()
+    assert "opened from files" in note and f"--bold {bold.resolve()}" in note and f"--events {events.resolve()}" in note
+    started = []
+    view.start_requested.connect(lambda *a: started.append(a))
+    view.out_edit.setText(str(tmp_path / "out"))
+    assert not view.request_start()
+    assert started == [] and "this dock analyses BIDS folders" in view.message.text()
+    # a BIDS root typed by the user stays, and the dock says it is not the recording in view
+    other = make_bids_run(tmp_path / "study", sub="01")
+    view.source_edit.setText(str(other))
+    assert f"Start analyses the BIDS root {other}" in view.source_note.text()
+    # a recording of a BIDS folder is followed again, with no note
+    view.source_edit.setText("")
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_path(other)
+    qtbot.waitUntil(lambda: view.source_edit.text() == str(other.resolve()), timeout=15000)
+    assert not view.source_note.isVisibleTo(view)
+
+
+def test_training_dock_built_after_a_single_file_opened_offers_no_demo(qtbot, window, tmp_path):
+    bold, events = _bold_run(tmp_path)
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_bold(bold, events)
+    view = window.docks["Training"].ensure_built()
+    assert view.source_edit.text() == ""
+
+
+def _bad_input(progress=None, cancel=None):
+    raise InputError("/data/run_eeg.vhdr", "EEG shorter than BOLD (200.0 s < 300.0 s)")
+
+
+def _bug(progress=None, cancel=None):
+    raise ZeroDivisionError("bad divisor in phase 1")
+
+
+def test_bad_input_is_one_log_line_without_traceback_a_bug_keeps_its_traceback(qtbot, caplog):
+    caplog.set_level(logging.INFO, logger="eegfmri_viewer")
+    worker = FunctionWorker(_bad_input, name="open EEG + BOLD")
+    with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
+        worker.start()
+    assert isinstance(blocker.args[0].exception, InputError)
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO and "open EEG + BOLD" in r.getMessage()]
+    assert len(shown) == 1 and shown[0].levelno == logging.WARNING
+    message = shown[0].getMessage()
+    assert "EEG shorter than BOLD" in message and "\n" not in message and "Traceback" not in message
+    assert shown[0].exc_info is None
+    caplog.clear()
+    worker = FunctionWorker(_bug, name="phase 1")
+    with qtbot.waitSignal(worker.failed, timeout=5000):
+        worker.start()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and "Traceback" in errors[0].getMessage() and "bad divisor" in errors[0].getMessage()
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=2000)
+
+
+def test_info_of_a_lone_eeg_file_says_what_is_needed(tmp_path):
+    from eegfmri_viewer.io.info import dataset_info
+
+    lone = tmp_path / "eeglab_data.set"
+    lone.write_bytes(b"")
+    with pytest.raises(InputError, match="together with its BOLD run.*--bold FILE"):
+        dataset_info(lone)
+
+
+def test_open_option_help_lists_what_it_opens():
+    text = " ".join(cli.build_parser().format_help().split())
+    assert "a BIDS folder, a results folder, or a BOLD NIfTI" in text
+    assert "An EEG file is opened together with its BOLD run" in text
+
+
+def test_eeg_shorter_than_bold_is_a_dialog_and_one_log_warning(qtbot, window, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="eegfmri_viewer")
+    root = make_bids_run(tmp_path / "one", sub="01")
+    eeg = next((root / "sub-01" / "eeg").glob("*_eeg.vhdr"))
+    bold = write_bold(tmp_path / "long_bold.nii.gz", n_vol=40, tr=2.0)  # 80 s of BOLD, 24 s of EEG
+    with qtbot.waitSignal(window.errorShown, timeout=15000) as blocker:
+        window.open_eeg_bold(eeg, bold)
+    assert isinstance(blocker.args[0], InputError) and "shorter than the BOLD run" in str(blocker.args[0])
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO and "shorter than the BOLD run" in r.getMessage()]
+    assert [r.levelno for r in shown] == [logging.WARNING]
+    assert "Traceback" not in shown[0].getMessage() and shown[0].getMessage().startswith("open EEG + BOLD: ")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # the Log dock shows what the log holds at INFO and above: no traceback there
+    log_view = window.docks["Log"].ensure_built()
+    qtbot.waitUntil(lambda: any("shorter than the BOLD run" in line for line in log_view.lines()), timeout=5000)
+    # (the dock also lists what earlier windows of this process logged: only this failure's lines count)
+    assert not [line for line in log_view.lines() if "alignment.py" in line or "check_eeg_covers_bold" in line]
+    assert window.state.dataset is None
+
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not (REAL / "fmri_studyforrest_localizer").is_dir(), reason="real data not present")
+def test_real_bold_run_opens_alone_and_a_real_eeglab_file_asks_for_its_bold(qtbot, window):
+    folder = REAL / "fmri_studyforrest_localizer"
+    bold = folder / "sub-01_task-oneback_run-1_bold.nii.gz"
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=30000):
+        assert window.open_path(bold)  # as `eegfmri-viewer --open BOLD` does
+    assert window.state.dataset.bold.shape[3] == 156
+    text = window.docks["Dataset"].ensure_built().label.text()
+    assert "156 volumes" in text and "space native" in text and "face 32" in text
+    eeglab = sorted((REAL / "eeg_eeglab_sample").glob("*.set"))
+    if eeglab:
+        shown = []
+        window.errorShown.connect(lambda exc, _tb: shown.append(str(exc)))
+        assert not window.open_path(eeglab[0])
+        assert shown and "together with its BOLD run" in shown[0]
