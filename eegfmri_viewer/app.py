@@ -534,6 +534,9 @@ class MainWindow(QMainWindow):
         self._previous_hooks: Optional[tuple] = None
         self._first_expose: Optional[_FirstExpose] = None
         self._analysis_workers: dict[int, FunctionWorker] = {}
+        # (weak reference to the recording last opened from files, its RecordingFiles): what the Training dock
+        # analyses while that recording is in view, with the TR as the user gave it
+        self._opened_files: Optional[tuple] = None
         # None, or while open_demo works: "pending"; then "reused", "opened", "analysed", "failed", "cancelled"
         self.demo_outcome: Optional[str] = None
         self._demo_worker: Optional[FunctionWorker] = None
@@ -881,8 +884,27 @@ class MainWindow(QMainWindow):
         shown = Path(eeg_path if eeg_path is not None else bold_path).name if bold_path is not None else "files"
         worker = FunctionWorker(open_files, eeg_path, bold_path, events_path, tr, name=name)
         worker.finished.connect(self._show_single_recording)
+        # before the dataset changes, so that the Training dock knows the files (and the TR given) as it follows
+        worker.finished.connect(lambda recording, tr=tr: self._remember_files(recording, tr))
         worker.finished.connect(self.state.set_dataset)
         return self.run_worker(worker, f"opening {shown}")
+
+    def _remember_files(self, recording, tr: Optional[float]) -> None:
+        """Keep the files ``recording`` was opened from, and tell the built views that analyse them."""
+        import weakref
+
+        from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.io.single import RecordingFiles
+
+        try:
+            files = RecordingFiles.from_recording(recording, tr=tr)
+        except InputError:
+            self._opened_files = None
+            return
+        self._opened_files = (weakref.ref(recording), files)
+        for dock in self.docks.values():
+            if dock.view is not None and hasattr(dock.view, "set_recording_files"):
+                dock.view.set_recording_files(recording, files)
 
     def open_bold(self, bold_path, events_path=None, tr: Optional[float] = None) -> FunctionWorker:
         """Open a BOLD run alone (fMRI only) with its events; see :meth:`open_eeg_bold`."""
@@ -1078,19 +1100,29 @@ class MainWindow(QMainWindow):
             if hasattr(view, "set_fallback_source"):
                 # the dataset the view knows of wins; else the demo that File > Open demo writes
                 view.set_fallback_source(str(demo_dir()))
+            if hasattr(view, "set_recording_files") and self._opened_files is not None:
+                recording = self._opened_files[0]()
+                if recording is not None:
+                    view.set_recording_files(recording, self._opened_files[1])
             view.start_requested.connect(lambda source, out_dir, config, v=view: self._start_requested(v, source, out_dir,
                                                                                                       config))
             view.cancel_requested.connect(lambda v=view: self._cancel_analysis(v))
 
-    def _start_requested(self, view: QWidget, source: str, out_dir: str, config: dict) -> Optional[FunctionWorker]:
-        """A Start of the Training view: refuse an output folder that may not be written before training."""
+    def _start_requested(self, view: QWidget, source, out_dir: str, config: dict) -> Optional[FunctionWorker]:
+        """A Start of the Training view: refuse an output folder that may not be written before training.
+
+        ``source`` is a BIDS root, or the open recording's ``RecordingFiles``
+        (whose folders the output may not lie in).
+        """
         from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.io.single import RecordingFiles
         from eegfmri_viewer.results import check_bundle_destination
 
         replace = getattr(view, "replace_check", None)
         force = bool(replace is not None and replace.isChecked())
+        inputs = source.paths() if isinstance(source, RecordingFiles) else [source]
         try:
-            check_bundle_destination(out_dir, force=force, inputs=[source],
+            check_bundle_destination(out_dir, force=force, inputs=inputs,
                                      force_name="\u201cReplace earlier results\u201d",
                                      out_name="\u201cOutput folder\u201d")
         except InputError as exc:
@@ -1098,9 +1130,12 @@ class MainWindow(QMainWindow):
             return None
         return self.start_analysis(view, source, out_dir, config, force=force)
 
-    def start_analysis(self, view: QWidget, source: str, out_dir: str, config: dict,
+    def start_analysis(self, view: QWidget, source, out_dir: str, config: dict,
                        force: bool = False) -> FunctionWorker:
         """Run ``analyze`` for ``view`` (a Training view), then load its bundle into the state.
+
+        ``source`` is a BIDS root (str) or a recording's ``RecordingFiles``
+        (analysed as ``analyze --bold`` does).
 
         The pipeline runs in a child process (see :func:`eegfmri_viewer.workers.analysis_worker`):
         training holds the GIL for long stretches, and in a thread of this

@@ -62,15 +62,19 @@ def bundle_sessions(bundle) -> List[str]:
     Returns
     -------
     sessions : list of str
-        Distinct non-empty session labels in order of first appearance; empty
-        when the bundle records no sessions.
+        The labels that name a session, sorted, as the comparison knows them
+        (:func:`eegfmri_viewer.comparison.compare.recorded_sessions`: ``""``,
+        ``"None"`` and ``"n/a"`` are no session); empty when the bundle
+        records none.
     """
+    from eegfmri_viewer.comparison.compare import recorded_sessions
+
     if bundle is None:
         return []
     sessions = bundle.get("windows", "session")
     if sessions is None:
         return []
-    return [s for s in dict.fromkeys(str(x) for x in sessions) if s]
+    return recorded_sessions(sessions)
 
 
 @dataclass

@@ -110,6 +110,17 @@ def _load_bundle_b(comparison, bundle):
     return load_bundle(path_b)
 
 
+def export_inputs(bundle, comparison=None) -> list:
+    """The data the bundles shown were computed from, which an export must stay out of.
+
+    (The bundles themselves are refused by the writers, with their own message.)
+    """
+    from eegfmri_viewer.results import read_bundle_inputs
+
+    folders = [bundle.path] + ([comparison.meta.get("bundle_b")] if comparison is not None else [])
+    return [p for f in folders if f for p in read_bundle_inputs(f)]
+
+
 def build_and_write_report(path, bundle, comparison=None, cortex_images=None, q_threshold: float = 0.05,
                            progress=None, cancel=None) -> Path:
     """Build the HTML report and write it atomically (worker thread).
@@ -132,8 +143,8 @@ def build_and_write_report(path, bundle, comparison=None, cortex_images=None, q_
 
     from eegfmri_viewer.report.html import check_report_path
 
-    # the save dialog has asked before replacing a file; a bundle is never written into
-    check_report_path(path, force=True)
+    # the save dialog has asked before replacing a file; a bundle or its data are never written into
+    check_report_path(path, force=True, inputs=export_inputs(bundle, comparison))
     report(progress, 0.0, "report")
     bundle_b = _load_bundle_b(comparison, bundle)
     text = build_report(bundle, comparison=comparison, bundle_b=bundle_b, cortex_images=cortex_images,
@@ -246,8 +257,8 @@ class ExportActions(QObject):
         from eegfmri_viewer.report.html import check_report_path
 
         try:
-            # before the cortex images are rendered: a bundle is never written into
-            check_report_path(path, force=True)
+            # before the cortex images are rendered: a bundle or its data are never written into
+            check_report_path(path, force=True, inputs=export_inputs(bundle, self.state.compare))
         except InputError as exc:
             self._problem(exc)
             return None
@@ -356,7 +367,7 @@ class ExportActions(QObject):
         from eegfmri_viewer.report.tables import existing_tables
 
         try:
-            check_files_folder(folder, "tables")
+            check_files_folder(folder, "tables", inputs=export_inputs(self.state.results, self.state.compare))
         except InputError as exc:
             self._problem(exc)
             return None
@@ -389,8 +400,8 @@ class ExportActions(QObject):
         if bundle is None:
             return None
         try:
-            # before the worker starts: never the bundle itself or a folder inside one
-            check_files_folder(folder, "tables")
+            # before the worker starts: never the bundle itself, a folder inside one, or its data
+            check_files_folder(folder, "tables", inputs=export_inputs(bundle, self.state.compare))
         except InputError as exc:
             self._problem(exc)
             return None

@@ -7,7 +7,8 @@ complete.
 
 Replacing is guarded here, in the writers every caller (command line and GUI)
 goes through: an output never is, contains or lies inside the input data (nor
-the folder that holds an input file), and
+the folder that holds an input file, or the BIDS dataset around it; see
+:func:`check_not_input` for the folders too general to count), and
 ``force`` only replaces a folder of the kind being written (or an empty one),
 never anything else. The final folder or file gets the permissions the user's
 umask gives (the temporary names are created private, 0700 / 0600).
@@ -213,15 +214,64 @@ def _dataset_of(file: Path) -> Optional[Path]:
     return next((folder for folder in file.parents if _is_dataset(folder)), None)
 
 
+def _subjects_root_of(file: Path) -> Optional[Path]:
+    """The folder above the ``sub-<label>`` folder on the path of ``file`` that names it, else None.
+
+    A file in ``<root>/sub-01/func/`` belongs to a BIDS-like dataset ``<root>``
+    even without ``dataset_description.json`` (a copied or hand-made one). The
+    subject folder must name the file (``sub-01_...``), as BIDS names it, so
+    that a folder merely called ``sub-projects`` does not make its parent a dataset.
+    """
+    subjects = [folder for folder in file.parents
+                if folder.name.startswith("sub-") and file.name.startswith(folder.name + "_")]
+    return subjects[-1].parent if subjects else None
+
+
+def _too_general(folder: Path) -> bool:
+    """Whether ``folder`` holds too much besides the input data to be protected as a whole.
+
+    A file directly in the home folder, the temporary folder, a file system's
+    root or a mount point says nothing about the rest of that folder: only the
+    file itself is input data then.
+    """
+    general = {Path.home().resolve(), Path(tempfile.gettempdir()).resolve()}
+    return folder in general or folder == Path(folder.anchor) or os.path.ismount(folder)
+
+
 def _in_file_folder_derivatives(path: Path, folder: Path) -> bool:
     """:func:`_in_derivatives` for the folder of an input file: only a folder that is a BIDS dataset has them."""
     return _is_dataset(folder) and _in_derivatives(path, folder)
 
 
-def _folder_advice(inp: Path, where: str) -> str:
-    """Where to write instead of into ``inp`` (a folder outside it; for a BIDS root its derivatives too)."""
+def _file_folders(inp: Path) -> list:
+    """``(folder, relation)`` for each folder an input file protects, nearest first.
+
+    Its own folder and the folder above its outermost ``sub-*`` folder, unless
+    too general (:func:`_too_general`), and the BIDS dataset that holds it
+    (any of them with ``dataset_description.json`` is named a dataset).
+    """
+    folders = []
+    for folder in (inp.parent, _subjects_root_of(inp), _dataset_of(inp)):
+        if folder is None or any(folder == known for known, _ in folders):
+            continue
+        if _is_dataset(folder):
+            folders.append((folder, "dataset"))
+        elif not _too_general(folder):
+            folders.append((folder, "folder"))
+    return folders
+
+
+def _folder_advice(inp: Path, where: str, file_folder: bool = False) -> str:
+    """Where to write instead of into ``inp`` (a folder outside it; for a BIDS root its derivatives too).
+
+    ``inp`` is an input folder, an input file standing for its folder, or
+    (``file_folder``) a folder protected for an input file in it, which has
+    derivatives only as a BIDS dataset.
+    """
     if inp.is_file():
         folder, has_derivatives = inp.parent, _is_dataset(inp.parent)
+    elif file_folder:
+        folder, has_derivatives = inp, _is_dataset(inp)
     else:
         folder, has_derivatives = inp, _looks_like_bids_root(inp)
     advice = f"choose a folder outside {folder}{where}"
@@ -230,19 +280,28 @@ def _folder_advice(inp: Path, where: str) -> str:
     return advice
 
 
-def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name: Optional[str] = None) -> Path:
+def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name: Optional[str] = None,
+                    whole: bool = True) -> Path:
     """Refuse an output that is, contains or lies inside one of ``inputs``.
 
     An input file stands for the folder that holds it as well: loose files
     (``analyze --bold FILE --events FILE``) are the input data of the folder
     they lie in, so an output may not lie inside that folder either (the
     folder itself contains the file, so it is refused as such), nor inside
-    the BIDS dataset that holds the file. This is decided from the paths
+    the BIDS dataset that holds the file: the nearest folder with
+    ``dataset_description.json``, and the folder above the outermost
+    ``sub-*`` folder on the file's path. This is decided from the paths
     alone, never from the folder's permissions, so it holds for root too.
+
+    The file's own folder and the ``sub-*`` root are not protected when they
+    are the home folder, the temporary folder, a file system's root or a mount
+    point: an input ``~/bold.nii.gz`` says nothing of ``~/results``, so only
+    the file itself (and an output that is or contains it) is refused then.
 
     A folder inside a BIDS root's ``derivatives/<pipeline>/`` is allowed (BIDS
     keeps the outputs of analyses there), but not in ``derivatives/fmriprep``,
-    which the readers take input from.
+    which the readers take input from, nor in a ``sub-*`` root without
+    ``dataset_description.json``.
 
     Parameters
     ----------
@@ -255,6 +314,12 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name:
     out_name : str, optional
         What the user sets the output with (``"--out"``, or the GUI's field),
         for the advice in the message.
+    whole : bool
+        Whether the output replaces ``path`` as a whole (a folder or file
+        written by a rename), so that holding an input would destroy it. When
+        False (files written into a folder that is kept), a ``path`` holding
+        inputs further down is allowed, but not an input folder itself nor a
+        folder an input file protects.
     """
     path = Path(path).expanduser().resolve()
     found = {}
@@ -266,14 +331,14 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name:
             found.setdefault("is", inp)
         elif inp in path.parents and not _in_derivatives(path, inp):
             found.setdefault("lies inside", inp)
-        elif path in inp.parents:
+        elif path in inp.parents and whole:
             found.setdefault("contains", inp)
         elif inp.is_file():
-            if inp.parent in path.parents and not _in_file_folder_derivatives(path, inp.parent):
-                found.setdefault("lies inside the folder of", inp)
-            dataset = _dataset_of(inp)
-            if dataset is not None and dataset in path.parents and not _in_file_folder_derivatives(path, dataset):
-                found.setdefault("lies inside the dataset of", (dataset, inp))
+            for folder, relation in _file_folders(inp):
+                if ((folder in path.parents or (folder == path and not whole))
+                        and not _in_file_folder_derivatives(path, folder)):
+                    key = "lies inside the folder of" if relation == "folder" else "lies inside the dataset of"
+                    found.setdefault(key, (folder, inp))
     where = f" for {out_name}" if out_name else ""
     # the most direct relation names the problem best (a BIDS root rather than a file in it)
     for relation in ("is", "lies inside", "contains"):
@@ -284,12 +349,15 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name:
             raise InputError(path, f"{relation} the input {inp}; the {what} must be written outside "
                                    f"the input data ({advice})")
     if "lies inside the folder of" in found:
-        inp = found["lies inside the folder of"]
-        raise InputError(path, f"lies inside {inp.parent}, the folder that holds the input file {inp.name}; "
-                               f"the {what} must be written outside the input data ({_folder_advice(inp, where)})")
+        folder, inp = found["lies inside the folder of"]
+        relation = "is" if folder == path else f"lies inside {folder},"
+        raise InputError(path, f"{relation} the folder that holds the input file {inp.name}; the {what} must be "
+                               f"written outside the input data "
+                               f"({_folder_advice(folder, where, file_folder=True)})")
     if "lies inside the dataset of" in found:
         dataset, inp = found["lies inside the dataset of"]
-        raise InputError(path, f"lies inside the BIDS dataset {dataset}, which holds the input file {inp.name}; "
+        relation = "is the BIDS dataset" if dataset == path else f"lies inside the BIDS dataset {dataset},"
+        raise InputError(path, f"{relation} which holds the input file {inp.name}; "
                                f"the {what} must be written outside the input data "
                                f"({_folder_advice(dataset / 'dataset_description.json', where)})")
     return path
@@ -422,8 +490,13 @@ def check_output_file(path, force: bool = False, inputs: Iterable = (), what: st
     return check_creatable(path, what)
 
 
-def check_files_folder(folder, what: str = "tables") -> Path:
+def check_files_folder(folder, what: str = "tables", inputs: Iterable = (), out_name: Optional[str] = None) -> Path:
     """Check a folder that files are written into (kept if it exists): never a results bundle or inside one.
+
+    Nor one of ``inputs``, inside one, or a folder an input file protects
+    (:func:`check_not_input`); a folder that holds input data further down is
+    fine, as the files are only added to it. ``out_name`` is where the
+    messages say to choose another folder (``"--out"``).
 
     Returns
     -------
@@ -433,7 +506,8 @@ def check_files_folder(folder, what: str = "tables") -> Path:
     Raises
     ------
     InputError
-        ``folder`` is a file, is or lies inside a results bundle, or cannot be created.
+        ``folder`` is a file, is or lies inside a results bundle or the input
+        data, or cannot be created.
     """
     folder = Path(folder).expanduser().resolve()
     bundle = enclosing_bundle(folder)
@@ -441,6 +515,7 @@ def check_files_folder(folder, what: str = "tables") -> Path:
         relation = "is the results bundle" if bundle == folder else f"lies inside the results bundle {bundle}"
         raise InputError(folder, f"{relation}; choose another folder for the {what} "
                                  "(a bundle holds only what 'analyze' wrote)")
+    check_not_input(folder, inputs, what, out_name=out_name, whole=False)
     if folder.exists():
         if not folder.is_dir():
             raise InputError(folder, f"is a file; choose a folder for the {what}")

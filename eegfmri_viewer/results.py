@@ -190,33 +190,50 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def _strict_json(value: Any) -> Any:
+def strict_json(value: Any) -> Any:
     """``value`` with NaN and infinities as None, so that the file is standard JSON (``null``)."""
     if isinstance(value, dict):
-        return {k: _strict_json(v) for k, v in value.items()}
+        return {k: strict_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_strict_json(v) for v in value]
+        return [strict_json(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _strict_json(value.tolist())
+        return strict_json(value.tolist())
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
         return None
     return value
 
 
-def _nan_for_null(value: Any) -> Any:
-    """The inverse of :func:`_strict_json` for ``metrics.json``, whose every ``null`` is a missing number."""
+#: ``metrics.json`` keys whose values are numbers (or lists of numbers): there ``null`` was NaN.
+_NUMERIC_KEY_ENDINGS = ("acc", "loss", "monitor", "p_value")
+
+
+def _nan_for_null(value: Any, numeric: bool = False) -> Any:
+    """The inverse of :func:`strict_json` for the numbers of ``metrics.json`` (accuracies, losses, p-values).
+
+    Other ``null`` values stay None.
+    """
     if isinstance(value, dict):
-        return {k: _nan_for_null(v) for k, v in value.items()}
+        return {k: _nan_for_null(v, str(k).endswith(_NUMERIC_KEY_ENDINGS)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_for_null(v) for v in value]
-    return float("nan") if value is None else value
+        return [_nan_for_null(v, numeric) for v in value]
+    return float("nan") if value is None and numeric else value
 
 
 def _write_json(path: Path, data: Any) -> None:
     # Python would write NaN, which JSON readers of other languages refuse
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(_strict_json(data), fh, indent=2, default=_json_default, allow_nan=False)
+        json.dump(strict_json(data), fh, indent=2, default=_json_default, allow_nan=False)
         fh.write("\n")
+
+
+def _recorded_inputs(manifest: Any, dataset: Any) -> list:
+    """The input paths recorded in a bundle's manifest (``input_files``) and dataset (``source``)."""
+    files = manifest.get("input_files") if isinstance(manifest, dict) else None
+    inputs = [Path(p) for p in (files if isinstance(files, dict) else {}) if isinstance(p, str) and p]
+    source = dataset.get("source") if isinstance(dataset, dict) else None
+    if isinstance(source, str) and source and Path(source).is_absolute():
+        inputs.append(Path(source))
+    return inputs
 
 
 def bundle_inputs(bundle: ResultsBundle) -> list:
@@ -224,11 +241,35 @@ def bundle_inputs(bundle: ResultsBundle) -> list:
 
     A bundle is never written onto, around or inside these.
     """
-    inputs = [Path(p) for p in (bundle.manifest.get("input_files") or {})]
-    source = bundle.dataset.get("source")
-    if isinstance(source, str) and source and Path(source).is_absolute():
-        inputs.append(Path(source))
-    return inputs
+    return _recorded_inputs(bundle.manifest, bundle.dataset)
+
+
+def read_bundle_inputs(folder) -> list:
+    """:func:`bundle_inputs` of the bundle in ``folder``, read from its JSON files only.
+
+    For commands that read bundles and write elsewhere (``report``,
+    ``tables``, ``compare``): their output must stay out of the data the
+    bundles were computed from, checked before the arrays are loaded. A
+    missing or unreadable ``manifest.json`` / ``dataset.json`` gives what the
+    other file records (or nothing): loading the bundle reports the problem.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A results bundle folder.
+
+    Returns
+    -------
+    inputs : list of Path
+        The recorded input files and, for a BIDS root, that folder.
+    """
+    parsed = []
+    for name in ("manifest.json", "dataset.json"):
+        try:
+            parsed.append(json.loads((Path(folder).expanduser() / name).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            parsed.append(None)
+    return _recorded_inputs(*parsed)
 
 
 def check_bundle_destination(path, force: bool = False, inputs=(), force_name: str = "--force",

@@ -126,3 +126,99 @@ def test_child_log_records_are_sent_as_plain_messages():
     assert sent == [{"kind": "log", "name": "eegfmri_viewer.test_child_log", "level": logging.WARNING,
                      "message": "band gamma has no power"}]
     json.dumps(sent)
+
+
+# -- a recording's loose files instead of a BIDS folder ------------------------------------------
+def _loose_bold_run(folder: Path):
+    """A BOLD file (60 volumes, TR 2 s) and its events (2 blocks each of face / house) in ``folder``."""
+    from io_testdata import write_bold, write_tsv
+
+    bold = write_bold(folder / "scan_bold.nii.gz", n_vol=60, tr=2.0)
+    events = write_tsv(folder / "scan_events.tsv", ["onset", "duration", "trial_type"],
+                       [(10 + 20 * i, 14, ("face", "house")[i % 2]) for i in range(4)])
+    return bold, events
+
+
+def _fast_fmri_config():
+    # fMRI only: phase 2 and the EEG models do not run; the Dosenbach atlas keeps the graph small
+    return fast_config().with_overrides(preprocessing={"atlas": "dosenbach2010"})
+
+
+def test_recording_files_round_trip_through_json(tmp_path):
+    from eegfmri_viewer.io.single import RecordingFiles
+
+    files = RecordingFiles(tmp_path / "a" / ".." / "scan_bold.nii.gz", events=tmp_path / "ev.tsv", tr=2)
+    assert files.bold == str(tmp_path / "scan_bold.nii.gz") and files.tr == 2.0 and files.eeg is None
+    assert RecordingFiles.from_dict(json.loads(json.dumps(files.to_dict()))) == files
+    assert files.paths() == [str(tmp_path / "scan_bold.nii.gz"), str(tmp_path / "ev.tsv")]
+    assert files.command("OUT").endswith(f"--events {tmp_path / 'ev.tsv'} --tr 2 --out OUT")
+    with pytest.raises(InputError, match="unknown keys subject"):
+        RecordingFiles.from_dict({"bold": str(files.bold), "subject": "01"})
+
+
+def test_child_opens_recording_files_and_writes_a_bundle_naming_the_bold(tmp_path):
+    from eegfmri_viewer.io.single import RecordingFiles
+    from eegfmri_viewer.results import load_bundle
+
+    bold, events = _loose_bold_run(tmp_path / "data")
+    fractions, epochs = [], []
+    out = analyze_in_process(RecordingFiles(bold, events=events), tmp_path / "res", _fast_fmri_config(),
+                             progress=lambda f, m: fractions.append((f, m)), on_epoch=epochs.append,
+                             torch_threads=1)
+    assert out == tmp_path / "res"
+    bundle = load_bundle(out)
+    assert bundle.dataset["source"] == [str(bold.resolve())]
+    assert bundle.dataset["modalities"] == ["fmri"]
+    assert bundle.dataset["recordings"][0]["bold_path"] == str(bold.resolve())
+    assert any("scan_bold" in m or "open" in m.lower() for f, m in fractions if f <= 0.1), fractions[:5]
+    assert fractions[-1][0] == pytest.approx(1.0)
+    assert all(a[0] <= b[0] + 1e-9 for a, b in zip(fractions, fractions[1:])), "progress went backwards"
+    assert {e["stage"] for e in epochs} == {"fmri"}
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["scan_bold.nii.gz", "scan_events.tsv"]
+    assert no_children_left()
+
+
+def test_an_output_in_the_folder_of_the_files_is_refused_before_a_child_starts(tmp_path, monkeypatch):
+    import eegfmri_viewer.pipeline.analysis_process as analysis_process
+    from eegfmri_viewer.io.single import RecordingFiles
+
+    def must_not_start(*args, **kwargs):
+        raise AssertionError("a child process was started although the output was refused")
+
+    monkeypatch.setattr(analysis_process.multiprocessing, "get_context", must_not_start)
+    data = tmp_path / "data"
+    bold, events = _loose_bold_run(data)
+    for out in (data / "res", data / "deeper" / "res", data):
+        with pytest.raises(InputError, match="holds the input file|contains the input") as info:
+            analyze_in_process(RecordingFiles(bold, events=events), out, _fast_fmri_config(), force=True)
+        assert str(out) in str(info.value)
+    # the events file's own folder is protected as well
+    other = tmp_path / "events_here"
+    moved = other / "ev.tsv"
+    other.mkdir()
+    moved.write_bytes(events.read_bytes())
+    with pytest.raises(InputError, match="ev.tsv"):
+        analyze_in_process(RecordingFiles(bold, events=moved), other / "res", None)
+    with pytest.raises(InputError, match="subjects and sessions"):
+        analyze_in_process(RecordingFiles(bold, events=events), tmp_path / "res", None, subjects=["01"])
+    assert sorted(p.name for p in data.iterdir()) == ["scan_bold.nii.gz", "scan_events.tsv"]
+    assert not (tmp_path / "res").exists()
+
+
+def test_recording_files_of_a_recording_leave_out_events_on_the_eeg_clock(tmp_path):
+    from eegfmri_viewer.io.recording import Recording
+    from eegfmri_viewer.io.single import RecordingFiles
+
+    def recording(events_path):
+        return Recording(subject="01", session=None, task="x", run=None, eeg=None,
+                         eeg_path=tmp_path / "sub-01_task-x_eeg.vhdr", bold=None,
+                         bold_path=tmp_path / "scan_bold.nii.gz", tr=2.0, events=None, alignment=None,
+                         confounds=None, space="MNI", events_path=events_path)
+
+    # the EEG's BIDS events file is on the EEG clock: not an --events file; open_files finds it by name
+    eeg_clock = RecordingFiles.from_recording(recording(tmp_path / "sub-01_task-x_events.tsv"))
+    assert eeg_clock.events is None and eeg_clock.eeg == str(tmp_path / "sub-01_task-x_eeg.vhdr")
+    bold_clock = RecordingFiles.from_recording(recording(tmp_path / "scan_events.tsv"), tr=2.5)
+    assert bold_clock.events == str(tmp_path / "scan_events.tsv") and bold_clock.tr == 2.5
+    assert bold_clock.describe() == ("scan_bold.nii.gz (+ events scan_events.tsv, + EEG sub-01_task-x_eeg.vhdr, "
+                                     "+ TR 2.5 s)")

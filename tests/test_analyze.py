@@ -153,7 +153,12 @@ def test_analyze_small_demo_writes_documented_bundle(small_demo, tmp_path):
         assert confusion.shape == (n_cls, n_cls) and confusion.sum() == test.sum() == entry["n_test"]
         assert np.trace(confusion) == np.sum(pred[test] == w["labels"][test])
         assert entry["block_test"]["n_blocks"] == len(np.unique(w["blocks"][test]))
-        assert 0 < entry["block_test"]["p_value"] <= 1
+        # the stored test is the one the stored predictions give, block labels exchanged within each run
+        from eegfmri_viewer.training.chance_level import block_permutation_test
+
+        assert entry["block_test"] == block_permutation_test(w["labels"][test], pred[test], w["blocks"][test],
+                                                             w["recording"][test], seed=b.config["training"]["seed"])
+    assert sorted(set(w["recording"])) == sorted(r["label"] for r in b.dataset["recordings"])
     assert {e["stage"] for e in epochs} >= {"fmri", "eeg_alpha", "eeg_beta"}
     # dataset, manifest, weights
     assert b.dataset["modalities"] == ["eeg", "fmri"] and len(b.dataset["recordings"]) == 2

@@ -169,10 +169,23 @@ def test_block_test_does_not_count_the_windows_of_a_block_as_independent():
     pred = np.repeat([0, 0, 1, 1, 0, 1], 10)
     binomial = chance_test({"test_acc": 40 / 60, "n_test": 60, "chance": 1 / 3, "n_test_per_class": [20, 20, 20]})
     assert binomial.p_value < 1e-6 and binomial.above_chance
-    result = block_permutation_test(labels, pred, blocks, np.zeros(60), n_permutations=20000, seed=1)
+    result = block_permutation_test(labels, pred, blocks, np.zeros(60))
     exact = _exact_block_p(labels, pred, blocks)
     assert result["n_blocks"] == 6 and result["unit"] == "blocks within recordings"
-    assert result["p_value"] == pytest.approx(exact, abs=0.01) and exact > 0.05
+    # 90 distinct arrangements of [0, 0, 1, 1, 2, 2]: counted, not sampled
+    assert result["exact"] and result["n_arrangements"] == 90 and result["n_permutations"] == 0
+    assert result["p_value"] == pytest.approx(exact, abs=1e-12) and exact > 0.05
+    # sampled instead (a stratum limit below 90): close to the exact value
+    import eegfmri_viewer.training.chance_level as chance_level
+
+    limit = chance_level.MAX_EXACT_ARRANGEMENTS
+    try:
+        chance_level.MAX_EXACT_ARRANGEMENTS = 10
+        sampled = block_permutation_test(labels, pred, blocks, np.zeros(60), n_permutations=20000, seed=1)
+    finally:
+        chance_level.MAX_EXACT_ARRANGEMENTS = limit
+    assert not sampled["exact"] and sampled["n_permutations"] == 20000
+    assert sampled["p_value"] == pytest.approx(exact, abs=0.01)
     entry = {"test_acc": 40 / 60, "test_balanced_acc": 40 / 60, "n_test": 60, "chance": 1 / 3,
              "n_test_per_class": [20, 20, 20], "block_test": result}
     test = chance_test(entry)
@@ -182,8 +195,28 @@ def test_block_test_does_not_count_the_windows_of_a_block_as_independent():
                            "not shown to beat chance (block permutation p = 0.")
     assert "binomial p < 0.001); read the map with caution" in text
     assert chance_sentence(test, compact=True).startswith(f"not above chance (p = {result['p_value']:.3g})")
-    # the same seed repeats the p-value
-    assert block_permutation_test(labels, pred, blocks, np.zeros(60), n_permutations=20000, seed=1) == result
+    assert block_permutation_test(labels, pred, blocks, np.zeros(60), seed=7) == result  # exact: no seed involved
+
+
+def test_block_test_never_reports_less_than_the_blocks_allow():
+    from eegfmri_viewer.training.chance_level import block_permutation_test
+
+    # one test block per class in one run, all right: 6 arrangements, so p = 1/6 at best (exact)
+    labels = np.repeat([0, 1, 2], 4)
+    result = block_permutation_test(labels, labels.copy(), np.repeat([0, 1, 2], 4), np.zeros(12))
+    assert result["exact"] and result["p_value"] == pytest.approx(1 / 6)
+    # sampled p-values are held at that floor too
+    import eegfmri_viewer.training.chance_level as chance_level
+
+    limit = chance_level.MAX_EXACT_ARRANGEMENTS
+    try:
+        chance_level.MAX_EXACT_ARRANGEMENTS = 1
+        for seed in range(20):
+            sampled = block_permutation_test(labels, labels.copy(), np.repeat([0, 1, 2], 4), np.zeros(12),
+                                             n_permutations=200, seed=seed)
+            assert sampled["p_value"] >= 1 / 6
+    finally:
+        chance_level.MAX_EXACT_ARRANGEMENTS = limit
 
 
 def test_block_test_passes_a_model_right_on_many_blocks_and_exchanges_labels_within_recordings_only():
@@ -196,13 +229,15 @@ def test_block_test_passes_a_model_right_on_many_blocks_and_exchanges_labels_wit
     recordings = np.repeat(np.arange(4), 18)
     pred = labels.copy()
     pred[5] = (pred[5] + 1) % 3
-    result = block_permutation_test(labels, pred, blocks, recordings, n_permutations=2000)
-    assert result["p_value"] == pytest.approx(1 / 2001) and result["n_blocks"] == 24
+    result = block_permutation_test(labels, pred, blocks, recordings)
+    # exact over the 90 ** 4 arrangements (strata convolved): only the observed one gets 71 of 72 windows right
+    assert result["exact"] and result["n_arrangements"] == 90 ** 4 and result["n_blocks"] == 24
+    assert result["p_value"] == pytest.approx(1 / 90 ** 4, rel=1e-9)
     # a model that only tells the recordings apart, where each recording holds one class: within a
     # recording there is nothing to exchange, so nothing shows it decodes the classes
     labels = np.repeat([0, 1, 2, 0], 18)
-    result = block_permutation_test(labels, labels.copy(), blocks, recordings, n_permutations=500)
-    assert result["p_value"] == 1.0
+    result = block_permutation_test(labels, labels.copy(), blocks, recordings)
+    assert result["p_value"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="different classes"):
         block_permutation_test(np.array([0, 1]), np.array([0, 1]), np.array([3, 3]), np.zeros(2))
 

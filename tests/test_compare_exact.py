@@ -158,13 +158,19 @@ def test_native_space_is_said_beside_the_coordinates(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "na"), str(tmp_path / "nb"), "--out", str(tmp_path / "cmp"),
                  "--permutations", "20"]) == 0
     err = capsys.readouterr().err
-    assert "warning: the BOLD of na (native) and nb (native) is not in MNI space" in err
+    assert "warning: The BOLD of na and nb is in native space, not MNI" in err
     summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert summary["space"] == "native"
     assert "not coordinates in these data" in summary["notes"]["coords"]
-    assert any("not in MNI space" in w for w in summary["warnings"])
+    assert any("is in native space, not MNI" in w for w in summary["warnings"])
     # one side native, one MNI: mixed, and the native side is named
     space, note, warning = coordinate_space({"before": "MNI152NLin2009cAsym", "after": "native"})
-    assert space == "mixed" and "after (native)" in warning and "before" not in warning
+    assert space == "mixed" and "The BOLD of after is in native space" in warning and "before" not in warning
+    # unknown is not called native (nor "not MNI")
+    space, note, warning = coordinate_space({"before": "MNI", "after": ["unknown"]})
+    assert space == "mixed" and "The BOLD of after is of unknown space" in warning
+    assert "native space" not in warning and "not MNI" not in warning and "perhaps not coordinates" in note
+    # two MNI templates: MNI, no warning
+    assert coordinate_space({"a": "MNI152NLin6Asym", "b": "MNI152NLin2009cAsym"})[::2] == ("MNI", None)
     # bundles that do not record the space: nothing claimed
     assert coordinate_space({"a": None, "b": None})[0] is None

@@ -395,3 +395,21 @@ def test_file_compare_dialog_starts_the_comparison(gui, bundles, qtbot):
     assert "Compare mode" in window.statusBar().currentMessage()
     window.compare_actions.leave()
     assert window.state.compare is None
+
+
+def test_compare_dialog_offers_only_the_sessions_the_comparison_knows(tmp_path):
+    from eegfmri_viewer.app_compare import bundle_sessions
+    from eegfmri_viewer.comparison.compare import CompareError, session_data
+    from eegfmri_viewer.results import load_bundle
+
+    make_bundle(tmp_path / "a", phase2=False)
+    bundle = load_bundle(tmp_path / "a")
+    n = len(bundle.arrays["windows"]["labels"])
+    # BIDS "n/a", a missing label ("") and one written as None are no session
+    bundle.arrays["windows"]["session"] = np.array(["2", "n/a", "1", "", "None", "2"] * n)[:n]
+    assert bundle_sessions(bundle) == ["1", "2"]
+    with pytest.raises(CompareError, match=r"sessions: 1, 2\)"):
+        session_data(bundle, "n/a-nothing")
+    bundle.arrays["windows"]["session"] = np.array(["n/a"] * n)
+    assert bundle_sessions(bundle) == []
+    assert bundle_sessions(None) == []

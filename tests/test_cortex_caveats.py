@@ -1,6 +1,6 @@
 """What the Cortex 3-D view says beside its map so that nobody over-reads it.
 
-* Native-space data: the ROI positions are MNI atlas coordinates, so a map of a
+* Native-space (or unknown-space) data: the ROI positions are MNI atlas coordinates, so a map of a
   BOLD image that is not registered to MNI is not the subject's anatomy.
 * Compare mode: how many ROIs of the shown class reach the q threshold (and the
   smallest p the tested units allow), the comparison's warnings, and the
@@ -111,17 +111,21 @@ def _compare(window, path_b, qtbot):
 
 
 def test_space_caveat_names_native_and_unknown_recordings_only():
-    from eegfmri_viewer.views.cortex_view import space_caveat
+    from eegfmri_viewer.io import space
+    from eegfmri_viewer.views import cortex_view
 
+    # the GUI's words are the core's (compare, report and tables say the same: tests/test_space_wording.py)
+    assert cortex_view.space_caveat is space.space_caveat and cortex_view.recording_spaces is space.recording_spaces
+    space_caveat = space.space_caveat
     assert space_caveat([("r1", "MNI"), ("r2", "MNI152NLin2009cAsym")]) == ""
     assert space_caveat([]) == ""
     text = space_caveat([("r1", "MNI"), ("sub-01 run-1", "native")])
-    assert "Native-space data (sub-01 run-1)" in text and "MNI coordinates" in text and "r1" not in text
-    assert "not the subject's anatomy" in text
+    assert "The BOLD of sub-01 run-1 is in native space, not MNI" in text and "MNI coordinates" in text
+    assert "r1" not in text
     text = space_caveat([("r1", "unknown")])
-    assert "unknown space (r1)" in text and "Native-space" not in text
+    assert "The BOLD of r1 is of unknown space" in text and "native space" not in text and "not MNI" not in text
     # a BIDS space- entity other than MNI (e.g. T1w) is not MNI either
-    assert "Native-space data (r3)" in space_caveat([("r3", "T1w")])
+    assert "The BOLD of r3 is in native space" in space_caveat([("r3", "T1w")])
 
 
 def test_native_space_results_say_so_beside_the_map(gui, bundles):
@@ -134,7 +138,7 @@ def test_native_space_results_say_so_beside_the_map(gui, bundles):
     assert not view.space_note.isVisible()
     window.state.set_results(_with_space(bundle, "native"))
     note = view.space_note
-    assert note.isVisible() and "Native-space data" in note.text() and "MNI coordinates" in note.text()
+    assert note.isVisible() and "is in native space, not MNI" in note.text() and "MNI coordinates" in note.text()
     assert bundle.dataset["recordings"][0]["label"] in note.text()
     assert "Register the BOLD to MNI" in note.toolTip()
     window.state.set_results(None)
@@ -158,7 +162,9 @@ def test_compare_note_counts_rois_reaching_q_and_shows_the_warnings(gui, bundles
     assert view.compare_note.isVisible() and view.compare_note_warning
     assert f"0 of {n_rois} ROIs reach q &lt; 0.05" in text or f"0 of {n_rois} ROIs reach q < 0.05" in text
     assert f"{N_BLOCKS} vs {N_BLOCKS} blocks" in text and "no reliable change" in text
-    assert "smallest possible p 0.33, so none can" in text
+    # in the words of the CLI and the report (comparison/resolution.py)
+    assert f"({N_BLOCKS} vs {N_BLOCKS} blocks; smallest possible p 0.33; exact: all 6 relabellings; none can " \
+           "reach q &lt; 0.05)" in text
     assert "class rest" in text
     # the comparison's warnings (same input files) are beside the map, not only in the Log
     assert result.meta.get("warnings")
@@ -239,6 +245,7 @@ def test_an_open_native_space_recording_is_named_in_the_note(gui, tmp_path):
     recording = open_files(None, bold, tmp_path / "sub-01_task-x_events.tsv")
     assert recording.space == "native"
     window.state.set_dataset(recording)
-    assert view.space_note.isVisible() and "Native-space data (open recording sub-01 task-x)" in view.space_note.text()
+    assert view.space_note.isVisible()
+    assert "The BOLD of open recording sub-01 task-x is in native space" in view.space_note.text()
     window.state.set_dataset(None)
     assert not view.space_note.isVisible()

@@ -165,7 +165,8 @@ def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsy
     assert (out / "recording_coupling.csv").exists() and not (out / "changes.csv").exists()
     # never replaced without --force, and the message says how
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out)]) == 2
-    assert "already holds" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "already holds" in err  # the prefix of every command's errors
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out), "--sessions", "1", "2",
                  "--unit", "subjects", "--permutations", "200", "--force"]) == 0
     rows = _read(out / "changes.csv")
@@ -173,7 +174,10 @@ def test_tables_command_writes_the_tables_and_the_paired_changes(tmp_path, capsy
     assert float(lagged["diff"]) < -0.25 and float(lagged["p"]) == pytest.approx(2 / 64)  # 6 subjects, exact
     assert main(["tables", str(tmp_path / "paired"), "--out", str(out), "--sessions", "1", "2",
                  "--compare", str(tmp_path / "base")]) == 2
-    assert "not both" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("error: give either --compare RESULTS_B or --sessions A B, not both")
+    assert main(["report", str(tmp_path / "paired"), "--out", str(tmp_path / "r.html"), "--sessions", "1", "2",
+                 "--compare", str(tmp_path / "base")]) == 2
+    assert capsys.readouterr().err.startswith("error: give either --compare RESULTS_B or --sessions A B, not both")
 
 
 def test_tables_of_fmri_only_bundle_skip_what_is_missing_and_never_overwrite(bundles, tmp_path):
@@ -398,3 +402,34 @@ def test_export_report_with_comparison(window, bundles, qtbot, tmp_path):
         img.load()
         assert img.width > 50 and img.height > 50
     window.compare_actions.leave()
+
+
+def test_exports_stay_out_of_the_data_the_results_were_computed_from(tmp_path):
+    import json
+
+    from bundle_factory import make_bundle
+
+    from eegfmri_viewer.app_export import export_inputs
+    from eegfmri_viewer.atomic_write import check_files_folder
+    from eegfmri_viewer.report.html import check_report_path
+    from eegfmri_viewer.results import load_bundle
+
+    data = tmp_path / "data"
+    data.mkdir()
+    bold = data / "run_bold.nii.gz"
+    bold.write_bytes(b"not touched")
+    make_bundle(tmp_path / "res")
+    manifest = tmp_path / "res" / "manifest.json"
+    content = json.loads(manifest.read_text())
+    content["input_files"] = {str(bold): "0" * 64}
+    manifest.write_text(json.dumps(content))
+    bundle = load_bundle(tmp_path / "res", verify=False)
+    inputs = export_inputs(bundle)
+    assert [Path(p).resolve() for p in inputs] == [bold.resolve()]
+    # the save dialog's "replace" never reaches an input file, nor the folder that holds it
+    with pytest.raises(InputError, match="run_bold.nii.gz"):
+        check_report_path(bold, force=True, inputs=inputs)
+    with pytest.raises(InputError, match="run_bold.nii.gz"):
+        check_files_folder(data, "tables", inputs=inputs)
+    assert bold.read_bytes() == b"not touched"
+    assert check_report_path(tmp_path / "report.html", force=True, inputs=inputs) == (tmp_path / "report.html").resolve()

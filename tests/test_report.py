@@ -169,13 +169,13 @@ def test_report_of_a_session_comparison_lists_eeg_bold_correlation_changes(tmp_p
     first = f"alpha {bundle.get('saliency', 'roi_names')[139]} {a['lagged_r_a'][2, 139]:.3g} {a['lagged_r_b'][2, 139]:.3g}"
     assert first in text
     # 2 and 2 recordings: said to be shown, not tested
-    assert "there are 6 ways to relabel them, so no p-value can be below about 0.33: these changes are shown, " \
+    assert "there are 6 ways to relabel them, so no p-value can be below 0.33: these changes are shown, " \
            "not tested" in text
     # 4 and 4 (the demo): testable, but one change alone cannot pass FDR over 264 ROIs, and the report says so
     add_recording_coupling(bundle, 4, {(2, 139): -0.5})
     result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=200)
     text = " ".join(_parse(build_report(bundle, comparison=result)).text)
-    assert "70 ways to relabel them, so no p-value can be below about 0.029, and with the FDR correction over " \
+    assert "70 ways to relabel them, so no p-value can be below 0.029, and with the FDR correction over " \
            "the 264 ROIs of a band a change reaches q < 0.05 only together with many others" in text
 
 
@@ -194,7 +194,30 @@ def test_report_of_a_paired_comparison_says_how_it_was_paired(tmp_path):
     assert "With 6 subjects there are 64 sign patterns, so no p-value can be below 0.031" in text
     assert "optimistic" not in text  # the window-level warning is for window-level tests
     # each class says how many subjects it paired, and so its own floor
-    assert "rest: 0 significant ROI(s) (6 subject(s) paired; no p below 0.031)" in text
+    # (in the words of the CLI and the GUI: comparison/resolution.py)
+    assert "rest: 0 significant ROI(s) [6 subjects paired; smallest possible p 0.031; exact: all 64 sign " \
+           "patterns]" in text
+    assert "No ROI can be significant" not in text
+
+
+def test_report_flags_paired_classes_that_no_roi_can_reach(tmp_path):
+    from bundle_factory import add_paired_recordings
+
+    from eegfmri_viewer.comparison.resolution import class_resolution_text, unreachable_classes
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    add_paired_recordings(bundle, 3, {(2, 139): -0.3})
+    result = compare_bundles(bundle, session_a="1", session_b="2", n_permutations=200, unit="subjects")
+    # 3 subjects: 8 sign patterns, so no p below 2 / 8 = 0.25, whatever the change
+    assert unreachable_classes(result) == list(range(len(bundle.classes)))
+    assert class_resolution_text(result, 0) == ("3 subjects paired; smallest possible p 0.25; exact: all 8 sign "
+                                                "patterns; none can reach q < 0.05")
+    page = build_report(bundle, comparison=result, render_cortex=False)
+    assert "<b>No ROI can be significant</b> in every class: with so few paired subjects the sign-flip test has " \
+           "too few distinct sign patterns" in page
+    text = " ".join(_parse(page).text)
+    assert f"{bundle.classes[0]}: 0 significant ROI(s) [3 subjects paired; smallest possible p 0.25" in text
 
 
 
@@ -311,10 +334,12 @@ def test_report_of_native_space_data_says_the_mni_coordinates_do_not_fit(tmp_pat
     plain = " ".join(_parse(text).text)
     # no table calls the atlas coordinates MNI positions of this image
     assert "<th>MNI x, y, z (mm)</th>" not in text
-    assert "<th>atlas x, y, z (mm; MNI, which does not fit this native-space image)</th>" in text
+    assert "<th>atlas x, y, z (mm; MNI, which does not fit the native-space BOLD)</th>" in text
     # the cortex section says so where the images are drawn
     cortex = text.split("<h2>Saliency on the cortex")[1].split("<h2>")[0]
-    assert '<p class="warn">The BOLD images were analysed in native space, not MNI' in cortex
+    labels = " and ".join(rec["label"] for rec in bundle.dataset["recordings"])
+    assert f'<p class="warn">The BOLD of {labels} is in native space, not MNI' in cortex
+    assert "unknown" not in cortex  # native data are not called of unknown space
     # each recording's warning once, not again without its label
     for rec in bundle.dataset["recordings"]:
         assert plain.count(rec["warnings"][0]) == 1
@@ -325,8 +350,8 @@ def test_report_of_native_space_data_says_the_mni_coordinates_do_not_fit(tmp_pat
     cmp = compare_bundles(before, load_bundle(tmp_path / "b"), n_permutations=50, unit="windows")
     text = build_report(before, comparison=cmp, bundle_b=load_bundle(tmp_path / "b"), render_cortex=False)
     changed = text.split("<h2>What changed")[1]
-    assert "which does not fit this native-space image" in changed
-    assert changed.count("not in MNI space") + changed.count("not MNI") == 1  # said once, by compare or here
+    assert "which does not fit the native-space BOLD" in changed
+    assert changed.count("not MNI") == 1  # said once, by compare (meta["space"] "mixed") or here
 
 
 def test_most_salient_regions_are_positive_and_have_bold_signal(tmp_path):
@@ -377,7 +402,8 @@ def test_saliency_table_marks_rois_without_bold_and_the_bold_space(tmp_path, cap
 
     save_bundle(tmp_path / "native", bundle)
     assert main(["tables", str(tmp_path / "native"), "--out", str(tmp_path / "t2")]) == 0
-    assert "note: The BOLD images were analysed in native space, not MNI" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "note: The BOLD of " in err and "is in native space, not MNI" in err
 
 
 def test_training_figure_leaves_out_validation_accuracy_without_validation_windows(tmp_path):

@@ -56,6 +56,10 @@ def test_json_files_are_standard_json_and_missing_numbers_come_back_as_nan(tmp_p
     fmri = loaded.metrics["phase1"]["fmri"]
     assert np.isnan(fmri["val_acc"]) and np.isnan(fmri["history"][0]["val_acc"]) and fmri["test_acc"] == 0.75
     assert loaded.dataset["mean_fd_mm"] is None  # outside metrics.json null stays null
+    # in metrics.json only numbers come back as NaN: a field that may be None stays None
+    bundle.metrics["phase2"] = {"val_loss": [1.0, None], "chosen": None}
+    loaded = load_bundle(save_bundle(tmp_path / "res2", bundle))
+    assert np.isnan(loaded.metrics["phase2"]["val_loss"][1]) and loaded.metrics["phase2"]["chosen"] is None
 
 
 def test_existing_folder_needs_force(tmp_path):

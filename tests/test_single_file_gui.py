@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from eegfmri_viewer import app as app_module, cli
@@ -147,39 +147,52 @@ def test_dataset_tab_lists_the_single_file_recording(qtbot, window, tmp_path):
     assert all(f"Warning: {w}" in browser.label.text() for w in warnings)
 
 
-def test_training_dock_does_not_keep_the_demo_root_for_a_single_file_recording(qtbot, window, tmp_path):
+def test_training_dock_analyses_the_open_single_file_recording(qtbot, window, tmp_path):
     view = window.docks["Training"].ensure_built()
     assert view.source_edit.text() == str(app_module.demo_dir())  # offered while nothing is open
-    bold, events = _bold_run(tmp_path)
+    bold, events = _bold_run(tmp_path / "run")
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
         window.open_bold(bold, events)
-    assert view.source_edit.text() == ""
+    # file mode: the source names the open recording and cannot be edited; the demo root is gone
+    assert view.source_edit.isReadOnly() and view.source_label.text() == "Analyse"
+    assert view.source_edit.text() == "open recording: scan_bold.nii.gz (+ events my_events.tsv)"
+    assert view.recording_files().bold == str(bold.resolve())
+    assert view.recording_files().events == str(events.resolve())
+    # the proposed output lies outside the folder holding the files (that folder is input data)
+    out = tmp_path / "scan_bold-results"
+    assert view.out_edit.text() == str(out)
+    # the note is a hint with the equivalent command line, no longer a refusal
     assert view.source_note.isVisibleTo(view)
     note = view.source_note.text()
-    assert "opened from files" in note and f"--bold {bold.resolve()}" in note and f"--events {events.resolve()}" in note
+    assert "Start analyses the open recording's files" in note and "this dock analyses BIDS folders" not in note
+    assert f"--bold {bold.resolve()} --events {events.resolve()} --out {out}" in note
     started = []
     view.start_requested.connect(lambda *a: started.append(a))
-    view.out_edit.setText(str(tmp_path / "out"))
-    assert not view.request_start()
-    assert started == [] and "this dock analyses BIDS folders" in view.message.text()
-    # a BIDS root typed by the user stays, and the dock says it is not the recording in view
+    # an output inside the files' folder is refused before anything starts
+    view.out_edit.setText(str(tmp_path / "run" / "res"))
+    assert view.request_start()
+    assert view.message.text().startswith("Not started: ") and "the folder that holds the input file" in \
+        view.message.text(), view.message.text()
+    assert window.pool.running() == [] and view.start_button.isEnabled()
+    assert not (tmp_path / "run" / "res").exists()
+    assert started[0][0] == view.recording_files() and started[0][1] == str(tmp_path / "run" / "res")
+    # a BIDS folder opened next brings the folder mode back, following that folder
     other = make_bids_run(tmp_path / "study", sub="01")
-    view.source_edit.setText(str(other))
-    assert f"Start analyses the BIDS root {other}" in view.source_note.text()
-    # a recording of a BIDS folder is followed again, with no note
-    view.source_edit.setText("")
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
         window.open_path(other)
     qtbot.waitUntil(lambda: view.source_edit.text() == str(other.resolve()), timeout=15000)
-    assert not view.source_note.isVisibleTo(view)
+    assert not view.source_edit.isReadOnly() and view.source_label.text() == "BIDS root"
+    assert view.recording_files() is None and not view.source_note.isVisibleTo(view)
 
 
-def test_training_dock_built_after_a_single_file_opened_offers_no_demo(qtbot, window, tmp_path):
-    bold, events = _bold_run(tmp_path)
+def test_training_dock_built_after_a_single_file_opened_analyses_it_with_the_tr_given(qtbot, window, tmp_path):
+    bold, events = _bold_run(tmp_path / "run")
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
-        window.open_bold(bold, events)
+        window.open_bold(bold, events, tr=2.0)
     view = window.docks["Training"].ensure_built()
-    assert view.source_edit.text() == ""
+    assert view.source_edit.text() == "open recording: scan_bold.nii.gz (+ events my_events.tsv, + TR 2 s)"
+    assert view.recording_files().tr == 2.0 and "--tr 2 --out" in view.source_note.text()
+    assert view.out_edit.text() == str(tmp_path / "scan_bold-results")
 
 
 def _bad_input(progress=None, cancel=None):
@@ -263,3 +276,44 @@ def test_real_bold_run_opens_alone_and_a_real_eeglab_file_asks_for_its_bold(qtbo
         window.errorShown.connect(lambda exc, _tb: shown.append(str(exc)))
         assert not window.open_path(eeglab[0])
         assert shown and "together with its BOLD run" in shown[0]
+
+
+@pytest.mark.timeout(180)
+def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_results(qtbot, window, tmp_path):
+    import json
+    import multiprocessing
+
+    from io_testdata import write_bold as write
+
+    data = tmp_path / "data"
+    bold = write(data / "scan_bold.nii.gz", n_vol=60, tr=2.0)
+    events = write_tsv(data / "scan_events.tsv", ["onset", "duration", "trial_type"],
+                       [(10 + 20 * i, 14, ("face", "house")[i % 2]) for i in range(4)])
+    dock = window.docks["Training"]
+    dock.show()
+    dock.raise_()
+    view = dock.ensure_built()
+    with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
+        window.open_bold(bold)  # its events: the BIDS-named scan_events.tsv beside it
+    assert view.recording_files().events == str(events.resolve())
+    # small and fast: fMRI only (no phase 2), two epochs, the 160-ROI atlas
+    for key, value in {("training", "epochs"): 2, ("training", "patience"): 0, ("phase1", "hidden"): "8",
+                       ("phase1", "n_filters"): 4, ("preprocessing", "atlas"): "dosenbach2010"}.items():
+        widget = view.widgets[key]
+        widget.setText(value) if isinstance(value, str) else widget.setValue(value)
+    out = tmp_path / "scan_bold-results"
+    assert view.out_edit.text() == str(out)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert view.running
+    qtbot.waitUntil(lambda: not view.running, timeout=150000)
+    assert view.message.text().startswith(f"Done: results in {out}"), view.message.text()
+    assert not window.error_dialogs
+    results = window.state.results
+    assert results is not None and str(results.path) == str(out)
+    assert results.dataset["source"] == [str(bold.resolve())]
+    assert json.loads((out / "dataset.json").read_text())["recordings"][0]["bold_path"] == str(bold.resolve())
+    assert view.curves, "no live training curves were drawn"
+    # the files are untouched, and the dock still analyses the open recording
+    assert sorted(p.name for p in data.iterdir()) == ["scan_bold.nii.gz", "scan_events.tsv"]
+    assert view.source_edit.isReadOnly()
+    qtbot.waitUntil(lambda: not multiprocessing.active_children(), timeout=15000)

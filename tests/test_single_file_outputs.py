@@ -214,3 +214,122 @@ def test_a_folder_of_loose_bids_named_files_has_no_derivatives_exception(tmp_pat
     with pytest.raises(InputError) as refused:
         check_bundle_destination(data / "res", inputs=[bold], out_name="--out")
     assert str(refused.value).endswith(f"(choose a folder outside {data} for --out)")
+
+
+# -- review 2, item 3: a file in the home or temporary folder protects only itself --------------
+def test_an_input_file_in_the_home_folder_protects_only_itself(tmp_path, monkeypatch):
+    """``analyze --bold ~/bold.nii.gz`` must not forbid ``~/results`` nor every re-save of its bundle."""
+    from eegfmri_viewer.results import check_bundle_destination, load_bundle, save_bundle
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    bold = write_bold(home / "bold.nii.gz", n_vol=4)
+    for out in (home / "results", home / "projects" / "x" / "results"):
+        assert check_bundle_destination(out, inputs=[bold]) == out.resolve()
+    # the file itself, and a folder that holds it, stay refused
+    with pytest.raises(InputError, match="is the input"):
+        check_bundle_destination(bold, inputs=[bold], force=True)
+    with pytest.raises(InputError, match="contains the input"):
+        check_bundle_destination(home, inputs=[bold], force=True)
+    # every later save of a bundle computed from it (manifest input_files) goes through the same rule
+    make_bundle(tmp_path / "src")
+    bundle = load_bundle(tmp_path / "src")
+    bundle.manifest["input_files"] = {str(bold): "0" * 64}
+    save_bundle(home / "projects" / "x" / "results", bundle)
+    save_bundle(home / "projects" / "x" / "results", bundle, force=True)
+    assert (home / "projects" / "x" / "results" / "manifest.json").is_file() and bold.is_file()
+
+
+def test_an_input_file_in_the_temporary_folder_protects_only_itself(tmp_path, monkeypatch):
+    import tempfile
+
+    from eegfmri_viewer.results import check_bundle_destination
+
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    bold = write_bold(tmp / "bold.nii.gz", n_vol=4)
+    assert check_bundle_destination(tmp / "res", inputs=[bold]) == (tmp / "res").resolve()
+    # one folder down it is an ordinary data folder again
+    inner = write_bold(tmp / "study" / "bold.nii.gz", n_vol=4)
+    with pytest.raises(InputError, match="the folder that holds the input file bold.nii.gz"):
+        check_bundle_destination(tmp / "study" / "res", inputs=[inner])
+
+
+# -- review 2, item 4: a BIDS-like layout without dataset_description.json ----------------------
+def test_a_file_under_a_sub_folder_protects_the_folder_above_the_subjects(tmp_path):
+    from eegfmri_viewer.results import check_bundle_destination
+
+    root = tmp_path / "F"
+    bold = write_bold(root / "sub-01" / "ses-1" / "func" / "sub-01_ses-1_task-x_bold.nii.gz", n_vol=4)
+    for bad in (root / "sub-01" / "res", root / "res", root / "derivatives" / "eegfmri_viewer"):
+        with pytest.raises(InputError, match=f"lies inside {root}, the folder that holds the input file "
+                                             "sub-01_ses-1_task-x_bold.nii.gz") as refused:
+            check_bundle_destination(bad, inputs=[bold], out_name="--out")
+        # no derivatives/<name>/ advice: without dataset_description.json this is no BIDS dataset
+        assert str(refused.value).endswith(f"(choose a folder outside {root} for --out)")
+    assert check_bundle_destination(tmp_path / "res", inputs=[bold]) == (tmp_path / "res").resolve()
+    # with dataset_description.json it is a dataset, whose derivatives/<name>/ take results
+    (root / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.8.0"}')
+    out = root / "derivatives" / "eegfmri_viewer"
+    assert check_bundle_destination(out, inputs=[bold]) == out.resolve()
+    # a folder merely named sub-... that does not name the file is no subject folder
+    other = write_bold(tmp_path / "data" / "sub-projects" / "study" / "bold.nii.gz", n_vol=4)
+    assert check_bundle_destination(tmp_path / "data" / "res", inputs=[other]) == (tmp_path / "data" / "res").resolve()
+
+
+# -- review 2, item 4: report, tables and compare keep out of the bundles' recorded input data --
+@pytest.fixture()
+def analysed(loose, tmp_path):
+    """A bundle in ``tmp/res`` that records the loose files as its input (as ``analyze`` does)."""
+    from eegfmri_viewer.results import load_bundle, save_bundle
+
+    data, bold, events = loose
+    make_bundle(tmp_path / "src")
+    bundle = load_bundle(tmp_path / "src")
+    bundle.dataset["source"] = "single files"
+    bundle.manifest["input_files"] = {str(bold): "0" * 64, str(events): "0" * 64}
+    save_bundle(tmp_path / "res", bundle)
+    return tmp_path / "res", data, bold
+
+
+def test_report_tables_and_compare_never_write_into_the_data_a_bundle_was_computed_from(analysed, tmp_path,
+                                                                                         capsys):
+    res, data, bold = analysed
+    before = _files(data)
+    assert main(["report", str(res), "--out", str(bold), "--force"]) == 2
+    assert f"{bold}: is the input" in capsys.readouterr().err
+    assert main(["report", str(res), "--out", str(data / "report.html")]) == 2
+    assert "the folder that holds the input file" in capsys.readouterr().err
+    assert main(["tables", str(res), "--out", str(data), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"{data}: is the folder that holds the input file" in err and "choose a folder outside" in err, err
+    assert main(["compare", str(res), str(res), "--out", str(data / "cmp"), "--force"]) == 2
+    assert "the folder that holds the input file" in capsys.readouterr().err
+    # --compare's bundle counts too
+    assert main(["report", str(tmp_path / "src"), "--compare", str(res), "--out", str(bold), "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert _files(data) == before
+    # tables into a folder that holds the data further down (files are only added) is fine
+    assert main(["tables", str(res), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "saliency_fmri.csv").is_file() and _files(data) == before
+
+
+def test_a_bids_source_recorded_in_dataset_json_is_read_without_loading_the_bundle(tmp_path):
+    from eegfmri_viewer.atomic_write import check_files_folder
+    from eegfmri_viewer.results import read_bundle_inputs
+
+    bids = tmp_path / "bids"
+    (bids / "sub-01").mkdir(parents=True)
+    bundle = tmp_path / "broken"
+    bundle.mkdir()
+    # the arrays are unreadable and the manifest is no JSON: what dataset.json records still counts
+    (bundle / "saliency.npz").write_bytes(b"not a zip")
+    (bundle / "manifest.json").write_text("{ not json")
+    (bundle / "dataset.json").write_text(json.dumps({"source": str(bids)}))
+    assert read_bundle_inputs(bundle) == [bids]
+    assert read_bundle_inputs(tmp_path / "missing") == []
+    with pytest.raises(InputError, match="lies inside the input"):
+        check_files_folder(bids / "sub-01" / "tables", inputs=read_bundle_inputs(bundle))
+    assert main(["report", str(bundle), "--out", str(bids / "r.html")]) == 2
+    assert not (bids / "r.html").exists()

@@ -49,9 +49,21 @@ def add_comparison_arguments(parser: argparse.ArgumentParser, adds: str) -> None
     parser.add_argument("--unit", choices=("windows", "blocks", "subjects"), default=None, help=UNIT_HELP)
 
 
+def bundles_and_their_inputs(folders) -> list:
+    """The bundle folders and the data each was computed from (a command's outputs stay outside all of them).
+
+    The data are read from each bundle's JSON files
+    (:func:`eegfmri_viewer.results.read_bundle_inputs`), before anything is loaded.
+    """
+    from eegfmri_viewer.results import read_bundle_inputs
+
+    folders = [p for p in folders if p]
+    return [*folders, *(inp for folder in folders for inp in read_bundle_inputs(folder))]
+
+
 def comparison_inputs(args: argparse.Namespace) -> list:
-    """The bundle folders the command reads (its outputs must stay outside them)."""
-    return [p for p in (getattr(args, "results", None), getattr(args, "compare", None)) if p]
+    """The bundles the command reads (``results``, ``--compare``) and their input data."""
+    return bundles_and_their_inputs((getattr(args, "results", None), getattr(args, "compare", None)))
 
 
 def comparison_from_args(bundle, args: argparse.Namespace) -> Tuple[Optional[object], Optional[object]]:

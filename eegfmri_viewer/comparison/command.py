@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from eegfmri_viewer.comparison.cli_args import permutation_count, print_comparison_notes
+from eegfmri_viewer.comparison.cli_args import bundles_and_their_inputs, permutation_count, print_comparison_notes
 
 HELP = "compare two results bundles (before / after) with permutation tests"
 
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         # Before anything is loaded or computed: where the output goes.
-        check_compare_destination(args.out, force=args.force, inputs=[args.results_a, args.results_b])
+        check_compare_destination(args.out, force=args.force,
+                                  inputs=bundles_and_their_inputs([args.results_a, args.results_b]))
         a = load_bundle(args.results_a)
         b = load_bundle(args.results_b) if args.results_b else None
         session_a, session_b = args.sessions or (None, None)

@@ -92,8 +92,9 @@ import numpy as np
 from eegfmri_viewer.atomic_write import atomic_folder, check_output_folder, replaceable_comparison
 from eegfmri_viewer.comparison.stats import fdr_bh, permutation_test, relabelling_plan, sign_flip_test, smallest_p
 from eegfmri_viewer.io.errors import InputError
+from eegfmri_viewer.io.space import common_space, dataset_spaces, is_mni_space, space_caveat, space_groups
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report
-from eegfmri_viewer.results import ResultsBundle, load_bundle
+from eegfmri_viewer.results import ResultsBundle, load_bundle, strict_json
 
 
 UNITS = ("windows", "blocks", "subjects")
@@ -265,20 +266,12 @@ def bundle_space(bundle: ResultsBundle) -> Optional[str]:
     Returns
     -------
     space : str or None
-        The recordings' common space (``"MNI"``, a template such as
-        ``"MNI152NLin2009cAsym"``, ``"native"`` or ``"unknown"``), ``"mixed"``
-        when they differ, None when the bundle does not record it (older
-        bundles).
+        The recordings' common space (:func:`eegfmri_viewer.io.space.common_space`:
+        ``"MNI"``, a template such as ``"MNI152NLin2009cAsym"``, ``"native"``,
+        ``"unknown"`` or ``"mixed"``), None when the bundle does not record it
+        (older bundles).
     """
-    spaces = {str(r["space"]) for r in bundle.dataset.get("recordings") or [] if r.get("space")}
-    if not spaces:
-        return None
-    return spaces.pop() if len(spaces) == 1 else "mixed"
-
-
-def is_mni(space: Optional[str]) -> bool:
-    """Whether a space label (:func:`bundle_space`) is an MNI template."""
-    return bool(space) and str(space).upper().startswith("MNI")
+    return common_space(dataset_spaces(bundle.dataset))
 
 
 def coordinate_space(spaces: dict) -> tuple:
@@ -287,38 +280,37 @@ def coordinate_space(spaces: dict) -> tuple:
     Parameters
     ----------
     spaces : dict
-        Side label -> :func:`bundle_space` of that side's bundle.
+        Side label -> that side's recorded spaces: a list of str
+        (:func:`eegfmri_viewer.io.space.dataset_spaces`), one str, or None when
+        not recorded.
 
     Returns
     -------
     space : str or None
-        The common space of the data compared, ``"mixed"`` when the sides
-        differ, None when no side records it.
+        The common space of the data compared
+        (:func:`eegfmri_viewer.io.space.common_space`), ``"mixed"`` when MNI and
+        non-MNI (or native and unknown) data are mixed, None when no side records it.
     note : str
         What ``coords`` (and ``roi_coords``) are in that space.
     warning : str or None
-        For data not in MNI space: the coordinates and ROI names do not locate
-        these regions in these brains.
+        For data not (or not known to be) in MNI space:
+        :func:`eegfmri_viewer.io.space.space_caveat` of the sides, with advice.
     """
-    known = {k: v for k, v in spaces.items() if v}
-    values = set(known.values())
-    space = None if not values else (values.pop() if len(values) == 1 else "mixed")
+    per_side = {k: ([v] if isinstance(v, str) else list(v or [])) for k, v in spaces.items()}
+    pairs = [(side, str(s)) for side, values in per_side.items() for s in values if s]
+    space = common_space(s for _, s in pairs)
     base = "coords are the atlas ROI centres, MNI x, y, z in mm"
-    if not known:
+    if space is None:
         return None, base + " (the bundles do not record the space of their BOLD)", None
-    not_mni = [f"{k} ({v})" for k, v in known.items() if not is_mni(v)]
-    if not not_mni:
-        return space, base + f"; the BOLD is in MNI space ({', '.join(sorted(set(known.values())))})", None
-    # "unknown": the image could not be shown to be in MNI space (io/space.py), which is no claim that it is not
-    native = all(v == "native" for v in known.values() if not is_mni(v))
-    verb, brain, locate = (("is not", "an unregistered brain", "do not") if native
-                           else ("is not known to be", "a brain perhaps not registered", "may not"))
-    warning = (f"the BOLD of {' and '.join(not_mni)} {verb} in MNI space: the atlas spheres were placed at MNI "
-               f"coordinates in {brain}, so the ROI coordinates and names {locate} locate these regions in these "
-               "data (register the BOLD to MNI, e.g. fMRIPrep --output-spaces MNI152NLin2009cAsym)")
-    note = (f", {'not' if native else 'perhaps not'} coordinates in these data: the BOLD of {', '.join(not_mni)} "
-            f"{verb} in MNI space (see warnings)")
-    return space, base + note, warning
+    if is_mni_space(space):
+        return space, base + f"; the BOLD is in MNI space ({', '.join(dict.fromkeys(s for _, s in pairs))})", None
+    native, unknown = space_groups(pairs)
+    note = base + ", " + "; ".join(
+        ([f"not coordinates in these data: the BOLD of {', '.join(native)} is in native space"] if native else [])
+        + ([f"perhaps not coordinates in these data: the BOLD of {', '.join(unknown)} is of unknown space"]
+           if unknown else [])
+    ) + " (see warnings)"
+    return space, note, space_caveat(pairs, advice=True)
 
 
 def check_compatible(a: ResultsBundle, b: ResultsBundle) -> None:
@@ -702,8 +694,8 @@ def compare_bundles(
                                         else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")
     result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
-    space, coords_note, space_warning = coordinate_space({side_a.label: bundle_space(a),
-                                                          side_b.label: bundle_space(b_bundle)})
+    space, coords_note, space_warning = coordinate_space({side_a.label: dataset_spaces(a.dataset),
+                                                          side_b.label: dataset_spaces(b_bundle.dataset)})
     result.meta["space"] = space
     result.meta["notes"] = {
         "roi": ROI_INDEX_NOTE,
@@ -799,7 +791,9 @@ def save_compare(result: CompareResult, out_dir, force: bool = False) -> Path:
         summary["top_changes"] = {
             str(c): top_changes(result, i, n=10) for i, c in enumerate(result.arrays["classes"])
         }
-        (tmp / "compare.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        # standard JSON: a missing number (NaN) is written null
+        (tmp / "compare.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n",
+                                          encoding="utf-8")
     return Path(out_dir).resolve()
 
 

@@ -7,6 +7,7 @@ Sidecars lying next to the files with BIDS names are used when present
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -102,3 +103,124 @@ def open_files(eeg_path, bold_path, events_path=None, tr: Optional[float] = None
     """
     entry = make_entry(eeg_path, bold_path, events_path, tr, marker, electrodes_path)
     return load_run(entry, correct_artifacts=correct_artifacts, check_data=check_data, progress=progress, cancel=cancel)
+
+
+@dataclass(frozen=True)
+class RecordingFiles:
+    """The loose files of one recording, as ``analyze --bold FILE [--events FILE] [--eeg FILE] [--tr S]`` takes them.
+
+    A JSON-safe description (paths as absolute strings) that can cross a
+    process boundary: :func:`eegfmri_viewer.pipeline.analysis_process.analyze_in_process`
+    sends it to its child, which opens it with :meth:`open`.
+
+    Attributes
+    ----------
+    bold : str
+        4-D BOLD NIfTI.
+    events : str or None
+        Events TSV on the BOLD clock; None: the BIDS-named ``_events.tsv``
+        beside the BOLD (or the EEG's), as :func:`open_files` finds it.
+    eeg : str or None
+        EEG file recorded with the BOLD run; None for fMRI only.
+    tr : float or None
+        Repetition time given by the user; None: from the sidecar or header.
+    """
+
+    bold: str
+    events: Optional[str] = None
+    eeg: Optional[str] = None
+    tr: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if not self.bold:
+            raise InputError(None, "a BOLD file is needed (4-D NIfTI .nii or .nii.gz)")
+        for name in ("bold", "events", "eeg"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, str(Path(value).expanduser().resolve()))
+        if self.tr is not None:
+            object.__setattr__(self, "tr", float(self.tr))
+
+    @classmethod
+    def from_recording(cls, recording, tr: Optional[float] = None) -> "RecordingFiles":
+        """The files a recording opened with :func:`open_files` was read from.
+
+        Events read from the EEG's BIDS events file (EEG clock) are not named:
+        ``events`` takes BOLD-clock files only, and :func:`open_files` finds
+        that file again by its name.
+
+        Parameters
+        ----------
+        recording : Recording
+            With a ``bold_path``.
+        tr : float or None
+            The TR the user gave when opening it (the recording's own TR may
+            come from the files, which the analysis reads again).
+
+        Raises
+        ------
+        InputError
+            The recording has no BOLD file.
+        """
+        bold = getattr(recording, "bold_path", None)
+        if bold is None:
+            raise InputError(getattr(recording, "eeg_path", None), "the recording has no BOLD run to analyse")
+        eeg = getattr(recording, "eeg_path", None)
+        events = getattr(recording, "events_path", None)
+        if events is not None and eeg is not None:
+            # the EEG's own BIDS events file, the one _sibling(eeg, "_events.tsv") finds
+            stem = _stem(Path(eeg))
+            eeg_events = Path(eeg).with_name((stem.rsplit("_", 1)[0] if "_" in stem else stem) + "_events.tsv")
+            if Path(events).resolve() == eeg_events.resolve():
+                events = None
+        return cls(bold=str(bold), events=str(events) if events is not None else None,
+                   eeg=str(eeg) if eeg is not None else None, tr=tr)
+
+    def paths(self) -> list:
+        """The input files, BOLD first: ``[bold, events, eeg]`` without the Nones (list of str)."""
+        return [p for p in (self.bold, self.events, self.eeg) if p is not None]
+
+    def describe(self) -> str:
+        """``"sub-01_task-x_bold.nii.gz (+ events ev.tsv, + EEG sub-01.vhdr)"``: what is analysed, by name."""
+        extra = [f"events {Path(self.events).name}"] if self.events else []
+        extra += [f"EEG {Path(self.eeg).name}"] if self.eeg else []
+        extra += [f"TR {self.tr:g} s"] if self.tr is not None else []
+        return Path(self.bold).name + (f" (+ {', + '.join(extra)})" if extra else "")
+
+    def command(self, out: str = "FOLDER") -> str:
+        """The equivalent command line, ``eegfmri-viewer analyze --bold ... --out OUT``."""
+        import shlex
+
+        parts = ["eegfmri-viewer", "analyze", "--bold", self.bold]
+        if self.events:
+            parts += ["--events", self.events]
+        if self.eeg:
+            parts += ["--eeg", self.eeg]
+        if self.tr is not None:
+            parts += ["--tr", f"{self.tr:g}"]
+        return " ".join(shlex.quote(p) for p in parts) + f" --out {out}"
+
+    def to_dict(self) -> dict:
+        """``{"bold": str, "events": str | None, "eeg": str | None, "tr": float | None}`` (JSON-safe)."""
+        return {"bold": self.bold, "events": self.events, "eeg": self.eeg, "tr": self.tr}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RecordingFiles":
+        """Inverse of :meth:`to_dict`; unknown keys are an error.
+
+        Raises
+        ------
+        InputError
+            Unknown keys or no ``bold``.
+        """
+        unknown = set(values) - {"bold", "events", "eeg", "tr"}
+        if unknown:
+            raise InputError(None, f"recording files: unknown keys {', '.join(sorted(unknown))}")
+        if not values.get("bold"):
+            raise InputError(None, "recording files: a BOLD file is needed")
+        return cls(bold=values["bold"], events=values.get("events"), eeg=values.get("eeg"), tr=values.get("tr"))
+
+    def open(self, correct_artifacts: bool = True, progress=None, cancel=None) -> Recording:
+        """Open the files with :func:`open_files` (see there for ``correct_artifacts``)."""
+        return open_files(self.eeg, self.bold, self.events, tr=self.tr, correct_artifacts=correct_artifacts,
+                          progress=progress, cancel=cancel)

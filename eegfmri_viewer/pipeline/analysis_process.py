@@ -47,6 +47,9 @@ PROGRESS_MIN_INTERVAL_S = 0.05
 # machine with few cores the window then gets the CPU as soon as it needs it,
 # and training still has every idle cycle.
 CHILD_NICE = 10
+# Share of the progress bar for opening a recording's files (reading, EEG artifact
+# correction) before ``analyze`` runs on it.
+OPEN_FILES_SHARE = 0.1
 # How often the child checks that its parent is still alive.
 PARENT_CHECK_S = 0.5
 # Log records of the child from this level on are relayed to the parent's log
@@ -73,11 +76,17 @@ def analyze_in_process(source, out_dir, config=None, *, subjects=None, sessions=
 
     Parameters
     ----------
-    source : str or Path
-        A BIDS root. (Recordings already loaded in this process cannot be
-        sent to the child; call ``analyze`` directly for those.)
+    source : str or Path or RecordingFiles
+        A BIDS root, or the loose files of one recording
+        (:class:`~eegfmri_viewer.io.single.RecordingFiles`), which the child
+        opens with :func:`~eegfmri_viewer.io.single.open_files` and analyses
+        as ``analyze --bold FILE [--events FILE] [--eeg FILE]`` does.
+        (Recordings already loaded in this process cannot be sent to the
+        child; call ``analyze`` directly for those.)
     out_dir : str or Path
-        Bundle folder to write.
+        Bundle folder to write. For files it is checked here, before the
+        child starts (:func:`~eegfmri_viewer.results.check_bundle_destination`
+        with the files as inputs: never inside the folder that holds one).
     config : AnalysisConfig or mapping or str or Path or None
         Settings: a config object, its ``to_dict()`` form, a ``config.toml``,
         or None for the defaults. Validated here, before the child starts,
@@ -113,10 +122,22 @@ def analyze_in_process(source, out_dir, config=None, *, subjects=None, sessions=
         formatted traceback.
     """
     from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.io.single import RecordingFiles
     from eegfmri_viewer.pipeline.config import AnalysisConfig
 
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError("analyze_in_process needs a dataset folder (str or Path) as source; "
+    if isinstance(source, RecordingFiles):
+        # before the child starts (seconds of imports), as `analyze --bold` checks before loading
+        from eegfmri_viewer.results import check_bundle_destination
+
+        check_bundle_destination(out_dir, force=force, inputs=source.paths())
+        if subjects is not None or sessions is not None:
+            raise InputError(source.bold, "subjects and sessions select runs of a BIDS folder, "
+                                          "not of one recording's files")
+        sent_source = {"files": source.to_dict()}
+    elif isinstance(source, (str, os.PathLike)):
+        sent_source = {"folder": str(source)}
+    else:
+        raise TypeError("analyze_in_process needs a dataset folder (str or Path) or RecordingFiles as source; "
                         f"got {type(source).__name__}")
     if config is None:
         config = AnalysisConfig()
@@ -135,7 +156,7 @@ def analyze_in_process(source, out_dir, config=None, *, subjects=None, sessions=
                "sessions": list(sessions) if sessions is not None else None,
                "level": level, "force": bool(force), "torch_threads": torch_threads}
     proc = ctx.Process(target=_child_main, name="eegfmri-analysis",
-                       args=(sender, stop, str(source), str(out_dir), config.to_dict(), options, os.getpid()))
+                       args=(sender, stop, sent_source, str(out_dir), config.to_dict(), options, os.getpid()))
     try:
         proc.start()
     except BaseException:
@@ -340,8 +361,11 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(3)
 
 
-def _child_main(conn, stop, source: str, out_dir: str, config: dict, options: dict, parent_pid: int) -> None:
-    """Entry point of the child process: run ``analyze`` and report over ``conn``."""
+def _child_main(conn, stop, source: dict, out_dir: str, config: dict, options: dict, parent_pid: int) -> None:
+    """Entry point of the child process: run ``analyze`` and report over ``conn``.
+
+    ``source`` is ``{"folder": BIDS root}`` or ``{"files": RecordingFiles.to_dict()}``.
+    """
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
     send_lock = threading.Lock()
 
@@ -372,10 +396,24 @@ def _child_main(conn, stop, source: str, out_dir: str, config: dict, options: di
         from eegfmri_viewer.pipeline.analyze import analyze
         from eegfmri_viewer.pipeline.config import AnalysisConfig
 
-        path = analyze(source, out_dir, config=AnalysisConfig.from_dict(config),
+        settings = AnalysisConfig.from_dict(config)
+        analyse_progress = progress
+        if "files" in source:
+            from eegfmri_viewer.io.single import RecordingFiles
+            from eegfmri_viewer.progress import sub_progress
+
+            files = RecordingFiles.from_dict(source["files"])
+            # as `analyze --bold` opens them: the analysis settings decide the artifact correction
+            recording = files.open(correct_artifacts=settings.preprocessing.correct_artifacts,
+                                   progress=sub_progress(progress, 0.0, OPEN_FILES_SHARE), cancel=stop.is_set)
+            data = [recording]
+            analyse_progress = sub_progress(progress, OPEN_FILES_SHARE, 1.0)
+        else:
+            data = source["folder"]
+        path = analyze(data, out_dir, config=settings,
                        subjects=options.get("subjects"), sessions=options.get("sessions"),
                        level=options.get("level"), force=options.get("force", False),
-                       progress=progress, cancel=stop.is_set, on_epoch=on_epoch)
+                       progress=analyse_progress, cancel=stop.is_set, on_epoch=on_epoch)
         send({"kind": "finished", "path": str(path)})
     except Cancelled:
         send({"kind": "cancelled"})

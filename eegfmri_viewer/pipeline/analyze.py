@@ -483,8 +483,6 @@ def analyze(source, out_dir, config=None, subjects: Optional[Sequence[str]] = No
     import torch
 
     out_dir = Path(out_dir).expanduser().resolve()
-    if out_dir.exists() and not force:
-        raise InputError(out_dir, "already exists; choose another folder or use --force to replace it")
     from eegfmri_viewer.results import check_bundle_destination
 
     # Before anything is loaded or trained, for every caller: never onto, around or into the
@@ -567,6 +565,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     # Session of every window, so that one bundle analysed over two sessions
     # can be compared session against session with the same model.
     window_sessions = []
+    window_runs = []  # the recording (run) of every window: the chance test exchanges block labels within it
     rec_subjects = []
     rec_sessions = []
     rec_labels = []
@@ -634,6 +633,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
             eeg_meta.append((list(eeg_bands.ch_names), eeg_bands.info, eeg_bands.ch_pos, eeg_bands.sfreq))
         per_rec_windows.append(win)
         window_sessions.append(np.full(len(win.labels), rec.session or "", dtype=object))
+        window_runs.append(np.full(len(win.labels), str(rec.label), dtype=object))
         rois_per_rec.append(roi_series.data)
         if config.coupling.remove_task:
             task_designs.append(task_regressors(rec.events.onset, rec.events.duration, rec.events.trial_type,
@@ -697,8 +697,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     warnings.extend(split_share_warnings(windows.labels, windows.blocks, split, config.training.test_fraction))
     subject_order = sorted(set(windows.subject.astype(str).tolist()))
     # the chance test exchanges block labels within a recording only
-    window_recordings = np.char.add(np.char.add(windows.subject.astype(str), "/"),
-                                    np.concatenate(window_sessions).astype(str))
+    window_recordings = np.concatenate(window_runs).astype(str)
     weights, metrics = {}, {"phase1": {}}
 
     # 4. phase 1, fMRI
@@ -745,6 +744,7 @@ def _analyze(source, out_dir, config, subjects, sessions, level, force, progress
     window_arrays = {"labels": windows.labels, "subject": windows.subject.astype(str), "blocks": windows.blocks,
                      "onsets_s": windows.onsets_s, "split": split.astype(str),
                      "session": np.concatenate(window_sessions).astype(str),
+                     "recording": window_recordings,
                      "fmri_cam": own_class_cam(fmri_window_cam, windows.labels),
                      "fmri_pred": fmri.pred.astype(np.int64)}
     graphs = {"fmri_edge_index": fmri.graph.edge_index, "fmri_edge_weight": fmri.graph.edge_weight,

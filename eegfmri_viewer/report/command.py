@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\r[{fraction * 100:5.1f}%] {message:<50}", end="", file=sys.stderr, flush=True)
 
     if args.compare and args.sessions:
-        print("eegfmri-viewer report: give either --compare RESULTS_B or --sessions A B, not both", file=sys.stderr)
+        print("error: give either --compare RESULTS_B or --sessions A B, not both", file=sys.stderr)
         return 2
     try:
         # Before anything is loaded or rendered: where the report goes.
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         text = build_report(bundle, comparison=comparison, bundle_b=bundle_b, q_threshold=args.q, progress=progress)
         out = write_report(args.out, text, force=args.force)
     except InputError as exc:
-        print(f"\neegfmri-viewer report: {exc}", file=sys.stderr)
+        print(f"\nerror: {exc}", file=sys.stderr)
         return 2
     size_mb = out.stat().st_size / 1e6
     print(f"\nreport written to {out} ({size_mb:.1f} MB, {time.perf_counter() - start:.1f} s)", file=sys.stderr)

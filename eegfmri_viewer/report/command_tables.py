@@ -20,16 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eegfmri_viewer.atomic_write import check_files_folder
+    from eegfmri_viewer.comparison.cli_args import comparison_inputs
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.report.tables import existing_tables, write_tables
     from eegfmri_viewer.results import load_bundle
 
     if args.compare and args.sessions:
-        print("eegfmri-viewer tables: give either --compare RESULTS_B or --sessions A B, not both", file=sys.stderr)
+        print("error: give either --compare RESULTS_B or --sessions A B, not both", file=sys.stderr)
         return 2
     try:
         # Before anything is loaded or compared: where the tables go.
-        folder = check_files_folder(args.out, "tables")
+        folder = check_files_folder(args.out, "tables", inputs=comparison_inputs(args), out_name="--out")
         present = [] if args.force else existing_tables(folder)
         if present:
             raise InputError(folder, "already holds " + ", ".join(p.name for p in present)
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         result = write_tables(bundle, args.out, comparison=comparison, overwrite=args.force)
     except (InputError, ValueError) as exc:
         hint = " (--force replaces them)" if "already holds" in str(exc) else ""
-        print(f"eegfmri-viewer tables: {exc}{hint}", file=sys.stderr)
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
     print(result.summary())
     from eegfmri_viewer.report.roi_context import coordinates_caveat

@@ -21,6 +21,7 @@ import numpy as np
 
 from eegfmri_viewer import __version__
 from eegfmri_viewer.atomic_write import atomic_write_bytes, check_output_file
+from eegfmri_viewer.io.space import is_mni_space
 from eegfmri_viewer.progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 from eegfmri_viewer.report import figures
 from eegfmri_viewer.report.cortex_images import CLASS_SCALE_TEXT
@@ -485,9 +486,10 @@ def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
     if unreachable:
         which = ("every class" if len(unreachable) == len(classes)
                  else ", ".join(html.escape(classes[i]) for i in unreachable))
-        out.append(f'<p class="warn"><b>No ROI can be significant</b> in {which}: with so few '
-                   f"{html.escape(str(meta.get('unit', 'windows')))} per side the test has too few distinct "
-                   f"relabellings ("
+        few = ("paired subjects the sign-flip test has too few distinct sign patterns"
+               if meta.get("unit") == "subjects" else
+               f"{html.escape(str(meta.get('unit', 'windows')))} per side the test has too few distinct relabellings")
+        out.append(f'<p class="warn"><b>No ROI can be significant</b> in {which}: with so few {few} ('
                    + "; ".join(f"{html.escape(', '.join(names))}: {html.escape(text)}"
                                for text, names in _group_by_text(
                                    (class_resolution_text(result, i, q_threshold), classes[i]) for i in unreachable))
@@ -495,7 +497,8 @@ def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
     if meta.get("unit_note"):
         out.append(f"<p>Test unit: {html.escape(str(meta['unit_note']))}</p>")
     caveat = coordinates_caveat(*datasets)
-    if caveat and not any("MNI" in str(w) for w in meta.get("warnings", [])):  # unless a warning said it already
+    # compare.json records the space it warned about (coordinate_space): said once, by compare or here
+    if caveat and not (meta.get("space") and not is_mni_space(meta["space"])):
         out.append(f'<p class="warn">{html.escape(caveat)}</p>')
     out.append(f"<p>Difference B − A of the fMRI CAM per class (normalisation: "
            f"{html.escape(str(meta.get('cam_normalisation', 'z-score across ROIs per window')))}); two-sided "
@@ -527,14 +530,11 @@ def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
     out.append("</div>")
     for i, name in enumerate(a["classes"]):
         sig = np.nan_to_num(a["fmri_cam_q"][i], nan=1.0) < q_threshold
-        units = ""
-        if meta.get("unit") == "subjects":
-            # a class's own pairs: a subject counts only with windows of the class on both sides
-            n = int(a["n_windows_a"][i])
-            units = (f" ({n} subject(s) paired; no p below "
-                     f"{smallest_p(n, n_permutations=int(a['n_permutations'])):.2g})") if n else " (no subject paired)"
-        elif class_resolution_text(result, i, q_threshold):
-            units = f" [{html.escape(class_resolution_text(result, i, q_threshold))}]"
+        # for the paired test, a class's own pairs: a subject counts only with windows of the class on both sides
+        resolution = class_resolution_text(result, i, q_threshold)
+        units = f" [{html.escape(resolution)}]" if resolution else ""
+        if not resolution and meta.get("unit") == "subjects":
+            units = " (no subject paired)"
         out.append(f"<h3>{html.escape(str(name))}: {int(sig.sum())} significant ROI(s){units}</h3>")
         rows = []
         for r in top_changes(result, i, n=10):
@@ -602,7 +602,7 @@ def _lagged_change_table(a, q_threshold) -> str:
         note += (f"; of these, {int(a['n_permutations'])} were drawn at random, so no p-value can be below "
                  f"{smallest:.2g}")
     else:
-        note += f", so no p-value can be below {'about ' if not n_subjects else ''}{smallest:.2g}"
+        note += f", so no p-value can be below {smallest:.2g}"
     n_rois = diff.shape[-1]
     if smallest >= q_threshold:
         note += ": these changes are shown, not tested"

@@ -5,7 +5,8 @@ Two facts of ``dataset.json`` change how ROI results may be read:
 * the space of the analysed BOLD images (``recordings[].space``, see
   :func:`eegfmri_viewer.io.space.detect_space`): the ROI coordinates are the
   atlas's MNI coordinates, which name the intended regions only in an image
-  registered to MNI; in a native-space image they do not;
+  registered to MNI; in a native-space image they do not (the test and the
+  wording are :mod:`eegfmri_viewer.io.space`'s, shared with compare and the GUI);
 * the ROIs without BOLD signal (``recordings[].empty_rois``): outside the field
   of view or the brain mask, their series are flat zeros, so their CAM says
   nothing about the brain; those empty in every recording are never phase-2
@@ -14,37 +15,24 @@ Two facts of ``dataset.json`` change how ROI results may be read:
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
-
-def space_fits_atlas(space) -> bool:
-    """True when a recording's ``space`` is an MNI template (what the atlas coordinates need)."""
-    return str(space).upper().startswith("MNI")
-
-
-def bold_spaces(dataset: dict) -> List[str]:
-    """The distinct spaces of the analysed BOLD images, in recording order (recordings without one skipped)."""
-    spaces = [str(r["space"]) for r in dataset.get("recordings") or [] if r.get("space")]
-    return list(dict.fromkeys(spaces))
+from eegfmri_viewer.io.space import coordinates_fit_text, dataset_spaces, recording_spaces, space_caveat
 
 
 def bold_space_label(dataset: dict) -> str:
     """One label for the bundle's BOLD space: the space, several joined by ``+``, ``""`` when not recorded."""
-    return "+".join(bold_spaces(dataset))
+    return "+".join(dataset_spaces(dataset))
 
 
-def misfit_spaces(dataset: dict) -> List[str]:
-    """The recorded BOLD spaces that the atlas's MNI coordinates do not fit (``native``, ``unknown``, ...)."""
-    return [s for s in bold_spaces(dataset) if not space_fits_atlas(s)]
-
-
-def _space_phrase(spaces) -> str:
-    known = [s for s in spaces if s != "unknown"]
-    if not known:
-        return "an image whose space is unknown"
-    return f"this {' / '.join(known)}-space image" + (" (or of unknown space)" if "unknown" in spaces else "")
+def _recording_spaces(datasets) -> list:
+    """``(label, space)`` of the recordings of one bundle, or of two (B's labels start with ``"B: "``)."""
+    shown = [d for d in datasets if d]
+    if len(datasets) < 2 or len(shown) < 2:
+        return [pair for d in shown for pair in recording_spaces(d)]
+    return recording_spaces(shown[0], "A: ") + recording_spaces(shown[1], "B: ")
 
 
 def coordinates_header(*datasets) -> str:
@@ -55,21 +43,13 @@ def coordinates_header(*datasets) -> str:
     *datasets : dict
         ``dataset.json`` of each bundle shown (two in a comparison).
     """
-    spaces = list(dict.fromkeys(s for d in datasets if d for s in misfit_spaces(d)))
-    if not spaces:
-        return "MNI x, y, z (mm)"
-    return f"atlas x, y, z (mm; MNI, which does not fit {_space_phrase(spaces)})"
+    fit = coordinates_fit_text(_recording_spaces(datasets))
+    return "MNI x, y, z (mm)" if fit == "MNI" else f"atlas x, y, z (mm; {fit})"
 
 
 def coordinates_caveat(*datasets) -> Optional[str]:
-    """A sentence for where ROI positions are drawn or listed; None when every image is in MNI space."""
-    spaces = list(dict.fromkeys(s for d in datasets if d for s in misfit_spaces(d)))
-    if not spaces:
-        return None
-    return ("The BOLD images were analysed in " + " / ".join(spaces) + " space, not MNI: the ROI positions "
-            "drawn here and listed in the tables are the atlas's MNI coordinates, which do not match the image, "
-            "so a ROI's series does not come from the region its name and position say. Register the BOLD to "
-            "MNI (e.g. fMRIPrep --output-spaces MNI152NLin2009cAsym) to read them anatomically.")
+    """:func:`eegfmri_viewer.io.space.space_caveat` (with advice) of the bundles' recordings; None when all are MNI."""
+    return space_caveat(_recording_spaces(datasets), advice=True) or None
 
 
 def rois_without_bold(dataset: dict) -> np.ndarray:

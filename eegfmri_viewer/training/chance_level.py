@@ -22,17 +22,20 @@ still rest on few blocks.
 
 So ``analyze`` also stores a block permutation test (:func:`block_permutation_test`):
 the class labels of the test *blocks* are exchanged among the blocks of each
-recording, all windows of a block moving together, and the test accuracy of the
-stored predictions is recomputed for each arrangement:
+recording (run), all windows of a block moving together, and the windows right
+are counted again for each arrangement:
 
-    p = (1 + #{permutations with as many windows right as observed}) / (1 + n_permutations)
+    p = #{arrangements with at least as many windows right as observed} / #{arrangements}
 
-Under the null hypothesis (predictions unrelated to the classes) the block labels
-of a randomised block design are exchangeable within a run, so this p-value is
-valid whatever the dependence between the windows of a block; it cannot be
-smaller than what the number of test blocks allows (3 test blocks of 3 classes
-in one run: 6 arrangements, p >= 1/6). Where it exists, the verdict ("above
-chance") is this test's; the binomial p-value is kept beside it.
+exactly, over every distinct arrangement, when each recording has few enough
+(:data:`MAX_EXACT_ARRANGEMENTS`; typical, with a few test blocks per run), else
+over random arrangements, ``(1 + #{>= observed}) / (1 + N)``. Under the null
+hypothesis (predictions unrelated to the classes) the block labels of a
+randomised block design are exchangeable within a run, so this p-value is valid
+whatever the dependence between the windows of a block; it cannot be smaller
+than what the number of test blocks allows (3 test blocks of 3 classes in one
+run: 6 arrangements, p >= 1/6). Where it exists, the verdict ("above chance") is
+this test's; the binomial p-value is kept beside it.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ from typing import Optional
 #: Below this many test windows the accuracy is called "few windows" whatever its p-value.
 FEW_TEST_WINDOWS = 20
 ALPHA = 0.05
-#: Monte Carlo permutations of the block test (its smallest p-value is 1 / (N + 1)).
+#: Random arrangements of the block test when it is not exact (its smallest p-value is then 1 / (N + 1)).
 N_BLOCK_PERMUTATIONS = 2000
+#: The block test is exact when no recording has more distinct arrangements of its test blocks' labels.
+MAX_EXACT_ARRANGEMENTS = 20000
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,7 @@ def chance_sentence(test: ChanceTest, compact: bool = False) -> str:
     --------
     "test accuracy 0.57 (balanced 0.56) on 7 windows, chance 0.33: not shown to beat chance
     (binomial p = 0.173); read the map with caution"; with the block test: "test accuracy 0.99
-    (balanced 0.99) on 69 windows of 23 blocks, chance 0.33 (block permutation p < 0.001,
+    (balanced 0.99) on 69 windows of 24 blocks, chance 0.33 (block permutation p < 0.001,
     binomial p < 0.001)"; ``compact``: "not above chance (p = 0.173): accuracy 0.57, chance
     0.33, 7 test windows"
     """
@@ -216,9 +221,54 @@ def chance_sentence(test: ChanceTest, compact: bool = False) -> str:
     return f"{head} ({p})"
 
 
+def _arrangements(labels) -> "ndarray":
+    """Every distinct order of the multiset ``labels``, shape (n_arrangements, len(labels))."""
+    import numpy as np
+
+    values, counts = np.unique(np.asarray(labels, dtype=int), return_counts=True)
+    out, current, left = [], [], counts.tolist()
+
+    def place(position: int) -> None:
+        if position == len(labels):
+            out.append(list(current))
+            return
+        for i, value in enumerate(values.tolist()):
+            if left[i]:
+                left[i] -= 1
+                current.append(value)
+                place(position + 1)
+                current.pop()
+                left[i] += 1
+
+    place(0)
+    return np.array(out, dtype=int).reshape(len(out), len(labels))
+
+
+def _n_arrangements(labels) -> int:
+    """Distinct orders of the multiset ``labels``: n! / prod(n_c!)."""
+    import numpy as np
+
+    _, counts = np.unique(np.asarray(labels, dtype=int), return_counts=True)
+    total = math.factorial(int(counts.sum()))
+    for c in counts.tolist():
+        total //= math.factorial(int(c))
+    return total
+
+
 def block_permutation_test(labels, pred, blocks, strata, n_permutations: int = N_BLOCK_PERMUTATIONS,
                            seed: int = 0) -> dict:
     """Block permutation test of a model's test accuracy against chance.
+
+    The class labels of the test blocks are exchanged among the blocks of
+    each stratum (recording), all windows of a block moving together, and
+    the windows right are counted for each arrangement. When every stratum
+    has at most :data:`MAX_EXACT_ARRANGEMENTS` distinct arrangements, the
+    null distribution is exact: each stratum's arrangements are enumerated and
+    the strata's distributions convolved (the statistic is their sum), so the
+    p-value is ``P(windows right >= observed)`` over all arrangements, the
+    observed one included. Otherwise ``n_permutations`` seeded random
+    arrangements give ``(1 + #{>= observed}) / (1 + n_permutations)``, never
+    below ``1 / n_arrangements``, the smallest p the blocks allow.
 
     Parameters
     ----------
@@ -230,14 +280,18 @@ def block_permutation_test(labels, pred, blocks, strata, n_permutations: int = N
     strata : ndarray, shape (n_test,)
         Recording of each window: block labels are exchanged within it only.
     n_permutations : int
+        Random arrangements when the test is not exact.
     seed : int
-        Seeds the permutations, so that a run repeats its p-value.
+        Seeds the random arrangements, so that a run repeats its p-value.
 
     Returns
     -------
     result : dict
-        ``p_value``, ``n_blocks``, ``n_permutations`` and ``unit`` (``"blocks
-        within recordings"``); ``p_value`` is NaN without test windows.
+        ``p_value``, ``n_blocks``, ``exact`` (bool), ``n_arrangements``
+        (distinct arrangements of the block labels, all strata together),
+        ``n_permutations`` (random arrangements drawn; 0 when exact) and
+        ``unit`` (``"blocks within recordings"``); ``p_value`` is NaN without
+        test windows.
 
     Raises
     ------
@@ -251,7 +305,7 @@ def block_permutation_test(labels, pred, blocks, strata, n_permutations: int = N
     blocks, strata = np.asarray(blocks), np.asarray(strata).astype(str)
     if not labels.shape == pred.shape == blocks.shape == strata.shape:
         raise ValueError("labels, pred, blocks and strata differ in length")
-    result = {"p_value": float("nan"), "n_blocks": 0, "n_permutations": int(n_permutations),
+    result = {"p_value": float("nan"), "n_blocks": 0, "exact": False, "n_arrangements": 0, "n_permutations": 0,
               "unit": "blocks within recordings"}
     if labels.size == 0:
         return result
@@ -264,15 +318,26 @@ def block_permutation_test(labels, pred, blocks, strata, n_permutations: int = N
     right = np.zeros((uniq.size, n_classes), dtype=np.int64)
     np.add.at(right, (where, pred), 1)
     observed = int(right[np.arange(uniq.size), block_label].sum())
+    block_stratum = strata[first]
+    groups = [np.flatnonzero(block_stratum == s) for s in np.unique(block_stratum)]
+    sizes = [_n_arrangements(block_label[members]) for members in groups]
+    n_arrangements = math.prod(sizes)
+    result.update(n_blocks=int(uniq.size), n_arrangements=int(n_arrangements))
+    if max(sizes) <= MAX_EXACT_ARRANGEMENTS:
+        # exact: the distribution of the sum over strata is the convolution of each stratum's
+        distribution = np.ones(1)
+        for members in groups:
+            stats_ = right[members[None, :], _arrangements(block_label[members])].sum(axis=1)
+            distribution = np.convolve(distribution, np.bincount(stats_) / stats_.size)
+        result.update(exact=True, p_value=float(min(1.0, distribution[observed:].sum())))
+        return result
     rng = np.random.default_rng(seed)
     null = np.zeros(int(n_permutations), dtype=np.int64)
-    block_stratum = strata[first]
-    for stratum in np.unique(block_stratum):
-        members = np.flatnonzero(block_stratum == stratum)
+    for members in groups:
         shuffled = rng.permuted(np.tile(block_label[members], (int(n_permutations), 1)), axis=1)
         null += right[members[None, :], shuffled].sum(axis=1)
-    result["p_value"] = float((1 + np.count_nonzero(null >= observed)) / (1 + int(n_permutations)))
-    result["n_blocks"] = int(uniq.size)
+    p = (1 + np.count_nonzero(null >= observed)) / (1 + int(n_permutations))
+    result.update(n_permutations=int(n_permutations), p_value=float(max(p, 1.0 / n_arrangements)))
     return result
 
 

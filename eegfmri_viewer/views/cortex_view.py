@@ -27,7 +27,8 @@ symmetric limits, and "only q <", which colours only ROIs whose change has an
 FDR q below the spin box's value (``fmri_cam_q``, or ``eeg_roi_cam_q`` of the
 band for the EEG source). A note under that row says how many ROIs of the shown
 class reach that q, with the units tested and the smallest p they allow
-(:meth:`CortexView.compare_summary`): "0 of 264 ROIs reach q < 0.05 ...: the
+(:meth:`CortexView.compare_summary`, in the words of
+:func:`eegfmri_viewer.comparison.resolution.class_resolution_text`): "0 of 264 ROIs reach q < 0.05 ...: the
 colours show no reliable change", and the comparison's warnings (e.g. both
 bundles made from the same input files). The model line names the model of
 each side when two bundles are compared (B's bundle: ``state.compare.bundle_b``,
@@ -37,7 +38,8 @@ When the results (either side in compare mode) or the open recording come from
 BOLD that is not in MNI space (``dataset.json`` ``recordings[].space`` "native"
 or "unknown"), a note says so above the map: the ROI positions are the atlas's
 MNI coordinates and do not match such an image, so the cortex drawn is not the
-subject's anatomy (:func:`space_caveat`).
+subject's anatomy (:func:`eegfmri_viewer.io.space.space_caveat`, the words of
+compare and the report; "unknown" is not called native).
 
 While another view sets an overlay (``state.overlay``, e.g. the Teaching
 view's Laplacian eigenmode "on the cortex"), the surface shows that map instead
@@ -69,6 +71,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eegfmri_viewer.comparison.resolution import class_floor, class_resolution_text, class_units_text
+from eegfmri_viewer.io.space import recording_spaces, space_caveat
 from eegfmri_viewer.views.model_quality import ModelQualityLabel
 
 NO_RESULTS_MESSAGE = "Open results (File ▸ Open results…) or run an analysis to see CAM saliency"
@@ -249,54 +253,6 @@ def shade(values, grey, table, vmax: float, threshold: float, out=None) -> np.nd
 
 NOTE_STYLE = "padding: 2px 6px; background: #fff4c2;"
 PLAIN_NOTE_STYLE = "padding: 2px 6px; color: #303030;"
-
-
-def is_mni_space(space) -> bool:
-    """True for the spaces MNI atlas coordinates fit: ``"MNI"`` and ``MNI152...`` templates."""
-    return str(space).upper().startswith("MNI")
-
-
-def recording_spaces(results) -> list:
-    """``(label, space)`` of each recording in a bundle's ``dataset.json`` that records its space."""
-    dataset = getattr(results, "dataset", None) or {}
-    out = []
-    for i, rec in enumerate(dataset.get("recordings") or []):
-        if isinstance(rec, dict) and rec.get("space"):
-            out.append((str(rec.get("label") or f"recording {i + 1}"), str(rec["space"])))
-    return out
-
-
-def space_caveat(spaces) -> str:
-    """Sentence for recordings whose BOLD is not in MNI space, or "" when all are (or none is known).
-
-    Parameters
-    ----------
-    spaces : sequence of (str, str)
-        ``(label, space)`` per recording; space as ``dataset.json`` records it
-        (:func:`eegfmri_viewer.io.space.detect_space`: an ``MNI152...`` name,
-        ``"MNI"``, ``"native"``, ``"unknown"``).
-
-    Returns
-    -------
-    text : str
-    """
-    native = [label for label, space in spaces if not is_mni_space(space) and space != "unknown"]
-    unknown = [label for label, space in spaces if space == "unknown"]
-    if not native and not unknown:
-        return ""
-
-    def which(labels):
-        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-        return f" ({shown})" if shown else ""
-
-    parts = []
-    if native:
-        parts.append(f"Native-space data{which(native)}: ROI positions are the atlas's MNI coordinates and do "
-                     "not match this image; this MNI cortex is not the subject's anatomy.")
-    if unknown:
-        parts.append(f"BOLD of unknown space{which(unknown)}: if it is not in MNI space, the atlas's MNI ROI "
-                     "positions do not match it.")
-    return " ".join(parts)
 
 
 #: Tooltip of the native-space note: why, and what to do.
@@ -929,22 +885,12 @@ class CortexView(QWidget):
         compare = self.state.compare
         if compare is None or self._weights is None:
             return None
-        meta, arrays = compare.meta or {}, compare.arrays
+        meta = compare.meta or {}
         cls_i = self.class_index()
         cls = self._results.classes[cls_i] if self._results.classes else ""
         threshold = self.q_spin.value()
-        unit = str(meta.get("unit") or "windows")
-        units, floor = "", None
-        if "n_windows_a" in arrays and "n_windows_b" in arrays:
-            n_a = int(np.asarray(arrays["n_windows_a"]).reshape(-1)[cls_i])
-            n_b = int(np.asarray(arrays["n_windows_b"]).reshape(-1)[cls_i])
-            if unit == "subjects":
-                units = f"{int(arrays.get('n_subjects', n_a))} subjects paired"
-            else:
-                units = f"{n_a} vs {n_b} {unit}"
-        floors = meta.get("smallest_p")
-        if isinstance(floors, list) and cls_i < len(floors) and floors[cls_i] is not None:
-            floor = float(floors[cls_i])
+        # the CLI's and the report's words for what the test of these units can show
+        units, floor = class_units_text(compare, cls_i), class_floor(compare, cls_i)
         source = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
         head = f"B \u2212 A ({source}, class {cls})"
         q = self._compare_array("q")
@@ -956,9 +902,7 @@ class CortexView(QWidget):
         row = q[cls_i]
         n_tested = int(np.isfinite(row).sum())
         n_sig = int((np.nan_to_num(row, nan=1.0) < threshold).sum())
-        detail = "; ".join(x for x in (units, f"smallest possible p {floor:.2g}" if floor is not None else "") if x)
-        if floor is not None and floor >= threshold:
-            detail += ", so none can"
+        detail = class_resolution_text(compare, cls_i, threshold) or units
         detail = f" ({detail})" if detail else ""
         reach = f"{n_sig} of {n_tested} ROIs reach q < {threshold:g}{detail}"
         if n_sig == 0:
@@ -990,11 +934,11 @@ class CortexView(QWidget):
 
     def space_note_text(self) -> str:
         """The native-space caveat shown above the map ("" when every known space is MNI)."""
-        spaces = recording_spaces(self._results)
+        spaces = recording_spaces(getattr(self._results, "dataset", None))
         if self.state.compare is not None:
             bundle = self.bundle_b()
             if bundle is not None and bundle is not self._results:
-                spaces += [(f"B: {label}", space) for label, space in recording_spaces(bundle)]
+                spaces += recording_spaces(bundle.dataset, "B: ")
         recording = self.state.dataset
         space = getattr(recording, "space", None)
         if space:

@@ -50,57 +50,69 @@ def _default_source(state) -> str:
     return root if root and Path(root).is_dir() else ""
 
 
-def _on_eeg_clock(events: Path, eeg) -> bool:
-    """Whether ``events`` is the EEG's BIDS events file (EEG clock), which ``analyze --events`` does not take."""
-    if not eeg:
-        return False
-    eeg = Path(str(eeg))
-    stem = eeg.name[: -len(".fif.gz")] if eeg.name.lower().endswith(".fif.gz") else eeg.stem
-    base = stem.rsplit("_", 1)[0] if "_" in stem else stem
-    return events == eeg.with_name(base + "_events.tsv")
+def _files_out_dir(files) -> str:
+    """An output folder for the results of ``files`` (RecordingFiles) that the analysis accepts, or ``""``.
+
+    ``<bold name>-results`` beside the folder holding the files (never inside
+    it: that folder is input data), or in it where it is not protected (the
+    home or temporary folder), else one folder further up.
+    """
+    import os
+
+    from eegfmri_viewer.io.errors import InputError
+    from eegfmri_viewer.results import check_bundle_destination
+
+    bold = Path(files.bold)
+    name = bold.name[: -len(".nii.gz")] if bold.name.lower().endswith(".nii.gz") else bold.stem
+    folder = Path(os.path.commonpath([str(Path(p).parent) for p in files.paths()]))
+    for base in (folder, folder.parent, folder.parent.parent):
+        candidate = base / f"{name}-results"
+        try:
+            # force: an earlier bundle there is a fine proposal ("Replace earlier results")
+            check_bundle_destination(candidate, force=True, inputs=files.paths())
+        except InputError:
+            continue
+        return str(candidate)
+    return ""
 
 
-def source_note_text(recording, source: str) -> str:
-    """Why Start would not analyse the recording in view, or ``""`` when it would.
+def source_note_text(recording, source: str, files=None, out: str = "") -> str:
+    """What Start analyses when it is not simply the BIDS folder of the recording in view, or ``""``.
 
     Parameters
     ----------
     recording : Recording or None
         The recording in view.
     source : str
-        The BIDS root in the form.
+        The BIDS root in the form (folder mode).
+    files : RecordingFiles or None
+        The open recording's files when Start analyses them (file mode).
+    out : str
+        The output folder in the form, for the command line.
 
     Returns
     -------
     text : str
-        For a recording opened from files (no BIDS folder): that this dock analyses
-        BIDS folders, with the ``analyze --bold`` command that analyses the files;
-        for a recording of another BIDS folder than ``source``: that Start analyses
+        For files: that Start analyses them, with the equivalent
+        ``eegfmri-viewer analyze --bold`` command (for batch runs); for a
+        recording of another BIDS folder than ``source``: that Start analyses
         ``source``.
     """
+    import shlex
+
     from eegfmri_viewer.state.bad_channels import dataset_key
 
+    if files is not None:
+        command = files.command(shlex.quote(out) if out else "FOLDER")
+        return ("Start analyses the open recording's files (opened from files, not a BIDS folder). "
+                f"The same from the command line, e.g. for batch runs: {command}")
     if recording is None:
         return ""
     key = dataset_key(recording)
     root = key if key and Path(key).is_dir() else ""
-    if root:
-        if not source or Path(source).expanduser().resolve() == Path(root):
-            return ""
-        return (f"Start analyses the BIDS root {source}, not the folder of the recording in view ({root}).")
-    bold = getattr(recording, "bold_path", None)
-    eeg = getattr(recording, "eeg_path", None)
-    events = getattr(getattr(recording, "events", None), "source", None)
-    command = "eegfmri-viewer analyze" + (f" --bold {bold}" if bold else "")
-    if events and Path(str(events)).suffix.lower() == ".tsv" and not _on_eeg_clock(Path(str(events)), eeg):
-        command += f" --events {events}"
-    if eeg:
-        command += f" --eeg {eeg}"
-    command += " --out FOLDER"
-    name = Path(str(eeg or bold)).name
-    where = (f"Start analyses the BIDS root {source}, not the recording in view ({name}), which was opened "
-             "from files" if source else f"The recording in view ({name}) was opened from files, not a BIDS folder")
-    return f"{where}: this dock analyses BIDS folders. Analyse the open files with: {command}"
+    if root and source and Path(source).expanduser().resolve() != Path(root):
+        return f"Start analyses the BIDS root {source}, not the folder of the recording in view ({root})."
+    return ""
 
 
 class TrainingView(QWidget):
@@ -122,12 +134,14 @@ class TrainingView(QWidget):
 
     Signals
     -------
-    start_requested(str, str, object)
-        BIDS root, output folder and the config as ``{table: {key: value}}``.
+    start_requested(object, str, object)
+        What to analyse (the BIDS root as str, or the open recording's
+        :class:`~eegfmri_viewer.io.single.RecordingFiles`), the output folder
+        and the config as ``{table: {key: value}}``.
     cancel_requested()
     """
 
-    start_requested = Signal(str, str, object)
+    start_requested = Signal(object, str, object)
     cancel_requested = Signal()
 
     def __init__(self, state, parent: Optional[QWidget] = None):
@@ -193,10 +207,13 @@ class TrainingView(QWidget):
         self.out_edit = QLineEdit()
         # what set_default_source last filled in: a path the user typed is never replaced
         self._auto_source = self._auto_out = ""
-        self.set_default_source(_default_source(state))
-        state.datasetChanged.connect(self._on_dataset)
+        # file mode: the files of the open recording (no BIDS folder), which Start then analyses
+        self._files = None
+        # (weak reference to a recording, its RecordingFiles) as the window opened it (with the TR given)
+        self._given_files = None
+        self.source_label = QLabel("BIDS root")
         # one row: the low tab row leaves room for two lines before the form
-        paths.addWidget(QLabel("BIDS root"))
+        paths.addWidget(self.source_label)
         paths.addWidget(self.source_edit, 1)
         paths.addWidget(QLabel("Output folder"))
         paths.addWidget(self.out_edit, 1)
@@ -213,6 +230,7 @@ class TrainingView(QWidget):
         self.source_note.setVisible(False)
         layout.addWidget(self.source_note)
         self.source_edit.textChanged.connect(lambda _t: self._update_source_note())
+        self.out_edit.textChanged.connect(lambda _t: self._update_source_note())
         self.bad_summary = QLabel("")
         self.bad_summary.setWordWrap(True)
         self.bad_summary.setToolTip("Channels marked bad in the Signals view (click a channel's name there) are "
@@ -220,7 +238,9 @@ class TrainingView(QWidget):
                                     "together with those marked bad in the recordings' channels.tsv.")
         self.source_edit.textChanged.connect(lambda _t: self._update_bad_summary())
         state.badChannelsChanged.connect(lambda _label: self._update_bad_summary())
-        self._update_bad_summary()
+        self.set_default_source(_default_source(state))
+        state.datasetChanged.connect(self._on_dataset)
+        self._on_dataset(state.dataset)
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -266,7 +286,8 @@ class TrainingView(QWidget):
         BIDS folder brings that folder) for as long as the field holds what was
         filled in, not what the user typed; the output folder likewise.
         """
-        if not root:
+        if not root or self._files is not None:
+            # in file mode Start analyses the open recording; a BIDS folder opened later ends it
             return
         root = str(root)
         if self.source_edit.text().strip() in ("", self._auto_source):
@@ -281,29 +302,106 @@ class TrainingView(QWidget):
         if not self.source_edit.text().strip() and self.state.dataset is None:
             self.set_default_source(root)
 
-    def _on_dataset(self, recording) -> None:
-        """Follow the BIDS folder of the recording in view.
+    def set_recording_files(self, recording, files) -> None:
+        """The files ``recording`` was opened from, as the user gave them (``files``: RecordingFiles).
 
-        A recording opened from single files has no BIDS folder, and this dock
-        analyses BIDS folders: a folder filled in earlier (the demo's) is taken
-        away rather than left for Start to analyse in its place, and
-        :attr:`source_note` says how to analyse the open files.
+        Without this, the files of a recording opened from files are read off
+        the recording itself (:meth:`RecordingFiles.from_recording`), which
+        cannot tell a TR the user gave from one the files state.
+        """
+        import weakref
+
+        self._given_files = (weakref.ref(recording), files)
+        if self.state.dataset is recording:
+            self._on_dataset(recording)
+
+    def recording_files(self):
+        """The RecordingFiles Start analyses (file mode), or None (folder mode)."""
+        return self._files
+
+    def _files_of(self, recording):
+        """The files of ``recording`` when it was opened from files outside a BIDS folder, else None."""
+        from eegfmri_viewer.io.errors import InputError
+        from eegfmri_viewer.io.single import RecordingFiles
+
+        if recording is None or _default_source(self.state) or getattr(recording, "bold_path", None) is None:
+            return None
+        if self._given_files is not None and self._given_files[0]() is recording:
+            return self._given_files[1]
+        try:
+            return RecordingFiles.from_recording(recording)
+        except InputError:
+            return None
+
+    def _on_dataset(self, recording) -> None:
+        """Follow the recording in view: its BIDS folder, or its files.
+
+        A recording opened from single files (no BIDS folder) puts the dock in
+        file mode: Start analyses those files, the source field names them
+        (read-only) and an output folder outside their folder is proposed. A
+        recording of a BIDS folder (or none) brings the folder mode back.
         """
         root = _default_source(self.state)
-        if root:
-            self.set_default_source(root)
-        elif recording is not None and self.source_edit.text().strip() == self._auto_source:
-            if self.out_edit.text().strip() == self._auto_out:
-                self.out_edit.setText("")
-            self.source_edit.setText("")
-            self._auto_source = self._auto_out = ""
+        files = self._files_of(recording)
+        if files is not None:
+            self._enter_file_mode(files)
+        else:
+            self._leave_file_mode()
+            if root:
+                self.set_default_source(root)
+            elif recording is not None and self.source_edit.text().strip() == self._auto_source:
+                # a folder filled in earlier (the demo's) is not what is in view: not left for Start
+                if self.out_edit.text().strip() == self._auto_out:
+                    self.out_edit.setText("")
+                self.source_edit.setText("")
+                self._auto_source = self._auto_out = ""
         self._update_source_note()
+        self._update_bad_summary()
+
+    def _enter_file_mode(self, files) -> None:
+        # the folder mode's texts are not kept: leaving file mode follows the dataset then in view
+        self._files = files
+        text = f"open recording: {files.describe()}"
+        self.source_label.setText("Analyse")
+        self.source_edit.setReadOnly(True)
+        self.source_edit.setToolTip("Start analyses the recording opened from files (as "
+                                    "'eegfmri-viewer analyze --bold'):\n" + "\n".join(files.paths()))
+        self._auto_source = text
+        self.source_edit.setText(text)
+        if self.out_edit.text().strip() in ("", self._auto_out):
+            self._auto_out = _files_out_dir(files)
+            self.out_edit.setText(self._auto_out)
+
+    def _leave_file_mode(self) -> None:
+        if self._files is None:
+            return
+        self._files = None
+        self.source_label.setText("BIDS root")
+        self.source_edit.setReadOnly(False)
+        self.source_edit.setToolTip("")
+        self.source_edit.setText("")
+        if self.out_edit.text().strip() == self._auto_out:
+            self.out_edit.setText("")
+        self._auto_source = self._auto_out = ""
 
     def _update_source_note(self) -> None:
-        """Say what Start analyses when it is not the BIDS folder of the recording in view."""
-        text = source_note_text(self.state.dataset, self.source_edit.text().strip())
+        """Say what Start analyses when it is not simply the BIDS folder of the recording in view."""
+        text = source_note_text(self.state.dataset, self.source_edit.text().strip(), self._files,
+                                self.out_edit.text().strip())
         self.source_note.setText(text)
+        self.source_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the command line of file mode is a hint, not a warning
+        self.source_note.setStyleSheet("color: #57606a;" if self._files is not None
+                                       else "color: #9a6700;")
         self.source_note.setVisible(bool(text))
+
+    def _marks_key(self) -> str:
+        """The dataset whose marked-bad channels go into the config: the open files' or the BIDS root."""
+        from eegfmri_viewer.state.bad_channels import dataset_key
+
+        if self._files is not None:
+            return dataset_key(self.state.dataset)
+        return self.source_edit.text().strip()
 
     # -- form ------------------------------------------------------------------
     @staticmethod
@@ -378,18 +476,19 @@ class TrainingView(QWidget):
         when it is the dataset in view, else those kept for it (never another dataset's).
         """
         values = self.config_dict()
-        source = self.source_edit.text().strip()
-        values.setdefault("preprocessing", {})["marked_bad"] = self.state.marks_for_dataset(source)
+        values.setdefault("preprocessing", {})["marked_bad"] = self.state.marks_for_dataset(self._marks_key())
         return self._config_class.from_dict(values, source="Training settings")
 
     def _update_bad_summary(self) -> None:
-        marks = self.state.marks_for_dataset(self.source_edit.text().strip())
+        marks = self.state.marks_for_dataset(self._marks_key())
         n_channels = sum(len(names) for names in marks.values())
         if n_channels:
             self.bad_summary.setText(f"{_count(n_channels, 'channel')} marked bad in {_count(len(marks), 'recording')} "
                                      "(Signals view)")
         else:
-            self.bad_summary.setText("No channels of this BIDS root marked bad in the Signals view")
+            self.bad_summary.setText("No channels of the open recording marked bad in the Signals view"
+                                     if self._files is not None else
+                                     "No channels of this BIDS root marked bad in the Signals view")
 
     # -- run control -------------------------------------------------------------
     def request_start(self) -> bool:
@@ -400,9 +499,11 @@ class TrainingView(QWidget):
             self.message.setText(f"Invalid settings: {exc}")
             return False
         source, out_dir = self.source_edit.text().strip(), self.out_edit.text().strip()
+        if self._files is not None:
+            source = self._files
         if not source or not out_dir:
             self.message.setText("Invalid settings: the BIDS root and the output folder are required."
-                                 + (f" {self.source_note.text()}" if not source and self.source_note.text() else ""))
+                                 if not source else "Invalid settings: the output folder is required.")
             return False
         self._clear_curves()
         self.progress_bar.setValue(0)

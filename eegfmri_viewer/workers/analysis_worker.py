@@ -29,8 +29,9 @@ def analysis_worker(source, out_dir, config=None, *, name: str = "training",
 
     Parameters
     ----------
-    source : str or Path
-        BIDS root.
+    source : str or Path or RecordingFiles
+        BIDS root, or the loose files of one recording
+        (:class:`~eegfmri_viewer.io.single.RecordingFiles`, as ``analyze --bold``).
     out_dir : str or Path
         Bundle folder to write.
     config : AnalysisConfig or mapping or None
