@@ -5,30 +5,20 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from eegfmri_viewer import app as app_module
 from eegfmri_viewer.io.bids import discover
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.views.dataset_browser_view import COLUMNS, DatasetBrowserView, run_infos
 from eegfmri_viewer.workers import FunctionWorker
 from io_testdata import make_bids_run, write_bold, write_tsv
+from shown_window import shown_window
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = app_module.MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for box in list(win.error_dialogs):
-        box.close()
-    win.pool.stop_all()
-    win.close()
-    win.uninstall_exception_hooks()
+    with shown_window(qtbot, tmp_path) as win:
+        yield win
 
 
 def _browser(window):

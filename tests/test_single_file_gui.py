@@ -8,28 +8,20 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from eegfmri_viewer import app as app_module, cli
 from eegfmri_viewer.io.errors import InputError
 from eegfmri_viewer.workers import FunctionWorker
 from io_testdata import make_bids_run, write_bold, write_tsv
+from shown_window import shown_window
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = app_module.MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for box in list(win.error_dialogs):
-        box.close()
-    win.pool.stop_all()
-    win.close()
-    win.uninstall_exception_hooks()
+    with shown_window(qtbot, tmp_path) as win:
+        yield win
 
 
 def _bold_run(folder: Path):
@@ -99,9 +91,11 @@ def test_eeg_dialog_then_cancelled_bold_opens_nothing_and_says_why(qtbot, window
     root = make_bids_run(tmp_path / "one", sub="01")
     eeg = next((root / "sub-01" / "eeg").glob("*_eeg.vhdr"))
     _answer_file_dialogs(qtbot, [eeg, None])
+    shown = []
+    window.statusBar().messageChanged.connect(shown.append)
     _action(window, "Open EEG + BOLD files...").trigger()
     assert window.state.dataset is None
-    assert "together with its BOLD run" in window.statusBar().currentMessage()
+    assert any("together with its BOLD run" in m for m in shown), shown
 
 
 def test_open_path_of_a_bold_nifti_opens_it_with_its_bids_events(qtbot, window, tmp_path):

@@ -98,20 +98,26 @@ def test_the_refusal_does_not_depend_on_folder_permissions(loose):
     assert sorted(p.name for p in data.iterdir()) == ["bold.nii.gz", "events.tsv"]
 
 
-def test_bids_derivatives_stay_allowed_with_input_files_listed(tmp_path):
-    """A bundle's input files include BIDS-root files: derivatives/<name>/ is still the place for results."""
-    from eegfmri_viewer.results import check_bundle_destination
-
+def _bids_dataset_with_a_bold(tmp_path):
+    """``(root, bold)``: a BIDS dataset (with ``dataset_description.json``) holding one BOLD file."""
     bids = tmp_path / "bids"
     func = bids / "sub-01" / "func"
     func.mkdir(parents=True)
     (bids / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.8.0"}')
     bold = func / "sub-01_task-x_bold.nii.gz"
     bold.write_bytes(b"x")
+    return bids, bold
+
+
+def test_bids_derivatives_stay_allowed_with_input_files_listed(tmp_path):
+    """A bundle's input files include BIDS-root files: derivatives/<name>/ is still the place for results."""
+    from eegfmri_viewer.results import check_bundle_destination
+
+    bids, bold = _bids_dataset_with_a_bold(tmp_path)
     inputs = [bids, bold, bids / "dataset_description.json"]
     out = bids / "derivatives" / "eegfmri_viewer" / "run1"
     assert check_bundle_destination(out, inputs=inputs) == out.resolve()
-    for bad in (bids / "derivatives" / "fmriprep" / "res", func / "res"):
+    for bad in (bids / "derivatives" / "fmriprep" / "res", bold.parent / "res"):
         with pytest.raises(InputError, match="lies inside"):
             check_bundle_destination(bad, inputs=inputs)
 
@@ -190,12 +196,7 @@ def test_split_share_warning_names_blocks_per_class_and_split():
 def test_a_loose_file_of_a_bids_dataset_protects_the_whole_dataset(tmp_path):
     from eegfmri_viewer.results import check_bundle_destination
 
-    bids = tmp_path / "bids"
-    func = bids / "sub-01" / "func"
-    func.mkdir(parents=True)
-    (bids / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.8.0"}')
-    bold = func / "sub-01_task-x_bold.nii.gz"
-    bold.write_bytes(b"x")
+    bids, bold = _bids_dataset_with_a_bold(tmp_path)
     with pytest.raises(InputError, match=f"lies inside the BIDS dataset {bids}, which holds the input file "
                                          "sub-01_task-x_bold.nii.gz.*choose a folder outside .*derivatives/<name>/"):
         check_bundle_destination(bids / "sub-02" / "res", inputs=[bold], out_name="--out")
