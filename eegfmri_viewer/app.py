@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from eegfmri_viewer import __version__
 from eegfmri_viewer.state import AppState
 from eegfmri_viewer.state.bad_channels import BadChannelStore
+from eegfmri_viewer.user_folders import APPLICATION, data_dir, log_dir
 from eegfmri_viewer.views.error_dialog import error_dialog, short_message
 from eegfmri_viewer.workers import FunctionWorker, WorkerFailure, WorkerPool, analysis_worker
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORGANIZATION = "eegfmri_viewer"
-APPLICATION = "eegfmri_viewer"
 DESCRIPTION = (
     "Explore simultaneous EEG-fMRI with graph neural networks: class activation maps "
     "on fMRI ROIs and EEG electrodes, graph attention, cross-view fusion and "
@@ -92,26 +92,6 @@ def config_dir() -> Optional[Path]:
     """Settings folder from ``EEGFMRI_VIEWER_CONFIG_DIR`` (tests), else None (Qt's default)."""
     value = os.environ.get("EEGFMRI_VIEWER_CONFIG_DIR")
     return Path(value) if value else None
-
-
-def data_dir() -> Path:
-    """User data folder (demo dataset): ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_data_dir``."""
-    value = os.environ.get("EEGFMRI_VIEWER_DATA_DIR")
-    if value:
-        return Path(value)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APPLICATION))
-
-
-def log_dir() -> Path:
-    """Log folder: ``EEGFMRI_VIEWER_DATA_DIR`` or ``platformdirs.user_log_dir``."""
-    value = os.environ.get("EEGFMRI_VIEWER_DATA_DIR")
-    if value:
-        return Path(value)
-    import platformdirs
-
-    return Path(platformdirs.user_log_dir(APPLICATION))
 
 
 def demo_dir(small: bool = False) -> Path:

@@ -171,8 +171,9 @@ def test_results_take_the_room_back_from_the_setup_tabs(qtbot, window, tmp_path)
     docks["Training"].raise_()
     qtbot.wait(200)
     assert share("Training") < 0.3
+    # (the 3-D map keeps its 240 px floor with results open: Signals gets the rest, well over a third)
     docks["Signals"].raise_()
-    qtbot.waitUntil(lambda: share("Signals") >= 0.5, timeout=5000)
+    qtbot.waitUntil(lambda: share("Signals") >= 0.35, timeout=5000)
 
 
 def test_teaching_view_opens_from_the_help_menu_beside_the_bottom_plots(qtbot, window):

@@ -39,7 +39,7 @@ def test_a_near_chance_model_on_few_windows_is_not_shown_to_beat_chance():
 
 def test_the_compact_line_gives_the_verdict_first():
     near = chance_test({"test_acc": 0.29, "n_test": 69, "chance": 1 / 3, "n_test_per_class": [23, 23, 23]})
-    assert chance_sentence(near, compact=True).startswith("not above chance (p = 0.")
+    assert chance_sentence(near, compact=True).startswith("not shown above chance (binomial p = 0.")
     assert chance_sentence(near, compact=True).endswith("accuracy 0.29, chance 0.33, 69 test windows")
 
 
@@ -194,7 +194,7 @@ def test_block_test_does_not_count_the_windows_of_a_block_as_independent():
     assert text.startswith("test accuracy 0.67 (balanced 0.67) on 60 windows of 6 blocks, chance 0.33: "
                            "not shown to beat chance (block permutation p = 0.")
     assert "binomial p < 0.001); read the map with caution" in text
-    assert chance_sentence(test, compact=True).startswith(f"not above chance (p = {result['p_value']:.3g})")
+    assert chance_sentence(test, compact=True).startswith(f"not shown above chance (block p = {result['p_value']:.3g})")
     assert block_permutation_test(labels, pred, blocks, np.zeros(60), seed=7) == result  # exact: no seed involved
 
 

@@ -197,5 +197,21 @@ def test_every_key_has_a_docstring_entry():
         for name in klass.__dataclass_fields__:
             assert docs.get(name, "").strip(), f"[{table}] {name} has no entry in {klass.__name__}'s Attributes"
         assert set(docs) <= set(klass.__dataclass_fields__)
-    coupling = attribute_docs(AnalysisConfig.tables()["coupling"])
-    assert coupling["min_lag_s"] == coupling["max_lag_s"] and "BOLD shifts" in coupling["min_lag_s"]
+    # an entry naming several fields ("a, b : float") gives each of them its text
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Shared:
+        """Settings.
+
+        Attributes
+        ----------
+        low, high : float
+            Range of BOLD shifts.
+        """
+
+        low: float = 0.0
+        high: float = 1.0
+
+    shared = attribute_docs(Shared)
+    assert shared["low"] == shared["high"] == "Range of BOLD shifts."

@@ -6,6 +6,9 @@
   smallest p the tested units allow), the comparison's warnings, and the
   accuracy verdict of both sides' models, next to the map, not only in the Log.
 * The compare controls ("only q <") are reachable at a common window width.
+* The notes are about the map shown: the space of the shown results' runs (each named once), a line when
+  the open recording is not what the results were made from, a compare note that follows the side shown and
+  does not repeat the space note; the notes scroll in an area of capped height so the map keeps its minimum.
 
 Run under ``xvfb-run -a`` (the cortex view needs OpenGL).
 """
@@ -52,8 +55,10 @@ def bundles(tmp_path_factory):
     root = tmp_path_factory.mktemp("caveats")
     make_bundle(root / "base", phase2=False, eeg=False)
     out = {}
-    for name, seed, acc in (("a", 1, 0.3), ("b", 2, 0.95)):
+    for name, seed, acc in (("a", 1, 0.3), ("b", 2, 0.95), ("na", 1, 0.3), ("nb", 2, 0.95)):
         bundle = load_bundle(root / "base")
+        if name.startswith("n"):
+            bundle = _with_space(bundle, "native")
         bundle.arrays["windows"] = _windows(bundle, N_BLOCKS, seed)
         bundle.metrics = copy.deepcopy(bundle.metrics)
         bundle.metrics["phase1"]["fmri"].update(test_acc=acc, test_balanced_acc=acc, n_test=60, chance=1 / 3)
@@ -187,7 +192,7 @@ def test_both_models_verdicts_stay_visible_in_compare_mode(gui, bundles, qtbot):
     note = view.quality_note
     view.set_compare_side("diff")
     assert note.isVisible() and note.warning
-    assert "A's fMRI model: not above chance" in note.text() and "B's fMRI model: accuracy 0.95" in note.text()
+    assert "A's fMRI model: not shown above chance" in note.text() and "B's fMRI model: accuracy 0.95" in note.text()
     view.set_compare_side("b")
     assert note.isVisible() and not note.warning and note.text().startswith("B's fMRI model: test accuracy 0.95")
     view.set_compare_side("a")
@@ -227,25 +232,135 @@ def test_only_q_control_is_reachable_and_the_note_offers_it(gui, bundles, qtbot,
 
 def test_an_open_native_space_recording_is_named_in_the_note(gui, tmp_path):
     """A BOLD with scanner sform/qform codes (no MNI registration), opened as a recording."""
-    import nibabel as nib
-
-    from eegfmri_viewer.io.single import open_files
-
     window, view = gui
     window.state.set_results(None)
-    rng = np.random.default_rng(0)
-    img = nib.Nifti1Image(rng.normal(100, 1, (8, 8, 8, 30)).astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
-    img.header.set_xyzt_units("mm", "sec")
-    img.header["pixdim"][4] = 2.0
-    img.set_sform(img.affine, code=1)
-    img.set_qform(img.affine, code=1)
-    bold = tmp_path / "sub-01_task-x_bold.nii.gz"
-    nib.save(img, bold)
-    (tmp_path / "sub-01_task-x_events.tsv").write_text("onset\tduration\ttrial_type\n0\t10\ta\n20\t10\tb\n")
-    recording = open_files(None, bold, tmp_path / "sub-01_task-x_events.tsv")
+    recording = _native_recording(tmp_path, "sub-01_task-x")
     assert recording.space == "native"
     window.state.set_dataset(recording)
     assert view.space_note.isVisible()
     assert "The BOLD of open recording sub-01 task-x is in native space" in view.space_note.text()
     window.state.set_dataset(None)
     assert not view.space_note.isVisible()
+
+
+# --- the notes are about the map shown (walkthrough 2, items 1, 2, 9 and 11) -------------------------------
+
+def _native_recording(folder, name="sub-07_task-y"):
+    """A BOLD with scanner sform/qform codes, opened as a recording (not one the bundles were made from)."""
+    import nibabel as nib
+
+    from eegfmri_viewer.io.single import open_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    img = nib.Nifti1Image(rng.normal(100, 1, (8, 8, 8, 30)).astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header["pixdim"][4] = 2.0
+    img.set_sform(img.affine, code=1)
+    img.set_qform(img.affine, code=1)
+    bold = folder / f"{name}_bold.nii.gz"
+    nib.save(img, bold)
+    (folder / f"{name}_events.tsv").write_text("onset\tduration\ttrial_type\n0\t10\ta\n20\t10\tb\n")
+    return open_files(None, bold, folder / f"{name}_events.tsv")
+
+
+def test_space_caveat_names_each_run_once_and_counts_several():
+    from eegfmri_viewer.io.space import space_caveat
+
+    one = space_caveat([("sub-01 run-1", "native"), ("sub-01 run-1", "native")], noun="runs")
+    assert one.startswith("The BOLD of sub-01 run-1 is in native space") and one.count("sub-01 run-1") == 1
+    two = space_caveat([("r1", "native"), ("r2", "native"), ("r1", "native")], noun="runs")
+    assert two.startswith("The BOLD of the 2 runs r1 and r2 is in native space")
+    five = space_caveat([(f"r{i}", "unknown") for i in range(5)], noun="runs")
+    assert five.startswith("The BOLD of the 5 runs r0, r1, r2 and 2 more is of unknown space")
+    # the CLI's, compare.json's and the report's wording is unchanged
+    assert space_caveat([("na", "native"), ("nb", "native")]).startswith("The BOLD of na and nb is in native")
+
+
+def test_space_note_is_about_the_shown_results_not_another_open_recording(gui, bundles, tmp_path):
+    from eegfmri_viewer.results import load_bundle
+    from eegfmri_viewer.views.cortex_view import recording_in_dataset
+
+    window, view = gui
+    window.state.set_results(None)
+    recording = _native_recording(tmp_path / "other")
+    window.state.set_dataset(recording)
+    # no results: the note is about the open recording
+    assert view.space_note.isVisible() and "open recording sub-07 task-y" in view.space_note.text()
+    assert not view.source_note.isVisible()
+    # MNI results of other data: no space note over their map, and a line saying whose map it is
+    bundle = load_bundle(bundles["a"])
+    window.state.set_results(_with_space(bundle, "MNI"))
+    assert not view.space_note.isVisible() and "sub-07" not in view.space_note.text()
+    assert view.source_note.isVisible()
+    assert view.source_note.text() == "The map is of the results a, not of the open recording sub-07 task-y."
+    # native results: the note names their runs, not the open recording
+    window.state.set_results(_with_space(bundle, "native"))
+    text = view.space_note.text()
+    labels = [r["label"] for r in bundle.dataset["recordings"]]
+    assert view.space_note.isVisible() and "open recording" not in text and "sub-07" not in text
+    assert f"The BOLD of the {len(labels)} runs " in text and all(text.count(lab) == 1 for lab in labels)
+    # results made from the open recording: no line about another recording
+    own = _with_space(bundle, "native")
+    own.dataset["recordings"][0]["bold_path"] = str(recording.bold_path)
+    assert recording_in_dataset(recording, own.dataset) and not recording_in_dataset(recording, bundle.dataset)
+    window.state.set_results(own)
+    assert not view.source_note.isVisible()
+    window.state.set_dataset(None)
+    window.state.set_results(None)
+    assert not view.space_note.isVisible() and not view.source_note.isVisible()
+
+
+def test_compare_note_follows_the_side_and_leaves_the_space_warning_to_the_space_note(gui, bundles, qtbot):
+    window, view = gui
+    _open(window, bundles["na"])
+    _compare(window, bundles["nb"], qtbot)
+    meta = window.state.compare.meta
+    assert meta["space"] == "native" and any("is in native space" in w for w in meta["warnings"])
+    labels = [r["label"] for r in window.state.results.dataset["recordings"]]
+    space = view.space_note.text()
+    # each run once, not again as "B: ..."
+    assert view.space_note.isVisible() and "B:" not in space and all(space.count(lab) == 1 for lab in labels)
+    note = view.compare_note.text()
+    assert "in native space" not in note and "same input files" in note
+    assert note.startswith("B \u2212 A (fMRI CAM, class rest)") and "no reliable change" in note
+    view.set_compare_side("a")
+    note = view.compare_note.text()
+    assert note.startswith("A (fMRI CAM, class rest): the mean relative CAM") and "of na, not a change" in note
+    assert "For the change B \u2212 A, 0 of" in note and "no reliable change" not in note
+    assert view.compare_summary()["side"] == "a"
+    view.set_compare_side("b")
+    note = view.compare_note.text()
+    assert note.startswith("B (fMRI CAM, class rest)") and "of nb, not a change" in note and "For the change" in note
+    view.set_compare_side("diff")
+    window.compare_actions.leave()
+
+
+def test_map_keeps_its_height_and_the_notes_scroll_uncut(gui, bundles, qtbot, qapp, tmp_path):
+    from eegfmri_viewer.views.cortex_view import NOTES_MAX_SHARE, PLOTTER_MIN_HEIGHT
+
+    window, view = gui
+    _open(window, bundles["na"])
+    _compare(window, bundles["nb"], qtbot)
+    window.state.set_dataset(_native_recording(tmp_path / "other"))
+    try:
+        for width, height in ((640, view.minimumSizeHint().height()), (640, 420), (1230, 600), (900, 1000)):
+            view.resize(width, height)
+            qapp.processEvents()
+            qapp.processEvents()
+            assert view.plotter.height() >= PLOTTER_MIN_HEIGHT, (width, height)
+            content = view.notes_content_height()
+            area = view.notes_area.height()
+            assert content > 0 and area <= max(NOTES_MAX_SHARE * view.height(), 60) + 1
+            # the notes that do not fit scroll; none is squeezed
+            assert area >= content or view.notes_area.verticalScrollBar().maximum() > 0
+            for label in (view.source_note, view.space_note, view.compare_note, view.quality_note):
+                if not label.isHidden():
+                    assert label.height() >= label.heightForWidth(label.width()), label.text()[:60]
+            bar_px = view.scalar_bar.GetHeight() * view.plotter.height() * view.plotter.devicePixelRatioF()
+            assert view.scalar_bar.GetNumberOfLabels() * 30 <= bar_px
+    finally:
+        window.state.set_dataset(None)
+        window.compare_actions.leave()
+        view.resize(1230, 600)
+        qapp.processEvents()

@@ -498,3 +498,190 @@ def test_report_and_compare_command_say_how_small_p_can_be_in_the_same_words(tmp
     for i in range(len(result.arrays["classes"])):
         text = class_resolution_text(result, i)
         assert text and f"[{text}]" in printed
+
+
+def test_salient_connections_follow_the_rule_of_the_regions_table(tmp_path):
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    sal = bundle.arrays["saliency"]
+    conn = sal["fmri_connections"]
+    score = sal["fmri_connection_saliency"]
+    score[0] = -np.linspace(1.0, 2.0, score.shape[1])  # class 0: every edge against the class ...
+    sal["salient_fmri_connections"][0] = True  # ... though the argmax votes call all of them salient
+    empty = int(conn[0, 0])
+    keep = [e for e in range(conn.shape[1]) if empty not in conn[:, e]][:3]
+    touching = next(e for e in range(1, conn.shape[1]) if empty in conn[:, e])
+    score[0, keep] = [0.9, 0.8, 0.7]
+    score[0, touching] = 5.0  # the strongest, but one end has no BOLD signal
+    for rec in bundle.dataset["recordings"]:
+        rec["empty_rois"] = [empty]
+    cam = sal["fmri_cam"]
+    cam[0] = -1.0
+    a, b = int(conn[0, keep[0]]), int(conn[1, keep[0]])
+    cam[0, [a, b]] = 1.0  # only the ends of the first edge support the class
+    rows = top_salient_connections(bundle, 0, n=10)
+    assert [(r["a"], r["b"]) for r in rows] == [(int(conn[0, e]), int(conn[1, e])) for e in keep]
+    assert all(r["saliency"] > 0 for r in rows)
+    # "both salient" is the regions table's: both ends listed there (positive CAM, BOLD signal)
+    listed = {r["roi"] for r in top_salient_rois(bundle, 0, n=10)}
+    assert listed == {a, b}
+    assert [r["salient"] for r in rows] == [True, False, False]
+    text = " ".join(_parse(build_report(bundle, render_cortex=False)).text)
+    assert "Only 3 of the 10 asked for: no other edge between ROIs with BOLD signal has a positive saliency" in text
+    assert "both ends are among the class's 10 most salient regions listed above" in text
+
+
+def _changed_bundles(tmp_path, roi):
+    """Bundles A and B where ``roi`` changes most in class 2 (B's windows of class 2 raised there)."""
+    make_bundle(tmp_path / "a")
+    after = load_bundle(tmp_path / "a")
+    w = after.arrays["windows"]
+    w["fmri_cam"][w["labels"] == 2, roi] += 5.0
+    save_bundle(tmp_path / "b", after)
+    return load_bundle(tmp_path / "a"), load_bundle(tmp_path / "b")
+
+
+def test_changes_leave_out_rois_without_bold_on_either_side(tmp_path, capsys):
+    from eegfmri_viewer.cli import main
+    from eegfmri_viewer.comparison.compare import load_compare, save_compare, top_changes
+    from eegfmri_viewer.report.roi_context import compared_rois_without_bold, rois_without_bold
+
+    roi = 200
+    before, after = _changed_bundles(tmp_path, roi)
+    cmp = compare_bundles(before, after, n_permutations=200, unit="windows")
+    assert top_changes(cmp, 2, n=1)[0]["roi_index"] == roi  # with BOLD everywhere it is the largest change
+    after.dataset["recordings"][0]["empty_rois"] = [roi, 7]
+    after.dataset["recordings"][1]["empty_rois"] = [roi]  # no BOLD at ROI 200 in B (7 has BOLD in one run)
+    save_bundle(tmp_path / "b2", after)
+    after = load_bundle(tmp_path / "b2")
+    cmp = compare_bundles(before, after, n_permutations=200, unit="windows")
+    assert list(cmp.arrays["rois_without_bold"]) == [roi]
+    for c in range(3):
+        assert roi not in [r["roi_index"] for r in top_changes(cmp, c, n=264)]
+    # compare.json and the command's lines too
+    save_compare(cmp, tmp_path / "cmp")
+    import json
+
+    summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert all(roi not in [r["roi_index"] for r in rows] for rows in summary["top_changes"].values())
+    assert list(load_compare(tmp_path / "cmp").arrays["rois_without_bold"]) == [roi]
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b2"), "--unit", "windows", "--permutations", "50",
+                 "--out", str(tmp_path / "cmp2")]) == 0
+    name = str(before.get("saliency", "roi_names")[roi])
+    assert f"largest change {name} " not in capsys.readouterr().out
+    # the report's change tables, with a note naming it
+    changed = build_report(before, comparison=cmp, bundle_b=after, render_cortex=False).split("<h2>What changed")[1]
+    assert f">{name}</span>" not in changed
+    assert f"1 ROI(s) without BOLD signal in A or B ({name}) are left out" in " ".join(_parse(changed).text)
+    # a ROI empty on one side counts; per session within one bundle
+    assert list(compared_rois_without_bold({"recordings": [{"empty_rois": [3]}]},
+                                           {"recordings": [{"empty_rois": [4]}]})) == [3, 4]
+    one = {"recordings": [{"session": "1", "empty_rois": [3, 5]}, {"session": "2", "empty_rois": [5]}]}
+    assert list(rois_without_bold(one, session="1")) == [3, 5] and list(rois_without_bold(one)) == [5]
+
+
+def _chance_metrics(bundle, test_acc):
+    """Give the fMRI model a chance test: 12 test windows, 4 per class."""
+    bundle.metrics["phase1"]["fmri"].update(test_acc=test_acc, test_balanced_acc=test_acc, n_test=12,
+                                            n_test_per_class=[4, 4, 4])
+
+
+def test_comparison_report_gives_b_accuracy_and_cautions_when_chance_is_not_beaten(tmp_path):
+    from eegfmri_viewer.report.html import model_beats_chance
+
+    make_bundle(tmp_path / "a")
+    make_bundle(tmp_path / "b", seed=1)
+    a, b = load_bundle(tmp_path / "a"), load_bundle(tmp_path / "b")
+    _chance_metrics(a, 0.25)  # 3 of 12: not shown to beat chance
+    _chance_metrics(b, 0.75)  # 9 of 12 against 1/3: beats it
+    assert model_beats_chance(a) is False and model_beats_chance(b) is True
+    cmp = compare_bundles(a, b, n_permutations=50, unit="windows")
+    text = build_report(a, comparison=cmp, bundle_b=b, render_cortex=False)
+    plain = " ".join(_parse(text).text)
+    assert "A: fMRI (ROIs) 0.25" in plain and "B: fMRI (ROIs) 0.75" in plain
+    for section in ("<h2>Saliency on the cortex", "<h2>Most salient regions", "<h2>Most salient connections"):
+        head = text.split(section)[1].split("<p")[1]
+        assert "The fMRI model of A is not shown to beat chance" in head
+    changed = text.split("<h2>What changed")[1]
+    assert changed.split("</h2>")[1].lstrip().startswith('<p class="warn"><b>Caution:</b> The fMRI model of A is '
+                                                          "not shown to beat chance")
+    # both beat chance: no caution anywhere
+    _chance_metrics(a, 0.75)
+    assert "Caution:" not in build_report(a, comparison=cmp, bundle_b=b, render_cortex=False)
+    # two sessions of one bundle: one model, no B rows
+    _chance_metrics(a, 0.25)
+    text = build_report(a, comparison=cmp, bundle_b=a, render_cortex=False)
+    assert "B: fMRI" not in text and "A: fMRI" not in text
+    assert "The fMRI model is not shown to beat chance" in text.split("<h2>What changed")[1]
+
+
+def test_cortex_images_say_they_show_the_surface_and_name_top_rois_not_drawn(tmp_path):
+    from eegfmri_viewer.report.cortex_images import CLASS_SCALE_TEXT, rois_on_cortex
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    drawn = rois_on_cortex(bundle.get("saliency", "roi_coords"))
+    assert drawn.mean() > 0.5 and not drawn.all()
+    deep = int(np.flatnonzero(~drawn)[0])
+    assert "interpolated onto the cortex surface from the ROIs within reach" in CLASS_SCALE_TEXT
+    assert "(e.g. subcortical) is not drawn" in CLASS_SCALE_TEXT
+    images = {f"class:{c}": _png_bytes() for c in bundle.classes}
+    name = str(bundle.get("saliency", "roi_names")[deep])
+    bundle.arrays["saliency"]["fmri_cam"][:, ~drawn] = -1.0  # every ROI off the surface: against each class
+    assert "Not drawn" not in build_report(bundle, cortex_images=images)
+    bundle.arrays["saliency"]["fmri_cam"][1, deep] = 10.0  # class 1's top ROI lies off the surface
+    captions = build_report(bundle, cortex_images=images).split("<figcaption>")[1:]
+    assert "Not drawn" not in captions[0] and "Not drawn" not in captions[2]
+    assert (f"Not drawn, deeper than the cortex surface reaches (e.g. subcortical), of the class's top 5 ROIs: "
+            f"{name} (rank 1, CAM 10)") in captions[1]
+
+
+def _png_bytes():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((4, 4, 3), 200, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.gui
+def test_cortex_image_with_nothing_to_colour_says_so_instead_of_a_colour_bar(tmp_path):
+    from eegfmri_viewer.report.cortex_images import CortexRenderer
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    renderer = CortexRenderer(bundle.get("saliency", "roi_coords"))
+    n = len(bundle.get("saliency", "roi_coords"))
+
+    def strip(png):
+        image = _decode("data:image/png;base64," + base64.b64encode(png).decode()).astype(int)
+        below = image[-75:]
+        return (below.max(axis=2) - below.min(axis=2)) > 60  # coloured pixels (a bar); text and white are grey
+
+    assert strip(renderer.render(np.linspace(0.1, 1.0, n), "x")).sum() > 50  # a real scale has its bar
+    assert strip(renderer.render(-np.ones(n), "x", nothing_text="no positive CAM")).sum() == 0
+    diff = np.linspace(-1.0, 1.0, n)
+    assert strip(renderer.render(diff, "x", symmetric=True, mask=np.zeros(n, bool))).sum() == 0
+
+
+def test_settings_are_a_table_with_each_band_on_one_line(tmp_path):
+    from eegfmri_viewer.pipeline.config import AnalysisConfig
+
+    make_bundle(tmp_path / "a")
+    bundle = load_bundle(tmp_path / "a")
+    bundle.config = AnalysisConfig().to_dict()
+    bundle.config["preprocessing"]["marked_bad"] = {}
+    section = build_report(bundle, render_cortex=False).split("<h2>Settings</h2>")[1].split("<h2>")[0]
+    assert "<pre>" not in section
+    bands = bundle.config["preprocessing"]["bands"]
+    assert "<td>preprocessing</td><td>bands</td><td>" + "<br>".join(
+        f"{b[0]} {b[1]:g}–{b[2]:g} Hz" for b in bands) + "</td>" in section
+    assert "<td>preprocessing</td><td>marked_bad</td><td>none</td>" in section
+    # every setting keeps its row
+    rows = section.count("<tr>") - 1
+    n_settings = sum(len(v) if isinstance(v, dict) else 1 for v in bundle.config.values())
+    assert rows == n_settings
+    for table, values in bundle.config.items():
+        for key, value in (values.items() if isinstance(values, dict) else []):
+            if value is not None and not isinstance(value, dict):
+                assert f"<td>{table}</td><td>{key}</td>" in section

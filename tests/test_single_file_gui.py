@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QScrollArea
 
 from eegfmri_viewer import app as app_module, cli
 from eegfmri_viewer.io.errors import InputError
@@ -35,21 +35,32 @@ def _bold_run(folder: Path):
 def _answer_file_dialogs(qtbot, answers: list):
     """Answer the next Qt file dialogs in turn: a path selects that file, None cancels."""
     pending = list(answers)
-    deadline = time.monotonic() + 10.0
+    deadline = time.monotonic() + 30.0
 
-    def answer():
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, QFileDialog):
-            if time.monotonic() < deadline:  # never left to answer a later test's dialogs
-                QTimer.singleShot(20, answer)
-            return
-        path = pending.pop(0)
+    def apply(dialog, path):
         if path is None:
             dialog.reject()
         else:
             dialog.selectFile(str(path))
+            # typed as a user would: selectFile alone waits for the folder's listing, which a busy
+            # file-system watcher can delay past the test
+            name = dialog.findChild(QLineEdit, "fileNameEdit")
+            if name is not None:
+                name.setText(str(path))
             dialog.accept()
-        if pending:
+
+    def answer():
+        # the open file dialog itself, not the active modal widget (another modal widget may be on
+        # its stack). A dialog answered before its event loop ran stays open: it is answered again
+        # with the answer kept on its C++ object (a new dialog may reuse an old one's wrapper).
+        dialog = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible()),
+                      None)
+        if dialog is not None and dialog.property("answer_index") is not None:
+            apply(dialog, answers[int(dialog.property("answer_index"))])
+        elif dialog is not None and pending:
+            dialog.setProperty("answer_index", len(answers) - len(pending))
+            apply(dialog, pending.pop(0))
+        if (pending or dialog is not None) and time.monotonic() < deadline:  # never a later test's dialogs
             QTimer.singleShot(20, answer)
 
     QTimer.singleShot(20, answer)
@@ -141,9 +152,10 @@ def test_dataset_tab_lists_the_single_file_recording(qtbot, window, tmp_path):
     assert all(f"Warning: {w}" in browser.label.text() for w in warnings)
 
 
-def test_training_dock_analyses_the_open_single_file_recording(qtbot, window, tmp_path):
+def test_training_dock_analyses_the_open_single_file_recording(qtbot, window, tmp_path, monkeypatch):
     view = window.docks["Training"].ensure_built()
     assert view.source_edit.text() == str(app_module.demo_dir())  # offered while nothing is open
+    monkeypatch.setenv("EEGFMRI_VIEWER_DATA_DIR", str(tmp_path / "appdata"))
     bold, events = _bold_run(tmp_path / "run")
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
         window.open_bold(bold, events)
@@ -152,14 +164,19 @@ def test_training_dock_analyses_the_open_single_file_recording(qtbot, window, tm
     assert view.source_edit.text() == "open recording: scan_bold.nii.gz (+ events my_events.tsv)"
     assert view.recording_files().bold == str(bold.resolve())
     assert view.recording_files().events == str(events.resolve())
-    # the proposed output lies outside the folder holding the files (that folder is input data)
-    out = tmp_path / "scan_bold-results"
+    # the proposed output lies in the user's results area (the app's data folder), not near the input data
+    out = tmp_path / "appdata" / "scan_bold-results"
     assert view.out_edit.text() == str(out)
-    # the note is a hint with the equivalent command line, no longer a refusal
+    # the note is a one-line hint, no longer a refusal; the equivalent command line is its tooltip and copyable
     assert view.source_note.isVisibleTo(view)
     note = view.source_note.text()
     assert "Start analyses the open recording's files" in note and "this dock analyses BIDS folders" not in note
-    assert f"--bold {bold.resolve()} --events {events.resolve()} --out {out}" in note
+    assert str(bold.parent) not in note
+    command = f"--bold {bold.resolve()} --events {events.resolve()} --out {out}"
+    assert command in view.source_note.toolTip() and command in view.copy_command_button.toolTip()
+    assert view.copy_command_button.isVisibleTo(view)
+    qtbot.mouseClick(view.copy_command_button, Qt.MouseButton.LeftButton)
+    assert command in QApplication.clipboard().text()
     started = []
     view.start_requested.connect(lambda *a: started.append(a))
     # an output inside the files' folder is refused before anything starts
@@ -177,16 +194,19 @@ def test_training_dock_analyses_the_open_single_file_recording(qtbot, window, tm
     qtbot.waitUntil(lambda: view.source_edit.text() == str(other.resolve()), timeout=15000)
     assert not view.source_edit.isReadOnly() and view.source_label.text() == "BIDS root"
     assert view.recording_files() is None and not view.source_note.isVisibleTo(view)
+    assert not view.copy_command_button.isVisibleTo(view)
 
 
-def test_training_dock_built_after_a_single_file_opened_analyses_it_with_the_tr_given(qtbot, window, tmp_path):
+def test_training_dock_built_after_a_single_file_opened_analyses_it_with_the_tr_given(qtbot, window, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("EEGFMRI_VIEWER_DATA_DIR", str(tmp_path / "appdata"))
     bold, events = _bold_run(tmp_path / "run")
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
         window.open_bold(bold, events, tr=2.0)
     view = window.docks["Training"].ensure_built()
     assert view.source_edit.text() == "open recording: scan_bold.nii.gz (+ events my_events.tsv, + TR 2 s)"
-    assert view.recording_files().tr == 2.0 and "--tr 2 --out" in view.source_note.text()
-    assert view.out_edit.text() == str(tmp_path / "scan_bold-results")
+    assert view.recording_files().tr == 2.0 and "--tr 2 --out" in view.command_line()
+    assert view.out_edit.text() == str(tmp_path / "appdata" / "scan_bold-results")
 
 
 def _bad_input(progress=None, cancel=None):
@@ -273,7 +293,8 @@ def test_real_bold_run_opens_alone_and_a_real_eeglab_file_asks_for_its_bold(qtbo
 
 
 @pytest.mark.timeout(180)
-def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_results(qtbot, window, tmp_path):
+def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_results(qtbot, window, tmp_path,
+                                                                                     monkeypatch):
     import json
     import multiprocessing
 
@@ -287,6 +308,7 @@ def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_res
     dock.show()
     dock.raise_()
     view = dock.ensure_built()
+    monkeypatch.setenv("EEGFMRI_VIEWER_DATA_DIR", str(tmp_path / "appdata"))
     with qtbot.waitSignal(window.state.datasetChanged, timeout=15000):
         window.open_bold(bold)  # its events: the BIDS-named scan_events.tsv beside it
     assert view.recording_files().events == str(events.resolve())
@@ -295,7 +317,7 @@ def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_res
                        ("phase1", "n_filters"): 4, ("preprocessing", "atlas"): "dosenbach2010"}.items():
         widget = view.widgets[key]
         widget.setText(value) if isinstance(value, str) else widget.setValue(value)
-    out = tmp_path / "scan_bold-results"
+    out = tmp_path / "appdata" / "scan_bold-results"
     assert view.out_edit.text() == str(out)
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     assert view.running
@@ -311,3 +333,84 @@ def test_start_in_the_training_dock_analyses_the_open_bold_run_and_opens_its_res
     assert sorted(p.name for p in data.iterdir()) == ["scan_bold.nii.gz", "scan_events.tsv"]
     assert view.source_edit.isReadOnly()
     qtbot.waitUntil(lambda: not multiprocessing.active_children(), timeout=15000)
+
+
+def _long_native_run(tmp_path: Path):
+    """A native-space BOLD run (it carries a warning) deep in long-named folders, with its events."""
+    folder = tmp_path / "a_rather_long_data_collection_name" / "fmri_studyforrest_localizer_session"
+    bold = write_bold(folder / "sub-01_task-oneback_run-1_bold.nii.gz", n_vol=10, tr=2.0, mni=False)
+    events = write_tsv(folder / "sub-01_task-oneback_run-1_events.tsv", ["onset", "duration", "trial_type"],
+                       [(0, 4, "body"), (4, 4, "face"), (8, 4, "house"), (12, 4, "object"), (16, 4, "scene")])
+    return bold, events
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1600, 1000)])
+def test_dataset_tab_of_files_is_never_cut_and_says_no_eeg(qtbot, tmp_path, size):
+    bold, events = _long_native_run(tmp_path)
+    with shown_window(qtbot, tmp_path, size=size) as win:
+        dock = win.docks["Dataset"]
+        dock.show()
+        dock.raise_()
+        browser = dock.ensure_built()
+        with qtbot.waitSignal(win.state.datasetChanged, timeout=15000):
+            win.open_bold(bold, events)
+        qtbot.waitUntil(lambda: browser.recording_info is not None, timeout=15000)
+        qtbot.wait(100)
+        label = browser.label
+        assert label.text().startswith("Opened from files") and "Warning: " in label.text()
+        # the label has the whole height its text needs; the area around it scrolls when the tab is lower
+        assert label.height() >= label.heightForWidth(label.width()), (label.height(), label.width())
+        area = browser.label_area
+        bar = area.verticalScrollBar()
+        assert area.viewport().height() + bar.maximum() >= label.heightForWidth(label.width())
+        assert browser.tree.height() > 40, "the run table keeps room below the description"
+        row = browser.tree.topLevelItem(0)
+        # fMRI only: no EEG, not 0 channels
+        assert [row.text(c) for c in (1, 2, 3, 7)] == ["–"] * 4
+        # every header explains itself and is wide enough for its own text; long cells carry their full text
+        header = browser.tree.header()
+        for col in range(browser.tree.columnCount()):
+            name = browser.tree.headerItem().text(col)
+            assert browser.tree.headerItem().toolTip(col)
+            assert browser.tree.columnWidth(col) >= header.fontMetrics().horizontalAdvance(name), name
+        assert "scene: 1" in row.toolTip(6)
+        out = Path("/tmp/s9/h3")
+        if out.is_dir():
+            win.grab().save(str(out / f"dataset_files_{size[0]}.png"))
+
+
+def test_training_dock_at_1280_elides_long_paths_and_keeps_done_in_sight(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("EEGFMRI_VIEWER_DATA_DIR", str(tmp_path / "a_long_user_data_folder" / "eegfmri-viewer"))
+    bold, events = _long_native_run(tmp_path)
+    with shown_window(qtbot, tmp_path, size=(1280, 800)) as win:
+        dock = win.docks["Training"]
+        dock.show()
+        dock.raise_()
+        view = dock.ensure_built()
+        with qtbot.waitSignal(win.state.datasetChanged, timeout=15000):
+            win.open_bold(bold, events)
+        qtbot.waitUntil(lambda: view.recording_files() is not None, timeout=15000)
+        out = view.out_edit.text()
+        assert out.endswith("sub-01_task-oneback_run-1_bold-results") and "a_long_user_data_folder" in out
+        qtbot.wait(100)
+        # the long output path is elided in the middle: its start and its folder name stay in sight
+        shown = view.out_edit.display_text()
+        assert shown != out and "…" in shown, shown
+        assert shown.endswith("bold-results") and shown.startswith(out[:3]), shown
+        assert view.out_edit.toolTip() == out
+        assert view.source_edit.display_text() != view.source_edit.text()
+        assert str(bold) in view.source_edit.toolTip()
+        # the note is one line; "Done: results in ..." is in sight without scrolling the dock
+        note = view.source_note
+        assert note.height() <= 2 * note.fontMetrics().lineSpacing(), note.height()
+        view.on_finished(out)
+        qtbot.wait(100)
+        assert view.message.text().startswith("Done: results in ")
+        page = view.findChild(QScrollArea)
+        viewport = page.viewport()
+        assert page.verticalScrollBar().value() == 0
+        bottom = view.message.mapTo(viewport, QPoint(0, view.message.height())).y()
+        assert view.message.isVisible() and bottom <= viewport.height(), (bottom, viewport.height())
+        out_dir = Path("/tmp/s9/h3")
+        if out_dir.is_dir():
+            win.grab().save(str(out_dir / "training_files_done_1280.png"))

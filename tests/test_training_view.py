@@ -259,3 +259,43 @@ def test_curves_of_one_run_are_gone_when_another_starts(view, tmp_path):
     view.on_epoch({"stage": "fmri", "epoch": 1, "loss": 0.9, "train_acc": 0.5, "val_acc": 0.4})
     # one legend entry per model in the accuracy plot (its title says which line is which)
     assert [label.text for _s, label in view.acc_plot.getPlotItem().legend.items] == ["fmri"]
+
+
+def test_no_two_settings_share_a_tooltip(view):
+    tips = {}
+    for (table, key), widget in view.widgets.items():
+        tip = widget.toolTip()
+        assert tip, f"[{table}] {key} has no tooltip"
+        tips.setdefault(tip, []).append(f"[{table}] {key}")
+    shared = [names for names in tips.values() if len(names) > 1]
+    assert not shared, f"settings sharing one tooltip: {shared}"
+    # each says what it is about: validation and test are told apart, the fMRI and EEG initialisations too
+    assert "validation" in view.widgets[("training", "val_fraction")].toolTip()
+    assert "test" in view.widgets[("training", "test_fraction")].toolTip()
+    assert "fMRI model" in view.widgets[("training", "n_init_fmri")].toolTip()
+    assert "EEG band model" in view.widgets[("training", "n_init_eeg")].toolTip()
+
+
+def test_output_folder_for_files_lies_in_the_results_area_never_beside_the_data(tmp_path):
+    from eegfmri_viewer.io.single import RecordingFiles
+    from eegfmri_viewer.results import check_bundle_destination
+    from eegfmri_viewer.views.training_view import _files_out_dir
+
+    data = tmp_path / "collection" / "study"
+    data.mkdir(parents=True)
+    bold = data / "sub-01_task-x_bold.nii.gz"
+    events = data / "sub-01_task-x_events.tsv"
+    bold.write_bytes(b"")
+    events.write_text("onset\tduration\ttrial_type\n")
+    files = RecordingFiles(bold=str(bold), events=str(events))
+    area = tmp_path / "user" / "eegfmri-viewer"
+    out = _files_out_dir(files, base=area)
+    assert out == str(area / "sub-01_task-x_bold-results")
+    assert not out.startswith(str(tmp_path / "collection"))
+    check_bundle_destination(out, inputs=files.paths())
+    # a folder of that name holding something else is passed over, not proposed
+    (area / "sub-01_task-x_bold-results").mkdir(parents=True)
+    (area / "sub-01_task-x_bold-results" / "notes.txt").write_text("mine")
+    assert _files_out_dir(files, base=area) == str(area / "sub-01_task-x_bold-results-2")
+    # a results area inside the data is refused (never next to or inside input data)
+    assert _files_out_dir(files, base=data) == ""

@@ -61,6 +61,8 @@ lagged_r_n_subjects         ()                            subjects paired (0: re
 lagged_r_smallest_p         ()                            the smallest p that test can give
 fusion_global_a/_b/_diff    (6,)                          ω per view
 fusion_a/_b/_diff           (n_rois, 6)                   per ROI, NaN where absent
+rois_without_bold           (n_left_out,) int             ROIs without BOLD on either side (left out
+                                                          of top_changes and the B - A images)
 n_windows_a, n_windows_b    (n_cls,)                      units per class (windows, blocks or subjects)
 n_subjects                  ()                            subjects paired (unit "subjects" only)
 n_permutations, seed        ()                            test settings (permutations asked for)
@@ -694,6 +696,10 @@ def compare_bundles(
                                         else "none (two sessions of one model share its CAM scale)")
     result.arrays["roi_names"] = a.get("saliency", "roi_names")
     result.arrays["roi_coords"] = a.get("saliency", "roi_coords")
+    from eegfmri_viewer.report.roi_context import compared_rois_without_bold
+
+    result.arrays["rois_without_bold"] = compared_rois_without_bold(
+        a.dataset, b.dataset if b is not None else None, session_a, session_b)
     space, coords_note, space_warning = coordinate_space({side_a.label: dataset_spaces(a.dataset),
                                                           side_b.label: dataset_spaces(b_bundle.dataset)})
     result.meta["space"] = space
@@ -726,8 +732,24 @@ def _lagged_missing(a: ResultsBundle, b: ResultsBundle, side_a: SessionData, sid
     return f"{where} {why}, so the EEG power-BOLD correlation is not compared"
 
 
+def rois_left_out(result: CompareResult) -> np.ndarray:
+    """Atlas ROIs without BOLD signal on either side (``compare.npz`` ``rois_without_bold``; none for older ones).
+
+    Their series are flat zeros on that side, so their change says nothing
+    about the brain: the change tables and the B − A images leave them out.
+
+    Returns
+    -------
+    rois : ndarray, shape (n_left_out,), int
+    """
+    return np.asarray(result.arrays.get("rois_without_bold", np.zeros(0, dtype=int)), dtype=int).reshape(-1)
+
+
 def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str = "fmri_cam") -> list:
     """The ``n`` ROIs with the largest absolute change for one class.
+
+    ROIs without BOLD signal on either side (:func:`rois_left_out`) are never
+    listed.
 
     Returns
     -------
@@ -739,7 +761,8 @@ def top_changes(result: CompareResult, class_index: int, n: int = 10, key: str =
         sorted by decreasing ``|diff|``.
     """
     diff = result.arrays[f"{key}_diff"][class_index]
-    order = np.argsort(-np.nan_to_num(np.abs(diff), nan=-1.0))[:n]
+    left_out = set(rois_left_out(result).tolist())
+    order = [i for i in np.argsort(-np.nan_to_num(np.abs(diff), nan=-1.0), kind="stable") if int(i) not in left_out][:n]
     names = result.arrays.get("roi_names")
     coords = result.arrays.get("roi_coords")
     return [

@@ -181,14 +181,17 @@ def space_groups(spaces) -> tuple:
     return native, unknown
 
 
-def _which(labels, most: int = 3) -> str:
+def _which(labels, most: int = 3, noun: Optional[str] = None) -> str:
     shown = ", ".join(labels[:most])
     if len(labels) > most:
-        return f"{shown} and {len(labels) - most} more"
-    return " and ".join(labels) if len(labels) == 2 else shown
+        text = f"{shown} and {len(labels) - most} more"
+    else:
+        text = " and ".join(labels) if len(labels) == 2 else shown
+    # several names read as one run's unless counted ("of the 2 runs x and y")
+    return f"the {len(labels)} {noun} {text}" if noun and len(labels) > 1 else text
 
 
-def space_caveat(spaces, advice: bool = False) -> str:
+def space_caveat(spaces, advice: bool = False, noun: Optional[str] = None) -> str:
     """What the ROI coordinates mean for recordings not (or not known to be) in MNI space; ``""`` when all are MNI.
 
     Parameters
@@ -197,6 +200,10 @@ def space_caveat(spaces, advice: bool = False) -> str:
         ``(label, space)`` per recording or side (:func:`recording_spaces`).
     advice : bool
         Append :data:`REGISTER_ADVICE`.
+    noun : str, optional
+        Plural of what the labels name (e.g. ``"runs"``): several labels are
+        then counted, "The BOLD of the 2 runs x and y is ...". Each label is
+        named once whatever the noun.
 
     Returns
     -------
@@ -209,13 +216,13 @@ def space_caveat(spaces, advice: bool = False) -> str:
     native, unknown = space_groups(spaces)
     parts = []
     if native:
-        parts.append(f"The BOLD of {_which(native)} is in native space, not MNI: the ROI positions are the atlas's "
-                     "MNI coordinates, which do not match it, so a ROI's series does not come from the region its "
-                     "name and position say.")
+        parts.append(f"The BOLD of {_which(native, noun=noun)} is in native space, not MNI: the ROI positions "
+                     "are the atlas's MNI coordinates, which do not match it, so a ROI's series does not come from "
+                     "the region its name and position say.")
     if unknown:
-        parts.append(f"The BOLD of {_which(unknown)} is of unknown space (it could not be shown to be in MNI "
-                     "space, which does not make it native): if it is not in MNI space, the atlas's MNI ROI "
-                     "positions do not match it and a ROI's series may not come from the region its name and "
+        parts.append(f"The BOLD of {_which(unknown, noun=noun)} is of unknown space (it could not be shown to "
+                     "be in MNI space, which does not make it native): if it is not in MNI space, the atlas's MNI "
+                     "ROI positions do not match it and a ROI's series may not come from the region its name and "
                      "position say.")
     if parts and advice:
         parts.append(REGISTER_ADVICE)

@@ -265,25 +265,37 @@ class TrainingConfig:
     batch_size : int
         Windows per step.
     lr : float
-        Adam learning rate.
+        Adam learning rate of the phase-1 models (fMRI and EEG band GCNNs).
     weight_decay : float
         Adam L2 penalty.
     patience : int
         Early stopping patience in epochs (0: never stop early).
     class_weights : bool
         Weight the loss by inverse class frequency.
-    val_fraction, test_fraction : float
-        Share of blocks per class (and subject) held out for validation and test.
+    val_fraction : float
+        Share of the blocks of each class (and subject, when each has at least
+        3 blocks) held out for validation: early stopping and the choice among
+        initialisations. 0: no validation windows.
+    test_fraction : float
+        Share of the blocks of each class (and subject) held out for the test;
+        the reported accuracies are on these windows only. Blocks go whole to
+        one split, so with few blocks per class the share differs (the
+        analysis warns when it is far off).
     seed : int
         Seed of the split, the initialisation and the batch order.
-    n_init_fmri, n_init_eeg : int
-        Initialisations trained per fMRI model and per EEG band model; the
-        one with the lowest validation loss is kept (the test split plays no
-        part). The fMRI model reads a few ROIs among hundreds through a mean
-        over nodes, so it starts on a loss plateau and one initialisation in
-        a few can settle on a poor optimum (measured on the demo: 1 training
-        seed in 9 with one initialisation, none of 9 with three); the EEG
-        band models were stable across seeds with one.
+    n_init_fmri : int
+        Initialisations trained for the fMRI model (per subject at individual
+        level); the one with the lowest validation loss is kept (the test
+        split plays no part; without validation windows only the first is
+        trained). Initialisation j is seeded ``seed + 1000 * j``. The fMRI
+        model reads a few ROIs among hundreds through a mean over nodes, so it
+        starts on a loss plateau and one initialisation in a few can settle on
+        a poor optimum (measured on the demo: 1 training seed in 9 with one
+        initialisation, none of 9 with three).
+    n_init_eeg : int
+        Initialisations trained for each EEG band model, the one with the
+        lowest validation loss kept, as for ``n_init_fmri``; one was stable
+        across seeds on the demo.
     threads : int
         Torch CPU threads while training (restored afterwards). 1 is the
         fastest for these small models: extra threads spend more time

@@ -42,7 +42,7 @@ class Phase2Config:
     epochs : int
         Maximum training epochs.
     lr : float
-        Adam learning rate.
+        Adam learning rate of phase 2 (GAT, cross-view attention and fusion).
     weight_decay : float
         Adam weight decay (L2).
     batch_size : int
@@ -104,9 +104,13 @@ class CouplingConfig:
 
     Attributes
     ----------
-    min_lag_s, max_lag_s : float
-        Range of BOLD shifts relative to the HRF-convolved EEG power, in seconds;
-        lags are taken in steps of one TR. Positive lag: BOLD follows EEG.
+    min_lag_s : float
+        Shortest (most negative) BOLD shift relative to the HRF-convolved EEG
+        band power, in seconds; lags are taken in steps of one TR from
+        ``min_lag_s`` to ``max_lag_s``. Negative lag: BOLD precedes EEG.
+    max_lag_s : float
+        Longest BOLD shift relative to the HRF-convolved EEG band power, in
+        seconds (steps of one TR). Positive lag: BOLD follows EEG.
     n_permutations : int
         Surrogates for the p-value (0 skips the test; p-values are then NaN).
     null : {"shift", "blocks"}

@@ -103,33 +103,48 @@ def _salient_rois_note(bundle, class_index: int, n_listed: int, n: int) -> str:
             "positive CAM for this class; a ROI with CAM ≤ 0 does not support it.</p>")
 
 
+#: Rows of each class's "Most salient regions" table; "both salient" in the connections table means both ends are among them.
+TOP_ROIS = 10
+
+
 def top_salient_connections(bundle, class_index: int, n: int = 10) -> list:
-    """The ``n`` connections of the fMRI graph with the highest saliency for a class.
+    """The ``n`` connections of the fMRI graph with the highest positive saliency for a class.
 
     Saliency of the edge (a, b): ``W[a, b] (CAM_c(a) + CAM_c(b)) / 2``
-    (``fmri_connection_saliency``); empty for bundles written without it.
+    (``fmri_connection_saliency``); empty for bundles written without it. The
+    rule of :func:`top_salient_rois` holds here too: an edge with saliency
+    <= 0 does not support the class, and an edge with an end without BOLD
+    signal in every recording says nothing about the brain, so neither is
+    listed (fewer than ``n`` rows may come back).
 
     Returns
     -------
     rows : list of dict
         ``a``, ``b`` (ROI indices), ``name_a``, ``name_b``, ``weight``, ``saliency``,
-        ``salient`` (both ends salient nodes of the class).
+        ``salient`` (both ends among the class's :data:`TOP_ROIS` most salient
+        regions, :func:`top_salient_rois`).
     """
     if not bundle.has("saliency", "fmri_connection_saliency"):
         return []
     conn = np.asarray(bundle.get("saliency", "fmri_connections"), dtype=int)
     score = np.asarray(bundle.get("saliency", "fmri_connection_saliency"), dtype=float)[class_index]
     weight = bundle.get("saliency", "fmri_connection_weight")
-    mask = bundle.get("saliency", "salient_fmri_connections")
     names = bundle.get("saliency", "roi_names")
+    empty = rois_without_bold(bundle.dataset)
+    eligible = np.isfinite(score) & (score > 0) & ~np.isin(conn[0], empty) & ~np.isin(conn[1], empty)
+    listed = {r["roi"] for r in top_salient_rois(bundle, class_index, n=TOP_ROIS)}
+    order = [e for e in np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable") if eligible[e]][:n]
     return [{"a": int(conn[0, e]), "b": int(conn[1, e]), "name_a": str(names[conn[0, e]]),
              "name_b": str(names[conn[1, e]]), "weight": float(weight[e]), "saliency": float(score[e]),
-             "salient": bool(mask[class_index, e]) if mask is not None else False}
-            for e in np.argsort(-score, kind="stable")[:n]]
+             "salient": int(conn[0, e]) in listed and int(conn[1, e]) in listed}
+            for e in order]
 
 
-def _accuracy_rows(metrics: dict, test_counts=None, classes=()) -> list:
-    """One row per phase-1 model; ``test_counts``: test windows per class from ``windows.npz`` (older metrics)."""
+def _accuracy_rows(metrics: dict, test_counts=None, classes=(), prefix: str = "") -> list:
+    """One row per phase-1 model; ``test_counts``: test windows per class from ``windows.npz`` (older metrics).
+
+    ``prefix`` names the bundle in a comparison (``"A: "``, ``"B: "``).
+    """
     from eegfmri_viewer.training.chance_level import chance_test, class_recall_text
 
     rows = []
@@ -142,7 +157,7 @@ def _accuracy_rows(metrics: dict, test_counts=None, classes=()) -> list:
     for name, e in entries:
         test = chance_test(e, test_counts)
         chance = test.chance if test is not None else e.get("chance")
-        rows.append([html.escape(name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
+        rows.append([html.escape(prefix + name), _fmt(e.get("test_acc")), _fmt(e.get("test_balanced_acc")),
                      _fmt(chance), _chance_cell(test), html.escape(class_recall_text(e, classes)),
                      _fmt(e.get("epochs")), _initialisations_cell(e)])
     return rows
@@ -160,6 +175,47 @@ def _chance_cell(test) -> str:
     if not test.above_chance:
         return f"<b>{text}: not shown to beat chance</b>"
     return text + (" (few windows)" if test.few_windows else "")
+
+
+def model_beats_chance(bundle, model: str = "fmri") -> Optional[bool]:
+    """Whether a phase-1 model of ``bundle`` is shown to beat chance.
+
+    Parameters
+    ----------
+    model : str
+        ``"fmri"`` or an EEG band name.
+
+    Returns
+    -------
+    verdict : bool or None
+        ``chance_test(entry).above_chance``; None when the model or its test
+        windows are not recorded (nothing to say).
+    """
+    from eegfmri_viewer.training.chance_level import chance_test, test_class_counts
+
+    phase1 = bundle.metrics.get("phase1", {})
+    entry = phase1.get("fmri") if model == "fmri" else phase1.get("eeg", {}).get(model)
+    if not entry:
+        return None
+    counts = test_class_counts(bundle.get("windows", "labels"), bundle.get("windows", "split"), len(bundle.classes))
+    test = chance_test(entry, counts)
+    return None if test is None else bool(test.above_chance)
+
+
+def _caution(model: str, what: str) -> str:
+    """The one-line caution at the head of a section whose model is not shown to beat chance."""
+    verb = "is shown" if model.startswith("Neither") else "is not shown"
+    return (f'<p class="warn"><b>Caution:</b> {html.escape(model)} {verb} to beat chance (see Classification): '
+            f"{html.escape(what)} may not be reliable.</p>")
+
+
+def _is_other_bundle(bundle, bundle_b) -> bool:
+    """``bundle_b`` is a second bundle, not ``bundle`` itself (two sessions of one bundle)."""
+    if bundle_b is None or bundle_b is bundle:
+        return False
+    if bundle.path is not None and bundle_b.path is not None:
+        return Path(bundle.path).resolve() != Path(bundle_b.path).resolve()
+    return True
 
 
 def _initialisations_cell(entry: dict) -> str:
@@ -236,15 +292,22 @@ def build_report(
         + (f" EEG bands: {html.escape(', '.join(bands))}." if bundle.has_eeg else "") + "</p>")
 
     add("<h2>Settings</h2>")
-    import tomli_w
-
-    add("<pre>" + html.escape(tomli_w.dumps(_plain(bundle.config))) + "</pre>")
+    add(settings_table(bundle.config))
 
     add("<h2>Classification (phase 1, held-out test windows)</h2>")
     from eegfmri_viewer.training.chance_level import test_class_counts
 
-    rows = _accuracy_rows(metrics, test_class_counts(bundle.get("windows", "labels"), bundle.get("windows", "split"),
-                                                     len(classes)), classes)
+    other_b = comparison is not None and _is_other_bundle(bundle, bundle_b)
+
+    def counts_of(b):
+        return test_class_counts(b.get("windows", "labels"), b.get("windows", "split"), len(b.classes))
+
+    rows = _accuracy_rows(metrics, counts_of(bundle), classes, prefix="A: " if other_b else "")
+    if other_b:
+        rows += _accuracy_rows(bundle_b.metrics, counts_of(bundle_b), bundle_b.classes, prefix="B: ")
+    if other_b:
+        add(f"<p>A: {html.escape(bundle.label)}; B: {html.escape(bundle_b.label)}"
+            + (f" (<code>{html.escape(str(bundle_b.path))}</code>)" if bundle_b.path else "") + ".</p>")
     if rows:
         add(_table(["model", "test accuracy", "balanced accuracy", "chance (largest class)",
                     "test windows right, p vs chance", "right per class (test windows)", "epochs",
@@ -263,7 +326,11 @@ def build_report(
                 "not validated during training; only the training loss and the test windows above judge them.</p>")
     check_cancel(cancel)
 
+    fmri_verdict = model_beats_chance(bundle, "fmri")
+    fmri_caution = (_caution("The fMRI model" + (" of A" if other_b else ""), "its saliency (CAM)")
+                    if fmri_verdict is False else "")
     add("<h2>Saliency on the cortex (fMRI CAM per class)</h2>")
+    add(fmri_caution)
     caveat = coordinates_caveat(dataset)
     if caveat:
         add(f'<p class="warn">{html.escape(caveat)}</p>')
@@ -272,17 +339,25 @@ def build_report(
 
         cortex_images = render_class_images(bundle, comparison=comparison, progress=sub_progress(progress, 0.1, 0.7), cancel=cancel)
     cortex_images = cortex_images or {}
+    drawn = None
+    if any(cortex_images.get(f"class:{name}") for name in classes):
+        from eegfmri_viewer.report.cortex_images import rois_on_cortex
+
+        drawn = rois_on_cortex(bundle.get("saliency", "roi_coords"))
     add('<div class="grid">')
-    for name in classes:
+    for c, name in enumerate(classes):
         png = cortex_images.get(f"class:{name}")
         if png:
-            add(f"<figure>{_img(png, f'CAM {name}')}<figcaption>{html.escape(name)}: fMRI CAM, lateral (top) and medial (bottom) views</figcaption></figure>")
+            add(f"<figure>{_img(png, f'CAM {name}')}<figcaption>{html.escape(name)}: fMRI CAM on the cortex "
+                f"surface, lateral (top) and medial (bottom) views{_not_drawn_note(bundle, c, drawn)}"
+                "</figcaption></figure>")
     add("</div>")
     if any(cortex_images.get(f"class:{name}") for name in classes):
         add(f"<p>{html.escape(CLASS_SCALE_TEXT)}</p>")
     report(progress, 0.75, "report: tables")
 
     add("<h2>Most salient regions</h2>")
+    add(fmri_caution)
     if bundle.has("saliency", "fmri_class_activity"):
         add("<p>A region supports a class either by its activity or by its silence: a classifier often "
             "tells a state by another state's missing activity, and the CAM is positive in both cases. "
@@ -295,23 +370,30 @@ def build_report(
             "field of view or the brain mask) are left out: their series are flat zeros, so their CAM says "
             "nothing about the brain, and the analysis never makes them phase-2 nodes.</p>")
     for c, name in enumerate(classes):
-        top = top_salient_rois(bundle, c, n=10)
+        top = top_salient_rois(bundle, c, n=TOP_ROIS)
         add(f"<h3>{html.escape(name)}</h3>")
         add(_table(["rank", "ROI", "network", "CAM", "BOLD in class vs mean (SD)", coordinates_header(dataset)],
                    [[i + 1, _fmt(r["name"]), _fmt(r["network"] or "–"), _fmt(r["cam"]), _fmt(r["bold_vs_mean"]),
                      ", ".join(f"{v:.0f}" for v in r["coords"])] for i, r in enumerate(top)]))
-        note = _salient_rois_note(bundle, c, len(top), 10)
+        note = _salient_rois_note(bundle, c, len(top), TOP_ROIS)
         if note:
             add(note)
 
     if bundle.has("saliency", "fmri_connection_saliency"):
-        add("<h2>Most salient connections</h2><p>Edges of the fMRI graph ranked by W[a, b] · (CAM(a) + CAM(b)) / 2; "
-            "“both salient”: both ends are salient regions of the class (argmax votes across subjects).</p>")
+        add("<h2>Most salient connections</h2>")
+        add(fmri_caution)
+        add("<p>Edges of the fMRI graph ranked by W[a, b] · (CAM(a) + CAM(b)) / 2, by the rule of the regions "
+            "above: only edges with a positive saliency (they support the class) between ROIs with BOLD signal. "
+            f"“both salient”: both ends are among the class's {TOP_ROIS} most salient regions listed above.</p>")
         for c, name in enumerate(classes):
             add(f"<h3>{html.escape(name)}</h3>")
+            conns = top_salient_connections(bundle, c)
             add(_table(["rank", "ROI a", "ROI b", "weight", "saliency", "both salient"],
                        [[i + 1, _fmt(r["name_a"]), _fmt(r["name_b"]), _fmt(r["weight"]), _fmt(r["saliency"]),
-                         "yes" if r["salient"] else "no"] for i, r in enumerate(top_salient_connections(bundle, c))]))
+                         "yes" if r["salient"] else "no"] for i, r in enumerate(conns)]))
+            if len(conns) < 10:
+                add(f"<p>Only {len(conns)} of the 10 asked for: no other edge between ROIs with BOLD signal has a "
+                    "positive saliency for this class.</p>")
 
     if bundle.has_eeg:
         add("<h2>Electrode graph</h2><p>Electrodes coloured by the CAM of each class in the band where the EEG "
@@ -319,6 +401,8 @@ def build_report(
             "else the functional k-NN graph.</p>")
         best_band = _best_band(metrics, bands)
         b = bands.index(best_band)
+        if model_beats_chance(bundle, best_band) is False:
+            add(_caution(f"The EEG {best_band} model" + (" of A" if other_b else ""), "its electrode CAM"))
         edge_index = edge_weight = None
         if bundle.has("gat_attention", f"eeg_{best_band}_attention"):
             edge_index = bundle.get("gat_attention", f"eeg_{best_band}_edge_index")
@@ -352,7 +436,8 @@ def build_report(
     if comparison is not None:
         report(progress, 0.85, "report: comparison")
         add(_comparison_section(comparison, cortex_images, q_threshold,
-                                datasets=(dataset, bundle_b.dataset if bundle_b is not None else None)))
+                                datasets=(dataset, bundle_b.dataset if bundle_b is not None else None),
+                                caution=_comparison_caution(bundle, bundle_b)))
     report(progress, 1.0, "report done")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -470,15 +555,94 @@ def _time_courses_figure(bundle, band: int, roi: int, window_s: float = 60.0) ->
             "driven by the task.</figcaption></figure>")
 
 
-def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
-    """The "What changed" section; ``datasets``: ``dataset.json`` of bundle A (and B), for the coordinates' space."""
-    from eegfmri_viewer.comparison.compare import top_changes
+def _comparison_caution(bundle, bundle_b) -> str:
+    """The caution of "What changed" when the fMRI model of A or B is not shown to beat chance ("" otherwise)."""
+    if not _is_other_bundle(bundle, bundle_b):
+        return _caution("The fMRI model", "the changes of its saliency") \
+            if model_beats_chance(bundle, "fmri") is False else ""
+    failing = [side for side, b in (("A", bundle), ("B", bundle_b)) if model_beats_chance(b, "fmri") is False]
+    if not failing:
+        return ""
+    model = "The fMRI model of " + failing[0] if len(failing) == 1 else "Neither fMRI model (A, B)"
+    return _caution(model, "the changes of the saliency between them")
+
+
+def _not_drawn_note(bundle, class_index: int, drawn, n: int = 5) -> str:
+    """Figure-caption sentence naming the class's top-``n`` ROIs the cortex image cannot show ("" when all are drawn)."""
+    if drawn is None:
+        return ""
+    missing = [(k + 1, r) for k, r in enumerate(top_salient_rois(bundle, class_index, n=n)) if not drawn[r["roi"]]]
+    if not missing:
+        return ""
+    listed = ", ".join(f"{html.escape(r['name'])} (rank {k}, CAM {_fmt(r['cam'])})" for k, r in missing)
+    return (f". Not drawn, deeper than the cortex surface reaches (e.g. subcortical), of the class's top {n} "
+            f"ROIs: {listed}; the table below gives their CAM")
+
+
+def settings_table(config: dict) -> str:
+    """The analysis settings as an HTML table: one row per setting, each EEG band on one line.
+
+    Parameters
+    ----------
+    config : dict
+        ``config.toml`` of the bundle (sections of settings; sub-tables as dotted sections).
+
+    Returns
+    -------
+    html_text : str
+        The table, and a line naming the file that holds the same settings to re-run with.
+    """
+    rows = []
+
+    def walk(section: str, table: dict):
+        for key, value in table.items():
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                if value:
+                    walk(f"{section}.{key}" if section else str(key), value)
+                else:
+                    rows.append([html.escape(section), html.escape(str(key)), "none"])
+                continue
+            rows.append([html.escape(section), html.escape(str(key)), _setting_text(key, value)])
+
+    walk("", _plain(config or {}))
+    return (_table(["section", "setting", "value"], rows)
+            + "<p>The same settings, as a file to re-run the analysis with, are the bundle's "
+              "<code>config.toml</code>.</p>")
+
+
+def _setting_text(key, value) -> str:
+    """A setting's value for the settings table: bands as "name low–high Hz", one per line; lists inline."""
+    def scalar(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            short = f"{v:g}"
+            return short if float(short) == v else repr(v)
+        return str(v)
+
+    if isinstance(value, (list, tuple)):
+        if str(key) == "bands" and all(isinstance(b, (list, tuple)) and len(b) == 3 for b in value):
+            return "<br>".join(f"{html.escape(str(b[0]))} {scalar(b[1])}–{scalar(b[2])} Hz" for b in value) or "none"
+        if all(isinstance(v, (list, tuple)) for v in value):
+            return "<br>".join(html.escape("[" + ", ".join(scalar(x) for x in v) + "]") for v in value) or "none"
+        return html.escape(", ".join(scalar(v) for v in value)) or "none"
+    return html.escape(scalar(value))
+
+
+def _comparison_section(result, cortex_images, q_threshold, datasets=(), caution: str = "") -> str:
+    """The "What changed" section; ``datasets``: ``dataset.json`` of bundle A (and B), for the coordinates' space;
+    ``caution``: the line that its models are not shown to beat chance ("" when they are)."""
+    from eegfmri_viewer.comparison.compare import rois_left_out, top_changes
     from eegfmri_viewer.comparison.resolution import class_resolution_text, unreachable_classes
     from eegfmri_viewer.comparison.stats import smallest_p
 
     a = result.arrays
     meta = result.meta
     out = [f"<h2>What changed: {html.escape(str(meta.get('a')))} → {html.escape(str(meta.get('b')))}</h2>"]
+    if caution:
+        out.append(caution)
     # first what decides whether any of it can be read as a change
     out += [f'<p class="warn"><b>Warning:</b> {html.escape(str(w))}</p>' for w in meta.get("warnings", [])]
     classes = [str(c) for c in a["classes"]]
@@ -521,6 +685,14 @@ def _comparison_section(result, cortex_images, q_threshold, datasets=()) -> str:
         out.append('<p class="warn">Windows of one block are not independent, so window-level p-values are '
                    "optimistic; confirm with <code>compare --unit blocks</code> when there are enough blocks, and "
                    "across sessions of several subjects.</p>")
+    left_out = rois_left_out(result)
+    if len(left_out):
+        names = a.get("roi_names")
+        listed = ", ".join(str(names[i]) if names is not None else str(i) for i in left_out[:8]) + (
+            ", …" if len(left_out) > 8 else "")
+        out.append(f"<p>{len(left_out)} ROI(s) without BOLD signal in A or B ({html.escape(listed)}) are left out "
+                   "of the tables and images below: their series are flat zeros on that side, so their change says "
+                   "nothing about the brain.</p>")
     out.append('<div class="grid">')
     for name in a["classes"]:
         png = (cortex_images or {}).get(f"diff:{name}")

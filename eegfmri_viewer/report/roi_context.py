@@ -52,12 +52,19 @@ def coordinates_caveat(*datasets) -> Optional[str]:
     return space_caveat(_recording_spaces(datasets), advice=True) or None
 
 
-def rois_without_bold(dataset: dict) -> np.ndarray:
+def rois_without_bold(dataset: dict, session: Optional[str] = None) -> np.ndarray:
     """Atlas ROIs without BOLD signal in every parcellated recording (``recordings[].empty_rois``).
 
     Recordings with ``empty_rois`` null (not parcellated) or without the field
     (bundles written before it) do not count; with none that has it, none is
     empty.
+
+    Parameters
+    ----------
+    dataset : dict
+        ``dataset.json`` of a bundle.
+    session : str or None
+        Only the recordings of this session (``recordings[].session``).
 
     Returns
     -------
@@ -65,7 +72,31 @@ def rois_without_bold(dataset: dict) -> np.ndarray:
         Sorted atlas indices.
     """
     lists = [set(int(i) for i in r["empty_rois"]) for r in dataset.get("recordings") or []
-             if r.get("empty_rois") is not None]
+             if r.get("empty_rois") is not None and (session is None or str(r.get("session")) == str(session))]
     if not lists:
         return np.zeros(0, dtype=int)
     return np.array(sorted(set.intersection(*lists)), dtype=int)
+
+
+def compared_rois_without_bold(dataset_a: dict, dataset_b: Optional[dict] = None, session_a: Optional[str] = None,
+                               session_b: Optional[str] = None) -> np.ndarray:
+    """ROIs without BOLD signal on either side of a comparison: their change compares flat zeros.
+
+    Each side's ROIs are those of :func:`rois_without_bold` (empty in every
+    recording of that side); a ROI empty on either side is left out of the
+    change tables and the B − A images.
+
+    Parameters
+    ----------
+    dataset_a, dataset_b : dict
+        ``dataset.json`` of bundle A and B (B None: two sessions of A).
+    session_a, session_b : str or None
+        The sessions compared, when the sides are sessions.
+
+    Returns
+    -------
+    rois : ndarray, shape (n_left_out,), int
+        Sorted atlas indices.
+    """
+    b = dataset_a if dataset_b is None else dataset_b
+    return np.union1d(rois_without_bold(dataset_a, session_a), rois_without_bold(b, session_b)).astype(int)

@@ -201,14 +201,15 @@ def chance_sentence(test: ChanceTest, compact: bool = False) -> str:
     "test accuracy 0.57 (balanced 0.56) on 7 windows, chance 0.33: not shown to beat chance
     (binomial p = 0.173); read the map with caution"; with the block test: "test accuracy 0.99
     (balanced 0.99) on 69 windows of 24 blocks, chance 0.33 (block permutation p < 0.001,
-    binomial p < 0.001)"; ``compact``: "not above chance (p = 0.173): accuracy 0.57, chance
+    binomial p < 0.001)"; ``compact``: "not shown above chance (binomial p = 0.173): accuracy 0.57, chance
     0.33, 7 test windows"
     """
     blocks = f" of {test.n_blocks} blocks" if test.p_block is not None else ""
     if compact:
         # for a narrow view: the verdict first, the rest in the full sentence
         head = f"accuracy {test.accuracy:.2f}, chance {test.chance:.2f}, {test.n_test} test windows{blocks}"
-        return f"not above chance (p {p_text(test.verdict_p)}): {head}" if not test.above_chance else head
+        which = "block p" if test.p_block is not None else "binomial p"
+        return f"not shown above chance ({which} {p_text(test.verdict_p)}): {head}" if not test.above_chance else head
     balanced = f" (balanced {test.balanced_accuracy:.2f})" if math.isfinite(test.balanced_accuracy) else ""
     head = f"test accuracy {test.accuracy:.2f}{balanced} on {test.n_test} windows{blocks}, chance {test.chance:.2f}"
     p = f"binomial p {p_text(test.p_value)}"

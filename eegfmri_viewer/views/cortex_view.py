@@ -34,12 +34,26 @@ bundles made from the same input files). The model line names the model of
 each side when two bundles are compared (B's bundle: ``state.compare.bundle_b``,
 kept by File ▸ Compare…).
 
-When the results (either side in compare mode) or the open recording come from
-BOLD that is not in MNI space (``dataset.json`` ``recordings[].space`` "native"
-or "unknown"), a note says so above the map: the ROI positions are the atlas's
-MNI coordinates and do not match such an image, so the cortex drawn is not the
-subject's anatomy (:func:`eegfmri_viewer.io.space.space_caveat`, the words of
-compare and the report; "unknown" is not called native).
+When the map shown comes from BOLD that is not in MNI space (``dataset.json``
+``recordings[].space`` "native" or "unknown" of the shown results, and of B's
+bundle in compare mode; of the open recording only when no results are shown),
+a note says so above the map, naming each run once: the ROI positions are the
+atlas's MNI coordinates and do not match such an image, so the cortex drawn is
+not the subject's anatomy (:func:`eegfmri_viewer.io.space.space_caveat`, the
+words of compare and the report; "unknown" is not called native). The compare
+note then leaves out the comparison's own space warning (its ``space`` is not
+MNI). When the open recording is none of the shown results' recordings, a line
+says the map is of the results <folder>, not of the open recording.
+
+For A or B the compare note says what that side's map is (its mean, relative
+when the comparison z-scored each window, CAM) and that the count of ROIs
+reaching q is of the change B − A.
+
+All notes sit in one area above the map whose height is capped
+(:data:`NOTES_MAX_SHARE` of the view, never leaving the map less than
+:data:`PLOTTER_MIN_HEIGHT`) and which scrolls when they need more; the map has
+a minimum height of its own (:data:`PLOTTER_FLOOR_HEIGHT`) while results are
+shown, and the colour bar shows fewer labels when it is short.
 
 While another view sets an overlay (``state.overlay``, e.g. the Teaching
 view's Laplacian eigenmode "on the cortex"), the surface shows that map instead
@@ -53,6 +67,7 @@ selects that ROI.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -63,7 +78,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QFrame,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QToolBar,
@@ -72,7 +89,8 @@ from PySide6.QtWidgets import (
 )
 
 from eegfmri_viewer.comparison.resolution import class_floor, class_resolution_text, class_units_text
-from eegfmri_viewer.io.space import recording_spaces, space_caveat
+from eegfmri_viewer.comparison.compare import coordinate_space
+from eegfmri_viewer.io.space import dataset_spaces, is_mni_space, recording_spaces, space_caveat
 from eegfmri_viewer.views.model_quality import ModelQualityLabel
 
 NO_RESULTS_MESSAGE = "Open results (File ▸ Open results…) or run an analysis to see CAM saliency"
@@ -96,6 +114,18 @@ CONNECTION_WIDTH = 4.0
 CONNECTIONS_TIP = ("Salient connections of the class: edges of the fMRI graph whose two ends are salient ROIs "
                    "(fMRI CAM, argmax votes across subjects)")
 SELECTED_RADIUS_MM = 4.5
+#: The notes above the 3-D map never take it below this height (px): they scroll instead.
+PLOTTER_MIN_HEIGHT = 240
+#: The view's own minimum for its map (px): docks around it (a tool tab given room, e.g. the Signals
+#: view's traces) may squeeze the map this far, not further. Below PLOTTER_MIN_HEIGHT a tab gets more
+#: room at the map's expense.
+PLOTTER_FLOOR_HEIGHT = 240
+#: The notes above the map take at most this share of the view's height (then they scroll) ...
+NOTES_MAX_SHARE = 0.35
+#: ... and at least this much (px, about three lines) when they need it, so that a few lines are always readable.
+NOTES_MIN_HEIGHT = 60
+#: Device pixels per colour-bar label: fewer labels on a short bar, so they never overlap.
+BAR_PX_PER_LABEL = 36
 ELECTRODE_RADIUS_MM = 3.5
 # Camera presets: direction from the brain's centre to the camera.
 CAMERA_VIEWS = {
@@ -278,6 +308,53 @@ def _shape_problem(results) -> Optional[str]:
     return None
 
 
+def _resolved(path) -> Optional[Path]:
+    try:
+        return Path(path).expanduser().resolve()
+    except (TypeError, ValueError, OSError):
+        return None
+
+
+def recording_in_dataset(recording, dataset) -> bool:
+    """True when an open recording is one of the recordings a results bundle was made from.
+
+    Parameters
+    ----------
+    recording : Recording
+        ``state.dataset`` (its ``bold_path`` and ``eeg_path``).
+    dataset : dict or None
+        The bundle's ``dataset.json``: a recording matches one of its
+        ``recordings[]`` by BOLD or EEG file; for bundles whose recordings do not
+        record their files, by its ``source`` (a file among those listed, or a
+        folder holding the recording's files).
+    """
+    paths = {_resolved(getattr(recording, a)) for a in ("bold_path", "eeg_path") if getattr(recording, a, None)}
+    paths.discard(None)
+    if not paths or not dataset:
+        return False
+    recorded = set()
+    for rec in dataset.get("recordings") or []:
+        if isinstance(rec, dict):
+            recorded |= {_resolved(rec[k]) for k in ("bold_path", "eeg_path") if rec.get(k)}
+    recorded.discard(None)
+    if recorded:
+        return bool(paths & recorded)
+    sources = dataset.get("source")
+    sources = [sources] if isinstance(sources, str) else list(sources or [])
+    for source in (_resolved(s) for s in sources if s):
+        if source is not None and any(p == source or source in p.parents for p in paths):
+            return True
+    return False
+
+
+def bundle_name(bundle) -> str:
+    """A results bundle's folder name (its ``dataset.json`` label when it has no folder)."""
+    path = getattr(bundle, "path", None)
+    if path:
+        return Path(path).name
+    return str((getattr(bundle, "dataset", None) or {}).get("label") or "open results")
+
+
 def _faces_vtk(faces: np.ndarray) -> np.ndarray:
     return np.hstack([np.full((len(faces), 1), 3, dtype=np.int64), faces]).ravel()
 
@@ -342,10 +419,7 @@ class CortexView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.message)
-        layout.addWidget(self.space_note)
         layout.addWidget(self.compare_row)
-        layout.addWidget(self.compare_note)
         self.overlay_note = QLabel()
         self.overlay_note.setWordWrap(True)
         self.overlay_note.setStyleSheet("padding: 2px 6px; background: #fff4c2;")
@@ -353,9 +427,25 @@ class CortexView(QWidget):
         self.overlay_note.setTextFormat(Qt.RichText)
         # The view that put its map here may be closed or out of sight: the way back is here too.
         self.overlay_note.linkActivated.connect(lambda _href: self.state.dismiss_overlay())
-        layout.addWidget(self.overlay_note)
         self.quality_note = ModelQualityLabel(self)
-        layout.addWidget(self.quality_note)
+        # All notes share one area of capped height that scrolls, so that however many there are the
+        # map keeps PLOTTER_MIN_HEIGHT and no note is cut (each label is given its whole height).
+        self.notes = QWidget()
+        notes = QVBoxLayout(self.notes)
+        notes.setContentsMargins(0, 0, 0, 0)
+        notes.setSpacing(2)
+        # what the map shown is (and what it is worth) first; the caveats that stay the same below
+        for w in (self.source_note, self.overlay_note, self.compare_note, self.quality_note, self.space_note,
+                  self.message):
+            notes.addWidget(w)
+        notes.addStretch(1)
+        self.notes_area = QScrollArea(self)
+        self.notes_area.setWidget(self.notes)
+        self.notes_area.setWidgetResizable(True)
+        self.notes_area.setFrameShape(QFrame.NoFrame)
+        self.notes_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.notes_area.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        layout.addWidget(self.notes_area)
         layout.addWidget(self.plotter, 1)
 
         self._build_cortex()
@@ -508,6 +598,11 @@ class CortexView(QWidget):
         self.space_note.setStyleSheet(NOTE_STYLE)
         self.space_note.setToolTip(SPACE_TIP)
         self.space_note.setVisible(False)
+        self.source_note = QLabel()
+        self.source_note.setWordWrap(True)
+        self.source_note.setTextFormat(Qt.PlainText)  # folder and run names as they are
+        self.source_note.setStyleSheet(NOTE_STYLE)
+        self.source_note.setVisible(False)
         self.message = QLabel(NO_RESULTS_MESSAGE)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("padding: 2px 6px;")
@@ -623,6 +718,9 @@ class CortexView(QWidget):
         has = results is not None and results.has("saliency", "fmri_cam") and results.has("saliency", "roi_coords")
         problem = _shape_problem(results) if has else None
         has = has and problem is None
+        # a map keeps its minimum height; an empty view asks for none, so the window can be small
+        self.plotter.setMinimumHeight(PLOTTER_FLOOR_HEIGHT if has else 0)
+        self.updateGeometry()
         self.connections_check.setEnabled(bool(has and results.has("saliency", "salient_fmri_connections")))
         self.connections_check.setToolTip(
             CONNECTIONS_TIP if self.connections_check.isEnabled() or results is None else
@@ -823,6 +921,7 @@ class CortexView(QWidget):
         sel = self.state.selection
         if sel.node_kind == "roi" and self._roi_coords is not None:
             self._on_node("roi", sel.node_index)
+        self._fit_notes()
 
     # -- notes beside the map ------------------------------------------------------------
     def bundle_b(self):
@@ -878,9 +977,12 @@ class CortexView(QWidget):
             and ``n_tested`` (ROIs with a q-value; both None when the comparison
             has no q-values for this source and band), ``units`` (e.g. "2 vs 2
             blocks"), ``smallest_p`` (the smallest p the test of these units can
-            give, or None), ``warnings`` (the comparison's), ``text`` (the note,
-            plain text) and ``reliable`` (False when no ROI reaches the threshold
-            or there are no q-values).
+            give, or None), ``warnings`` (the comparison's, less the space warning
+            while the space note shows it: :meth:`compare_warnings`), ``text``
+            (the note, plain text: for A or B what that side's map is, and the
+            count of the change B − A), ``reliable`` (False when no ROI reaches
+            the threshold or there are no q-values) and ``side`` (``"a"``,
+            ``"b"`` or ``"diff"``).
         """
         compare = self.state.compare
         if compare is None or self._weights is None:
@@ -892,27 +994,64 @@ class CortexView(QWidget):
         # the CLI's and the report's words for what the test of these units can show
         units, floor = class_units_text(compare, cls_i), class_floor(compare, cls_i)
         source = "fMRI CAM" if self.source == "fmri" else f"EEG {self.band_name()} CAM"
-        head = f"B \u2212 A ({source}, class {cls})"
+        side = self.compare_side() or "diff"
         q = self._compare_array("q")
-        warnings = [str(w) for w in (meta.get("warnings") or [])]
+        warnings = self.compare_warnings()
+        if side == "diff":
+            head = f"B \u2212 A ({source}, class {cls})"
+        else:
+            # A's or B's own map: say what it is, and that the count below is of the change
+            label = meta.get(side) or side.upper()
+            relative = str(meta.get("cam_normalisation", "")).startswith("z-score")
+            what = "mean relative CAM (each window z-scored across ROIs)" if relative else "mean CAM"
+            head = f"{side.upper()} ({source}, class {cls}): the {what} of {label}, not a change."
         if q is None:
-            text = f"{head}: this comparison has no q-values here; the colours are differences without a test."
+            text = (f"{head}: this comparison has no q-values here; the colours are differences without a test."
+                    if side == "diff" else f"{head} This comparison has no q-values here: the change is not tested.")
             return dict(q=threshold, n_significant=None, n_tested=None, units=units, smallest_p=floor,
-                        warnings=warnings, text=text, reliable=False)
+                        warnings=warnings, text=text, reliable=False, side=side)
         row = q[cls_i]
         n_tested = int(np.isfinite(row).sum())
         n_sig = int((np.nan_to_num(row, nan=1.0) < threshold).sum())
         detail = class_resolution_text(compare, cls_i, threshold) or units
         detail = f" ({detail})" if detail else ""
         reach = f"{n_sig} of {n_tested} ROIs reach q < {threshold:g}{detail}"
-        if n_sig == 0:
+        if side != "diff":
+            shown = ("; only these are coloured" if n_sig else ", so no ROI is coloured") \
+                if self.q_check.isChecked() else ""
+            text = f"{head} For the change B \u2212 A, {reach}{shown}."
+        elif n_sig == 0:
             text = f"{head}: {reach}: the colours show no reliable change."
         elif self.q_check.isChecked():
             text = f"{head}: {reach}; only these are coloured."
         else:
             text = f"{head}: {reach}; the other colours are changes that are not significant."
         return dict(q=threshold, n_significant=n_sig, n_tested=n_tested, units=units, smallest_p=floor,
-                    warnings=warnings, text=text, reliable=n_sig > 0)
+                    warnings=warnings, text=text, reliable=n_sig > 0, side=side)
+
+    def compare_warnings(self) -> list:
+        """The comparison's warnings that the compare note repeats.
+
+        The warning about BOLD not in MNI space (the comparison's ``space`` is
+        not MNI) is left out while the space note above shows the caveat for
+        the recordings of both sides; it is the one
+        :func:`eegfmri_viewer.comparison.compare.coordinate_space` gives for
+        the sides' recorded spaces.
+        """
+        compare = self.state.compare
+        meta = (compare.meta or {}) if compare is not None else {}
+        warnings = [str(w) for w in (meta.get("warnings") or [])]
+        space = meta.get("space")
+        if not warnings or space is None or is_mni_space(space) or not self.space_note_text():
+            return warnings
+        bundles = self._shown_bundles()
+        if len(bundles) < 2 and not self._one_model():
+            return warnings  # B's recordings are not in the space note: keep the comparison's word on them
+        b = bundles[-1]
+        _space, _note, space_warning = coordinate_space({
+            str(meta.get("a") or "A"): dataset_spaces(getattr(self._results, "dataset", None)),
+            str(meta.get("b") or "B"): dataset_spaces(getattr(b, "dataset", None))})
+        return [w for w in warnings if w != space_warning]
 
     def _update_compare_note(self) -> None:
         # another view's map (overlay) is on the surface: the note about the change would describe nothing shown
@@ -921,34 +1060,75 @@ class CortexView(QWidget):
             self.compare_note.setVisible(False)
             self.compare_note.setText("")
             self.compare_note_warning = False
+            self._fit_notes()
             return
         body = html.escape(summary["text"])
         if summary["n_significant"] and not self.q_check.isChecked():
             body += f' <a href="only-q">Colour only these {summary["n_significant"]}</a>'
         lines = [body] + [f"<b>Warning:</b> {html.escape(w)}" for w in summary["warnings"]]
-        # plain only when what is coloured is all significant and nothing is to be warned of
-        self.compare_note_warning = bool(summary["warnings"]) or not (summary["reliable"] and self.q_check.isChecked())
+        # plain only when nothing is to be warned of and, for the change, what is coloured is all significant
+        self.compare_note_warning = bool(summary["warnings"]) or (
+            summary["side"] == "diff" and not (summary["reliable"] and self.q_check.isChecked()))
         self.compare_note.setStyleSheet(NOTE_STYLE if self.compare_note_warning else PLAIN_NOTE_STYLE)
         self.compare_note.setText("<br>".join(lines))
         self.compare_note.setVisible(True)
+        self._fit_notes()
 
-    def space_note_text(self) -> str:
-        """The native-space caveat shown above the map ("" when every known space is MNI)."""
-        spaces = recording_spaces(getattr(self._results, "dataset", None))
+    def _shown_bundles(self) -> list:
+        """The bundles whose maps the view shows: the open results and, in compare mode, B's (when another)."""
+        if self._results is None:
+            return []
+        bundles = [self._results]
         if self.state.compare is not None:
             bundle = self.bundle_b()
             if bundle is not None and bundle is not self._results:
-                spaces += recording_spaces(bundle.dataset, "B: ")
+                bundles.append(bundle)
+        return bundles
+
+    def space_note_text(self) -> str:
+        """The native-space caveat shown above the map ("" when every known space is MNI).
+
+        It is about the map shown: the recordings of the shown results (and of
+        B's bundle in compare mode), each run named once; the open recording
+        only when no results are shown.
+        """
+        bundles = self._shown_bundles()
+        if bundles:
+            spaces = [pair for bundle in bundles for pair in recording_spaces(getattr(bundle, "dataset", None))]
+        else:
+            recording = self.state.dataset
+            space = getattr(recording, "space", None)
+            spaces = [(f"open recording {getattr(recording, 'label', '')}".strip(), str(space))] if space else []
+        return space_caveat(spaces, noun="runs")
+
+    def source_note_text(self) -> str:
+        """``"The map is of the results demo-results, not of the open recording sub-01 …"``, or ``""``.
+
+        Said when results are shown and the open recording is none of their
+        recordings (nor of B's in compare mode).
+        """
         recording = self.state.dataset
-        space = getattr(recording, "space", None)
-        if space:
-            spaces.append((f"open recording {getattr(recording, 'label', '')}".strip(), str(space)))
-        return space_caveat(spaces)
+        bundles = self._shown_bundles()
+        if recording is None or not bundles:
+            return ""
+        if any(recording_in_dataset(recording, getattr(b, "dataset", None)) for b in bundles):
+            return ""
+        names = " and ".join(bundle_name(b) for b in bundles)
+        label = getattr(recording, "label", "") or ""
+        maps = "maps are" if len(bundles) > 1 else "map is"
+        return f"The {maps} of the results {names}, not of the open recording {label}".rstrip() + "."
 
     def _update_space_note(self) -> None:
         text = self.space_note_text()
         self.space_note.setText(text)
         self.space_note.setVisible(bool(text))
+        source = self.source_note_text()
+        self.source_note.setText(source)
+        self.source_note.setVisible(bool(source))
+        # the compare note leaves out the space warning only while this note shows it
+        if self.state.compare is not None and self._weights is not None:
+            self._update_compare_note()
+        self._fit_notes()
 
     def _show_values(self, roi_values) -> None:
         rgb = self.cortex_mesh.point_data["rgb"]
@@ -1219,6 +1399,7 @@ class CortexView(QWidget):
             owner = f"the {overlay.owner} view" if overlay.owner else "another view"
             self.overlay_note.setText(f"Showing {html.escape(overlay.title)} from {owner}, not the CAM. "
                                       f'<a href="cam">Show the CAM</a>')
+        self._fit_notes()
         if self._weights is not None:
             self._refresh_colors()
 
@@ -1276,6 +1457,8 @@ class CortexView(QWidget):
     # -- picking ----------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         """Turn a left click (press and release without dragging) on the 3-D view into a pick."""
+        if obj is self.plotter and event.type() == QEvent.Resize:
+            self._fit_scalar_bar_labels()
         if obj is self.plotter and event.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease) \
                 and event.button() == Qt.LeftButton:
             pos = event.position()
@@ -1341,6 +1524,64 @@ class CortexView(QWidget):
         painter.drawImage(self.plotter.geometry(), qframe)
         painter.end()
         return image
+
+    # -- layout: the notes and the map share the height ------------------------------------
+    def _fixed_height(self) -> int:
+        """Height of the rows above the notes (tool bar, compare row) and the layout's spacing, px."""
+        spacing = self.layout().spacing()
+        rows = [w for w in (self.toolbar, self.compare_row) if not w.isHidden()]
+        return sum(w.sizeHint().height() for w in rows) + spacing * (len(rows) + 1)
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt API
+        """Room for the tool bar, a few lines of notes and the map's :data:`PLOTTER_FLOOR_HEIGHT` (when a map is shown).
+
+        The notes' current height is left out: it follows the view's height
+        (:meth:`notes_height_for`), so the dock can always be made smaller.
+        """
+        hint = super().minimumSizeHint()
+        notes = min(self.notes_content_height(), NOTES_MIN_HEIGHT)
+        hint.setHeight(self._fixed_height() + notes + self.plotter.minimumHeight())
+        return hint
+
+    def notes_height_for(self, height: int, content: int) -> int:
+        """Height of the notes area in a view ``height`` px tall whose notes need ``content`` px.
+
+        At most :data:`NOTES_MAX_SHARE` of the view and never so much that a
+        map gets less than :data:`PLOTTER_MIN_HEIGHT`; at least
+        :data:`NOTES_MIN_HEIGHT` (or ``content`` when less).
+        """
+        plotter = PLOTTER_MIN_HEIGHT if self.plotter.minimumHeight() else 0
+        cap = min(int(NOTES_MAX_SHARE * height), height - self._fixed_height() - plotter)
+        return min(content, max(cap, NOTES_MIN_HEIGHT))
+
+    def notes_content_height(self) -> int:
+        """Height (px) the shown notes need at the view's width, unscrolled; 0 when none is shown."""
+        if not any(not w.isHidden() for w in (self.message, self.source_note, self.space_note, self.compare_note,
+                                                 self.overlay_note, self.quality_note)):
+            return 0
+        width = max(self.width(), 1)
+        layout = self.notes.layout()
+        return layout.totalHeightForWidth(width) if layout.hasHeightForWidth() \
+            else layout.totalSizeHint().height()
+
+    def _fit_notes(self) -> None:
+        content = self.notes_content_height()
+        if content <= 0:
+            self.notes_area.setVisible(False)
+            return
+        height = self.notes_height_for(self.height(), content)
+        self.notes_area.setFixedHeight(height)
+        self.notes_area.setVisible(True)
+        self.updateGeometry()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_notes()
+
+    def _fit_scalar_bar_labels(self) -> None:
+        """As many colour-bar labels as fit the bar's height without overlapping (2 to 5)."""
+        bar_px = self.scalar_bar.GetHeight() * self.plotter.height() * self.plotter.devicePixelRatioF()
+        self.scalar_bar.SetNumberOfLabels(int(np.clip(bar_px // BAR_PX_PER_LABEL, 2, 5)))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.close_plotter()

@@ -19,7 +19,7 @@ import logging
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from eegfmri_viewer.state import AppState
 
@@ -27,6 +27,23 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["Run", "Channels", "Sfreq (Hz)", "Duration (s)", "TR (s)", "Volumes", "Events per class",
            "Bad channels", "Mean FD (mm)", "EEG-BOLD alignment"]
+#: What each column holds: the header's tooltip (a narrow column cuts its header).
+COLUMN_TIPS = {
+    "Run": "Subject, session, task and run of the recording",
+    "Channels": "EEG channels (– : no EEG, an fMRI-only run)",
+    "Sfreq (Hz)": "EEG sampling rate in Hz (– : no EEG)",
+    "Duration (s)": "Length of the EEG recording in seconds (– : no EEG)",
+    "TR (s)": "BOLD repetition time in seconds",
+    "Volumes": "BOLD volumes",
+    "Events per class": "Blocks (events) of each class in the events file; hover a cell for the full list",
+    "Bad channels": "EEG channels marked bad in channels.tsv (– : no EEG)",
+    "Mean FD (mm)": "Mean framewise displacement of the head (fMRIPrep confounds)",
+    "EEG-BOLD alignment": "Whether the EEG and the BOLD cover each other in time; hover a cell for the details",
+}
+#: Widest a column opens (px) before its cells elide: wider ones push the others out of sight.
+MAX_COLUMN_WIDTH = 220
+#: Shown in the EEG columns of an fMRI-only run (no EEG), instead of a count of 0.
+NO_EEG = "–"
 # the RunEntry index is kept on run items; skipped items hold their reason instead
 _ENTRY_ROLE = Qt.ItemDataRole.UserRole
 EMPTY_TEXT = "Open a BIDS folder, an EEG + BOLD pair or a BOLD run (File menu) to list it here."
@@ -136,15 +153,54 @@ class DatasetBrowserView(QWidget):
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
+        header = self.tree.headerItem()
+        for col, name in enumerate(COLUMNS):
+            header.setToolTip(col, COLUMN_TIPS[name])
         self.tree.setUniformRowHeights(True)
         self.tree.itemSelectionChanged.connect(self._on_selection)
-        self.label = QLabel(EMPTY_TEXT, self)
+        self.label = QLabel(EMPTY_TEXT)
         self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # The description (files, warnings) can be longer than a low dock is tall: it scrolls
+        # in an area as tall as it needs, at most half the tab, instead of being cut.
+        self.label_area = QScrollArea(self)
+        self.label_area.setWidgetResizable(True)
+        self.label_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.label_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.label_area.setWidget(self.label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.label_area)
+        layout.addWidget(self.tree, 1)
+        self._fit_label_area()
         self._run_items: list[QTreeWidgetItem] = []
+
+    def _fit_label_area(self) -> None:
+        """Give the description the height it needs, up to half the tab (then it scrolls)."""
+        width = max(self.label_area.viewport().width(), 50)
+        needed = self.label.heightForWidth(width)
+        needed = self.label.sizeHint().height() if needed < 0 else needed
+        cap = max(self.height() // 2, self.fontMetrics().lineSpacing() * 2 + 4)
+        self.label_area.setFixedHeight(min(needed + 2, cap))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_label_area()
+
+    def _set_label(self, text: str) -> None:
+        self.label.setText(text)
+        self._fit_label_area()
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their cells and header, at most MAX_COLUMN_WIDTH (cells carry the full text)."""
+        header = self.tree.header()
+        metrics = header.fontMetrics()
+        for col, name in enumerate(COLUMNS):
+            self.tree.resizeColumnToContents(col)
+            # the header's own text counts too, with room for the sort indicator and padding
+            wanted = max(self.tree.columnWidth(col), metrics.horizontalAdvance(name) + 24)
+            self.tree.setColumnWidth(col, min(wanted, max(MAX_COLUMN_WIDTH, metrics.horizontalAdvance(name) + 24)))
 
     # -- filling -----------------------------------------------------------------
     def show_discovery(self, discovery) -> None:
@@ -185,7 +241,7 @@ class DatasetBrowserView(QWidget):
             self.tree.expandAll()
         finally:
             self.tree.setUpdatesEnabled(True)
-        self.label.setText(f"{discovery.root}: {len(discovery.runs)} runs, {len(discovery.skipped)} skipped")
+        self._set_label(f"{discovery.root}: {len(discovery.runs)} runs, {len(discovery.skipped)} skipped")
         if discovery.runs:
             self.headersRequested.emit(list(discovery.runs))
 
@@ -204,7 +260,7 @@ class DatasetBrowserView(QWidget):
         self._run_items = [item]
         self.tree.addTopLevelItem(item)
         self.set_infos([info])
-        self.label.setText(single_recording_text(info))
+        self._set_label(single_recording_text(info))
         self.label.setToolTip("\n".join(info.get("warnings") or []))
 
     @Slot(object)
@@ -217,14 +273,20 @@ class DatasetBrowserView(QWidget):
                 item.setToolTip(6, info)
                 continue
             events = ", ".join(f"{k}: {v}" for k, v in sorted(info.get("events_per_class", {}).items()))
-            item.setText(1, _fmt(info.get("n_channels")))
-            item.setText(2, _fmt(info.get("sfreq"), 0))
-            item.setText(3, _fmt(info.get("duration_s"), 1))
+            # an fMRI-only run has no EEG: its EEG columns say so rather than count 0 channels
+            has_eeg = bool(info.get("n_channels")) or bool(info.get("eeg_path"))
+            item.setText(1, _fmt(info.get("n_channels")) if has_eeg else NO_EEG)
+            item.setText(2, _fmt(info.get("sfreq"), 0) if has_eeg else NO_EEG)
+            item.setText(3, _fmt(info.get("duration_s"), 1) if has_eeg else NO_EEG)
+            if not has_eeg:
+                for col in (1, 2, 3):
+                    item.setToolTip(col, "No EEG: an fMRI-only run")
             item.setText(4, _fmt(info.get("tr"), 3))
             item.setText(5, _fmt(info.get("n_volumes")))
             item.setText(6, events)
+            item.setToolTip(6, events.replace(", ", "\n"))
             bads = list(info.get("bad_channels") or [])
-            item.setText(7, str(len(bads)) if info.get("n_channels") else "")
+            item.setText(7, str(len(bads)) if has_eeg else NO_EEG)
             item.setToolTip(7, ("Marked bad in channels.tsv: " + ", ".join(bads)) if bads else "")
             motion = info.get("motion")
             if motion:
@@ -239,8 +301,7 @@ class DatasetBrowserView(QWidget):
             item.setText(9, status)
             messages = (info.get("alignment") or {}).get("messages") or []
             item.setToolTip(9, "\n".join([status, *messages]))
-        for col in range(len(COLUMNS)):
-            self.tree.resizeColumnToContents(col)
+        self._fit_columns()
         self.infosLoaded.emit(self.infos)
 
     # -- loading -----------------------------------------------------------------

@@ -50,25 +50,44 @@ def _default_source(state) -> str:
     return root if root and Path(root).is_dir() else ""
 
 
-def _files_out_dir(files) -> str:
+def _files_out_dir(files, base=None) -> str:
     """An output folder for the results of ``files`` (RecordingFiles) that the analysis accepts, or ``""``.
 
-    ``<bold name>-results`` beside the folder holding the files (never inside
-    it: that folder is input data), or in it where it is not protected (the
-    home or temporary folder), else one folder further up.
+    ``<bold name>-results`` in the user's results area ``base`` (the app's
+    data folder, :func:`eegfmri_viewer.user_folders.data_dir`, where the demo keeps its
+    results too), never beside or above the files: the folders around input
+    data are often a shared, read-only data collection. A folder of that name
+    that holds anything but the results of these same files is passed over
+    for ``<bold name>-results-2``, ``-3``, ...
+
+    Parameters
+    ----------
+    files : RecordingFiles
+    base : path-like, optional
+        The results area; the app's data folder by default.
     """
-    import os
+    import json
 
     from eegfmri_viewer.io.errors import InputError
     from eegfmri_viewer.results import check_bundle_destination
 
+    if base is None:
+        from eegfmri_viewer.user_folders import data_dir
+
+        base = data_dir()
     bold = Path(files.bold)
     name = bold.name[: -len(".nii.gz")] if bold.name.lower().endswith(".nii.gz") else bold.stem
-    folder = Path(os.path.commonpath([str(Path(p).parent) for p in files.paths()]))
-    for base in (folder, folder.parent, folder.parent.parent):
-        candidate = base / f"{name}-results"
+    for n in range(1, 100):
+        candidate = Path(base) / (f"{name}-results" if n == 1 else f"{name}-results-{n}")
+        if candidate.exists():
+            # an earlier bundle of the same files is a fine proposal ("Replace earlier results"), another is not
+            try:
+                source = json.loads((candidate / "dataset.json").read_text(encoding="utf-8")).get("source")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if not isinstance(source, list) or str(Path(files.bold).resolve()) not in [str(x) for x in source]:
+                continue
         try:
-            # force: an earlier bundle there is a fine proposal ("Replace earlier results")
             check_bundle_destination(candidate, force=True, inputs=files.paths())
         except InputError:
             continue
@@ -88,24 +107,21 @@ def source_note_text(recording, source: str, files=None, out: str = "") -> str:
     files : RecordingFiles or None
         The open recording's files when Start analyses them (file mode).
     out : str
-        The output folder in the form, for the command line.
+        The output folder in the form (unused: kept for callers that pass it).
 
     Returns
     -------
     text : str
-        For files: that Start analyses them, with the equivalent
-        ``eegfmri-viewer analyze --bold`` command (for batch runs); for a
+        For files: that Start analyses them (:func:`command_text` is the
+        equivalent command line); for a
         recording of another BIDS folder than ``source``: that Start analyses
         ``source``.
     """
-    import shlex
-
     from eegfmri_viewer.state.bad_channels import dataset_key
 
     if files is not None:
-        command = files.command(shlex.quote(out) if out else "FOLDER")
-        return ("Start analyses the open recording's files (opened from files, not a BIDS folder). "
-                f"The same from the command line, e.g. for batch runs: {command}")
+        # one short line: the paths are in the fields above, the command line in the tooltip and on the clipboard
+        return "Start analyses the open recording's files, not a BIDS folder."
     if recording is None:
         return ""
     key = dataset_key(recording)
@@ -113,6 +129,13 @@ def source_note_text(recording, source: str, files=None, out: str = "") -> str:
     if root and source and Path(source).expanduser().resolve() != Path(root):
         return f"Start analyses the BIDS root {source}, not the folder of the recording in view ({root})."
     return ""
+
+
+def command_text(files, out: str = "") -> str:
+    """The command line that analyses ``files`` (RecordingFiles) into ``out`` as Start does, for batch runs."""
+    import shlex
+
+    return files.command(shlex.quote(out) if out else "FOLDER")
 
 
 class TrainingView(QWidget):
@@ -203,8 +226,9 @@ class TrainingView(QWidget):
         # What to analyse and the run controls come first: in the short tab row they
         # stay in sight, the form and the curves scroll below them.
         paths = QHBoxLayout()
-        self.source_edit = QLineEdit()
-        self.out_edit = QLineEdit()
+        # long paths elide in the middle (the file name stays in sight), the full path is the tooltip
+        self.source_edit = ElidedPathEdit()
+        self.out_edit = ElidedPathEdit()
         # what set_default_source last filled in: a path the user typed is never replaced
         self._auto_source = self._auto_out = ""
         # file mode: the files of the open recording (no BIDS folder), which Start then analyses
@@ -228,7 +252,14 @@ class TrainingView(QWidget):
         self.source_note.setWordWrap(True)
         self.source_note.setStyleSheet("color: #9a6700;")
         self.source_note.setVisible(False)
-        layout.addWidget(self.source_note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.source_note, 1)
+        # file mode: the equivalent command line (for batch runs) is the tooltip, and this copies it
+        self.copy_command_button = QPushButton("Copy command")
+        self.copy_command_button.setVisible(False)
+        self.copy_command_button.clicked.connect(self.copy_command)
+        note_row.addWidget(self.copy_command_button)
+        layout.addLayout(note_row)
         self.source_edit.textChanged.connect(lambda _t: self._update_source_note())
         self.out_edit.textChanged.connect(lambda _t: self._update_source_note())
         self.bad_summary = QLabel("")
@@ -260,10 +291,12 @@ class TrainingView(QWidget):
         self.progress_bar.setRange(0, 1000)
         buttons.addWidget(self.progress_bar, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.bad_summary)
+        # the outcome ("Done: results in ...") right under the progress bar, in sight in a low dock
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.message)
+        layout.addWidget(self.bad_summary)
         layout.addWidget(scroll, 2)
 
         self.loss_plot = pg.PlotWidget(title="phase-1 loss (cross-entropy)")
@@ -394,6 +427,27 @@ class TrainingView(QWidget):
         self.source_note.setStyleSheet("color: #57606a;" if self._files is not None
                                        else "color: #9a6700;")
         self.source_note.setVisible(bool(text))
+        command = self.command_line()
+        self.source_note.setToolTip("The same from the command line (e.g. for batch runs):\n" + command
+                                    if command else "")
+        self.copy_command_button.setToolTip(command)
+        self.copy_command_button.setVisible(bool(command))
+        if self._files is None:
+            self.source_edit.setToolTip(self.source_edit.text().strip())
+        self.out_edit.setToolTip(self.out_edit.text().strip())
+
+    def command_line(self) -> str:
+        """The command line equivalent to Start in file mode (:func:`command_text`), else ``""``."""
+        return command_text(self._files, self.out_edit.text().strip()) if self._files is not None else ""
+
+    def copy_command(self) -> None:
+        """Put :meth:`command_line` on the clipboard."""
+        from PySide6.QtGui import QGuiApplication
+
+        command = self.command_line()
+        if command:
+            QGuiApplication.clipboard().setText(command)
+            self.message.setText("Command line copied to the clipboard.")
 
     def _marks_key(self) -> str:
         """The dataset whose marked-bad channels go into the config: the open files' or the BIDS root."""
@@ -676,6 +730,47 @@ class TrainingView(QWidget):
         self.curves.clear()
         self._history.clear()
         self._stages.clear()
+
+
+class ElidedPathEdit(QLineEdit):
+    """Path field that, while not being edited, shows a long path elided in the middle.
+
+    The end (the file or folder name) and the start stay in sight; ``text()``
+    is always the full path, shown whole while the field has the focus.
+    """
+
+    def display_text(self) -> str:
+        """What the field shows now: the text, elided in the middle where it does not fit."""
+        text = self.text()
+        if self.hasFocus() or not text:
+            return text
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, self._text_rect().width())
+
+    def _text_rect(self):
+        from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+        option = QStyleOptionFrame()
+        self.initStyleOption(option)
+        rect = self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, self)
+        margins = self.textMargins()
+        # QLineEdit keeps 2 px free on either side of its text
+        return rect.adjusted(margins.left() + 2, margins.top(), -margins.right() - 2, -margins.bottom())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        shown = self.display_text()
+        if shown == self.text():
+            super().paintEvent(event)
+            return
+        from PySide6.QtGui import QPainter, QPalette
+        from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+        painter = QPainter(self)
+        option = QStyleOptionFrame()
+        self.initStyleOption(option)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelLineEdit, option, painter, self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+        painter.drawText(self._text_rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
+        painter.end()
 
 
 class _WheelWhenFocused:
