@@ -246,7 +246,7 @@ def _in_file_folder_derivatives(path: Path, folder: Path) -> bool:
 def _file_folders(inp: Path) -> list:
     """``(folder, relation)`` for each folder an input file protects, nearest first.
 
-    Its own folder and the folder above its outermost ``sub-*`` folder, unless
+    Its own folder and the folder above the ``sub-<label>`` folder that names it, unless
     too general (:func:`_too_general`), and the BIDS dataset that holds it
     (any of them with ``dataset_description.json`` is named a dataset).
     """
@@ -289,8 +289,9 @@ def check_not_input(path, inputs: Iterable = (), what: str = "output", out_name:
     they lie in, so an output may not lie inside that folder either (the
     folder itself contains the file, so it is refused as such), nor inside
     the BIDS dataset that holds the file: the nearest folder with
-    ``dataset_description.json``, and the folder above the outermost
-    ``sub-*`` folder on the file's path. This is decided from the paths
+    ``dataset_description.json``, and the folder above the ``sub-<label>``
+    folder on the file's path that names the file (``sub-01_...``, as BIDS
+    does). This is decided from the paths
     alone, never from the folder's permissions, so it holds for root too.
 
     The file's own folder and the ``sub-*`` root are not protected when they
