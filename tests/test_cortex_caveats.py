@@ -364,3 +364,10 @@ def test_map_keeps_its_height_and_the_notes_scroll_uncut(gui, bundles, qtbot, qa
         window.compare_actions.leave()
         view.resize(1230, 600)
         qapp.processEvents()
+
+
+def test_colour_bar_labels_read_as_plain_numbers(gui):
+    _window, view = gui
+    fmt = view.scalar_bar.GetLabelFormat()
+    # the demo's motor CAM peaks near 430: no scientific notation for such values
+    assert [fmt % v for v in (430.2, -215.1, 0.0, 5.93, 0.00074)] == ["430", "-215", "0", "5.93", "0.00074"]

@@ -659,7 +659,8 @@ class CortexView(QWidget):
         bar.SetWidth(0.08)
         bar.SetHeight(0.75)
         bar.SetVerticalTitleSeparation(10)
-        bar.SetLabelFormat("%.2g")
+        # three significant digits: a CAM of 430 reads "430", not "4.3e+02"
+        bar.SetLabelFormat("%.3g")
         for prop in (bar.GetTitleTextProperty(), bar.GetLabelTextProperty()):
             prop.SetColor(0.1, 0.1, 0.1)
             prop.ShadowOff()
